@@ -1,0 +1,127 @@
+//! What a plugin may do: the capabilities its manifest declares, narrowed by
+//! the admin's grants. A grant can only take away; a plugin never gets what it
+//! did not declare.
+
+use crate::config::{CustomerAccess, Grants};
+
+use super::manifest::{DeclaredCapabilities, HostPort, parse_host_port};
+
+/// The capabilities in effect for one loaded plugin.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Capabilities {
+    /// Destinations the plugin may reach over HTTP.
+    pub outbound_http: Vec<HostPort>,
+    /// Whether it may use its key-value store.
+    pub kv: bool,
+    /// Whether it may read customers.
+    pub customers: CustomerAccess,
+}
+
+impl Capabilities {
+    /// `declared ∩ granted`. Grant keys that are absent keep the declared
+    /// value. The error describes an unparsable grant.
+    pub fn effective(declared: &DeclaredCapabilities, grants: &Grants) -> Result<Self, String> {
+        let declared_hosts = declared
+            .outbound_http
+            .iter()
+            .map(|e| parse_host_port(e))
+            .collect::<Result<Vec<_>, _>>()?;
+        let outbound_http = match &grants.outbound_http {
+            None => declared_hosts,
+            Some(granted) => {
+                let granted = granted
+                    .iter()
+                    .map(|e| {
+                        parse_host_port(e)
+                            .map_err(|m| format!("grants.outbound_http entry `{e}`: {m}"))
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                declared_hosts
+                    .into_iter()
+                    .filter(|d| granted.contains(d))
+                    .collect()
+            }
+        };
+        let kv = declared.kv && grants.kv.unwrap_or(true);
+        let customers = match (declared.customers, grants.customers) {
+            (CustomerAccess::Read, None | Some(CustomerAccess::Read)) => CustomerAccess::Read,
+            _ => CustomerAccess::None,
+        };
+        Ok(Capabilities {
+            outbound_http,
+            kv,
+            customers,
+        })
+    }
+
+    /// Whether a request to `host` on `port` (over https or not) is allowed.
+    /// An entry without a port allows only the scheme's default port.
+    pub fn allows_http(&self, host: &str, port: Option<u16>, https: bool) -> bool {
+        let default_port = if https { 443 } else { 80 };
+        let port = port.unwrap_or(default_port);
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        self.outbound_http.iter().any(|entry| {
+            entry.host.eq_ignore_ascii_case(host)
+                && match entry.port {
+                    Some(p) => p == port,
+                    None => port == default_port,
+                }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn declared() -> DeclaredCapabilities {
+        DeclaredCapabilities {
+            outbound_http: vec!["graph.facebook.com".into(), "127.0.0.1:9000".into()],
+            kv: true,
+            customers: CustomerAccess::Read,
+        }
+    }
+
+    #[test]
+    fn no_grants_means_as_declared() {
+        let caps = Capabilities::effective(&declared(), &Grants::default()).unwrap();
+        assert_eq!(caps.outbound_http.len(), 2);
+        assert!(caps.kv);
+        assert_eq!(caps.customers, CustomerAccess::Read);
+    }
+
+    #[test]
+    fn grants_only_narrow() {
+        let grants = Grants {
+            outbound_http: Some(vec!["graph.facebook.com".into(), "evil.example.com".into()]),
+            kv: Some(false),
+            customers: Some(CustomerAccess::None),
+        };
+        let caps = Capabilities::effective(&declared(), &grants).unwrap();
+        assert_eq!(caps.outbound_http.len(), 1);
+        assert!(caps.allows_http("graph.facebook.com", None, true));
+        assert!(!caps.allows_http("evil.example.com", None, true));
+        assert!(!caps.kv);
+        assert_eq!(caps.customers, CustomerAccess::None);
+
+        let undeclared = DeclaredCapabilities::default();
+        let widen = Grants {
+            kv: Some(true),
+            customers: Some(CustomerAccess::Read),
+            outbound_http: Some(vec!["graph.facebook.com".into()]),
+        };
+        let caps = Capabilities::effective(&undeclared, &widen).unwrap();
+        assert_eq!(caps, Capabilities::default());
+    }
+
+    #[test]
+    fn ports_must_match() {
+        let caps = Capabilities::effective(&declared(), &Grants::default()).unwrap();
+        assert!(caps.allows_http("graph.facebook.com", Some(443), true));
+        assert!(!caps.allows_http("graph.facebook.com", Some(8443), true));
+        assert!(!caps.allows_http("graph.facebook.com", None, false));
+        assert!(caps.allows_http("127.0.0.1", Some(9000), false));
+        assert!(!caps.allows_http("127.0.0.1", Some(9001), false));
+        assert!(!caps.allows_http("127.0.0.1", None, false));
+    }
+}

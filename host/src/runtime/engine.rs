@@ -1,0 +1,183 @@
+//! The one wasmtime `Engine`: component model, epoch interruption driven by a
+//! ticker thread, the pooling allocator, and the on-disk compile cache.
+
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use sha2::{Digest, Sha256};
+use wasmtime::component::Component;
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+
+use crate::config::RuntimeConfig;
+
+/// How often the epoch advances. Every running plugin yields to the async
+/// executor once per tick and is cut off at the first tick past its deadline.
+pub const EPOCH_TICK: Duration = Duration::from_millis(1);
+
+/// Builds the engine. With `pooling`, instance slots, memories and fiber
+/// stacks are preallocated (copy-on-write memory images make instantiation a
+/// few microseconds); if the OS refuses the reservation the engine falls back
+/// to on-demand allocation. Returns the engine and whether pooling is on.
+pub fn build_engine(cfg: &RuntimeConfig) -> anyhow::Result<(Engine, bool)> {
+    if cfg.pooling {
+        let mut config = base_config();
+        let n = cfg.max_instances.max(1);
+        let mut pool = PoolingAllocationConfig::new();
+        // A Rust wasip2 component holds 2-3 core instances, one memory and a
+        // few tables; leave headroom for components built by other toolchains.
+        pool.total_component_instances(n)
+            .total_core_instances(n.saturating_mul(4))
+            .total_memories(n.saturating_mul(2))
+            .total_tables(n.saturating_mul(4))
+            .total_stacks(n)
+            .max_memory_size(cfg.max_memory_mb as usize * 1024 * 1024)
+            // Keeping a little of each slot resident avoids page faults when
+            // the slot is reused by the next call.
+            .linear_memory_keep_resident(256 * 1024)
+            .table_keep_resident(64 * 1024);
+        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        match Engine::new(&config) {
+            Ok(engine) => return Ok((engine, true)),
+            Err(e) => tracing::warn!(
+                error = %e,
+                "pooling allocator unavailable, falling back to on-demand allocation"
+            ),
+        }
+    }
+    let engine = Engine::new(&base_config())
+        .map_err(anyhow::Error::from)
+        .context("creating the wasmtime engine")?;
+    Ok((engine, false))
+}
+
+fn base_config() -> Config {
+    let mut config = Config::new();
+    config
+        .wasm_component_model(true)
+        .epoch_interruption(true)
+        .parallel_compilation(true)
+        .cranelift_opt_level(wasmtime::OptLevel::Speed);
+    config
+}
+
+/// Advances the engine's epoch every [`EPOCH_TICK`] on a dedicated thread,
+/// until the engine is dropped.
+pub fn start_epoch_ticker(engine: &Engine) {
+    let weak = engine.weak();
+    std::thread::Builder::new()
+        .name("switchboard-epoch".into())
+        .spawn(move || {
+            while let Some(engine) = weak.upgrade() {
+                engine.increment_epoch();
+                drop(engine);
+                std::thread::sleep(EPOCH_TICK);
+            }
+        })
+        .expect("spawning the epoch ticker thread");
+}
+
+/// Compiled components on disk, keyed by the wasm's SHA-256 and the engine's
+/// compatibility hash, so a restart (or a reload of a version seen before)
+/// does not recompile.
+pub struct CompileCache {
+    dir: PathBuf,
+    engine_key: String,
+    compiled: AtomicU64,
+    hits: AtomicU64,
+}
+
+/// How many compiled artifacts to keep; older ones are deleted.
+const CACHE_KEEP: usize = 256;
+
+impl CompileCache {
+    /// A cache in `dir` for components compiled by `engine`.
+    pub fn new(dir: &Path, engine: &Engine) -> Self {
+        let mut hasher = std::hash::DefaultHasher::new();
+        engine.precompile_compatibility_hash().hash(&mut hasher);
+        CompileCache {
+            dir: dir.to_path_buf(),
+            engine_key: format!("{:016x}", hasher.finish()),
+            compiled: AtomicU64::new(0),
+            hits: AtomicU64::new(0),
+        }
+    }
+
+    /// How many components were compiled since start.
+    pub fn compiled(&self) -> u64 {
+        self.compiled.load(Ordering::Relaxed)
+    }
+
+    /// How many components were loaded from the cache since start.
+    pub fn hits(&self) -> u64 {
+        self.hits.load(Ordering::Relaxed)
+    }
+
+    /// The component for `wasm`: from the cache when present and valid,
+    /// otherwise compiled (blocking: call from a blocking thread) and stored.
+    pub fn load(&self, engine: &Engine, wasm: &[u8]) -> Result<Component, wasmtime::Error> {
+        let digest = hex::encode(Sha256::digest(wasm));
+        let path = self.dir.join(format!("{digest}-{}.cwasm", self.engine_key));
+        if path.exists() {
+            // SAFETY: the file was written by `Component::serialize` from this
+            // same engine configuration (its name carries the engine's
+            // compatibility hash) into the host's own data directory, and
+            // wasmtime re-checks the header and engine settings on load.
+            match unsafe { Component::deserialize_file(engine, &path) } {
+                Ok(component) => {
+                    self.hits.fetch_add(1, Ordering::Relaxed);
+                    touch(&path);
+                    return Ok(component);
+                }
+                Err(e) => {
+                    tracing::warn!(path = %path.display(), error = %e, "discarding unusable compile cache entry");
+                    let _ = std::fs::remove_file(&path);
+                }
+            }
+        }
+        let component = Component::new(engine, wasm)?;
+        self.compiled.fetch_add(1, Ordering::Relaxed);
+        if let Err(e) = self.store(&path, &component) {
+            tracing::warn!(path = %path.display(), error = %e, "cannot write compile cache entry");
+        }
+        Ok(component)
+    }
+
+    fn store(&self, path: &Path, component: &Component) -> anyhow::Result<()> {
+        std::fs::create_dir_all(&self.dir)?;
+        let bytes = component.serialize().map_err(anyhow::Error::from)?;
+        // Write then rename, so a crash never leaves a torn artifact behind.
+        let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+        std::fs::write(&tmp, bytes)?;
+        std::fs::rename(&tmp, path)?;
+        self.prune();
+        Ok(())
+    }
+
+    fn prune(&self) {
+        let Ok(entries) = std::fs::read_dir(&self.dir) else {
+            return;
+        };
+        let mut files: Vec<(std::time::SystemTime, PathBuf)> = entries
+            .filter_map(|e| e.ok())
+            .filter(|e| e.path().extension().is_some_and(|x| x == "cwasm"))
+            .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
+            .collect();
+        if files.len() <= CACHE_KEEP {
+            return;
+        }
+        files.sort();
+        for (_, path) in &files[..files.len() - CACHE_KEEP] {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+/// Marks a cache entry as recently used, so pruning keeps it.
+fn touch(path: &Path) {
+    if let Ok(file) = std::fs::File::options().append(true).open(path) {
+        let _ = file.set_modified(std::time::SystemTime::now());
+    }
+}

@@ -1,0 +1,293 @@
+//! `plugin.toml`: what a plugin is, what it needs, and its config defaults.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::CustomerAccess;
+
+/// The WIT API version this host implements (`switchboard:plugin@0.1.0`). A
+/// plugin's `api` must match its major.minor (in 0.x, minor bumps break).
+pub const API_VERSION: &str = "0.1";
+
+/// The four kinds of plugin, one WIT world each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PluginKind {
+    /// `world channel`.
+    Channel,
+    /// `world bot`.
+    Bot,
+    /// `world crm`.
+    Crm,
+    /// `world router`.
+    Router,
+}
+
+impl fmt::Display for PluginKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            PluginKind::Channel => "channel",
+            PluginKind::Bot => "bot",
+            PluginKind::Crm => "crm",
+            PluginKind::Router => "router",
+        })
+    }
+}
+
+/// A parsed and validated `plugin.toml`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    /// Must equal the plugin's directory name.
+    pub name: String,
+    /// `MAJOR.MINOR.PATCH`.
+    pub version: String,
+    /// Which world the component implements.
+    pub kind: PluginKind,
+    /// The WIT API version it was built against, e.g. `0.1`.
+    pub api: String,
+    /// One line for admins.
+    #[serde(default)]
+    pub description: String,
+    /// What the plugin asks for.
+    #[serde(default)]
+    pub capabilities: DeclaredCapabilities,
+    /// Resource limits it asks for.
+    #[serde(default)]
+    pub limits: ManifestLimits,
+    /// Configuration defaults.
+    #[serde(default)]
+    pub config: toml::Table,
+}
+
+/// Capabilities as declared in the manifest.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeclaredCapabilities {
+    /// `host` or `host:port` entries the plugin may call.
+    #[serde(default)]
+    pub outbound_http: Vec<String>,
+    /// Its own key-value store.
+    #[serde(default)]
+    pub kv: bool,
+    /// Customer look-ups.
+    #[serde(default)]
+    pub customers: CustomerAccess,
+}
+
+/// Limits as declared in the manifest.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ManifestLimits {
+    /// Memory limit in MiB.
+    pub memory_mb: Option<u32>,
+    /// Deadline per call in ms.
+    pub timeout_ms: Option<u64>,
+}
+
+impl Manifest {
+    /// Parses and validates a manifest for the plugin in directory `dir_name`.
+    /// The error is a message for a [`super::LoadError`].
+    pub fn parse(dir_name: &str, text: &str) -> Result<Manifest, String> {
+        let manifest: Manifest = toml::from_str(text).map_err(|e| e.to_string())?;
+        manifest.validate(dir_name)?;
+        Ok(manifest)
+    }
+
+    fn validate(&self, dir_name: &str) -> Result<(), String> {
+        if self.name != dir_name {
+            return Err(format!(
+                "`name = \"{}\"` does not match the plugin directory `{dir_name}`",
+                self.name
+            ));
+        }
+        if !valid_name(&self.name) {
+            return Err(format!(
+                "`name = \"{}\"`: use 1-64 lower-case letters, digits, `-` or `_`, starting with a letter or digit",
+                self.name
+            ));
+        }
+        if !valid_version(&self.version) {
+            return Err(format!(
+                "`version = \"{}\"` is not a MAJOR.MINOR.PATCH version",
+                self.version
+            ));
+        }
+        if !api_compatible(&self.api) {
+            return Err(format!(
+                "`api = \"{}\"` is not supported: this host implements switchboard:plugin {API_VERSION}",
+                self.api
+            ));
+        }
+        for entry in &self.capabilities.outbound_http {
+            parse_host_port(entry)
+                .map_err(|e| format!("capabilities.outbound_http entry `{entry}`: {e}"))?;
+        }
+        if self.limits.memory_mb == Some(0) {
+            return Err("limits.memory_mb must be at least 1".into());
+        }
+        if self.limits.timeout_ms == Some(0) {
+            return Err("limits.timeout_ms must be at least 1".into());
+        }
+        Ok(())
+    }
+}
+
+/// Whether `name` is usable as a plugin (and webhook path) name.
+pub fn valid_name(name: &str) -> bool {
+    let bytes = name.as_bytes();
+    !bytes.is_empty()
+        && bytes.len() <= 64
+        && bytes[0].is_ascii_alphanumeric()
+        && bytes
+            .iter()
+            .all(|&b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+}
+
+fn valid_version(v: &str) -> bool {
+    let core = v.split(['-', '+']).next().unwrap_or("");
+    let parts: Vec<&str> = core.split('.').collect();
+    parts.len() == 3
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+}
+
+fn api_compatible(api: &str) -> bool {
+    let mut ours = API_VERSION.split('.');
+    let mut theirs = api.split('.');
+    ours.next() == theirs.next() && ours.next() == theirs.next()
+}
+
+/// An allowed outbound destination.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct HostPort {
+    /// Lower-case host name or IP literal (IPv6 without brackets).
+    pub host: String,
+    /// `None` means the scheme's default port (80 or 443).
+    pub port: Option<u16>,
+}
+
+impl fmt::Display for HostPort {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let host = if self.host.contains(':') {
+            format!("[{}]", self.host)
+        } else {
+            self.host.clone()
+        };
+        match self.port {
+            Some(p) => write!(f, "{host}:{p}"),
+            None => f.write_str(&host),
+        }
+    }
+}
+
+/// Parses `host`, `host:port`, `[v6]` or `[v6]:port`.
+pub fn parse_host_port(entry: &str) -> Result<HostPort, String> {
+    let entry = entry.trim().to_ascii_lowercase();
+    let (host, port) = if let Some(rest) = entry.strip_prefix('[') {
+        let (host, after) = rest.split_once(']').ok_or("unclosed `[`")?;
+        let port = match after {
+            "" => None,
+            p => Some(p.strip_prefix(':').ok_or("expected `:port` after `]`")?),
+        };
+        (host.to_string(), port.map(str::to_string))
+    } else {
+        match entry.split_once(':') {
+            Some((h, p)) => (h.to_string(), Some(p.to_string())),
+            None => (entry.clone(), None),
+        }
+    };
+    if host.is_empty() {
+        return Err("empty host".into());
+    }
+    if !host
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-' || b == b':')
+    {
+        return Err(
+            "host may only hold letters, digits, `.`, `-` (no scheme, path or wildcard)".into(),
+        );
+    }
+    let port = match port {
+        None => None,
+        Some(p) => Some(
+            p.parse::<u16>()
+                .map_err(|_| format!("invalid port `{p}`"))?,
+        ),
+    };
+    Ok(HostPort { host, port })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+name = "whatsapp"
+version = "1.0.0"
+kind = "channel"
+api = "0.1"
+[capabilities]
+outbound_http = ["graph.facebook.com", "127.0.0.1:8081"]
+kv = true
+customers = "read"
+[limits]
+memory_mb = 32
+[config]
+app_secret = ""
+"#;
+
+    #[test]
+    fn parses_a_full_manifest() {
+        let m = Manifest::parse("whatsapp", GOOD).unwrap();
+        assert_eq!(m.kind, PluginKind::Channel);
+        assert_eq!(m.capabilities.customers, CustomerAccess::Read);
+        assert_eq!(m.limits.memory_mb, Some(32));
+    }
+
+    #[test]
+    fn rejects_what_is_wrong_with_a_clear_reason() {
+        let cases = [
+            (GOOD.replace("\"whatsapp\"", "\"other\""), "does not match"),
+            (GOOD.replace("\"1.0.0\"", "\"one\""), "MAJOR.MINOR.PATCH"),
+            (GOOD.replace("\"channel\"", "\"widget\""), "unknown variant"),
+            (
+                GOOD.replace("api = \"0.1\"", "api = \"0.2\""),
+                "not supported",
+            ),
+            (
+                GOOD.replace("\"127.0.0.1:8081\"", "\"https://x.com/a\""),
+                "outbound_http",
+            ),
+            (
+                GOOD.replace("kv = true", "kv = true\nfs = true"),
+                "unknown field",
+            ),
+            (
+                GOOD.replace("memory_mb = 32", "memory_mb = 0"),
+                "at least 1",
+            ),
+        ];
+        for (text, expected) in cases {
+            let err = Manifest::parse("whatsapp", &text).unwrap_err();
+            assert!(err.contains(expected), "{expected}: {err}");
+        }
+    }
+
+    #[test]
+    fn host_ports_parse() {
+        assert_eq!(
+            parse_host_port("Graph.Facebook.com").unwrap(),
+            HostPort {
+                host: "graph.facebook.com".into(),
+                port: None
+            }
+        );
+        assert_eq!(parse_host_port("127.0.0.1:80").unwrap().port, Some(80));
+        assert_eq!(parse_host_port("[::1]:8080").unwrap().host, "::1");
+        assert!(parse_host_port("*.example.com").is_err());
+        assert!(parse_host_port("x:99999").is_err());
+    }
+}

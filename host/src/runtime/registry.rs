@@ -1,0 +1,234 @@
+//! The installed plugins: one slot per plugin name holding the version that
+//! serves new calls (swapped atomically on reload) and its health.
+
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::time::SystemTime;
+
+use arc_swap::ArcSwapOption;
+use serde::Serialize;
+
+use super::bindings::channeling::ChannelInfo;
+use super::bindings::types::ChannelKind;
+use super::manifest::{Manifest, PluginKind};
+use super::sandbox::{PluginContext, State};
+use super::{bindings, error::Fault};
+
+/// The pre-linked component for one world: instantiating it is just
+/// allocating a slot and running initializers.
+pub(crate) enum WorldPre {
+    Channel(bindings::channel::ChannelPre<State>),
+    Bot(bindings::bot::BotPre<State>),
+    Crm(bindings::crm::CrmPre<State>),
+    Router(bindings::router::RouterPre<State>),
+}
+
+/// One loaded version of a plugin.
+pub(crate) struct LoadedPlugin {
+    pub manifest: Manifest,
+    pub ctx: Arc<PluginContext>,
+    pub pre: WorldPre,
+    /// What a channel plugin said about itself at load.
+    pub channel_info: Option<ChannelInfo>,
+    pub wasm_sha256: String,
+    pub loaded_at: SystemTime,
+}
+
+/// Health of a plugin, as the admin API reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PluginStatus {
+    /// Loaded and serving.
+    Active,
+    /// Serving, but its last calls failed.
+    Failing,
+    /// Too many consecutive failures: calls are refused until a reload.
+    CircuitOpen,
+    /// Not loaded (its bundle is broken and no earlier version serves).
+    Failed,
+    /// Turned off by the admin.
+    Disabled,
+}
+
+/// What the admin API shows about a plugin.
+#[derive(Debug, Clone, Serialize)]
+pub struct PluginInfo {
+    /// The plugin name.
+    pub name: String,
+    /// The serving version (or the broken bundle's, when none serves).
+    pub version: Option<String>,
+    /// The plugin kind.
+    pub kind: Option<PluginKind>,
+    /// The manifest's description.
+    pub description: Option<String>,
+    /// Health.
+    pub status: PluginStatus,
+    /// The latest load error (when a reload failed) or call error.
+    pub error: Option<String>,
+    /// Calls made since start.
+    pub calls: u64,
+    /// Failed calls since start.
+    pub failures: u64,
+    /// Failed calls in a row.
+    pub consecutive_failures: u32,
+    /// For channels, their channel kind.
+    pub channel_kind: Option<&'static str>,
+    /// SHA-256 of the serving `plugin.wasm`.
+    pub wasm_sha256: Option<String>,
+    /// When the serving version was loaded (unix ms).
+    pub loaded_at: Option<u64>,
+}
+
+#[derive(Default)]
+struct Errors {
+    load: Option<String>,
+    call: Option<String>,
+    /// Version and kind of a bundle that failed to load, when its manifest
+    /// parsed: shown while no version serves.
+    failed_version: Option<(String, PluginKind)>,
+}
+
+/// A plugin name's slot.
+pub(crate) struct PluginSlot {
+    pub name: String,
+    pub current: ArcSwapOption<LoadedPlugin>,
+    calls: AtomicU64,
+    failures: AtomicU64,
+    consecutive: AtomicU32,
+    circuit_open: AtomicBool,
+    disabled: AtomicBool,
+    errors: Mutex<Errors>,
+}
+
+impl PluginSlot {
+    pub fn new(name: &str) -> Self {
+        PluginSlot {
+            name: name.to_string(),
+            current: ArcSwapOption::empty(),
+            calls: AtomicU64::new(0),
+            failures: AtomicU64::new(0),
+            consecutive: AtomicU32::new(0),
+            circuit_open: AtomicBool::new(false),
+            disabled: AtomicBool::new(false),
+            errors: Mutex::new(Errors::default()),
+        }
+    }
+
+    fn errors(&self) -> std::sync::MutexGuard<'_, Errors> {
+        self.errors.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn is_disabled(&self) -> bool {
+        self.disabled.load(Ordering::Acquire)
+    }
+
+    pub fn set_disabled(&self, disabled: bool) {
+        self.disabled.store(disabled, Ordering::Release);
+    }
+
+    pub fn circuit_open(&self) -> bool {
+        self.circuit_open.load(Ordering::Acquire)
+    }
+
+    pub fn load_error(&self) -> Option<String> {
+        self.errors().load.clone()
+    }
+
+    /// Puts a new version in service: health starts over.
+    pub fn install(&self, plugin: Arc<LoadedPlugin>) {
+        self.current.store(Some(plugin));
+        self.consecutive.store(0, Ordering::Release);
+        self.circuit_open.store(false, Ordering::Release);
+        let mut errors = self.errors();
+        errors.load = None;
+        errors.call = None;
+        errors.failed_version = None;
+    }
+
+    /// Records a failed load; whatever version serves keeps serving.
+    pub fn load_failed(&self, error: String, version: Option<(String, PluginKind)>) {
+        let mut errors = self.errors();
+        errors.load = Some(error);
+        errors.failed_version = version;
+    }
+
+    pub fn record_success(&self) {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        self.consecutive.store(0, Ordering::Release);
+    }
+
+    /// Records a failed call; returns true when this failure opened the
+    /// circuit.
+    pub fn record_fault(&self, fault: &Fault, circuit_open_after: u32) -> bool {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        self.failures.fetch_add(1, Ordering::Relaxed);
+        let consecutive = self.consecutive.fetch_add(1, Ordering::AcqRel) + 1;
+        self.errors().call = Some(fault.to_string());
+        consecutive >= circuit_open_after && !self.circuit_open.swap(true, Ordering::AcqRel)
+    }
+
+    /// Records a fault found in a call's output after the call itself was
+    /// counted as a success.
+    pub fn record_output_fault(&self, fault: &Fault, circuit_open_after: u32) -> bool {
+        self.calls.fetch_sub(1, Ordering::Relaxed);
+        self.record_fault(fault, circuit_open_after)
+    }
+
+    pub fn info(&self, failing_after: u32) -> PluginInfo {
+        let current = self.current.load_full();
+        let errors = self.errors();
+        let consecutive = self.consecutive.load(Ordering::Acquire);
+        let status = if self.is_disabled() {
+            PluginStatus::Disabled
+        } else if current.is_none() {
+            PluginStatus::Failed
+        } else if self.circuit_open() {
+            PluginStatus::CircuitOpen
+        } else if consecutive >= failing_after {
+            PluginStatus::Failing
+        } else {
+            PluginStatus::Active
+        };
+        let (version, kind, description) = match (&current, &errors.failed_version) {
+            (Some(p), _) => (
+                Some(p.manifest.version.clone()),
+                Some(p.manifest.kind),
+                Some(p.manifest.description.clone()),
+            ),
+            (None, Some((v, k))) => (Some(v.clone()), Some(*k), None),
+            (None, None) => (None, None, None),
+        };
+        PluginInfo {
+            name: self.name.clone(),
+            version,
+            kind,
+            description,
+            status,
+            error: errors.load.clone().or_else(|| errors.call.clone()),
+            calls: self.calls.load(Ordering::Relaxed),
+            failures: self.failures.load(Ordering::Relaxed),
+            consecutive_failures: consecutive,
+            channel_kind: current
+                .as_ref()
+                .and_then(|p| p.channel_info.as_ref())
+                .map(|i| channel_kind_name(i.kind)),
+            wasm_sha256: current.as_ref().map(|p| p.wasm_sha256.clone()),
+            loaded_at: current.as_ref().map(|p| {
+                p.loaded_at
+                    .duration_since(SystemTime::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_millis() as u64)
+            }),
+        }
+    }
+}
+
+/// The wire name of a channel kind.
+pub fn channel_kind_name(kind: ChannelKind) -> &'static str {
+    match kind {
+        ChannelKind::Voice => "voice",
+        ChannelKind::Chat => "chat",
+        ChannelKind::Messaging => "messaging",
+        ChannelKind::Email => "email",
+    }
+}

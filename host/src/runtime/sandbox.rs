@@ -1,0 +1,408 @@
+//! What one plugin call runs inside: the store state, the host imports with
+//! their capability checks, the outbound HTTP policy and the memory limiter.
+//!
+//! A fresh [`State`] is built for every call, so nothing leaks between calls
+//! and there is nothing to clean up after a trap.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use wasmtime::component::{HasSelf, Linker, ResourceTable};
+use wasmtime::{ResourceLimiter, Store, UpdateDeadline};
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView};
+
+use crate::config::CustomerAccess;
+use crate::store::{MAX_KV_KEY, MAX_KV_VALUE, PluginKv};
+
+use super::bindings::host::{self, HostError, LogLevel};
+use super::bindings::types::{Customer, Identity, TimelineEntry};
+use super::capabilities::Capabilities;
+
+/// Read access to customers for plugins granted `customers = "read"`.
+/// Implemented by the contact-center core; the runtime only calls it.
+pub trait CustomerDirectory: Send + Sync {
+    /// The customer owning `identity`.
+    fn by_identity(&self, identity: &Identity) -> Result<Option<Customer>, String>;
+    /// The customer's latest `limit` timeline entries, oldest first.
+    fn timeline(&self, customer_id: &str, limit: u32) -> Result<Vec<TimelineEntry>, String>;
+}
+
+/// A directory with no customers, for hosts (and tests) without a core.
+pub struct NoCustomers;
+
+impl CustomerDirectory for NoCustomers {
+    fn by_identity(&self, _: &Identity) -> Result<Option<Customer>, String> {
+        Ok(None)
+    }
+    fn timeline(&self, _: &str, _: u32) -> Result<Vec<TimelineEntry>, String> {
+        Ok(Vec::new())
+    }
+}
+
+/// Everything about a loaded plugin version that its calls need; shared by
+/// all of that version's calls.
+pub(crate) struct PluginContext {
+    pub name: String,
+    pub version: String,
+    pub caps: Capabilities,
+    pub config: BTreeMap<String, String>,
+    pub kv: Option<PluginKv>,
+    pub customers: Arc<dyn CustomerDirectory>,
+    pub memory_mb: u32,
+    pub timeout: Duration,
+}
+
+/// The `T` of every plugin `Store<T>`.
+pub(crate) struct State {
+    wasi: WasiCtx,
+    http: WasiHttpCtx,
+    table: ResourceTable,
+    outbound: OutboundPolicy,
+    host: HostState,
+    limiter: MemoryLimiter,
+    stderr: MemoryOutputPipe,
+    deadline: Instant,
+    timed_out: bool,
+}
+
+/// What a finished call left behind, for classifying its outcome.
+pub(crate) struct CallTrace {
+    pub timed_out: bool,
+    pub memory_exceeded: bool,
+    pub violation: Option<String>,
+    pub stderr: String,
+}
+
+/// Largest stderr output kept from one call (for trap messages).
+const STDERR_CAPTURE: usize = 4096;
+/// Log lines one call may write; the rest are dropped.
+const MAX_LOG_LINES: u32 = 100;
+/// Longest log line kept.
+const MAX_LOG_LINE: usize = 4096;
+
+impl State {
+    fn new(ctx: Arc<PluginContext>, deadline: Instant) -> Self {
+        let stderr = MemoryOutputPipe::new(STDERR_CAPTURE);
+        // No preopens, no environment, no arguments, no sockets: the only way
+        // out is the host interface and the checked `wasi:http` handler.
+        let wasi = WasiCtx::builder()
+            .stderr(stderr.clone())
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false)
+            .build();
+        State {
+            wasi,
+            http: WasiHttpCtx::new(),
+            table: ResourceTable::new(),
+            outbound: OutboundPolicy {
+                ctx: ctx.clone(),
+                denied: None,
+            },
+            limiter: MemoryLimiter {
+                max_bytes: ctx.memory_mb as usize * 1024 * 1024,
+                exceeded: false,
+            },
+            host: HostState {
+                ctx,
+                violation: None,
+                log_lines: 0,
+            },
+            stderr,
+            deadline,
+            timed_out: false,
+        }
+    }
+
+    /// A store for one call of the plugin, with its memory limit and deadline.
+    pub fn store(engine: &wasmtime::Engine, ctx: &Arc<PluginContext>) -> Store<State> {
+        let deadline = Instant::now() + ctx.timeout;
+        let mut store = Store::new(engine, State::new(ctx.clone(), deadline));
+        store.limiter(|s| &mut s.limiter);
+        // Yield to the executor on every epoch tick so a busy plugin never
+        // holds a tokio worker for more than a tick, and trap at the deadline.
+        store.epoch_deadline_callback(|mut cx| {
+            let state = cx.data_mut();
+            if Instant::now() >= state.deadline {
+                state.timed_out = true;
+                return Err(wasmtime::format_err!("deadline exceeded"));
+            }
+            Ok(UpdateDeadline::Yield(1))
+        });
+        store.set_epoch_deadline(1);
+        store
+    }
+
+    /// When the call must be finished.
+    pub fn deadline(&self) -> Instant {
+        self.deadline
+    }
+
+    /// What the call left behind.
+    pub fn trace(&self) -> CallTrace {
+        let stderr = self.stderr.contents();
+        CallTrace {
+            timed_out: self.timed_out,
+            memory_exceeded: self.limiter.exceeded,
+            violation: self
+                .host
+                .violation
+                .clone()
+                .or_else(|| self.outbound.denied.clone()),
+            stderr: String::from_utf8_lossy(&stderr).trim().to_string(),
+        }
+    }
+}
+
+impl WasiView for State {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl WasiHttpView for State {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: &mut self.outbound,
+        }
+    }
+}
+
+/// The linker every plugin is instantiated against: WASI 0.2 (with nothing
+/// granted), `wasi:http` (checked per request), and the Switchboard host API.
+pub(crate) fn linker(engine: &wasmtime::Engine) -> anyhow::Result<Linker<State>> {
+    let mut linker = Linker::new(engine);
+    wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(anyhow::Error::from)?;
+    wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)
+        .map_err(anyhow::Error::from)?;
+    host::add_to_linker::<State, HasSelf<HostState>>(&mut linker, |s| &mut s.host)
+        .map_err(anyhow::Error::from)?;
+    Ok(linker)
+}
+
+/// The memory limit. Growing past it traps at once (rather than letting the
+/// allocator fail), so the error says what happened.
+struct MemoryLimiter {
+    max_bytes: usize,
+    exceeded: bool,
+}
+
+impl ResourceLimiter for MemoryLimiter {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > self.max_bytes {
+            self.exceeded = true;
+            return Err(wasmtime::format_err!(
+                "memory limit of {} MiB exceeded",
+                self.max_bytes / (1024 * 1024)
+            ));
+        }
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(desired <= 100_000)
+    }
+
+    fn instances(&self) -> usize {
+        32
+    }
+    fn tables(&self) -> usize {
+        64
+    }
+    fn memories(&self) -> usize {
+        8
+    }
+}
+
+/// Checks every outbound request against the granted hosts.
+struct OutboundPolicy {
+    ctx: Arc<PluginContext>,
+    denied: Option<String>,
+}
+
+type IoFuture = Box<dyn Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send>;
+
+impl WasiHttpHooks for OutboundPolicy {
+    fn send_request(
+        &mut self,
+        request: http::Request<wasmtime_wasi_http::WasiBody>,
+        options: Option<wasmtime_wasi_http::RequestOptions>,
+        _fut: IoFuture,
+    ) -> Box<
+        dyn Future<
+                Output = wasmtime_wasi_http::Result<(
+                    http::Response<wasmtime_wasi_http::WasiBody>,
+                    IoFuture,
+                )>,
+            > + Send,
+    > {
+        let uri = request.uri();
+        let https = uri.scheme() == Some(&http::uri::Scheme::HTTPS);
+        let allowed = uri
+            .host()
+            .is_some_and(|host| self.ctx.caps.allows_http(host, uri.port_u16(), https));
+        if !allowed {
+            let target = uri.authority().map_or("<no host>", |a| a.as_str());
+            let message = format!("outbound HTTP to `{target}` is not granted");
+            tracing::warn!(plugin = %self.ctx.name, version = %self.ctx.version, "{message}; request not sent");
+            self.denied.get_or_insert(message);
+            return Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) });
+        }
+        let mut options = options.unwrap_or_default();
+        options
+            .connect_timeout
+            .get_or_insert(Duration::from_secs(5));
+        options.first_byte_timeout.get_or_insert(self.ctx.timeout);
+        options
+            .between_bytes_timeout
+            .get_or_insert(self.ctx.timeout);
+        Box::new(async move {
+            use http_body_util::BodyExt;
+            let (response, io) =
+                wasmtime_wasi_http::default_send_request(request, Some(options)).await?;
+            Ok((
+                response.map(BodyExt::boxed_unsync),
+                Box::new(io) as IoFuture,
+            ))
+        })
+    }
+}
+
+/// The Switchboard `host` interface, as seen by one call.
+pub(crate) struct HostState {
+    ctx: Arc<PluginContext>,
+    violation: Option<String>,
+    log_lines: u32,
+}
+
+impl HostState {
+    /// Records the use of an ungranted capability: the guest gets a `denied`
+    /// error, and the host fails the call when it returns.
+    fn deny(&mut self, capability: &str) -> HostError {
+        let message = format!("`{capability}` is not granted to this plugin");
+        tracing::warn!(plugin = %self.ctx.name, version = %self.ctx.version, "{message}; call will fail");
+        self.violation.get_or_insert(message.clone());
+        HostError::Denied(message)
+    }
+
+    fn kv(&mut self) -> Result<PluginKv, HostError> {
+        match (&self.ctx.kv, self.ctx.caps.kv) {
+            (Some(kv), true) => Ok(kv.clone()),
+            _ => Err(self.deny("kv")),
+        }
+    }
+
+    fn customers(&mut self) -> Result<Arc<dyn CustomerDirectory>, HostError> {
+        if self.ctx.caps.customers == CustomerAccess::Read {
+            Ok(self.ctx.customers.clone())
+        } else {
+            Err(self.deny("customers"))
+        }
+    }
+}
+
+fn check_key(key: &str) -> Result<(), HostError> {
+    if key.is_empty() || key.len() > MAX_KV_KEY {
+        return Err(HostError::Invalid(format!(
+            "keys must be 1-{MAX_KV_KEY} bytes"
+        )));
+    }
+    Ok(())
+}
+
+fn unavailable(e: impl std::fmt::Display) -> HostError {
+    HostError::Unavailable(e.to_string())
+}
+
+impl super::bindings::types::Host for HostState {}
+
+impl host::Host for HostState {
+    fn log(&mut self, level: LogLevel, mut message: String) {
+        self.log_lines += 1;
+        if self.log_lines > MAX_LOG_LINES {
+            return;
+        }
+        if message.len() > MAX_LOG_LINE {
+            let mut cut = MAX_LOG_LINE;
+            while !message.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            message.truncate(cut);
+        }
+        let (plugin, version) = (&self.ctx.name, &self.ctx.version);
+        match level {
+            LogLevel::Trace => tracing::trace!(target: "plugin", %plugin, %version, "{message}"),
+            LogLevel::Debug => tracing::debug!(target: "plugin", %plugin, %version, "{message}"),
+            LogLevel::Info => tracing::info!(target: "plugin", %plugin, %version, "{message}"),
+            LogLevel::Warn => tracing::warn!(target: "plugin", %plugin, %version, "{message}"),
+            LogLevel::Error => tracing::error!(target: "plugin", %plugin, %version, "{message}"),
+        }
+    }
+
+    fn config_get(&mut self, key: String) -> Option<String> {
+        self.ctx.config.get(&key).cloned()
+    }
+
+    fn now_ms(&mut self) -> u64 {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64)
+    }
+
+    fn kv_get(&mut self, key: String) -> Result<Option<Vec<u8>>, HostError> {
+        let kv = self.kv()?;
+        check_key(&key)?;
+        kv.get(&key).map_err(unavailable)
+    }
+
+    fn kv_set(&mut self, key: String, value: Vec<u8>) -> Result<(), HostError> {
+        let kv = self.kv()?;
+        check_key(&key)?;
+        if value.len() > MAX_KV_VALUE {
+            return Err(HostError::Invalid(format!(
+                "values are at most {MAX_KV_VALUE} bytes"
+            )));
+        }
+        kv.set(&key, &value).map_err(unavailable)
+    }
+
+    fn kv_delete(&mut self, key: String) -> Result<(), HostError> {
+        let kv = self.kv()?;
+        check_key(&key)?;
+        kv.delete(&key).map_err(unavailable)
+    }
+
+    fn customer_by_identity(&mut self, identity: Identity) -> Result<Option<Customer>, HostError> {
+        self.customers()?
+            .by_identity(&identity)
+            .map_err(HostError::Unavailable)
+    }
+
+    fn customer_timeline(
+        &mut self,
+        customer_id: String,
+        limit: u32,
+    ) -> Result<Vec<TimelineEntry>, HostError> {
+        self.customers()?
+            .timeline(&customer_id, limit.min(200))
+            .map_err(HostError::Unavailable)
+    }
+}

@@ -1,0 +1,373 @@
+//! Outbound HTTP through `wasi:http/outgoing-handler`.
+//!
+//! Only hosts listed in the manifest's `outbound_http` (and granted by the
+//! admin) are reachable; a request to any other host fails with
+//! [`HttpError::denied`] set, and the host fails the whole plugin call.
+//!
+//! ```no_run
+//! use switchboard_sdk::http::{self, Request};
+//!
+//! let response = http::send(
+//!     Request::post("https://api.example.com/v1/notes")
+//!         .bearer("token")
+//!         .json(&serde_json::json!({"text": "hello"})),
+//! )?;
+//! if !response.is_success() { /* ... */ }
+//! # Ok::<(), switchboard_sdk::http::HttpError>(())
+//! ```
+
+use base64::Engine as _;
+use wasip2::http::outgoing_handler;
+use wasip2::http::types::{
+    ErrorCode, Fields, IncomingBody, Method, OutgoingBody, OutgoingRequest, RequestOptions, Scheme,
+};
+use wasip2::io::streams::StreamError;
+
+/// Responses larger than this are cut off with an error.
+const MAX_RESPONSE_BYTES: usize = 8 * 1024 * 1024;
+
+/// An outgoing HTTP request.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// Upper-case method.
+    pub method: String,
+    /// Absolute `http://` or `https://` URL.
+    pub url: String,
+    /// Headers to send.
+    pub headers: Vec<(String, String)>,
+    /// Body bytes.
+    pub body: Vec<u8>,
+    /// Give up waiting for the first response byte after this long.
+    pub timeout_ms: Option<u64>,
+}
+
+impl Request {
+    /// A request with the given method and URL.
+    pub fn new(method: &str, url: impl Into<String>) -> Self {
+        Request {
+            method: method.to_ascii_uppercase(),
+            url: url.into(),
+            headers: Vec::new(),
+            body: Vec::new(),
+            timeout_ms: None,
+        }
+    }
+    /// A `GET` request.
+    pub fn get(url: impl Into<String>) -> Self {
+        Self::new("GET", url)
+    }
+    /// A `POST` request.
+    pub fn post(url: impl Into<String>) -> Self {
+        Self::new("POST", url)
+    }
+    /// A `PUT` request.
+    pub fn put(url: impl Into<String>) -> Self {
+        Self::new("PUT", url)
+    }
+    /// A `PATCH` request.
+    pub fn patch(url: impl Into<String>) -> Self {
+        Self::new("PATCH", url)
+    }
+    /// Adds a header.
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+    /// Adds `Authorization: Bearer <token>`.
+    pub fn bearer(self, token: &str) -> Self {
+        self.header("authorization", format!("Bearer {token}"))
+    }
+    /// Adds HTTP basic authentication.
+    pub fn basic_auth(self, user: &str, password: &str) -> Self {
+        let encoded =
+            base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+        self.header("authorization", format!("Basic {encoded}"))
+    }
+    /// Sets a JSON body and its content type.
+    pub fn json<T: serde::Serialize>(mut self, value: &T) -> Self {
+        self.body = serde_json::to_vec(value).unwrap_or_default();
+        self.header("content-type", "application/json")
+    }
+    /// Sets a form-encoded body and its content type.
+    pub fn form(mut self, pairs: &[(&str, &str)]) -> Self {
+        self.body = serde_urlencoded::to_string(pairs)
+            .unwrap_or_default()
+            .into_bytes();
+        self.header("content-type", "application/x-www-form-urlencoded")
+    }
+    /// Sets a raw body.
+    pub fn body(mut self, body: impl Into<Vec<u8>>) -> Self {
+        self.body = body.into();
+        self
+    }
+    /// Sets the time to wait for the first response byte.
+    pub fn timeout_ms(mut self, ms: u64) -> Self {
+        self.timeout_ms = Some(ms);
+        self
+    }
+}
+
+/// A response to an outgoing request.
+#[derive(Debug, Clone)]
+pub struct Response {
+    /// The status code.
+    pub status: u16,
+    /// Response headers; names are lower-case.
+    pub headers: Vec<(String, String)>,
+    /// The body.
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    /// Whether the status is 2xx.
+    pub fn is_success(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+    /// The first header with this name (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+    /// The body parsed as JSON.
+    pub fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T, HttpError> {
+        serde_json::from_slice(&self.body)
+            .map_err(|e| HttpError::new(format!("invalid JSON response: {e}")))
+    }
+    /// The body as (lossy) UTF-8 text.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// Why an outgoing request failed before a response arrived.
+#[derive(Debug, Clone)]
+pub struct HttpError {
+    /// What went wrong.
+    pub message: String,
+    /// True when the host refused the destination (not granted).
+    pub denied: bool,
+}
+
+impl HttpError {
+    fn new(message: impl Into<String>) -> Self {
+        HttpError {
+            message: message.into(),
+            denied: false,
+        }
+    }
+}
+
+impl std::fmt::Display for HttpError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for HttpError {}
+
+impl From<HttpError> for crate::DeliveryError {
+    /// Transport failures may be temporary; denials never go away.
+    fn from(e: HttpError) -> Self {
+        if e.denied {
+            crate::DeliveryError::permanent(e.message)
+        } else {
+            crate::DeliveryError::retryable(e.message)
+        }
+    }
+}
+
+impl From<HttpError> for crate::PluginError {
+    fn from(e: HttpError) -> Self {
+        if e.denied {
+            crate::PluginError::forbidden(e.message)
+        } else {
+            crate::PluginError::unavailable(e.message)
+        }
+    }
+}
+
+/// The parts of an absolute URL that `wasi:http` wants separately.
+struct Target<'a> {
+    https: bool,
+    authority: &'a str,
+    path_with_query: &'a str,
+}
+
+fn split_url(url: &str) -> Result<Target<'_>, HttpError> {
+    let (https, rest) = if let Some(rest) = url.strip_prefix("https://") {
+        (true, rest)
+    } else if let Some(rest) = url.strip_prefix("http://") {
+        (false, rest)
+    } else {
+        return Err(HttpError::new(format!("not an http(s) URL: {url}")));
+    };
+    let end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, path) = rest.split_at(end);
+    if authority.is_empty() {
+        return Err(HttpError::new(format!("URL has no host: {url}")));
+    }
+    Ok(Target {
+        https,
+        authority,
+        path_with_query: if path.is_empty() { "/" } else { path },
+    })
+}
+
+fn method(name: &str) -> Method {
+    match name {
+        "GET" => Method::Get,
+        "HEAD" => Method::Head,
+        "POST" => Method::Post,
+        "PUT" => Method::Put,
+        "DELETE" => Method::Delete,
+        "PATCH" => Method::Patch,
+        "OPTIONS" => Method::Options,
+        other => Method::Other(other.to_string()),
+    }
+}
+
+fn describe(code: &ErrorCode) -> HttpError {
+    match code {
+        ErrorCode::HttpRequestDenied => HttpError {
+            message: "the host denied this destination (not in the granted outbound_http list)"
+                .into(),
+            denied: true,
+        },
+        other => HttpError::new(format!("request failed: {other:?}")),
+    }
+}
+
+/// Sends a request and waits for the whole response.
+pub fn send(request: Request) -> Result<Response, HttpError> {
+    let target = split_url(&request.url)?;
+    let entries: Vec<(String, Vec<u8>)> = request
+        .headers
+        .iter()
+        .map(|(k, v)| (k.to_ascii_lowercase(), v.as_bytes().to_vec()))
+        .collect();
+    let headers = Fields::from_list(&entries)
+        .map_err(|e| HttpError::new(format!("invalid request header: {e:?}")))?;
+    let outgoing = OutgoingRequest::new(headers);
+    let bad = |what: &str| HttpError::new(format!("invalid request {what}"));
+    outgoing
+        .set_method(&method(&request.method))
+        .map_err(|_| bad("method"))?;
+    let scheme = if target.https {
+        Scheme::Https
+    } else {
+        Scheme::Http
+    };
+    outgoing
+        .set_scheme(Some(&scheme))
+        .map_err(|_| bad("scheme"))?;
+    outgoing
+        .set_authority(Some(target.authority))
+        .map_err(|_| bad("host"))?;
+    outgoing
+        .set_path_with_query(Some(target.path_with_query))
+        .map_err(|_| bad("path"))?;
+    let body = outgoing.body().map_err(|_| bad("body"))?;
+
+    let options = RequestOptions::new();
+    if let Some(ms) = request.timeout_ms {
+        let _ = options.set_first_byte_timeout(Some(ms * 1_000_000));
+    }
+    // Hand the request over before writing the body: the host streams the body
+    // as it is written, so a large body never has to fit in its buffer.
+    let pending = outgoing_handler::handle(outgoing, Some(options)).map_err(|e| describe(&e))?;
+    write_body(body, &request.body);
+
+    pending.subscribe().block();
+    let response = match pending.get() {
+        Some(Ok(Ok(response))) => response,
+        Some(Ok(Err(code))) => return Err(describe(&code)),
+        Some(Err(())) | None => return Err(HttpError::new("response future lost")),
+    };
+    let status = response.status();
+    let headers = response
+        .headers()
+        .entries()
+        .into_iter()
+        .map(|(k, v)| {
+            (
+                k.to_ascii_lowercase(),
+                String::from_utf8_lossy(&v).into_owned(),
+            )
+        })
+        .collect();
+    let incoming = response
+        .consume()
+        .map_err(|_| HttpError::new("response body unavailable"))?;
+    let body = read_body(&incoming)?;
+    drop(IncomingBody::finish(incoming));
+    Ok(Response {
+        status,
+        headers,
+        body,
+    })
+}
+
+/// Writes the request body; errors surface through the response future (a
+/// denied or failed request closes the stream), so they are not reported here.
+fn write_body(body: OutgoingBody, bytes: &[u8]) {
+    if let Ok(stream) = body.write() {
+        for chunk in bytes.chunks(4096) {
+            if stream.blocking_write_and_flush(chunk).is_err() {
+                break;
+            }
+        }
+        drop(stream);
+    }
+    let _ = OutgoingBody::finish(body, None);
+}
+
+fn read_body(incoming: &IncomingBody) -> Result<Vec<u8>, HttpError> {
+    let stream = incoming
+        .stream()
+        .map_err(|_| HttpError::new("response body unavailable"))?;
+    let mut out = Vec::new();
+    loop {
+        match stream.blocking_read(64 * 1024) {
+            Ok(chunk) => {
+                out.extend_from_slice(&chunk);
+                if out.len() > MAX_RESPONSE_BYTES {
+                    return Err(HttpError::new("response body too large"));
+                }
+            }
+            Err(StreamError::Closed) => break,
+            Err(StreamError::LastOperationFailed(e)) => {
+                return Err(HttpError::new(format!(
+                    "reading response failed: {}",
+                    e.to_debug_string()
+                )));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// `GET url`.
+pub fn get(url: &str) -> Result<Response, HttpError> {
+    send(Request::get(url))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_split_into_wasi_parts() {
+        let t = split_url("https://graph.facebook.com/v21.0/123/messages?x=1").unwrap();
+        assert!(t.https);
+        assert_eq!(t.authority, "graph.facebook.com");
+        assert_eq!(t.path_with_query, "/v21.0/123/messages?x=1");
+        let t = split_url("http://127.0.0.1:8081").unwrap();
+        assert!(!t.https);
+        assert_eq!(t.authority, "127.0.0.1:8081");
+        assert_eq!(t.path_with_query, "/");
+        assert!(split_url("ftp://x").is_err());
+        assert!(split_url("http:///path").is_err());
+    }
+}

@@ -1,0 +1,251 @@
+//! # switchboard-sdk — write Switchboard plugins
+//!
+//! A Switchboard plugin is a WebAssembly component (built for
+//! `wasm32-wasip2`) plus a `plugin.toml` manifest. This crate is the only
+//! dependency a plugin needs: it wraps the `switchboard:plugin@0.1.0` WIT
+//! contract (in the repository's `wit/` folder) in one trait per plugin kind,
+//! an export macro, and the helpers an author would otherwise write by hand.
+//!
+//! | kind | trait | export macro |
+//! |---|---|---|
+//! | `router` | [`Router`] | [`register_router!`] |
+//! | `channel` | [`Channel`] | [`register_channel!`] |
+//! | `bot` | [`Bot`] | [`register_bot!`] |
+//! | `crm` | [`Crm`] | [`register_crm!`] |
+//!
+//! ## A minimal routing policy
+//!
+//! ```no_run
+//! use switchboard_sdk::{Candidates, Decision, RouteTask, Router};
+//!
+//! /// Gives each task to the least-loaded agent who has the skills it needs.
+//! struct LeastLoaded;
+//!
+//! impl Router for LeastLoaded {
+//!     fn select(task: &RouteTask, candidates: &Candidates) -> Decision {
+//!         candidates
+//!             .iter()
+//!             .filter(|agent| agent.covers(&task.skills))
+//!             .min_by_key(|agent| (agent.load, u64::MAX - agent.idle_ms))
+//!             .map_or(Decision::Wait, |agent| Decision::Assign(agent.agent))
+//!     }
+//! }
+//!
+//! switchboard_sdk::register_router!(LeastLoaded);
+//! ```
+//!
+//! with a `plugin.toml` next to `Cargo.toml`:
+//!
+//! ```toml
+//! name = "least-loaded"
+//! version = "0.1.0"
+//! kind = "router"
+//! api = "0.1"
+//! description = "Least-loaded agent first"
+//! ```
+//!
+//! and `crate-type = ["cdylib"]` in `Cargo.toml`. Build with
+//! `cargo build --release --target wasm32-wasip2`, then copy
+//! `target/wasm32-wasip2/release/least_loaded.wasm` to
+//! `<plugins dir>/least-loaded/plugin.wasm` along with `plugin.toml`: the host
+//! notices and loads it, no restart needed.
+//!
+//! ## The sandbox
+//!
+//! Every call runs in a fresh instance with the plugin's memory limit and
+//! deadline; nothing but the [`kv`] store survives between calls. A plugin can
+//! read its configuration ([`config`]), log ([`log`]), keep state ([`kv`], needs
+//! `kv = true`), look up customers ([`customers`], needs `customers = "read"`)
+//! and call HTTP APIs ([`http`], only hosts listed in `outbound_http`). Using a
+//! capability that was not granted fails the call.
+
+#![warn(missing_docs)]
+
+extern crate self as switchboard_sdk;
+
+mod ext;
+mod wit;
+
+pub mod config;
+pub mod customers;
+pub mod http;
+pub mod kv;
+pub mod log;
+pub mod webhook;
+
+/// The WIT types, re-exported by name.
+pub use wit::base::switchboard::plugin::host::{HostError, LogLevel};
+pub use wit::base::switchboard::plugin::types::{
+    Attachment, Author, CallEvent, CallState, ChannelEvent, ChannelKind, Customer, DeliveryStatus,
+    Direction, ErrorKind, Handle, HttpRequest, HttpResponse, Identity, InboundMessage, Metadata,
+    PluginError, SkillRequirement, StatusUpdate, TimelineEntry,
+};
+pub use wit::bot::switchboard::plugin::botting::{BotAction, BotContext, Handoff};
+pub use wit::channel::switchboard::plugin::channeling::{
+    ChannelInfo, ConnectCall, Delivery, DeliveryError, OutboundAction, OutboundMessage,
+    WebhookOutcome,
+};
+pub use wit::crm::switchboard::plugin::crm_sync::{
+    ConversationClosed, CrmEvent, CustomerMerge, Interaction,
+};
+pub use wit::router::switchboard::plugin::routing::{Candidates, Decision, RouteTask};
+
+pub use ext::Candidate;
+
+/// The current wall-clock time in unix epoch milliseconds.
+pub fn now_ms() -> u64 {
+    wit::base::switchboard::plugin::host::now_ms()
+}
+
+/// A routing policy (`kind = "router"`): which agent gets which task.
+///
+/// The host calls [`Router::select`] whenever a task could be placed (a task
+/// arrives, an agent frees up, a reservation expires). It only offers agents
+/// that are available and have free capacity on the task's channel kind; the
+/// policy owns skill matching and ordering.
+pub trait Router {
+    /// Chooses an agent for `task` among `candidates`, or waits, or relaxes
+    /// the task's skills.
+    fn select(task: &RouteTask, candidates: &Candidates) -> Decision;
+
+    /// The task's queue priority (higher first). Called once when the task is
+    /// queued; the default keeps the channel's priority.
+    fn prioritize(task: &RouteTask) -> u32 {
+        task.priority
+    }
+}
+
+/// A channel adapter (`kind = "channel"`): provider webhooks in, replies and
+/// call actions out.
+pub trait Channel {
+    /// Describes the channel; called once at load.
+    fn describe() -> ChannelInfo;
+
+    /// Verifies and parses one webhook. See [`webhook`] for request helpers.
+    fn handle_webhook(request: HttpRequest) -> Result<WebhookOutcome, PluginError>;
+
+    /// Performs an outbound action at the provider. The default refuses every
+    /// action permanently, for receive-only channels.
+    fn deliver(action: OutboundAction) -> Result<Delivery, DeliveryError> {
+        let _ = action;
+        Err(DeliveryError::permanent("this channel cannot send"))
+    }
+}
+
+/// A bot (`kind = "bot"`): answers or triages conversations before a human.
+pub trait Bot {
+    /// Decides what to do with one inbound message.
+    fn on_message(context: &BotContext, message: &InboundMessage) -> BotAction;
+}
+
+/// A CRM connector (`kind = "crm"`).
+pub trait Crm {
+    /// Receives one event; return an [`ErrorKind::Unavailable`] error to have
+    /// the host retry it later. The default ignores events.
+    fn on_event(event: &CrmEvent) -> Result<(), PluginError> {
+        let _ = event;
+        Ok(())
+    }
+
+    /// Attributes to set on the customer's profile. The default adds none.
+    fn enrich(customer: &Customer) -> Result<Metadata, PluginError> {
+        let _ = customer;
+        Ok(Vec::new())
+    }
+}
+
+/// Exports a type implementing [`Router`] as this component's routing policy.
+#[macro_export]
+macro_rules! register_router {
+    ($t:ty) => {
+        const _: () = {
+            struct __SwitchboardRouter;
+            impl $crate::__private::router::Guest for __SwitchboardRouter {
+                fn select(
+                    task: $crate::RouteTask,
+                    candidates: $crate::Candidates,
+                ) -> $crate::Decision {
+                    <$t as $crate::Router>::select(&task, &candidates)
+                }
+                fn prioritize(task: $crate::RouteTask) -> u32 {
+                    <$t as $crate::Router>::prioritize(&task)
+                }
+            }
+            $crate::__private::router::export_router!(
+                __SwitchboardRouter with_types_in $crate::__private::router
+            );
+        };
+    };
+}
+
+/// Exports a type implementing [`Channel`] as this component's channel.
+#[macro_export]
+macro_rules! register_channel {
+    ($t:ty) => {
+        const _: () = {
+            struct __SwitchboardChannel;
+            impl $crate::__private::channel::Guest for __SwitchboardChannel {
+                fn describe() -> $crate::ChannelInfo {
+                    <$t as $crate::Channel>::describe()
+                }
+                fn handle_webhook(
+                    request: $crate::HttpRequest,
+                ) -> Result<$crate::WebhookOutcome, $crate::PluginError> {
+                    <$t as $crate::Channel>::handle_webhook(request)
+                }
+                fn deliver(
+                    action: $crate::OutboundAction,
+                ) -> Result<$crate::Delivery, $crate::DeliveryError> {
+                    <$t as $crate::Channel>::deliver(action)
+                }
+            }
+            $crate::__private::channel::export_channel!(
+                __SwitchboardChannel with_types_in $crate::__private::channel
+            );
+        };
+    };
+}
+
+/// Exports a type implementing [`Bot`] as this component's bot.
+#[macro_export]
+macro_rules! register_bot {
+    ($t:ty) => {
+        const _: () = {
+            struct __SwitchboardBot;
+            impl $crate::__private::bot::Guest for __SwitchboardBot {
+                fn on_message(
+                    context: $crate::BotContext,
+                    message: $crate::InboundMessage,
+                ) -> $crate::BotAction {
+                    <$t as $crate::Bot>::on_message(&context, &message)
+                }
+            }
+            $crate::__private::bot::export_bot!(__SwitchboardBot with_types_in $crate::__private::bot);
+        };
+    };
+}
+
+/// Exports a type implementing [`Crm`] as this component's CRM connector.
+#[macro_export]
+macro_rules! register_crm {
+    ($t:ty) => {
+        const _: () = {
+            struct __SwitchboardCrm;
+            impl $crate::__private::crm::Guest for __SwitchboardCrm {
+                fn on_event(event: $crate::CrmEvent) -> Result<(), $crate::PluginError> {
+                    <$t as $crate::Crm>::on_event(&event)
+                }
+                fn enrich(customer: $crate::Customer) -> Result<$crate::Metadata, $crate::PluginError> {
+                    <$t as $crate::Crm>::enrich(&customer)
+                }
+            }
+            $crate::__private::crm::export_crm!(__SwitchboardCrm with_types_in $crate::__private::crm);
+        };
+    };
+}
+
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::wit::{bot, channel, crm, router};
+    pub use wit_bindgen;
+}
