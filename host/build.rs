@@ -28,6 +28,11 @@ fn main() {
     let target_dir = cargo_target_dir(&out_dir).join("wasm-plugins");
     let wasm_dir = build_plugins(&root.join("plugins"), &target_dir);
     println!("cargo:wasm_dir={}", wasm_dir.display());
+    // For this package's own integration tests (the CLI tests).
+    println!(
+        "cargo:rustc-env=SWITCHBOARD_WASM_DIR={}",
+        wasm_dir.display()
+    );
     embed_bundles(&root.join("plugins"), &wasm_dir, &out_dir);
 }
 
@@ -40,10 +45,8 @@ fn ensure_wasm_target() {
         .ok()
         .filter(|o| o.status.success())
         .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()));
-    if let Some(sysroot) = &sysroot {
-        if sysroot.join("lib/rustlib").join(WASM_TARGET).exists() {
-            return;
-        }
+    if sysroot.is_some_and(|s| s.join("lib/rustlib").join(WASM_TARGET).exists()) {
+        return;
     }
     let mut rustup = Command::new("rustup");
     rustup.args(["target", "add", WASM_TARGET]);

@@ -22,9 +22,11 @@ pub struct Server {
     pub runtime: Runtime,
     /// The admin token in effect.
     pub admin_token: String,
+    store: Store,
+    app_lifetime: std::sync::Weak<()>,
     shutdown: Option<oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
-    _watch: Option<WatchHandle>,
+    watch: Option<WatchHandle>,
 }
 
 /// Where the generated admin token is kept.
@@ -64,7 +66,9 @@ impl Server {
         let state = AppState {
             runtime: runtime.clone(),
             admin_token_digest: Arc::new(Sha256::digest(admin_token.as_bytes()).into()),
+            lifetime: Arc::new(()),
         };
+        let app_lifetime = Arc::downgrade(&state.lifetime);
         let app = api::app(state, config.max_body_bytes);
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
@@ -83,22 +87,33 @@ impl Server {
             addr,
             runtime,
             admin_token,
+            store,
+            app_lifetime,
             shutdown: Some(tx),
             task,
-            _watch: watch,
+            watch,
         })
     }
 
-    /// Stops accepting connections, lets requests in flight finish, and
-    /// returns when the server is down.
+    /// Stops accepting connections, lets requests in flight finish, stops
+    /// the watcher, flushes the database, and returns once nothing holds the
+    /// data directory any more (so another host can open it).
     pub async fn shutdown(mut self) -> anyhow::Result<()> {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
-        (&mut self.task)
-            .await
-            .context("server task")?
-            .context("serving HTTP")
+        let served = (&mut self.task).await.context("server task")?;
+        if let Some(watch) = self.watch.take() {
+            watch.stop().await;
+        }
+        // axum returns once connections are closed, but a connection task may
+        // still be dropping its copy of the app state.
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+        while self.app_lifetime.strong_count() > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        }
+        self.store.flush().context("flushing the database")?;
+        served.context("serving HTTP")
     }
 }
 
@@ -110,10 +125,10 @@ fn admin_token(config: &Config) -> anyhow::Result<String> {
         return Ok(token.trim().to_string());
     }
     let path = config.data_dir.join(ADMIN_TOKEN_FILE);
-    if let Ok(token) = std::fs::read_to_string(&path) {
-        if !token.trim().is_empty() {
-            return Ok(token.trim().to_string());
-        }
+    if let Ok(token) = std::fs::read_to_string(&path)
+        && !token.trim().is_empty()
+    {
+        return Ok(token.trim().to_string());
     }
     let mut bytes = [0u8; 24];
     getrandom::fill(&mut bytes)

@@ -1,7 +1,7 @@
 //! The generated bindings. Private: authors use the re-exports and traits at
 //! the crate root, so the generated layout can change without breaking them.
 
-#![allow(missing_docs)]
+#![allow(missing_docs, clippy::all)]
 
 pub mod base {
     wit_bindgen::generate!({

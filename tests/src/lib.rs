@@ -1,1 +1,442 @@
+//! Shared helpers for Switchboard's end-to-end tests: hosts on loopback with
+//! a fresh data directory, runtimes over a temporary plugins directory, real
+//! compiled plugins, and mock providers that record what they receive.
 
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use switchboard::config::Config;
+use switchboard::runtime::{NoCustomers, PluginInfo, Runtime, RuntimeOptions};
+use switchboard::server::Server;
+use switchboard::store::Store;
+
+/// The admin token every test host uses.
+pub const ADMIN_TOKEN: &str = "test-admin-token";
+
+/// The compiled `.wasm` of a plugin crate in `plugins/` (e.g. `misbehave`,
+/// `misbehave-v2`, `longest-idle`).
+pub fn wasm(package: &str) -> PathBuf {
+    let path =
+        Path::new(env!("SWITCHBOARD_WASM_DIR")).join(format!("{}.wasm", package.replace('-', "_")));
+    assert!(path.exists(), "{} was not built", path.display());
+    path
+}
+
+/// The manifest of a first-party plugin in `plugins/<dir>/plugin.toml`.
+pub fn first_party_manifest(dir: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../plugins")
+        .join(dir)
+        .join("plugin.toml");
+    std::fs::read_to_string(path).unwrap()
+}
+
+/// A `misbehave` manifest named `name` with extra `[capabilities]` lines and
+/// the given limits.
+pub fn misbehave_manifest(
+    name: &str,
+    capabilities: &str,
+    memory_mb: u32,
+    timeout_ms: u64,
+) -> String {
+    format!(
+        r#"name = "{name}"
+version = "1.0.0"
+kind = "channel"
+api = "0.1"
+description = "test plugin"
+
+[capabilities]
+{capabilities}
+
+[limits]
+memory_mb = {memory_mb}
+timeout_ms = {timeout_ms}
+
+[config]
+greeting = "hello"
+"#
+    )
+}
+
+/// Writes a bundle (`plugin.toml` + `plugin.wasm`) into a plugins directory.
+pub fn install(plugins_dir: &Path, name: &str, manifest: &str, wasm_file: &Path) {
+    let dir = plugins_dir.join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("plugin.toml"), manifest).unwrap();
+    std::fs::copy(wasm_file, dir.join("plugin.wasm")).unwrap();
+}
+
+/// A config for tests: loopback on a free port, the given data directory, a
+/// small instance pool, a fixed admin token and a short reload debounce.
+pub fn test_config(data_dir: &Path) -> Config {
+    let mut config = Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        data_dir: data_dir.to_path_buf(),
+        admin_token: Some(ADMIN_TOKEN.to_string()),
+        ..Config::default()
+    };
+    config.runtime.max_instances = 64;
+    config.runtime.reload_debounce_ms = 100;
+    config
+}
+
+/// A runtime over its own temporary plugins directory and database, without
+/// an HTTP server.
+pub struct TestRuntime {
+    /// The runtime.
+    pub runtime: Runtime,
+    /// Temporary data and plugins directories (removed on drop).
+    pub dir: tempfile::TempDir,
+}
+
+impl TestRuntime {
+    /// A runtime with `bundles` (name, manifest, wasm) installed and loaded,
+    /// configured by `configure`.
+    pub async fn new(
+        bundles: &[(&str, String, PathBuf)],
+        configure: impl FnOnce(&mut Config),
+    ) -> TestRuntime {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = test_config(dir.path());
+        configure(&mut config);
+        let plugins_dir = config.plugins_dir();
+        std::fs::create_dir_all(&plugins_dir).unwrap();
+        for (name, manifest, wasm) in bundles {
+            install(&plugins_dir, name, manifest, wasm);
+        }
+        let store = Store::open(&dir.path().join("db")).unwrap();
+        let runtime = Runtime::new(RuntimeOptions {
+            cache_dir: dir.path().join("cache"),
+            config: Arc::new(config),
+            plugins_dir,
+            store,
+            customers: Arc::new(NoCustomers),
+        })
+        .unwrap();
+        runtime.load_all().await;
+        TestRuntime { runtime, dir }
+    }
+
+    /// The plugins directory.
+    pub fn plugins_dir(&self) -> PathBuf {
+        self.runtime.plugins_dir().to_path_buf()
+    }
+}
+
+/// Calls a `misbehave`-style channel plugin at `path` and returns the status
+/// and body text, or the call error.
+pub async fn webhook(
+    runtime: &Runtime,
+    plugin: &str,
+    path: &str,
+) -> Result<(u16, String), switchboard::runtime::CallError> {
+    use switchboard::runtime::bindings::types::HttpRequest;
+    let request = HttpRequest {
+        method: "POST".into(),
+        path_with_query: format!("/webhooks/{plugin}{path}"),
+        headers: vec![("content-type".into(), "text/plain".into())],
+        body: b"ping".to_vec(),
+    };
+    match runtime.channel_webhook(plugin, &request).await? {
+        Ok(outcome) => Ok((
+            outcome.response.status,
+            String::from_utf8_lossy(&outcome.response.body).into_owned(),
+        )),
+        Err(e) => Ok((0, format!("{:?}: {}", e.kind, e.message))),
+    }
+}
+
+/// A small routing task and a set of candidates for router calls.
+pub fn sample_routing(
+    agents: u32,
+) -> (
+    switchboard::runtime::bindings::routing::RouteTask,
+    switchboard::runtime::bindings::routing::Candidates,
+) {
+    use switchboard::runtime::bindings::routing::{Candidates, RouteTask};
+    use switchboard::runtime::bindings::types::{ChannelKind, SkillRequirement};
+    let task = RouteTask {
+        id: "task-1".into(),
+        channel: "webchat".into(),
+        channel_kind: ChannelKind::Chat,
+        priority: 3,
+        age_ms: 1_000,
+        skills: vec![SkillRequirement {
+            name: "billing".into(),
+            min_level: 2,
+        }],
+        language: None,
+        preferred_agent: None,
+        customer_attributes: Vec::new(),
+    };
+    let candidates = Candidates {
+        agents: (1..=agents).collect(),
+        idle_ms: (1..=agents).map(|i| u64::from(i) * 1_000).collect(),
+        load: vec![0; agents as usize],
+        free: vec![2; agents as usize],
+        skill_levels: (1..=agents).map(|i| (i % 5) as u8 + 1).collect(),
+        speaks_language: vec![true; agents as usize],
+    };
+    (task, candidates)
+}
+
+/// Polls `check` every 20 ms until it returns true or `timeout` passes.
+pub async fn eventually(timeout: Duration, mut check: impl FnMut() -> bool) -> bool {
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if check() {
+            return true;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A plugin's admin view, by name.
+pub fn info(runtime: &Runtime, name: &str) -> PluginInfo {
+    runtime
+        .plugin(name)
+        .unwrap_or_else(|| panic!("plugin {name} is not installed"))
+}
+
+/// A host serving HTTP on loopback over a temporary data directory.
+pub struct TestHost {
+    /// The running server.
+    pub server: Server,
+    /// The data directory (kept when the host restarts).
+    pub dir: Arc<tempfile::TempDir>,
+    /// An HTTP client.
+    pub client: reqwest::Client,
+}
+
+impl TestHost {
+    /// Starts a host on a fresh data directory.
+    pub async fn start(configure: impl FnOnce(&mut Config)) -> TestHost {
+        Self::start_in(Arc::new(tempfile::tempdir().unwrap()), configure).await
+    }
+
+    /// Starts a host on an existing data directory.
+    pub async fn start_in(
+        dir: Arc<tempfile::TempDir>,
+        configure: impl FnOnce(&mut Config),
+    ) -> TestHost {
+        let mut config = test_config(dir.path());
+        configure(&mut config);
+        let server = Server::start(config).await.expect("host starts");
+        TestHost {
+            server,
+            dir,
+            client: reqwest::Client::new(),
+        }
+    }
+
+    /// `http://127.0.0.1:<port><path>`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.server.addr)
+    }
+
+    /// The plugins directory.
+    pub fn plugins_dir(&self) -> PathBuf {
+        self.server.runtime.plugins_dir().to_path_buf()
+    }
+
+    /// `GET path` with the admin token; returns status and JSON body.
+    pub async fn admin_get(&self, path: &str) -> (u16, serde_json::Value) {
+        let response = self
+            .client
+            .get(self.url(path))
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        (
+            status,
+            response.json().await.unwrap_or(serde_json::Value::Null),
+        )
+    }
+
+    /// `POST path` with the admin token; returns status and JSON body.
+    pub async fn admin_post(&self, path: &str) -> (u16, serde_json::Value) {
+        let response = self
+            .client
+            .post(self.url(path))
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        (
+            status,
+            response.json().await.unwrap_or(serde_json::Value::Null),
+        )
+    }
+
+    /// The `/api/plugins` entry for `name`.
+    pub async fn plugin(&self, name: &str) -> serde_json::Value {
+        let (status, body) = self.admin_get("/api/plugins").await;
+        assert_eq!(status, 200, "{body}");
+        body.as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == name)
+            .cloned()
+            .unwrap_or(serde_json::Value::Null)
+    }
+
+    /// Stops the host, keeping its data directory.
+    pub async fn stop(self) -> Arc<tempfile::TempDir> {
+        self.server.shutdown().await.unwrap();
+        self.dir
+    }
+}
+
+/// One request a [`MockServer`] received.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    /// Method.
+    pub method: String,
+    /// Path and query.
+    pub uri: String,
+    /// Headers (lower-case names).
+    pub headers: Vec<(String, String)>,
+    /// Body.
+    pub body: Vec<u8>,
+}
+
+impl Recorded {
+    /// A header's value.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// A provider stand-in: a real HTTP server on 127.0.0.1 that records every
+/// request and answers with queued responses (then 200 `{"ok":true}`).
+pub struct MockServer {
+    /// Its address.
+    pub addr: SocketAddr,
+    requests: Arc<Mutex<Vec<Recorded>>>,
+    responses: Arc<Mutex<VecDeque<(u16, String)>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl MockServer {
+    /// Starts a mock server on a free port.
+    pub async fn start() -> MockServer {
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let responses = Arc::new(Mutex::new(VecDeque::new()));
+        let (req, resp) = (requests.clone(), responses.clone());
+        let app = axum::Router::new().fallback(move |request: axum::extract::Request| {
+            let (req, resp) = (req.clone(), resp.clone());
+            async move {
+                let (parts, body) = request.into_parts();
+                let body = axum::body::to_bytes(body, 16 * 1024 * 1024)
+                    .await
+                    .unwrap_or_default();
+                req.lock().unwrap().push(Recorded {
+                    method: parts.method.to_string(),
+                    uri: parts.uri.to_string(),
+                    headers: parts
+                        .headers
+                        .iter()
+                        .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or_default().to_string()))
+                        .collect(),
+                    body: body.to_vec(),
+                });
+                let (status, body) = resp
+                    .lock()
+                    .unwrap()
+                    .pop_front()
+                    .unwrap_or((200, r#"{"ok":true}"#.to_string()));
+                (
+                    axum::http::StatusCode::from_u16(status).unwrap(),
+                    [("content-type", "application/json")],
+                    body,
+                )
+            }
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        MockServer {
+            addr,
+            requests,
+            responses,
+            task,
+        }
+    }
+
+    /// `http://127.0.0.1:<port>`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// `127.0.0.1:<port>`, as a capability grant spells it.
+    pub fn host_port(&self) -> String {
+        self.addr.to_string()
+    }
+
+    /// Queues the next response.
+    pub fn respond_with(&self, status: u16, body: &str) {
+        self.responses
+            .lock()
+            .unwrap()
+            .push_back((status, body.to_string()));
+    }
+
+    /// Everything received so far.
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.requests.lock().unwrap().clone()
+    }
+}
+
+impl Drop for MockServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Captures log output for assertions on what the host logged.
+#[derive(Clone, Default)]
+pub struct LogCapture(Arc<Mutex<Vec<u8>>>);
+
+impl LogCapture {
+    /// Everything logged so far.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+
+    /// Installs a subscriber writing into this capture for the current
+    /// thread, until the guard drops.
+    pub fn install(&self) -> tracing::subscriber::DefaultGuard {
+        let capture = self.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || capture.clone())
+            .with_ansi(false)
+            .with_max_level(tracing::Level::INFO)
+            .finish();
+        tracing::subscriber::set_default(subscriber)
+    }
+}
+
+impl std::io::Write for LogCapture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}

@@ -24,6 +24,9 @@ pub struct AppState {
     pub runtime: Runtime,
     /// SHA-256 of the admin token.
     pub admin_token_digest: Arc<[u8; 32]>,
+    /// Counts the live clones of this state (one per connection task), so
+    /// shutdown can wait until nothing holds the data directory any more.
+    pub lifetime: Arc<()>,
 }
 
 /// The router for the whole API.

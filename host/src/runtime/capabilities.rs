@@ -119,7 +119,8 @@ mod tests {
         let caps = Capabilities::effective(&declared(), &Grants::default()).unwrap();
         assert!(caps.allows_http("graph.facebook.com", Some(443), true));
         assert!(!caps.allows_http("graph.facebook.com", Some(8443), true));
-        assert!(!caps.allows_http("graph.facebook.com", None, false));
+        assert!(caps.allows_http("graph.facebook.com", None, false));
+        assert!(!caps.allows_http("graph.facebook.com", Some(8080), false));
         assert!(caps.allows_http("127.0.0.1", Some(9000), false));
         assert!(!caps.allows_http("127.0.0.1", Some(9001), false));
         assert!(!caps.allows_http("127.0.0.1", None, false));

@@ -155,7 +155,7 @@ impl Runtime {
     /// (after the debounce), new ones loaded, removed ones unloaded.
     pub fn watch(&self) -> anyhow::Result<WatchHandle> {
         let debounce = Duration::from_millis(self.inner.config.runtime.reload_debounce_ms);
-        watcher::spawn(self.clone(), debounce).map(|task| WatchHandle { task })
+        watcher::spawn(self.clone(), debounce).map(|task| WatchHandle { task: Some(task) })
     }
 
     /// Brings one plugin in line with its directory: loads or reloads it if
@@ -553,10 +553,10 @@ impl Runtime {
         plugin: &LoadedPlugin,
         result: &Result<T, PluginError>,
     ) {
-        if let Err(e) = result {
-            if e.kind == ErrorKind::Internal {
-                self.fault(slot, plugin, Fault::Internal(e.message.clone()), true);
-            }
+        if let Err(e) = result
+            && e.kind == ErrorKind::Internal
+        {
+            self.fault(slot, plugin, Fault::Internal(e.message.clone()), true);
         }
     }
 
@@ -583,17 +583,15 @@ impl Runtime {
         .instrument(tracing::debug_span!("plugin.select", plugin = name, task = %task.id))
         .await;
         let decision = self.settle(&slot, &plugin, outcome)?;
-        if let Decision::Assign(agent) = decision {
-            if !candidates.agents.contains(&agent) {
-                return Err(self.fault(
-                    &slot,
-                    &plugin,
-                    Fault::InvalidOutput(format!(
-                        "assigned agent {agent}, which is not a candidate"
-                    )),
-                    true,
-                ));
-            }
+        if let Decision::Assign(agent) = decision
+            && !candidates.agents.contains(&agent)
+        {
+            return Err(self.fault(
+                &slot,
+                &plugin,
+                Fault::InvalidOutput(format!("assigned agent {agent}, which is not a candidate")),
+                true,
+            ));
         }
         Ok(decision)
     }
@@ -793,12 +791,25 @@ async fn run<T>(
                 Some(trap) => trap.to_string(),
                 None => first_line(&e),
             };
-            if let Some(panic) = trace.stderr.lines().find(|l| l.contains("panicked")) {
-                message = format!("{message} ({})", panic.trim());
+            if let Some(panic) = panic_message(&trace.stderr) {
+                message = format!("{message} ({panic})");
             }
             Err(RunError::Fault(Fault::Trap(message)))
         }
     }
+}
+
+/// The guest's panic message from its stderr: `panicked at <place>:` and the
+/// message lines after it, without the thread name and backtrace note.
+fn panic_message(stderr: &str) -> Option<String> {
+    let mut lines = stderr.lines().skip_while(|l| !l.contains("panicked at"));
+    let first = lines.next()?;
+    let place = &first[first.find("panicked at")?..];
+    let message: Vec<&str> = lines
+        .take_while(|l| !l.starts_with("note:") && !l.trim().is_empty())
+        .map(str::trim)
+        .collect();
+    Some(format!("{place} {}", message.join(" ")).trim().to_string())
 }
 
 async fn read_manifest(name: &str, dir: &Path) -> Result<Manifest, LoadError> {
@@ -860,12 +871,25 @@ fn error_chain(e: &wasmtime::Error) -> String {
 
 /// Keeps the plugins directory watcher alive; dropping it stops watching.
 pub struct WatchHandle {
-    task: tokio::task::JoinHandle<()>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl WatchHandle {
+    /// Stops watching and waits until the watcher (and the runtime handle it
+    /// holds) is gone.
+    pub async fn stop(mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+            let _ = task.await;
+        }
+    }
 }
 
 impl Drop for WatchHandle {
     fn drop(&mut self) {
-        self.task.abort();
+        if let Some(task) = &self.task {
+            task.abort();
+        }
     }
 }
 

@@ -83,3 +83,24 @@ impl PluginKv {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reopens_after_drop() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let kv = store.plugin_kv("x").unwrap();
+        kv.set("k", b"v").unwrap();
+        store.flush().unwrap();
+        drop(kv);
+        drop(store);
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(
+            store.plugin_kv("x").unwrap().get("k").unwrap().as_deref(),
+            Some(&b"v"[..])
+        );
+    }
+}

@@ -1,0 +1,212 @@
+//! The `switchboard` binary: `plugins` listing, config errors, serving and
+//! graceful shutdown.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_switchboard");
+
+fn wasm(package: &str) -> std::path::PathBuf {
+    Path::new(env!("SWITCHBOARD_WASM_DIR")).join(format!("{}.wasm", package.replace('-', "_")))
+}
+
+fn bundle(dir: &Path, name: &str, manifest: &str, wasm_file: &Path) {
+    let d = dir.join(name);
+    std::fs::create_dir_all(&d).unwrap();
+    std::fs::write(d.join("plugin.toml"), manifest).unwrap();
+    std::fs::copy(wasm_file, d.join("plugin.wasm")).unwrap();
+}
+
+fn router_manifest(name: &str) -> String {
+    format!("name = \"{name}\"\nversion = \"1.2.3\"\nkind = \"router\"\napi = \"0.1\"\n")
+}
+
+/// A command with no SWITCHBOARD_* settings leaking in from the environment.
+fn switchboard() -> Command {
+    let mut cmd = Command::new(BIN);
+    for (key, _) in std::env::vars() {
+        if key.starts_with("SWITCHBOARD_") {
+            cmd.env_remove(key);
+        }
+    }
+    cmd
+}
+
+#[test]
+fn plugins_command_lists_bundles_and_whether_each_loads() {
+    let dir = tempfile::tempdir().unwrap();
+    bundle(
+        dir.path(),
+        "good-router",
+        &router_manifest("good-router"),
+        &wasm("longest-idle"),
+    );
+    bundle(
+        dir.path(),
+        "wrong-world",
+        &router_manifest("wrong-world").replace("router", "channel"),
+        &wasm("longest-idle"),
+    );
+    bundle(
+        dir.path(),
+        "bad-name",
+        &router_manifest("other"),
+        &wasm("longest-idle"),
+    );
+    let out = switchboard()
+        .args(["plugins", "--plugins-dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "broken bundles make it exit 2\n{stdout}"
+    );
+    let line = |name: &str| {
+        stdout
+            .lines()
+            .find(|l| l.starts_with(name))
+            .unwrap_or_else(|| panic!("{name} not listed:\n{stdout}"))
+            .to_string()
+    };
+    let good = line("good-router");
+    assert!(
+        good.contains("1.2.3") && good.contains("router") && good.ends_with("ok"),
+        "{good}"
+    );
+    assert!(
+        line("wrong-world").contains("does not implement the `channel` world"),
+        "{stdout}"
+    );
+    let bad = line("bad-name");
+    assert!(
+        bad.contains("plugin.toml") && bad.contains("does not match"),
+        "{bad}"
+    );
+
+    let only_good = tempfile::tempdir().unwrap();
+    bundle(
+        only_good.path(),
+        "good-router",
+        &router_manifest("good-router"),
+        &wasm("longest-idle"),
+    );
+    let out = switchboard()
+        .args(["plugins", "--plugins-dir"])
+        .arg(only_good.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+#[test]
+fn a_bad_config_file_is_a_clear_startup_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("switchboard.toml");
+    std::fs::write(
+        &config,
+        "listen = \"127.0.0.1:0\"\n[runtime]\npooling = \"maybe\"\n",
+    )
+    .unwrap();
+    let out = switchboard()
+        .arg("--config")
+        .arg(&config)
+        .arg("--data-dir")
+        .arg(dir.path().join("data"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("switchboard.toml")
+            && stderr.contains("line 3")
+            && stderr.contains("pooling"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(
+        !dir.path().join("data").exists(),
+        "nothing is created on a config error"
+    );
+}
+
+#[test]
+fn serve_uses_flags_env_and_defaults_and_shuts_down_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let mut child = switchboard()
+        .current_dir(dir.path())
+        .env("SWITCHBOARD_LISTEN", format!("127.0.0.1:{port}"))
+        .env("SWITCHBOARD_RUNTIME__MAX_INSTANCES", "32")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    let mut healthy = false;
+    while started.elapsed() < Duration::from_secs(60) {
+        if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            use std::io::{Read, Write};
+            s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                .unwrap();
+            let mut response = String::new();
+            let _ = s.read_to_string(&mut response);
+            healthy = response.contains("200 OK") && response.contains("\"ok\"");
+            if healthy {
+                break;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(healthy, "host never became healthy");
+    // Default data dir, relative to the working directory, with a generated
+    // admin token printed once.
+    let token_file = dir.path().join("switchboard-data/admin-token");
+    assert!(token_file.exists());
+    assert!(
+        dir.path()
+            .join("switchboard-data/plugins/longest-idle/plugin.wasm")
+            .exists()
+    );
+
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exit = loop {
+        if let Some(exit) = child.try_wait().unwrap() {
+            break exit;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(90),
+            "did not stop on SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(exit.success(), "{exit:?}");
+    let mut stdout = String::new();
+    use std::io::Read;
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut stdout)
+        .unwrap();
+    let token = std::fs::read_to_string(&token_file).unwrap();
+    assert!(
+        stdout.contains(token.trim()),
+        "the generated token is printed: {stdout}"
+    );
+}

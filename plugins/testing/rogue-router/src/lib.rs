@@ -1,0 +1,35 @@
+//! A routing policy that misbehaves on request, for the tests of the host's
+//! router fallback. The task's `channel` picks the behaviour: `trap`, `loop`,
+//! `stranger` (assigns an agent that is not a candidate); anything else
+//! assigns the highest-numbered candidate (the opposite of longest-idle's
+//! tie-break, so tests can tell the two apart).
+
+use switchboard_sdk::{Candidates, Decision, RouteTask, Router};
+
+struct Rogue;
+
+impl Router for Rogue {
+    fn select(task: &RouteTask, candidates: &Candidates) -> Decision {
+        match task.channel.as_str() {
+            "trap" => panic!("rogue router trapped"),
+            "loop" => {
+                let mut n = 0u64;
+                loop {
+                    n = std::hint::black_box(n.wrapping_add(1));
+                }
+            }
+            "stranger" => Decision::Assign(u32::MAX),
+            _ => candidates
+                .iter()
+                .map(|c| c.agent)
+                .max()
+                .map_or(Decision::Wait, Decision::Assign),
+        }
+    }
+
+    fn prioritize(task: &RouteTask) -> u32 {
+        task.priority + 100
+    }
+}
+
+switchboard_sdk::register_router!(Rogue);
