@@ -3,7 +3,7 @@
 //! - `noop_call/runtime`: a no-op plugin call (`longest-idle.prioritize`)
 //!   through `Runtime` — fresh store, limits, deadline, health accounting.
 //! - `noop_call/direct`: the same component called with bare wasmtime on an
-//!   identically configured engine: fresh store + instantiate + call.
+//!   engine built by the same `build_engine`: fresh store + instantiate + call.
 //! - `noop_call/direct_on_demand`: the same without the pooling allocator.
 //! - `instantiate/direct`: a fresh store and instantiation alone.
 //! - `warm_call/direct`: a call into an already-live instance.
@@ -15,10 +15,12 @@
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use switchboard::config::RuntimeConfig;
 use switchboard::runtime::bindings::router::RouterPre;
+use switchboard::runtime::engine::build_engine;
 use switchboard_tests::*;
 use wasmtime::component::{Component, Linker, ResourceTable};
-use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store};
+use wasmtime::{Engine, Store};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 struct Bare {
@@ -47,26 +49,16 @@ fn bare_store(engine: &Engine) -> Store<Bare> {
     store
 }
 
-/// The direct-wasmtime baseline: same engine settings as the runtime's.
+/// The direct-wasmtime baseline: an engine built exactly as the runtime
+/// builds its own, and a bare store (WASI context only).
 fn direct_pre(pooling: bool) -> (Engine, RouterPre<Bare>) {
-    let mut config = Config::new();
-    config
-        .wasm_component_model(true)
-        .epoch_interruption(true)
-        .cranelift_opt_level(wasmtime::OptLevel::Speed);
-    if pooling {
-        let mut pool = PoolingAllocationConfig::new();
-        pool.total_component_instances(64)
-            .total_core_instances(256)
-            .total_memories(128)
-            .total_tables(256)
-            .total_stacks(64)
-            .max_memory_size(512 << 20)
-            .linear_memory_keep_resident(256 * 1024)
-            .table_keep_resident(64 * 1024);
-        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
-    }
-    let engine = Engine::new(&config).unwrap();
+    let config = RuntimeConfig {
+        pooling,
+        max_instances: 64,
+        ..RuntimeConfig::default()
+    };
+    let (engine, allocator) = build_engine(&config).unwrap();
+    eprintln!("direct baseline allocator: {allocator:?}");
     let component = Component::from_file(&engine, wasm("longest-idle")).unwrap();
     let mut linker = Linker::<Bare>::new(&engine);
     wasmtime_wasi::p2::add_to_linker_async(&mut linker).unwrap();

@@ -63,8 +63,8 @@ pub struct RuntimeOptions {
 /// Runtime-wide figures.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct RuntimeStats {
-    /// Whether the pooling allocator is in use.
-    pub pooling: bool,
+    /// How instances get their memory.
+    pub allocator: engine::Allocator,
     /// Components compiled since start.
     pub compiled: u64,
     /// Components loaded from the compile cache since start.
@@ -81,7 +81,7 @@ pub struct Runtime {
 
 struct Inner {
     engine: Engine,
-    pooling: bool,
+    allocator: engine::Allocator,
     linker: Linker<State>,
     cache: engine::CompileCache,
     config: Arc<Config>,
@@ -103,14 +103,15 @@ impl Runtime {
     /// Creates the engine, linker and compile cache, and starts the epoch
     /// ticker. Loads nothing: call [`Runtime::load_all`].
     pub fn new(options: RuntimeOptions) -> anyhow::Result<Runtime> {
-        let (engine, pooling) = engine::build_engine(&options.config.runtime)?;
+        let (engine, allocator) = engine::build_engine(&options.config.runtime)?;
+        tracing::info!(?allocator, "plugin engine ready");
         engine::start_epoch_ticker(&engine);
         let linker = sandbox::linker(&engine)?;
         let cache = engine::CompileCache::new(&options.cache_dir, &engine);
         Ok(Runtime {
             inner: Arc::new(Inner {
                 engine,
-                pooling,
+                allocator,
                 linker,
                 cache,
                 config: options.config,
@@ -213,7 +214,7 @@ impl Runtime {
     /// Runtime-wide figures.
     pub fn stats(&self) -> RuntimeStats {
         RuntimeStats {
-            pooling: self.inner.pooling,
+            allocator: self.inner.allocator,
             compiled: self.inner.cache.compiled(),
             cache_hits: self.inner.cache.hits(),
             plugins: self.inner.slots.load().len(),

@@ -17,14 +17,17 @@ impl Router for LongestIdle {
             .filter(|c| c.free > 0 && c.covers(&task.skills))
             .collect();
         let pool: Vec<Candidate<'_>> = if qualified.iter().any(|c| c.speaks_language) {
-            qualified.into_iter().filter(|c| c.speaks_language).collect()
+            qualified
+                .into_iter()
+                .filter(|c| c.speaks_language)
+                .collect()
         } else {
             qualified
         };
-        if let Some(preferred) = task.preferred_agent {
-            if pool.iter().any(|c| c.agent == preferred) {
-                return Decision::Assign(preferred);
-            }
+        if let Some(preferred) = task.preferred_agent
+            && pool.iter().any(|c| c.agent == preferred)
+        {
+            return Decision::Assign(preferred);
         }
         pool.iter()
             .max_by(|a, b| a.idle_ms.cmp(&b.idle_ms).then(b.agent.cmp(&a.agent)))

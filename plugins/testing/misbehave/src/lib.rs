@@ -28,7 +28,10 @@ const VERSION: &str = if cfg!(feature = "v2") { "v2" } else { "v1" };
 struct Misbehave;
 
 fn text(body: impl Into<String>) -> Result<WebhookOutcome, PluginError> {
-    Ok(WebhookOutcome::respond(HttpResponse::text(200, body), Vec::new()))
+    Ok(WebhookOutcome::respond(
+        HttpResponse::text(200, body),
+        Vec::new(),
+    ))
 }
 
 impl Channel for Misbehave {
