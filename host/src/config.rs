@@ -34,6 +34,15 @@ pub struct Config {
     pub runtime: RuntimeConfig,
     /// Per-plugin admin settings, by plugin name.
     pub plugins: BTreeMap<String, PluginSettings>,
+    /// Identity resolution and merging.
+    pub customers: CustomersConfig,
+    /// The routing core: router, reservations, SLAs, capacity, escalation.
+    pub routing: RoutingConfig,
+    /// Delivery of agent and bot replies through channel plugins.
+    pub outbox: OutboxConfig,
+    /// How acknowledged writes are made durable: `group_commit` (default) or
+    /// `flush_each`.
+    pub durability: crate::store::Durability,
 }
 
 impl Default for Config {
@@ -46,6 +55,156 @@ impl Default for Config {
             max_body_bytes: 1024 * 1024,
             runtime: RuntimeConfig::default(),
             plugins: BTreeMap::new(),
+            customers: CustomersConfig::default(),
+            routing: RoutingConfig::default(),
+            outbox: OutboxConfig::default(),
+            durability: crate::store::Durability::GroupCommit,
+        }
+    }
+}
+
+/// What to do when one event attests identities of two existing customers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MergePolicy {
+    /// Merge them into the older profile and audit the merge.
+    #[default]
+    Auto,
+    /// Record a merge suggestion for an admin; keep both profiles.
+    Suggest,
+    /// Keep both profiles; record nothing.
+    Off,
+}
+
+/// `[customers]`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CustomersConfig {
+    /// Region (ISO 3166 alpha-2) for phone numbers given without a country
+    /// code, e.g. `US` turns `6505551234` into `+16505551234`.
+    pub default_region: String,
+    /// Merge policy.
+    pub merge_policy: MergePolicy,
+}
+
+impl Default for CustomersConfig {
+    fn default() -> Self {
+        CustomersConfig {
+            default_region: "US".into(),
+            merge_policy: MergePolicy::Auto,
+        }
+    }
+}
+
+/// A value per channel kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PerKind<T> {
+    /// Voice calls.
+    pub voice: T,
+    /// Web chat.
+    pub chat: T,
+    /// WhatsApp, SMS.
+    pub messaging: T,
+    /// Email.
+    pub email: T,
+}
+
+impl<T: Copy> PerKind<T> {
+    /// The value for a channel kind named `voice`, `chat`, `messaging` or
+    /// `email`.
+    pub fn get(&self, kind: crate::routing::Kind) -> T {
+        use crate::routing::Kind;
+        match kind {
+            Kind::Voice => self.voice,
+            Kind::Chat => self.chat,
+            Kind::Messaging => self.messaging,
+            Kind::Email => self.email,
+        }
+    }
+}
+
+/// `[routing]`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RoutingConfig {
+    /// The router plugin deciding assignments. If it is missing, fails or
+    /// times out, the built-in longest-idle policy decides.
+    pub router: String,
+    /// How long an agent has to accept an offered task before it goes back
+    /// to the queue and the agent is set `away`.
+    pub reservation_timeout_ms: u64,
+    /// After this long in the queue a task's required skills are dropped
+    /// (escalation); 0 turns it off.
+    pub escalate_after_ms: u64,
+    /// Service-level target per channel kind: a task should be accepted
+    /// within this many ms.
+    pub sla_ms: PerKind<u64>,
+    /// Default capacity per channel kind for agents that do not set one.
+    pub default_capacity: PerKind<u32>,
+    /// Wrap-up time per channel kind: after `complete`, a task stays
+    /// `wrapping` (holding the agent's capacity) this long; 0 completes at once.
+    pub wrap_up_ms: PerKind<u64>,
+    /// Base priority per channel kind (higher goes first).
+    pub priority: PerKind<u32>,
+    /// An agent on a voice task takes nothing else, and voice tasks go only
+    /// to agents with no other work.
+    pub voice_exclusive: bool,
+}
+
+impl Default for RoutingConfig {
+    fn default() -> Self {
+        RoutingConfig {
+            router: "longest-idle".into(),
+            reservation_timeout_ms: 30_000,
+            escalate_after_ms: 120_000,
+            sla_ms: PerKind {
+                voice: 20_000,
+                chat: 60_000,
+                messaging: 300_000,
+                email: 14_400_000,
+            },
+            default_capacity: PerKind {
+                voice: 1,
+                chat: 2,
+                messaging: 3,
+                email: 5,
+            },
+            wrap_up_ms: PerKind {
+                voice: 0,
+                chat: 0,
+                messaging: 0,
+                email: 0,
+            },
+            priority: PerKind {
+                voice: 0,
+                chat: 0,
+                messaging: 0,
+                email: 0,
+            },
+            voice_exclusive: true,
+        }
+    }
+}
+
+/// `[outbox]`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OutboxConfig {
+    /// Tries before a message is dead-lettered.
+    pub max_attempts: u32,
+    /// Delay before the first retry; doubles each time.
+    pub base_backoff_ms: u64,
+    /// Longest delay between tries.
+    pub max_backoff_ms: u64,
+}
+
+impl Default for OutboxConfig {
+    fn default() -> Self {
+        OutboxConfig {
+            max_attempts: 8,
+            base_backoff_ms: 1_000,
+            max_backoff_ms: 60_000,
         }
     }
 }

@@ -9,6 +9,12 @@
 pub mod api;
 pub mod bundled;
 pub mod config;
+pub mod conversations;
+pub mod core;
+pub mod customers;
+pub mod events;
+pub mod outbox;
+pub mod routing;
 pub mod runtime;
 pub mod server;
 pub mod store;

@@ -11,7 +11,11 @@ use tokio::sync::oneshot;
 use crate::api::{self, AppState};
 use crate::bundled;
 use crate::config::Config;
-use crate::runtime::{NoCustomers, Runtime, RuntimeOptions, WatchHandle};
+use crate::conversations::Conversations;
+use crate::core::{Core, Directory};
+use crate::customers::Customers;
+use crate::events::Events;
+use crate::runtime::{Runtime, RuntimeOptions, WatchHandle};
 use crate::store::Store;
 
 /// A running host.
@@ -22,7 +26,10 @@ pub struct Server {
     pub runtime: Runtime,
     /// The admin token in effect.
     pub admin_token: String,
+    /// Customers, conversations, routing and outbox.
+    pub core: Arc<Core>,
     store: Store,
+    workers: Vec<tokio::task::JoinHandle<()>>,
     app_lifetime: std::sync::Weak<()>,
     shutdown: Option<oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
@@ -39,8 +46,12 @@ impl Server {
         let config = Arc::new(config);
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
-        let store = Store::open(&config.data_dir.join("db"))
+        let store = Store::open_with(&config.data_dir.join("db"), config.durability)
             .with_context(|| format!("opening the database in {}", config.data_dir.display()))?;
+        let customers = Arc::new(
+            Customers::new(store.clone(), &config.customers).map_err(anyhow::Error::msg)?,
+        );
+        let conversations = Arc::new(Conversations::new(store.clone()));
         let admin_token = admin_token(&config)?;
 
         let plugins_dir = config.plugins_dir();
@@ -54,9 +65,24 @@ impl Server {
             plugins_dir: plugins_dir.clone(),
             cache_dir: config.data_dir.join("cache").join("components"),
             store: store.clone(),
-            customers: Arc::new(NoCustomers),
+            customers: Arc::new(Directory {
+                customers: customers.clone(),
+                conversations: conversations.clone(),
+            }),
         })?;
         runtime.load_all().await;
+        let core = Arc::new(
+            Core::new(
+                &config,
+                store.clone(),
+                customers,
+                conversations,
+                runtime.clone(),
+                Events::new(),
+            )
+            .context("loading agents and tasks")?,
+        );
+        let workers = core.start();
         let watch = if config.runtime.watch {
             Some(runtime.watch().context("watching the plugins directory")?)
         } else {
@@ -65,6 +91,8 @@ impl Server {
 
         let state = AppState {
             runtime: runtime.clone(),
+            core: core.clone(),
+            metrics: api::metrics::handle(),
             admin_token_digest: Arc::new(Sha256::digest(admin_token.as_bytes()).into()),
             lifetime: Arc::new(()),
         };
@@ -87,7 +115,9 @@ impl Server {
             addr,
             runtime,
             admin_token,
+            core,
             store,
+            workers,
             app_lifetime,
             shutdown: Some(tx),
             task,
@@ -99,12 +129,17 @@ impl Server {
     /// the watcher, flushes the database, and returns once nothing holds the
     /// data directory any more (so another host can open it).
     pub async fn shutdown(mut self) -> anyhow::Result<()> {
+        self.core.events.close();
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
         let served = (&mut self.task).await.context("server task")?;
         if let Some(watch) = self.watch.take() {
             watch.stop().await;
+        }
+        self.core.stop();
+        for worker in self.workers.drain(..) {
+            let _ = worker.await;
         }
         // axum returns once connections are closed, but a connection task may
         // still be dropping its copy of the app state.

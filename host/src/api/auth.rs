@@ -1,11 +1,69 @@
-//! Bearer-token authentication.
+//! Bearer-token authentication and roles.
+//!
+//! The admin token is configured (or generated) at start; agents and
+//! supervisors get theirs from `PUT /api/agents/{id}`. A missing or unknown
+//! token is 401; a valid token without the right role or ownership is 403.
 
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use sha2::{Digest, Sha256};
 
+use crate::routing::Role;
+
 use super::{ApiError, AppState};
+
+/// Who is calling.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Principal {
+    /// The admin token: everything.
+    Admin,
+    /// A supervisor: reads everything, manages agents' status.
+    Supervisor(String),
+    /// An agent: its own tasks, their conversations and customers.
+    Agent(String),
+}
+
+impl Principal {
+    /// Admins and supervisors see everything.
+    pub fn sees_all(&self) -> bool {
+        matches!(self, Principal::Admin | Principal::Supervisor(_))
+    }
+
+    /// The agent id behind the token, if it is an agent's or supervisor's.
+    pub fn agent_id(&self) -> Option<&str> {
+        match self {
+            Principal::Admin => None,
+            Principal::Supervisor(id) | Principal::Agent(id) => Some(id),
+        }
+    }
+
+    /// 403 unless an admin or supervisor.
+    pub fn require_supervisor(&self) -> Result<(), ApiError> {
+        if self.sees_all() {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden("supervisors only"))
+        }
+    }
+
+    /// 403 unless the agent `id` itself, a supervisor or the admin.
+    pub fn require_self_or_supervisor(&self, id: &str) -> Result<(), ApiError> {
+        if self.sees_all() || self.agent_id() == Some(id) {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden(format!(
+                "an agent may act only for itself, not for agent {id}"
+            )))
+        }
+    }
+
+    /// 403 unless an agent or supervisor (the admin has no tasks).
+    pub fn require_agent(&self) -> Result<&str, ApiError> {
+        self.agent_id()
+            .ok_or_else(|| ApiError::forbidden("only agents act on tasks; use an agent's token"))
+    }
+}
 
 /// A request made with the admin token.
 pub struct Admin;
@@ -38,7 +96,15 @@ pub(crate) fn token_matches(given: &str, expected_digest: &[u8; 32]) -> bool {
         == 0
 }
 
-impl FromRequestParts<AppState> for Admin {
+fn invalid_token() -> ApiError {
+    ApiError::new(
+        axum::http::StatusCode::UNAUTHORIZED,
+        "invalid_token",
+        "the bearer token is not valid",
+    )
+}
+
+impl FromRequestParts<AppState> for Principal {
     type Rejection = ApiError;
 
     async fn from_request_parts(
@@ -47,13 +113,29 @@ impl FromRequestParts<AppState> for Admin {
     ) -> Result<Self, Self::Rejection> {
         let token = bearer(parts)?;
         if token_matches(token, &state.admin_token_digest) {
-            Ok(Admin)
-        } else {
-            Err(ApiError::new(
-                axum::http::StatusCode::UNAUTHORIZED,
-                "invalid_token",
-                "the bearer token is not valid",
-            ))
+            return Ok(Principal::Admin);
+        }
+        // Agent tokens are looked up by digest in a map.
+        match state.core.routing.agent_by_token(token) {
+            Some(agent) => Ok(match agent.role {
+                Role::Supervisor => Principal::Supervisor(agent.id),
+                Role::Agent => Principal::Agent(agent.id),
+            }),
+            None => Err(invalid_token()),
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for Admin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        match Principal::from_request_parts(parts, state).await? {
+            Principal::Admin => Ok(Admin),
+            _ => Err(ApiError::forbidden("admin only")),
         }
     }
 }

@@ -63,3 +63,49 @@ impl IntoResponse for ApiError {
         (self.status, body).into_response()
     }
 }
+
+impl From<crate::core::CoreError> for ApiError {
+    fn from(e: crate::core::CoreError) -> Self {
+        use crate::core::CoreError;
+        use crate::runtime::CallError;
+        match e {
+            CoreError::Invalid(m) => ApiError::bad_request(m),
+            CoreError::NotFound(m) => ApiError::not_found(m),
+            CoreError::Forbidden(m) => ApiError::forbidden(m),
+            CoreError::Conflict(m) => ApiError::conflict(m),
+            CoreError::Plugin { status, message } => ApiError::new(
+                StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
+                "plugin_error",
+                message,
+            ),
+            CoreError::Call(call) => match call {
+                CallError::NotFound(_) | CallError::WrongKind { .. } => {
+                    ApiError::not_found(call.to_string())
+                }
+                CallError::Disabled(_)
+                | CallError::NotLoaded { .. }
+                | CallError::CircuitOpen { .. }
+                | CallError::Busy { .. } => ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "plugin_unavailable",
+                    call.to_string(),
+                ),
+                CallError::Fault { .. } => {
+                    tracing::warn!(error = %call, "plugin fault answering a request");
+                    ApiError::new(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "plugin_failed",
+                        call.to_string(),
+                    )
+                }
+            },
+            CoreError::Store(s) => ApiError::internal(s),
+        }
+    }
+}
+
+impl From<crate::routing::RoutingError> for ApiError {
+    fn from(e: crate::routing::RoutingError) -> Self {
+        crate::core::CoreError::from(e).into()
+    }
+}

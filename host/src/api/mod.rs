@@ -1,20 +1,30 @@
 //! The HTTP API. `app()` builds the whole router, so tests can drive it with
 //! `tower::ServiceExt::oneshot` or over a real socket.
 
+mod agents;
 mod auth;
+mod body;
+mod conversations;
+mod customers;
 mod error;
+mod events;
+mod floor;
+pub mod metrics;
 mod plugins;
+mod webhooks;
 
 use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
+use axum::routing::{any, get, post};
 use serde_json::json;
 use tower_http::trace::TraceLayer;
 
+use crate::core::Core;
 use crate::runtime::Runtime;
 
+pub use auth::Principal;
 pub use error::ApiError;
 
 /// What every handler can reach.
@@ -22,6 +32,10 @@ pub use error::ApiError;
 pub struct AppState {
     /// The plugin runtime.
     pub runtime: Runtime,
+    /// Customers, conversations, routing, outbox.
+    pub core: Arc<Core>,
+    /// Renders `/metrics`.
+    pub metrics: metrics_exporter_prometheus::PrometheusHandle,
     /// SHA-256 of the admin token.
     pub admin_token_digest: Arc<[u8; 32]>,
     /// Counts the live clones of this state (one per connection task), so
@@ -39,6 +53,29 @@ pub fn app(state: AppState, max_body_bytes: usize) -> Router {
         .route("/api/plugins/{name}/enable", post(plugins::enable))
         .route("/api/plugins/{name}/disable", post(plugins::disable))
         .route("/api/runtime", get(plugins::runtime))
+        .route("/api/outbox", get(plugins::outbox))
+        .route("/api/agents", get(agents::list))
+        .route("/api/agents/{id}", get(agents::show).put(agents::put))
+        .route("/api/agents/{id}/status", post(agents::status))
+        .route("/api/agents/{id}/tasks", get(agents::tasks))
+        .route("/api/tasks/{id}", get(agents::task))
+        .route("/api/tasks/{id}/accept", post(agents::accept))
+        .route("/api/tasks/{id}/reject", post(agents::reject))
+        .route("/api/tasks/{id}/complete", post(agents::complete))
+        .route("/api/queue", get(floor::queue))
+        .route("/api/stats", get(floor::stats))
+        .route("/api/conversations/{id}", get(conversations::show))
+        .route("/api/conversations/{id}/messages", post(conversations::reply))
+        .route("/api/customers", get(customers::lookup))
+        .route("/api/customers/{id}", get(customers::show))
+        .route("/api/customers/{id}/timeline", get(customers::timeline))
+        .route("/api/customers/{id}/merge", post(customers::merge))
+        .route("/api/audit", get(customers::audit))
+        .route("/api/merge-suggestions", get(customers::suggestions))
+        .route("/api/events", get(events::stream))
+        .route("/webhooks/{plugin}", any(webhooks::handle))
+        .route("/webhooks/{plugin}/{*rest}", any(webhooks::handle))
+        .route("/metrics", get(metrics::scrape))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(max_body_bytes))

@@ -88,3 +88,19 @@ pub async fn disable(
 pub async fn runtime(_: Admin, State(state): State<AppState>) -> Json<RuntimeStats> {
     Json(state.runtime.stats())
 }
+
+/// What `GET /api/outbox` answers.
+#[derive(serde::Serialize)]
+pub struct OutboxView {
+    pending: Vec<crate::outbox::OutboxEntry>,
+    dead_letters: Vec<crate::outbox::OutboxEntry>,
+}
+
+/// `GET /api/outbox` (admin): messages waiting for delivery and the
+/// dead-lettered ones.
+pub async fn outbox(_: Admin, State(state): State<AppState>) -> Result<Json<OutboxView>, ApiError> {
+    Ok(Json(OutboxView {
+        pending: state.core.outbox.pending().map_err(ApiError::internal)?,
+        dead_letters: state.core.outbox.dead_letters().map_err(ApiError::internal)?,
+    }))
+}

@@ -1,0 +1,64 @@
+//! `/api/conversations/...`.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+
+use crate::conversations::{Conversation, Message};
+
+use super::auth::Principal;
+use super::body::JsonBody;
+use super::{ApiError, AppState};
+
+/// A conversation with its messages.
+#[derive(Serialize)]
+pub struct ConversationView {
+    #[serde(flatten)]
+    conversation: Conversation,
+    messages: Vec<Message>,
+}
+
+/// `GET /api/conversations/{id}` (its agent, supervisor).
+pub async fn show(
+    who: Principal,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<ConversationView>, ApiError> {
+    let (conversation, messages) = state.core.conversation(&id)?;
+    if let Principal::Agent(agent) = &who
+        && !state.core.routing.agent_has_conversation(agent, &id)
+    {
+        return Err(ApiError::forbidden(format!("conversation {id} is not yours")));
+    }
+    Ok(Json(ConversationView {
+        conversation,
+        messages,
+    }))
+}
+
+/// The reply body.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReplyBody {
+    text: String,
+}
+
+/// `POST /api/conversations/{id}/messages` (its agent): queued in the
+/// outbox, answered 202 with the message (status `queued`).
+pub async fn reply(
+    who: Principal,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<ReplyBody>,
+) -> Result<(StatusCode, Json<Message>), ApiError> {
+    let agent = who.require_agent()?.to_string();
+    if state.core.conversations.get(&id).map_err(ApiError::internal)?.is_none() {
+        return Err(ApiError::not_found(format!("no conversation {id}")));
+    }
+    if !state.core.routing.agent_has_conversation(&agent, &id) {
+        return Err(ApiError::forbidden(format!("conversation {id} is not yours")));
+    }
+    let message = state.core.reply(&id, Some(&agent), &body.text).await?;
+    Ok((StatusCode::ACCEPTED, Json(message)))
+}

@@ -1,0 +1,158 @@
+//! `/api/customers/...`, plus the admin's audit log and merge suggestions.
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use serde::{Deserialize, Serialize};
+
+use crate::conversations::Message;
+use crate::customers::{AuditEntry, Customer, MergeSuggestion};
+
+use super::auth::{Admin, Principal};
+use super::body::JsonBody;
+use super::{ApiError, AppState};
+
+/// A customer as the API shows it.
+#[derive(Serialize)]
+pub struct CustomerView {
+    id: String,
+    display_name: Option<String>,
+    identities: Vec<crate::customers::Identity>,
+    attributes: BTreeMap<String, String>,
+    created_at: u64,
+    updated_at: u64,
+    last_agent: Option<String>,
+}
+
+impl From<Customer> for CustomerView {
+    fn from(c: Customer) -> Self {
+        CustomerView {
+            id: c.id,
+            display_name: c.display_name,
+            identities: c.identities,
+            attributes: c.attributes,
+            created_at: c.created_at,
+            updated_at: c.updated_at,
+            last_agent: c.last_agent,
+        }
+    }
+}
+
+/// `?identity=KIND:VALUE`.
+#[derive(Deserialize)]
+pub struct Lookup {
+    identity: Option<String>,
+}
+
+/// `GET /api/customers?identity=email:a@b.c` (supervisor; an agent sees only
+/// customers of its own tasks — others are left out of the answer).
+pub async fn lookup(
+    who: Principal,
+    State(state): State<AppState>,
+    Query(q): Query<Lookup>,
+) -> Result<Json<Vec<CustomerView>>, ApiError> {
+    let raw = q
+        .identity
+        .ok_or_else(|| ApiError::bad_request("missing `identity=KIND:VALUE`"))?;
+    let identity = state
+        .core
+        .customers
+        .normalizer()
+        .parse(&raw)
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let found = state
+        .core
+        .customers
+        .by_identity(&identity)
+        .map_err(|e| ApiError::from(crate::core::CoreError::from(e)))?;
+    Ok(Json(
+        found
+            .into_iter()
+            .filter(|c| can_see(&who, &state, &c.id))
+            .map(CustomerView::from)
+            .collect(),
+    ))
+}
+
+fn can_see(who: &Principal, state: &AppState, customer: &str) -> bool {
+    match who {
+        Principal::Agent(agent) => state.core.routing.agent_has_customer(agent, customer),
+        _ => true,
+    }
+}
+
+fn load(who: &Principal, state: &AppState, id: &str) -> Result<Customer, ApiError> {
+    let customer = state
+        .core
+        .customers
+        .get(id)
+        .map_err(|e| ApiError::from(crate::core::CoreError::from(e)))?
+        .ok_or_else(|| ApiError::not_found(format!("no customer {id}")))?;
+    if !can_see(who, state, &customer.id) {
+        return Err(ApiError::forbidden(format!("customer {id} is not one of yours")));
+    }
+    Ok(customer)
+}
+
+/// `GET /api/customers/{id}`. The id of a merged profile answers with its
+/// survivor.
+pub async fn show(
+    who: Principal,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<CustomerView>, ApiError> {
+    Ok(Json(load(&who, &state, &id)?.into()))
+}
+
+/// `GET /api/customers/{id}/timeline`: every message across channels, in
+/// time order.
+pub async fn timeline(
+    who: Principal,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Vec<Message>>, ApiError> {
+    let customer = load(&who, &state, &id)?;
+    Ok(Json(state.core.timeline(&customer.id)?))
+}
+
+/// The merge body.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MergeBody {
+    other: String,
+}
+
+/// `POST /api/customers/{id}/merge` (admin): `other` is merged into `id`.
+pub async fn merge(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<MergeBody>,
+) -> Result<Json<CustomerView>, ApiError> {
+    Ok(Json(state.core.merge(&id, &body.other).await?.into()))
+}
+
+/// `GET /api/audit` (admin): merges and other audited changes.
+pub async fn audit(_: Admin, State(state): State<AppState>) -> Result<Json<Vec<AuditEntry>>, ApiError> {
+    state
+        .core
+        .customers
+        .audit_log()
+        .map(Json)
+        .map_err(|e| crate::core::CoreError::from(e).into())
+}
+
+/// `GET /api/merge-suggestions` (admin): pairs an event tied together under
+/// merge policy `suggest`.
+pub async fn suggestions(
+    _: Admin,
+    State(state): State<AppState>,
+) -> Result<Json<Vec<MergeSuggestion>>, ApiError> {
+    state
+        .core
+        .customers
+        .suggestions()
+        .map(Json)
+        .map_err(|e| crate::core::CoreError::from(e).into())
+}

@@ -1,0 +1,53 @@
+//! `GET /metrics`: Prometheus text. Counters are recorded where things
+//! happen; gauges (queue depth, agents, plugin health) are set at scrape
+//! time from live state.
+
+use std::sync::OnceLock;
+
+use axum::extract::State;
+use axum::http::header::CONTENT_TYPE;
+use axum::response::IntoResponse;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+
+use super::AppState;
+
+/// The process-wide recorder. The `metrics` facade has one global recorder,
+/// so hosts in one process (tests) share it.
+pub fn handle() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            PrometheusBuilder::new()
+                .install_recorder()
+                .unwrap_or_else(|e| {
+                    tracing::warn!(error = %e, "another metrics recorder is installed; /metrics shows gauges only");
+                    PrometheusBuilder::new().build_recorder().handle()
+                })
+        })
+        .clone()
+}
+
+/// The scrape endpoint.
+pub async fn scrape(State(state): State<AppState>) -> impl IntoResponse {
+    let stats = state.core.routing.stats();
+    for (kind, s) in &stats.channels {
+        let kind = kind.as_str();
+        metrics::gauge!("switchboard_queue_waiting", "kind" => kind).set(s.waiting as f64);
+        metrics::gauge!("switchboard_queue_oldest_wait_seconds", "kind" => kind)
+            .set(s.oldest_wait_ms as f64 / 1000.0);
+        metrics::gauge!("switchboard_tasks_in_progress", "kind" => kind).set(s.in_progress as f64);
+    }
+    for (status, n) in &stats.agents {
+        metrics::gauge!("switchboard_agents", "status" => *status).set(*n as f64);
+    }
+    metrics::gauge!("switchboard_router_fallbacks").set(stats.router.fallbacks as f64);
+    for p in state.runtime.plugins() {
+        metrics::gauge!("switchboard_plugin_calls", "plugin" => p.name.clone()).set(p.calls as f64);
+        metrics::gauge!("switchboard_plugin_failures", "plugin" => p.name.clone())
+            .set(p.failures as f64);
+    }
+    (
+        [(CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.metrics.render(),
+    )
+}

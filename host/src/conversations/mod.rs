@@ -1,0 +1,401 @@
+//! Conversations and messages.
+//!
+//! A conversation is keyed by customer + channel plugin + thread key and is
+//! open until resolved; a resolved conversation is never reopened (the next
+//! message starts a new one, on the same customer timeline). Provider message
+//! ids are idempotency keys.
+//!
+//! Writers hold the core's write gate; reads are free.
+
+use serde::{Deserialize, Serialize};
+
+use crate::customers::{Identity, Merge, timeline_key};
+use crate::routing::Kind;
+use crate::runtime::bindings::types as wit;
+use crate::store::{Batch, Store, StoreError};
+
+/// Whether a conversation is still going.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ConversationStatus {
+    /// Messages go here.
+    Open,
+    /// Closed for good.
+    Resolved,
+}
+
+/// The latest inbound message's threading details, handed back to the
+/// channel plugin with replies.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct LastInbound {
+    /// Provider message id.
+    pub provider_message_id: String,
+    /// The plugin's metadata (subject, references, business number...).
+    pub metadata: Vec<(String, String)>,
+}
+
+/// A conversation.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Conversation {
+    /// `con_…`.
+    pub id: String,
+    /// Its customer.
+    pub customer_id: String,
+    /// The channel plugin.
+    pub channel: String,
+    /// The channel's kind.
+    pub channel_kind: Kind,
+    /// The channel's thread key.
+    pub thread_key: String,
+    /// `open` or `resolved`.
+    pub status: ConversationStatus,
+    /// Unix ms.
+    pub created_at: u64,
+    /// Unix ms.
+    pub updated_at: u64,
+    /// Who replies go to.
+    pub reply_to: Option<Identity>,
+    /// The latest inbound message's threading details.
+    pub last_inbound: Option<LastInbound>,
+    /// The task that routes it to an agent.
+    pub task_id: Option<String>,
+}
+
+/// A media item.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct Attachment {
+    /// MIME type.
+    pub content_type: String,
+    /// Where to fetch it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// The provider's media id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media_id: Option<String>,
+    /// File name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filename: Option<String>,
+    /// Size in bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<u64>,
+    /// Caption.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caption: Option<String>,
+}
+
+impl From<&wit::Attachment> for Attachment {
+    fn from(a: &wit::Attachment) -> Self {
+        Attachment {
+            content_type: a.content_type.clone(),
+            url: a.url.clone(),
+            media_id: a.media_id.clone(),
+            filename: a.filename.clone(),
+            size: a.size,
+            caption: a.caption.clone(),
+        }
+    }
+}
+
+impl Attachment {
+    /// As plugins see it.
+    pub fn to_wit(&self) -> wit::Attachment {
+        wit::Attachment {
+            content_type: self.content_type.clone(),
+            url: self.url.clone(),
+            media_id: self.media_id.clone(),
+            filename: self.filename.clone(),
+            size: self.size,
+            caption: self.caption.clone(),
+        }
+    }
+}
+
+/// Which way a message went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    /// From the customer.
+    Inbound,
+    /// To the customer.
+    Outbound,
+}
+
+/// Who wrote a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Author {
+    /// The customer.
+    Customer,
+    /// An agent.
+    Agent,
+    /// A bot.
+    Bot,
+    /// The host.
+    System,
+}
+
+/// Delivery state of an outbound message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MessageStatus {
+    /// In the outbox.
+    Queued,
+    /// Accepted by the provider.
+    Sent,
+    /// Delivered.
+    Delivered,
+    /// Read.
+    Read,
+    /// Not delivered (dead-lettered or refused).
+    Failed,
+}
+
+/// A message, inbound or outbound.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Message {
+    /// `msg_…`.
+    pub id: String,
+    /// When the host received (or queued) it, unix ms: the timeline order.
+    pub at: u64,
+    /// The channel plugin.
+    pub channel: String,
+    /// Its conversation.
+    pub conversation_id: String,
+    /// Which way it went.
+    pub direction: Direction,
+    /// Who wrote it.
+    pub author: Author,
+    /// The text.
+    pub text: String,
+    /// Media.
+    pub attachments: Vec<Attachment>,
+    /// Delivery state (outbound only).
+    pub status: Option<MessageStatus>,
+    /// The provider's id for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider_message_id: Option<String>,
+    /// When the customer sent it, as the provider says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sent_at: Option<u64>,
+    /// The agent who wrote it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_id: Option<String>,
+    /// Why delivery failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+fn conversation_key(id: &str) -> String {
+    format!("conv/{id}")
+}
+fn open_key(customer: &str, channel: &str, thread: &str) -> String {
+    format!("convopen/{customer}/{channel}/{thread}")
+}
+fn by_customer_key(customer: &str, conversation: &str) -> String {
+    format!("convcust/{customer}/{conversation}")
+}
+/// Key of a message record.
+pub fn message_key(id: &str) -> String {
+    format!("msg/{id}")
+}
+fn conversation_message_key(conversation: &str, at: u64, message: &str) -> String {
+    format!("convmsg/{conversation}/{at:016x}/{message}")
+}
+fn inbound_id_key(channel: &str, provider_id: &str) -> String {
+    format!("pmid/in/{channel}/{provider_id}")
+}
+fn outbound_id_key(channel: &str, provider_id: &str) -> String {
+    format!("pmid/out/{channel}/{provider_id}")
+}
+
+/// Conversations and messages in the store.
+pub struct Conversations {
+    store: Store,
+}
+
+impl Conversations {
+    /// Over `store`.
+    pub fn new(store: Store) -> Self {
+        Conversations { store }
+    }
+
+    /// A conversation by id.
+    pub fn get(&self, id: &str) -> Result<Option<Conversation>, StoreError> {
+        self.store.get_json(&conversation_key(id))
+    }
+
+    /// The open conversation of a customer on a channel thread.
+    pub fn open_for(
+        &self,
+        customer: &str,
+        channel: &str,
+        thread: &str,
+    ) -> Result<Option<Conversation>, StoreError> {
+        match self.store.get_raw(&open_key(customer, channel, thread))? {
+            None => Ok(None),
+            Some(id) => self.get(&String::from_utf8_lossy(&id)),
+        }
+    }
+
+    /// A message by id.
+    pub fn message(&self, id: &str) -> Result<Option<Message>, StoreError> {
+        self.store.get_json(&message_key(id))
+    }
+
+    /// The message already stored for an inbound provider id.
+    pub fn inbound_by_provider_id(
+        &self,
+        channel: &str,
+        provider_id: &str,
+    ) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .store
+            .get_raw(&inbound_id_key(channel, provider_id))?
+            .map(|v| String::from_utf8_lossy(&v).into_owned()))
+    }
+
+    /// The outbound message a provider id refers to.
+    pub fn outbound_by_provider_id(
+        &self,
+        channel: &str,
+        provider_id: &str,
+    ) -> Result<Option<Message>, StoreError> {
+        match self.store.get_raw(&outbound_id_key(channel, provider_id))? {
+            None => Ok(None),
+            Some(id) => self.message(&String::from_utf8_lossy(&id)),
+        }
+    }
+
+    /// A conversation's messages in time order.
+    pub fn messages(&self, conversation: &str) -> Result<Vec<Message>, StoreError> {
+        let mut out = Vec::new();
+        for rest in self.store.scan_keys(&format!("convmsg/{conversation}/"))? {
+            if let Some(id) = rest.split('/').nth(1)
+                && let Some(m) = self.message(id)?
+            {
+                out.push(m);
+            }
+        }
+        Ok(out)
+    }
+
+    /// A customer's conversations, oldest first.
+    pub fn of_customer(&self, customer: &str) -> Result<Vec<Conversation>, StoreError> {
+        let mut out = Vec::new();
+        for id in self.store.scan_keys(&format!("convcust/{customer}/"))? {
+            if let Some(c) = self.get(&id)? {
+                out.push(c);
+            }
+        }
+        Ok(out)
+    }
+
+    /// A new open conversation, written into `batch`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn create(
+        &self,
+        batch: &mut Batch,
+        customer: &str,
+        channel: &str,
+        kind: Kind,
+        thread: &str,
+        reply_to: Option<Identity>,
+        now: u64,
+    ) -> Result<Conversation, StoreError> {
+        let conversation = Conversation {
+            id: format!("con_{:012}", self.store.next_id()?),
+            customer_id: customer.to_string(),
+            channel: channel.to_string(),
+            channel_kind: kind,
+            thread_key: thread.to_string(),
+            status: ConversationStatus::Open,
+            created_at: now,
+            updated_at: now,
+            reply_to,
+            last_inbound: None,
+            task_id: None,
+        };
+        batch.put(
+            open_key(customer, channel, thread),
+            conversation.id.clone(),
+        );
+        batch.put(by_customer_key(customer, &conversation.id), Vec::new());
+        Ok(conversation)
+    }
+
+    /// Writes a conversation record.
+    pub fn save(&self, batch: &mut Batch, conversation: &Conversation) {
+        batch.put_json(conversation_key(&conversation.id), conversation);
+    }
+
+    /// Resolves a conversation: later messages on its thread start a new one.
+    pub fn resolve(&self, batch: &mut Batch, conversation: &mut Conversation, now: u64) {
+        if conversation.status == ConversationStatus::Open {
+            conversation.status = ConversationStatus::Resolved;
+            conversation.updated_at = now;
+            batch.delete(open_key(
+                &conversation.customer_id,
+                &conversation.channel,
+                &conversation.thread_key,
+            ));
+            self.save(batch, conversation);
+        }
+    }
+
+    /// A new message id.
+    pub fn new_message_id(&self) -> Result<String, StoreError> {
+        Ok(format!("msg_{:012}", self.store.next_id()?))
+    }
+
+    /// Adds a message to a conversation and its customer's timeline.
+    pub fn add_message(&self, batch: &mut Batch, conversation: &Conversation, message: &Message) {
+        batch.put_json(message_key(&message.id), message);
+        batch.put(
+            conversation_message_key(&conversation.id, message.at, &message.id),
+            Vec::new(),
+        );
+        batch.put(
+            timeline_key(&conversation.customer_id, message.at, &message.id),
+            Vec::new(),
+        );
+        if message.direction == Direction::Inbound
+            && let Some(pmid) = &message.provider_message_id
+        {
+            batch.put(inbound_id_key(&message.channel, pmid), message.id.clone());
+        }
+    }
+
+    /// Updates a message record (status, provider id).
+    pub fn save_message(&self, batch: &mut Batch, message: &Message) {
+        batch.put_json(message_key(&message.id), message);
+        if message.direction == Direction::Outbound
+            && let Some(pmid) = &message.provider_message_id
+        {
+            batch.put(outbound_id_key(&message.channel, pmid), message.id.clone());
+        }
+    }
+
+    /// Moves the conversations of a merged customer to the survivor.
+    pub fn rekey(&self, batch: &mut Batch, merge: &Merge) -> Result<(), StoreError> {
+        for mut c in self.of_customer(&merge.merged)? {
+            batch.delete(by_customer_key(&merge.merged, &c.id));
+            batch.put(by_customer_key(&merge.survivor, &c.id), Vec::new());
+            if c.status == ConversationStatus::Open {
+                batch.delete(open_key(&merge.merged, &c.channel, &c.thread_key));
+                if self
+                    .store
+                    .get_raw(&open_key(&merge.survivor, &c.channel, &c.thread_key))?
+                    .is_none()
+                {
+                    batch.put(
+                        open_key(&merge.survivor, &c.channel, &c.thread_key),
+                        c.id.clone(),
+                    );
+                }
+            }
+            c.customer_id = merge.survivor.clone();
+            self.save(batch, &c);
+        }
+        Ok(())
+    }
+}

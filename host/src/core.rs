@@ -1,0 +1,648 @@
+//! The contact-center core: what happens when a channel reports something or
+//! an agent acts, across customers, conversations, routing and the outbox.
+//!
+//! Writes that touch customers and conversations run under one short write
+//! gate (no awaits inside it), so identity resolution and idempotency checks
+//! see a consistent store. Every operation that answers an external request
+//! returns only after its writes are durable.
+
+use std::sync::{Arc, Mutex};
+
+use crate::config::Config;
+use crate::conversations::{
+    Attachment, Author, Conversation, ConversationStatus, Conversations, Direction, Message,
+    MessageStatus,
+};
+use crate::customers::{Customer, CustomerError, Customers, Identity, Merge};
+use crate::events::{Event, Events, now_ms};
+use crate::outbox::Outbox;
+use crate::routing::{Kind, NewTask, Routing, RoutingError, Task, TaskState};
+use crate::runtime::bindings::channeling::WebhookOutcome;
+use crate::runtime::bindings::types::{
+    self as wit, ChannelEvent, DeliveryStatus, ErrorKind, HttpRequest, HttpResponse,
+    InboundMessage, StatusUpdate, TimelineEntry,
+};
+use crate::runtime::{CallError, CustomerDirectory, Runtime};
+use crate::store::{Batch, Store, StoreError};
+
+/// Why a core operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CoreError {
+    /// Bad input from the caller.
+    #[error("{0}")]
+    Invalid(String),
+    /// No such thing.
+    #[error("{0}")]
+    NotFound(String),
+    /// Not allowed for this caller.
+    #[error("{0}")]
+    Forbidden(String),
+    /// Wrong state.
+    #[error("{0}")]
+    Conflict(String),
+    /// A plugin answered a webhook with an error of its own.
+    #[error("{message}")]
+    Plugin {
+        /// The status to answer with.
+        status: u16,
+        /// Its message.
+        message: String,
+    },
+    /// A plugin failed or could not run.
+    #[error(transparent)]
+    Call(#[from] CallError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<CustomerError> for CoreError {
+    fn from(e: CustomerError) -> Self {
+        match e {
+            CustomerError::Store(s) => CoreError::Store(s),
+            CustomerError::NotFound(_) => CoreError::NotFound(e.to_string()),
+            CustomerError::Identity(_) | CustomerError::SameCustomer(_) | CustomerError::NoIdentity => {
+                CoreError::Invalid(e.to_string())
+            }
+        }
+    }
+}
+
+impl From<RoutingError> for CoreError {
+    fn from(e: RoutingError) -> Self {
+        match e {
+            RoutingError::NotFound(m) => CoreError::NotFound(m),
+            RoutingError::Forbidden(m) => CoreError::Forbidden(m),
+            RoutingError::Conflict(m) => CoreError::Conflict(m),
+            RoutingError::Invalid(m) => CoreError::Invalid(m),
+            RoutingError::Store(s) => CoreError::Store(s),
+        }
+    }
+}
+
+/// What storing one inbound message did.
+#[derive(Debug, Clone)]
+pub struct Ingested {
+    /// The stored message (the earlier one for a duplicate).
+    pub message_id: String,
+    /// Its conversation.
+    pub conversation_id: String,
+    /// Its customer.
+    pub customer_id: String,
+    /// The task created for a new conversation.
+    pub task_id: Option<String>,
+    /// The provider message id was seen before; nothing was stored.
+    pub duplicate: bool,
+}
+
+/// The core services, wired together.
+pub struct Core {
+    /// The database.
+    pub store: Store,
+    /// Customer profiles.
+    pub customers: Arc<Customers>,
+    /// Conversations and messages.
+    pub conversations: Arc<Conversations>,
+    /// Queue, agents, assignments.
+    pub routing: Routing,
+    /// Outbound delivery.
+    pub outbox: Outbox,
+    /// Live events.
+    pub events: Events,
+    runtime: Runtime,
+    gate: Mutex<()>,
+}
+
+impl Core {
+    /// Wires the services together (nothing runs until [`Core::start`]).
+    pub fn new(
+        config: &Config,
+        store: Store,
+        customers: Arc<Customers>,
+        conversations: Arc<Conversations>,
+        runtime: Runtime,
+        events: Events,
+    ) -> Result<Core, StoreError> {
+        let routing = Routing::new(
+            store.clone(),
+            runtime.clone(),
+            customers.clone(),
+            config.routing.clone(),
+            events.clone(),
+        )?;
+        let outbox = Outbox::new(
+            store.clone(),
+            runtime.clone(),
+            conversations.clone(),
+            config.outbox.clone(),
+            events.clone(),
+        );
+        Ok(Core {
+            store,
+            customers,
+            conversations,
+            routing,
+            outbox,
+            events,
+            runtime,
+            gate: Mutex::new(()),
+        })
+    }
+
+    /// Starts the dispatcher and the outbox worker.
+    pub fn start(&self) -> Vec<tokio::task::JoinHandle<()>> {
+        vec![self.routing.start(), self.outbox.start()]
+    }
+
+    /// Stops them.
+    pub fn stop(&self) {
+        self.routing.stop();
+        self.outbox.stop();
+    }
+
+    fn gate(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.gate.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    // ---- inbound -------------------------------------------------------------
+
+    /// Hands a webhook to a channel plugin, stores what it reports, and
+    /// returns the plugin's response once that is durable.
+    pub async fn handle_webhook(
+        &self,
+        channel: &str,
+        request: &HttpRequest,
+    ) -> Result<HttpResponse, CoreError> {
+        let info = self
+            .runtime
+            .channel_info(channel)
+            .ok_or_else(|| CoreError::NotFound(format!("no channel plugin `{channel}`")))?;
+        let kind = Kind::from_wit(info.kind);
+        let outcome: WebhookOutcome = match self.runtime.channel_webhook(channel, request).await? {
+            Ok(outcome) => outcome,
+            Err(e) => {
+                let status = match e.kind {
+                    ErrorKind::BadRequest => 400,
+                    ErrorKind::Unauthorized => 401,
+                    ErrorKind::Forbidden => 403,
+                    ErrorKind::NotFound => 404,
+                    ErrorKind::Unavailable => 503,
+                    ErrorKind::Internal => 500,
+                };
+                return Err(CoreError::Plugin {
+                    status,
+                    message: e.message,
+                });
+            }
+        };
+        // Check every event before storing any, so a bad one stores nothing.
+        for event in &outcome.events {
+            if let ChannelEvent::Message(m) = event {
+                self.identities(channel, m)?;
+                if m.provider_message_id.trim().is_empty() {
+                    return Err(CoreError::Invalid(
+                        "the channel reported a message without a provider message id".into(),
+                    ));
+                }
+            }
+        }
+        for event in &outcome.events {
+            match event {
+                ChannelEvent::Message(m) => {
+                    self.ingest_message(channel, kind, m)?;
+                }
+                ChannelEvent::Status(s) => self.status_update(channel, s)?,
+                ChannelEvent::Call(call) => {
+                    tracing::debug!(%channel, call = %call.call_id, "call events are not handled yet");
+                }
+            }
+        }
+        // Also covers a redelivery whose first delivery is still flushing.
+        self.store.sync().await?;
+        Ok(outcome.response)
+    }
+
+    fn identities(&self, channel: &str, m: &InboundMessage) -> Result<Vec<Identity>, CoreError> {
+        let normalizer = self.customers.normalizer();
+        let mut out: Vec<Identity> = Vec::new();
+        for identity in &m.identities {
+            let id = normalizer
+                .from_wit(identity)
+                .map_err(|e| CoreError::Invalid(format!("channel {channel}: {e}")))?;
+            if !out.contains(&id) {
+                out.push(id);
+            }
+        }
+        if out.is_empty() {
+            out.push(
+                normalizer
+                    .handle(channel, &m.thread_key)
+                    .map_err(|e| CoreError::Invalid(format!("channel {channel}: {e}")))?,
+            );
+        }
+        Ok(out)
+    }
+
+    /// Stores one inbound message: resolves the customer, finds or opens
+    /// the conversation, and queues a task for a new conversation. Not yet
+    /// durable: callers wait on the store before acknowledging.
+    pub fn ingest_message(
+        &self,
+        channel: &str,
+        kind: Kind,
+        m: &InboundMessage,
+    ) -> Result<Ingested, CoreError> {
+        let identities = self.identities(channel, m)?;
+        let now = now_ms();
+        let gate = self.gate();
+        if let Some(existing) = self
+            .conversations
+            .inbound_by_provider_id(channel, &m.provider_message_id)?
+        {
+            let message = self.conversations.message(&existing)?;
+            let conversation = match &message {
+                Some(msg) => self.conversations.get(&msg.conversation_id)?,
+                None => None,
+            };
+            return Ok(Ingested {
+                message_id: existing,
+                conversation_id: message.map(|m| m.conversation_id).unwrap_or_default(),
+                customer_id: conversation
+                    .as_ref()
+                    .map(|c| c.customer_id.clone())
+                    .unwrap_or_default(),
+                task_id: conversation.and_then(|c| c.task_id),
+                duplicate: true,
+            });
+        }
+        let resolved = self.customers.resolve(
+            &identities,
+            m.display_name.as_deref(),
+            now,
+            &mut |batch, merge| self.rekey(batch, merge),
+        )?;
+        let customer = resolved.customer;
+        let mut batch = Batch::new();
+        let mut conversation = match self
+            .conversations
+            .open_for(&customer.id, channel, &m.thread_key)?
+        {
+            Some(c) => c,
+            None => self.conversations.create(
+                &mut batch,
+                &customer.id,
+                channel,
+                kind,
+                &m.thread_key,
+                identities.first().cloned(),
+                now,
+            )?,
+        };
+        let message = Message {
+            id: self.conversations.new_message_id()?,
+            at: now,
+            channel: channel.to_string(),
+            conversation_id: conversation.id.clone(),
+            direction: Direction::Inbound,
+            author: Author::Customer,
+            text: m.text.clone(),
+            attachments: m.attachments.iter().map(Attachment::from).collect(),
+            status: None,
+            provider_message_id: Some(m.provider_message_id.clone()),
+            sent_at: m.sent_at,
+            agent_id: None,
+            error: None,
+        };
+        self.conversations
+            .add_message(&mut batch, &conversation, &message);
+        conversation.last_inbound = Some(crate::conversations::LastInbound {
+            provider_message_id: m.provider_message_id.clone(),
+            metadata: m.metadata.clone(),
+        });
+        conversation.updated_at = now;
+        // A conversation whose task was canceled (the customer gave up, then
+        // wrote again) needs a new task.
+        let needs_task = match &conversation.task_id {
+            None => true,
+            Some(t) => self
+                .routing
+                .task(t)
+                .is_none_or(|t| t.state == TaskState::Canceled),
+        };
+        let task = if needs_task {
+            let task = self.routing.new_task(
+                &mut batch,
+                NewTask {
+                    channel: channel.to_string(),
+                    kind,
+                    conversation_id: conversation.id.clone(),
+                    customer_id: customer.id.clone(),
+                    preferred_agent: customer.last_agent.clone(),
+                    skills: Vec::new(),
+                    language: customer.attributes.get("language").cloned(),
+                    priority: None,
+                    reason: None,
+                },
+            )?;
+            conversation.task_id = Some(task.id.clone());
+            Some(task)
+        } else {
+            None
+        };
+        self.conversations.save(&mut batch, &conversation);
+        self.store.write(batch)?;
+        drop(gate);
+        metrics::counter!("switchboard_messages_received_total", "channel" => channel.to_string())
+            .increment(1);
+        let task_id = task.as_ref().map(|t| t.id.clone());
+        let agent = conversation
+            .task_id
+            .as_ref()
+            .and_then(|t| self.routing.task(t))
+            .and_then(|t| t.agent_id);
+        self.events.publish(Event {
+            kind: "message.created",
+            at: now,
+            agent_id: agent,
+            task_id: conversation.task_id.clone(),
+            conversation_id: Some(conversation.id.clone()),
+            customer_id: Some(customer.id.clone()),
+            data: serde_json::to_value(&message).unwrap_or_default(),
+        });
+        if let Some(task) = task {
+            self.routing.enqueue(task);
+        }
+        Ok(Ingested {
+            message_id: message.id,
+            conversation_id: conversation.id,
+            customer_id: customer.id,
+            task_id,
+            duplicate: false,
+        })
+    }
+
+    fn rekey(&self, batch: &mut Batch, merge: &Merge) -> Result<(), StoreError> {
+        self.conversations.rekey(batch, merge)?;
+        self.routing.rekey_customer(batch, merge);
+        Ok(())
+    }
+
+    /// A provider's delivery report for a message the host sent.
+    fn status_update(&self, channel: &str, s: &StatusUpdate) -> Result<(), CoreError> {
+        let _gate = self.gate();
+        let Some(mut message) = self
+            .conversations
+            .outbound_by_provider_id(channel, &s.provider_message_id)?
+        else {
+            tracing::debug!(%channel, id = %s.provider_message_id, "status for an unknown message");
+            return Ok(());
+        };
+        let new = match s.status {
+            DeliveryStatus::Sent => MessageStatus::Sent,
+            DeliveryStatus::Delivered => MessageStatus::Delivered,
+            DeliveryStatus::Read => MessageStatus::Read,
+            DeliveryStatus::Failed => MessageStatus::Failed,
+        };
+        let rank = |s: Option<MessageStatus>| match s {
+            None | Some(MessageStatus::Queued) => 0,
+            Some(MessageStatus::Sent) => 1,
+            Some(MessageStatus::Delivered) => 2,
+            Some(MessageStatus::Read) => 3,
+            Some(MessageStatus::Failed) => 4,
+        };
+        // Reports arrive out of order; a message never goes back.
+        if new == MessageStatus::Failed || rank(Some(new)) > rank(message.status) {
+            message.status = Some(new);
+            if new == MessageStatus::Failed {
+                message.error = s.error.clone();
+            }
+            let mut batch = Batch::new();
+            self.conversations.save_message(&mut batch, &message);
+            self.store.write(batch)?;
+            self.events.publish(Event {
+                kind: "message.status",
+                at: now_ms(),
+                agent_id: message.agent_id.clone(),
+                task_id: None,
+                conversation_id: Some(message.conversation_id.clone()),
+                customer_id: None,
+                data: serde_json::to_value(&message).unwrap_or_default(),
+            });
+        }
+        Ok(())
+    }
+
+    // ---- agents' actions -------------------------------------------------
+
+    /// The assigned agent replies: the message goes into the outbox.
+    pub async fn reply(
+        &self,
+        conversation_id: &str,
+        agent: Option<&str>,
+        text: &str,
+    ) -> Result<Message, CoreError> {
+        if text.trim().is_empty() {
+            return Err(CoreError::Invalid("`text` must not be empty".into()));
+        }
+        let now = now_ms();
+        let (message, seq) = {
+            let _gate = self.gate();
+            let conversation = self
+                .conversations
+                .get(conversation_id)?
+                .ok_or_else(|| CoreError::NotFound(format!("no conversation {conversation_id}")))?;
+            if conversation.status != ConversationStatus::Open {
+                return Err(CoreError::Conflict(format!(
+                    "conversation {conversation_id} is resolved"
+                )));
+            }
+            if conversation.reply_to.is_none() {
+                return Err(CoreError::Conflict(format!(
+                    "conversation {conversation_id} has no address to reply to"
+                )));
+            }
+            let message = Message {
+                id: self.conversations.new_message_id()?,
+                at: now,
+                channel: conversation.channel.clone(),
+                conversation_id: conversation.id.clone(),
+                direction: Direction::Outbound,
+                author: if agent.is_some() {
+                    Author::Agent
+                } else {
+                    Author::System
+                },
+                text: text.to_string(),
+                attachments: Vec::new(),
+                status: Some(MessageStatus::Queued),
+                provider_message_id: None,
+                sent_at: None,
+                agent_id: agent.map(str::to_string),
+                error: None,
+            };
+            let mut batch = Batch::new();
+            self.conversations
+                .add_message(&mut batch, &conversation, &message);
+            self.outbox.enqueue(&mut batch, &message)?;
+            (message, self.store.write(batch)?)
+        };
+        self.store.durable(seq).await?;
+        self.outbox.wake();
+        self.events.publish(Event {
+            kind: "message.created",
+            at: now,
+            agent_id: agent.map(str::to_string),
+            task_id: None,
+            conversation_id: Some(message.conversation_id.clone()),
+            customer_id: None,
+            data: serde_json::to_value(&message).unwrap_or_default(),
+        });
+        Ok(message)
+    }
+
+    /// The reserved agent accepts; the customer's last agent becomes this
+    /// one.
+    pub async fn accept(&self, task_id: &str, agent: &str) -> Result<Task, CoreError> {
+        let (task, _) = self.routing.accept(task_id, agent)?;
+        {
+            let _gate = self.gate();
+            let mut batch = Batch::new();
+            self.customers
+                .set_last_agent(&mut batch, &task.customer_id, agent, now_ms())?;
+            self.store.write(batch)?;
+        }
+        self.store.sync().await?;
+        Ok(task)
+    }
+
+    /// The reserved agent declines.
+    pub async fn reject(&self, task_id: &str, agent: &str) -> Result<Task, CoreError> {
+        let (task, seq) = self.routing.reject(task_id, agent)?;
+        self.store.durable(seq).await?;
+        Ok(task)
+    }
+
+    /// The agent is done: the task wraps up or completes, and its
+    /// conversation is resolved (a later message starts a new one).
+    pub async fn complete(
+        &self,
+        task_id: &str,
+        agent: &str,
+        disposition: Option<String>,
+    ) -> Result<Task, CoreError> {
+        let (task, _) = self.routing.complete(task_id, agent, disposition)?;
+        {
+            let _gate = self.gate();
+            if let Some(mut conversation) = self.conversations.get(&task.conversation_id)? {
+                let mut batch = Batch::new();
+                self.conversations
+                    .resolve(&mut batch, &mut conversation, now_ms());
+                self.store.write(batch)?;
+            }
+        }
+        self.store.sync().await?;
+        Ok(task)
+    }
+
+    /// Merges two customers on an admin's request.
+    pub async fn merge(&self, survivor: &str, other: &str) -> Result<Customer, CoreError> {
+        let (customer, _, seq) = {
+            let _gate = self.gate();
+            self.customers
+                .merge(survivor, other, "admin", now_ms(), &mut |batch, merge| {
+                    self.rekey(batch, merge)
+                })?
+        };
+        self.store.durable(seq).await?;
+        Ok(customer)
+    }
+
+    // ---- reading -------------------------------------------------------------
+
+    /// A customer's timeline: every message of every conversation, in time
+    /// order.
+    pub fn timeline(&self, customer_id: &str) -> Result<Vec<Message>, CoreError> {
+        let mut out = Vec::new();
+        for id in self.customers.timeline_message_ids(customer_id)? {
+            if let Some(m) = self.conversations.message(&id)? {
+                out.push(m);
+            }
+        }
+        Ok(out)
+    }
+
+    /// A conversation with its messages.
+    pub fn conversation(&self, id: &str) -> Result<(Conversation, Vec<Message>), CoreError> {
+        let conversation = self
+            .conversations
+            .get(id)?
+            .ok_or_else(|| CoreError::NotFound(format!("no conversation {id}")))?;
+        let messages = self.conversations.messages(id)?;
+        Ok((conversation, messages))
+    }
+}
+
+/// Customer look-ups for plugins granted `customers = "read"`.
+pub struct Directory {
+    /// Profiles.
+    pub customers: Arc<Customers>,
+    /// Messages.
+    pub conversations: Arc<Conversations>,
+}
+
+impl CustomerDirectory for Directory {
+    fn by_identity(&self, identity: &wit::Identity) -> Result<Option<wit::Customer>, String> {
+        let identity = match self.customers.normalizer().from_wit(identity) {
+            Ok(i) => i,
+            Err(_) => return Ok(None),
+        };
+        self.customers
+            .by_identity(&identity)
+            .map(|c| c.map(|c| c.to_wit()))
+            .map_err(|e| e.to_string())
+    }
+
+    fn timeline(&self, customer_id: &str, limit: u32) -> Result<Vec<TimelineEntry>, String> {
+        let ids = self
+            .customers
+            .timeline_message_ids(customer_id)
+            .map_err(|e| e.to_string())?;
+        let skip = ids.len().saturating_sub(limit as usize);
+        let mut out = Vec::new();
+        for id in &ids[skip..] {
+            if let Some(m) = self.conversations.message(id).map_err(|e| e.to_string())? {
+                out.push(timeline_entry(&m));
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// A message as plugins see it.
+pub fn timeline_entry(m: &Message) -> TimelineEntry {
+    TimelineEntry {
+        id: m.id.clone(),
+        at: m.at,
+        channel: m.channel.clone(),
+        conversation_id: m.conversation_id.clone(),
+        direction: match m.direction {
+            Direction::Inbound => wit::Direction::Inbound,
+            Direction::Outbound => wit::Direction::Outbound,
+        },
+        author: match m.author {
+            Author::Customer => wit::Author::Customer,
+            Author::Agent => wit::Author::Agent,
+            Author::Bot => wit::Author::Bot,
+            Author::System => wit::Author::System,
+        },
+        text: m.text.clone(),
+        attachments: m.attachments.iter().map(Attachment::to_wit).collect(),
+        status: m.status.and_then(|s| match s {
+            MessageStatus::Queued => None,
+            MessageStatus::Sent => Some(DeliveryStatus::Sent),
+            MessageStatus::Delivered => Some(DeliveryStatus::Delivered),
+            MessageStatus::Read => Some(DeliveryStatus::Read),
+            MessageStatus::Failed => Some(DeliveryStatus::Failed),
+        }),
+    }
+}

@@ -1,0 +1,428 @@
+//! The customer store: one profile per person across channels.
+//!
+//! Every inbound event's identities resolve to one customer (created when
+//! none matches); identities it did not have yet are linked to it. When one
+//! event attests identities of two existing profiles, the merge policy
+//! decides: `auto` merges them into the older one (audited), `suggest`
+//! records a suggestion, `off` does nothing.
+//!
+//! Callers serialize writes (the core holds one write gate around
+//! resolution and merges); reads are free.
+
+pub mod identity;
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::{CustomersConfig, MergePolicy};
+use crate::store::{Batch, Store, StoreError};
+
+pub use identity::{Identity, IdentityError, IdentityKind, Normalizer};
+
+/// A customer profile.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Customer {
+    /// `cus_…`.
+    pub id: String,
+    /// The best known name.
+    pub display_name: Option<String>,
+    /// Every identity linked to the profile.
+    pub identities: Vec<Identity>,
+    /// Profile attributes, e.g. `tier = vip`.
+    pub attributes: BTreeMap<String, String>,
+    /// Unix ms.
+    pub created_at: u64,
+    /// Unix ms.
+    pub updated_at: u64,
+    /// The agent who last served this customer: the preferred-agent hint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_agent: Option<String>,
+    /// Set when this profile was merged into another.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged_into: Option<String>,
+}
+
+impl Customer {
+    /// The profile as plugins see it.
+    pub fn to_wit(&self) -> crate::runtime::bindings::types::Customer {
+        crate::runtime::bindings::types::Customer {
+            id: self.id.clone(),
+            display_name: self.display_name.clone(),
+            identities: self.identities.iter().map(Identity::to_wit).collect(),
+            attributes: self
+                .attributes
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        }
+    }
+}
+
+/// One entry of the audit log.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct AuditEntry {
+    /// `aud_…`.
+    pub id: String,
+    /// Unix ms.
+    pub at: u64,
+    /// What happened, e.g. `customer.merge`.
+    pub action: String,
+    /// Who did it: `system` or `admin`.
+    pub actor: String,
+    /// The surviving customer.
+    pub survivor: String,
+    /// The customer merged into it.
+    pub merged: String,
+    /// Why, e.g. `event attested email:… and phone:…`.
+    pub reason: String,
+}
+
+/// Two profiles an event suggested are the same person (policy `suggest`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct MergeSuggestion {
+    /// Unix ms.
+    pub at: u64,
+    /// The two customers, older first.
+    pub customers: [String; 2],
+    /// The identities that tied them together.
+    pub evidence: Vec<String>,
+}
+
+/// A merge performed while resolving an event or by an admin.
+#[derive(Debug, Clone)]
+pub struct Merge {
+    /// The profile that remains.
+    pub survivor: String,
+    /// The profile that was absorbed.
+    pub merged: String,
+}
+
+/// The outcome of resolving an event's identities.
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    /// The customer the event belongs to (after any merge).
+    pub customer: Customer,
+    /// Whether it was created for this event.
+    pub created: bool,
+    /// Whether new identities or a name were added.
+    pub updated: bool,
+    /// Merges performed (policy `auto`).
+    pub merges: Vec<Merge>,
+}
+
+/// A customer operation that failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CustomerError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// An identity does not normalize.
+    #[error(transparent)]
+    Identity(#[from] IdentityError),
+    /// No such customer.
+    #[error("no customer {0}")]
+    NotFound(String),
+    /// Merging a customer with itself.
+    #[error("cannot merge customer {0} with itself")]
+    SameCustomer(String),
+    /// The event carried no identity.
+    #[error("an event must attest at least one identity")]
+    NoIdentity,
+}
+
+/// Keys of customer records.
+pub fn customer_key(id: &str) -> String {
+    format!("cust/{id}")
+}
+fn identity_key(identity: &Identity) -> String {
+    format!("ident/{}", identity.key())
+}
+/// The timeline index: `tl/<customer>/<at>/<message>`, so a prefix scan
+/// returns a customer's messages in time order.
+pub fn timeline_key(customer: &str, at: u64, message: &str) -> String {
+    format!("tl/{customer}/{at:016x}/{message}")
+}
+
+/// The customer store.
+pub struct Customers {
+    store: Store,
+    normalizer: Normalizer,
+    policy: MergePolicy,
+}
+
+impl Customers {
+    /// A store using `config`'s region and merge policy.
+    pub fn new(store: Store, config: &CustomersConfig) -> Result<Self, String> {
+        Ok(Customers {
+            store,
+            normalizer: Normalizer::new(&config.default_region)
+                .map_err(|e| format!("customers.default_region: {e}"))?,
+            policy: config.merge_policy,
+        })
+    }
+
+    /// The identity normalizer.
+    pub fn normalizer(&self) -> &Normalizer {
+        &self.normalizer
+    }
+
+    /// A customer by id; ids of merged profiles lead to their survivor.
+    pub fn get(&self, id: &str) -> Result<Option<Customer>, CustomerError> {
+        let mut id = id.to_string();
+        for _ in 0..32 {
+            match self.store.get_json::<Customer>(&customer_key(&id))? {
+                None => return Ok(None),
+                Some(c) => match &c.merged_into {
+                    Some(next) => id = next.clone(),
+                    None => return Ok(Some(c)),
+                },
+            }
+        }
+        Ok(None)
+    }
+
+    /// The customer owning `identity`.
+    pub fn by_identity(&self, identity: &Identity) -> Result<Option<Customer>, CustomerError> {
+        match self.store.get_raw(&identity_key(identity))? {
+            None => Ok(None),
+            Some(id) => self.get(&String::from_utf8_lossy(&id)),
+        }
+    }
+
+    /// The ids of a customer's messages, in time order.
+    pub fn timeline_message_ids(&self, customer: &str) -> Result<Vec<String>, CustomerError> {
+        Ok(self
+            .store
+            .scan_keys(&format!("tl/{customer}/"))?
+            .into_iter()
+            .filter_map(|k| k.split('/').nth(1).map(str::to_string))
+            .collect())
+    }
+
+    /// The audit log, oldest first.
+    pub fn audit_log(&self) -> Result<Vec<AuditEntry>, CustomerError> {
+        Ok(self.store.scan_json("audit/")?)
+    }
+
+    /// Merge suggestions, oldest first.
+    pub fn suggestions(&self) -> Result<Vec<MergeSuggestion>, CustomerError> {
+        Ok(self.store.scan_json("suggest/")?)
+    }
+
+    /// Resolves an event's identities to one customer, creating, linking
+    /// and merging as needed, and writes the result. The caller holds the
+    /// core's write gate and re-keys conversations and tasks of `merges`.
+    pub fn resolve(
+        &self,
+        identities: &[Identity],
+        display_name: Option<&str>,
+        now: u64,
+        on_merge: &mut dyn FnMut(&mut Batch, &Merge) -> Result<(), StoreError>,
+    ) -> Result<Resolved, CustomerError> {
+        if identities.is_empty() {
+            return Err(CustomerError::NoIdentity);
+        }
+        // Existing owners, in the order the channel listed the identities.
+        let mut owners: Vec<Customer> = Vec::new();
+        let mut evidence: Vec<String> = Vec::new();
+        for identity in identities {
+            if let Some(c) = self.by_identity(identity)? {
+                evidence.push(identity.key());
+                if !owners.iter().any(|o| o.id == c.id) {
+                    owners.push(c);
+                }
+            }
+        }
+        let display_name = display_name.map(str::trim).filter(|n| !n.is_empty());
+        let mut batch = Batch::new();
+        let mut merges = Vec::new();
+        let (mut customer, created) = match owners.len() {
+            0 => {
+                let id = format!("cus_{:012}", self.store.next_id()?);
+                (
+                    Customer {
+                        id,
+                        display_name: None,
+                        identities: Vec::new(),
+                        attributes: BTreeMap::new(),
+                        created_at: now,
+                        updated_at: now,
+                        last_agent: None,
+                        merged_into: None,
+                    },
+                    true,
+                )
+            }
+            1 => (owners.remove(0), false),
+            _ => match self.policy {
+                MergePolicy::Auto => {
+                    owners.sort_by(|a, b| a.id.cmp(&b.id));
+                    let mut survivor = owners.remove(0);
+                    for other in owners {
+                        let reason = format!("one event attested {}", evidence.join(" and "));
+                        let merge = self.merge_into(&mut batch, &mut survivor, other, "system", &reason, now)?;
+                        on_merge(&mut batch, &merge)?;
+                        merges.push(merge);
+                    }
+                    (survivor, false)
+                }
+                MergePolicy::Suggest | MergePolicy::Off => {
+                    let first = owners[0].clone();
+                    if self.policy == MergePolicy::Suggest {
+                        let mut ids: Vec<&str> = owners.iter().map(|o| o.id.as_str()).collect();
+                        ids.sort();
+                        for pair in ids.windows(2) {
+                            batch.put_json(
+                                format!("suggest/{}/{}", pair[0], pair[1]),
+                                &MergeSuggestion {
+                                    at: now,
+                                    customers: [pair[0].to_string(), pair[1].to_string()],
+                                    evidence: evidence.clone(),
+                                },
+                            );
+                        }
+                    }
+                    (first, false)
+                }
+            },
+        };
+        let mut updated = false;
+        for identity in identities {
+            // Under `suggest`/`off` an identity owned by the other profile
+            // stays with it.
+            if self.store.get_raw(&identity_key(identity))?.is_some()
+                && !customer.identities.contains(identity)
+            {
+                continue;
+            }
+            if !customer.identities.contains(identity) {
+                customer.identities.push(identity.clone());
+                batch.put(identity_key(identity), customer.id.clone());
+                updated = true;
+            }
+        }
+        if customer.display_name.is_none()
+            && let Some(name) = display_name
+        {
+            customer.display_name = Some(name.to_string());
+            updated = true;
+        }
+        if created || updated || !merges.is_empty() {
+            customer.updated_at = now;
+            batch.put_json(customer_key(&customer.id), &customer);
+            self.store.write(batch)?;
+        } else if !batch.is_empty() {
+            self.store.write(batch)?;
+        }
+        Ok(Resolved {
+            customer,
+            created,
+            updated: updated && !created,
+            merges,
+        })
+    }
+
+    /// Merges `other` into `survivor` on an admin's request and writes it.
+    pub fn merge(
+        &self,
+        survivor: &str,
+        other: &str,
+        actor: &str,
+        now: u64,
+        on_merge: &mut dyn FnMut(&mut Batch, &Merge) -> Result<(), StoreError>,
+    ) -> Result<(Customer, Merge, u64), CustomerError> {
+        let mut survivor = self
+            .get(survivor)?
+            .ok_or_else(|| CustomerError::NotFound(survivor.to_string()))?;
+        let other = self
+            .get(other)?
+            .ok_or_else(|| CustomerError::NotFound(other.to_string()))?;
+        if survivor.id == other.id {
+            return Err(CustomerError::SameCustomer(survivor.id));
+        }
+        let mut batch = Batch::new();
+        let merge = self.merge_into(&mut batch, &mut survivor, other, actor, "manual merge", now)?;
+        on_merge(&mut batch, &merge)?;
+        batch.put_json(customer_key(&survivor.id), &survivor);
+        let seq = self.store.write(batch)?;
+        Ok((survivor, merge, seq))
+    }
+
+    /// Moves identities, attributes and the timeline of `other` to
+    /// `survivor` (whose own attributes win), marks `other` merged and
+    /// audits it. The survivor record itself is written by the caller.
+    fn merge_into(
+        &self,
+        batch: &mut Batch,
+        survivor: &mut Customer,
+        mut other: Customer,
+        actor: &str,
+        reason: &str,
+        now: u64,
+    ) -> Result<Merge, CustomerError> {
+        for identity in &other.identities {
+            if !survivor.identities.contains(identity) {
+                survivor.identities.push(identity.clone());
+            }
+            batch.put(identity_key(identity), survivor.id.clone());
+        }
+        for (k, v) in &other.attributes {
+            survivor
+                .attributes
+                .entry(k.clone())
+                .or_insert_with(|| v.clone());
+        }
+        if survivor.display_name.is_none() {
+            survivor.display_name = other.display_name.clone();
+        }
+        if survivor.last_agent.is_none() {
+            survivor.last_agent = other.last_agent.clone();
+        }
+        survivor.updated_at = now;
+        let prefix = format!("tl/{}/", other.id);
+        for rest in self.store.scan_keys(&prefix)? {
+            batch.delete(format!("{prefix}{rest}"));
+            batch.put(format!("tl/{}/{rest}", survivor.id), Vec::new());
+        }
+        other.merged_into = Some(survivor.id.clone());
+        other.updated_at = now;
+        batch.put_json(customer_key(&other.id), &other);
+        let audit_id = self.store.next_id()?;
+        batch.put_json(
+            format!("audit/{audit_id:016x}"),
+            &AuditEntry {
+                id: format!("aud_{audit_id:012}"),
+                at: now,
+                action: "customer.merge".into(),
+                actor: actor.into(),
+                survivor: survivor.id.clone(),
+                merged: other.id.clone(),
+                reason: reason.into(),
+            },
+        );
+        tracing::info!(survivor = %survivor.id, merged = %other.id, %actor, %reason, "customers merged");
+        Ok(Merge {
+            survivor: survivor.id.clone(),
+            merged: other.id,
+        })
+    }
+
+    /// Records the agent who served a customer (the preferred-agent hint).
+    pub fn set_last_agent(
+        &self,
+        batch: &mut Batch,
+        customer: &str,
+        agent: &str,
+        now: u64,
+    ) -> Result<(), CustomerError> {
+        if let Some(mut c) = self.get(customer)?
+            && c.last_agent.as_deref() != Some(agent)
+        {
+            c.last_agent = Some(agent.to_string());
+            c.updated_at = now;
+            batch.put_json(customer_key(&c.id), &c);
+        }
+        Ok(())
+    }
+}

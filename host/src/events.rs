@@ -1,0 +1,79 @@
+//! Live events for `GET /api/events` (server-sent events).
+
+use serde::Serialize;
+use tokio::sync::{broadcast, watch};
+
+/// Something that changed.
+#[derive(Debug, Clone, Serialize)]
+pub struct Event {
+    /// What happened, e.g. `task.reserved`, `message.created`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// Unix ms.
+    pub at: u64,
+    /// The agent it concerns, if one: agents receive only their own events.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub agent_id: Option<String>,
+    /// The task, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub task_id: Option<String>,
+    /// The conversation, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub conversation_id: Option<String>,
+    /// The customer, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub customer_id: Option<String>,
+    /// The changed object.
+    pub data: serde_json::Value,
+}
+
+/// A broadcast of events; slow subscribers miss events rather than slowing
+/// the core (they see a `lagged` notice).
+#[derive(Clone)]
+pub struct Events {
+    tx: broadcast::Sender<Event>,
+    closed: watch::Sender<bool>,
+}
+
+impl Default for Events {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Events {
+    /// A new bus.
+    pub fn new() -> Self {
+        let (tx, _) = broadcast::channel(1024);
+        Events {
+            tx,
+            closed: watch::channel(false).0,
+        }
+    }
+    /// Publishes an event (dropped when nobody listens).
+    pub fn publish(&self, event: Event) {
+        let _ = self.tx.send(event);
+    }
+    /// A new subscription.
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.tx.subscribe()
+    }
+    /// Ends every subscription's stream (at shutdown, so open event streams
+    /// do not hold the server up).
+    pub fn close(&self) {
+        self.closed.send_replace(true);
+    }
+    /// Resolves once [`Events::close`] was called.
+    pub async fn closed(&self) {
+        let mut rx = self.closed.subscribe();
+        let _ = rx.wait_for(|c| *c).await;
+    }
+}
+
+/// Unix ms now.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}

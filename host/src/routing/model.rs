@@ -1,0 +1,216 @@
+//! Routing records: channel kinds, tasks, agents.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::runtime::bindings::types as wit;
+
+/// What a channel carries; decides capacity and SLA.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    /// Calls.
+    Voice,
+    /// Web chat.
+    Chat,
+    /// WhatsApp, SMS.
+    Messaging,
+    /// Email.
+    Email,
+}
+
+impl Kind {
+    /// Every kind.
+    pub const ALL: [Kind; 4] = [Kind::Voice, Kind::Chat, Kind::Messaging, Kind::Email];
+
+    /// `voice`, `chat`, `messaging` or `email`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Voice => "voice",
+            Kind::Chat => "chat",
+            Kind::Messaging => "messaging",
+            Kind::Email => "email",
+        }
+    }
+
+    /// From the plugin contract.
+    pub fn from_wit(kind: wit::ChannelKind) -> Kind {
+        match kind {
+            wit::ChannelKind::Voice => Kind::Voice,
+            wit::ChannelKind::Chat => Kind::Chat,
+            wit::ChannelKind::Messaging => Kind::Messaging,
+            wit::ChannelKind::Email => Kind::Email,
+        }
+    }
+
+    /// To the plugin contract.
+    pub fn to_wit(self) -> wit::ChannelKind {
+        match self {
+            Kind::Voice => wit::ChannelKind::Voice,
+            Kind::Chat => wit::ChannelKind::Chat,
+            Kind::Messaging => wit::ChannelKind::Messaging,
+            Kind::Email => wit::ChannelKind::Email,
+        }
+    }
+}
+
+/// Where a task is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TaskState {
+    /// Waiting in the queue.
+    Pending,
+    /// Offered to an agent who has not accepted yet.
+    Reserved,
+    /// Being handled.
+    Assigned,
+    /// Handled; the agent is wrapping up (capacity still held).
+    Wrapping,
+    /// Done.
+    Completed,
+    /// Withdrawn (e.g. the caller hung up).
+    Canceled,
+}
+
+impl TaskState {
+    /// Whether the task holds an agent's capacity.
+    pub fn holds_agent(self) -> bool {
+        matches!(
+            self,
+            TaskState::Reserved | TaskState::Assigned | TaskState::Wrapping
+        )
+    }
+    /// Whether the task is over.
+    pub fn is_final(self) -> bool {
+        matches!(self, TaskState::Completed | TaskState::Canceled)
+    }
+}
+
+/// A required skill.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Skill {
+    /// Skill name.
+    pub name: String,
+    /// Minimum level, 1-5.
+    pub min_level: u8,
+}
+
+/// A unit of work for an agent.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Task {
+    /// `tsk_…`.
+    pub id: String,
+    /// Lifecycle state.
+    pub state: TaskState,
+    /// The channel plugin.
+    pub channel: String,
+    /// The channel's kind.
+    pub channel_kind: Kind,
+    /// The conversation it is about.
+    pub conversation_id: String,
+    /// Its customer.
+    pub customer_id: String,
+    /// The reserved or assigned agent.
+    pub agent_id: Option<String>,
+    /// Higher goes first.
+    pub priority: u32,
+    /// Unix ms.
+    pub created_at: u64,
+    /// Skills it needs.
+    pub skills: Vec<Skill>,
+    /// The customer's language, when known.
+    pub language: Option<String>,
+    /// Whether the router has set its priority yet.
+    pub prioritized: bool,
+    /// Whether its skills were relaxed.
+    pub escalated: bool,
+    /// The customer's previous agent.
+    pub preferred_agent: Option<String>,
+    /// Agents who rejected it (not offered again).
+    pub rejected_by: Vec<String>,
+    /// When it was last reserved.
+    pub reserved_at: Option<u64>,
+    /// When the current reservation lapses.
+    pub reservation_expires_at: Option<u64>,
+    /// When an agent accepted it.
+    pub accepted_at: Option<u64>,
+    /// When wrap-up ends.
+    pub wrap_until: Option<u64>,
+    /// When it was completed or canceled.
+    pub ended_at: Option<u64>,
+    /// The agent's disposition.
+    pub disposition: Option<String>,
+    /// A canceled task that was waiting (the customer gave up).
+    pub abandoned: bool,
+    /// Who made the last routing decision: the router plugin or `built-in`.
+    pub routed_by: Option<String>,
+    /// Why it was created (e.g. a bot handoff reason).
+    pub reason: Option<String>,
+}
+
+/// Whether an agent takes work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AgentStatus {
+    /// Takes new work.
+    Available,
+    /// Signed in, takes nothing new.
+    Away,
+    /// Signed out.
+    Offline,
+}
+
+impl AgentStatus {
+    /// `available`, `away` or `offline`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AgentStatus::Available => "available",
+            AgentStatus::Away => "away",
+            AgentStatus::Offline => "offline",
+        }
+    }
+}
+
+/// What a token may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Handles its own tasks.
+    #[default]
+    Agent,
+    /// Sees everything, runs the floor.
+    Supervisor,
+}
+
+/// A person who handles tasks.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Agent {
+    /// The id the admin chose.
+    pub id: String,
+    /// The stable number routers see.
+    pub number: u32,
+    /// Display name.
+    pub name: String,
+    /// `agent` or `supervisor`.
+    pub role: Role,
+    /// Skill name → level 1-5.
+    pub skills: BTreeMap<String, u8>,
+    /// Languages spoken (e.g. `en`).
+    pub languages: Vec<String>,
+    /// Tasks per channel kind; kinds left out use the host default.
+    pub capacity: BTreeMap<Kind, u32>,
+    /// Where calls are connected, e.g. `client:ana`.
+    pub voice_endpoint: Option<String>,
+    /// Current status.
+    pub status: AgentStatus,
+    /// Unix ms of the last status change.
+    pub status_since: u64,
+    /// Unix ms since the agent last finished or got a task, or became
+    /// available.
+    pub idle_since: u64,
+    /// SHA-256 (hex) of the agent's bearer token.
+    pub token_sha256: String,
+    /// Unix ms.
+    pub created_at: u64,
+}

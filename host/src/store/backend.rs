@@ -1,0 +1,105 @@
+//! The narrow interface the core needs from a database, and its sled
+//! implementation. A second backend only has to implement [`Backend`].
+
+use super::StoreError;
+
+/// One write in an atomic batch.
+#[derive(Debug, Clone)]
+pub enum Op {
+    /// Set `key` to `value`.
+    Put(Vec<u8>, Vec<u8>),
+    /// Remove `key`.
+    Delete(Vec<u8>),
+}
+
+/// Writes applied all together or not at all.
+#[derive(Debug, Default, Clone)]
+pub struct Batch {
+    pub(crate) ops: Vec<Op>,
+}
+
+impl Batch {
+    /// An empty batch.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Sets `key` to `value`.
+    pub fn put(&mut self, key: impl Into<Vec<u8>>, value: impl Into<Vec<u8>>) {
+        self.ops.push(Op::Put(key.into(), value.into()));
+    }
+    /// Sets `key` to the JSON encoding of `value`.
+    pub fn put_json<T: serde::Serialize>(&mut self, key: impl Into<Vec<u8>>, value: &T) {
+        let bytes = serde_json::to_vec(value).expect("core records always serialize");
+        self.put(key, bytes);
+    }
+    /// Removes `key`.
+    pub fn delete(&mut self, key: impl Into<Vec<u8>>) {
+        self.ops.push(Op::Delete(key.into()));
+    }
+    /// Whether there is nothing to write.
+    pub fn is_empty(&self) -> bool {
+        self.ops.is_empty()
+    }
+}
+
+/// An ordered key-value store with atomic batches and an explicit flush.
+pub trait Backend: Send + Sync + 'static {
+    /// Reads one key.
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Every key starting with `prefix`, in key order.
+    fn scan_prefix(&self, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError>;
+    /// Applies a batch atomically (not yet durable).
+    fn apply(&self, batch: Batch) -> Result<(), StoreError>;
+    /// Makes everything applied so far durable.
+    fn flush(&self) -> Result<(), StoreError>;
+    /// A new id, unique and increasing across restarts.
+    fn next_id(&self) -> Result<u64, StoreError>;
+}
+
+/// The core's records in one sled tree.
+pub struct SledBackend {
+    db: sled::Db,
+    tree: sled::Tree,
+}
+
+impl SledBackend {
+    /// Uses the tree `core` of `db`.
+    pub fn new(db: sled::Db) -> Result<Self, StoreError> {
+        let tree = db.open_tree("core")?;
+        Ok(SledBackend { db, tree })
+    }
+}
+
+impl Backend for SledBackend {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.tree.get(key)?.map(|v| v.to_vec()))
+    }
+
+    fn scan_prefix(&self, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+        self.tree
+            .scan_prefix(prefix)
+            .map(|r| r.map(|(k, v)| (k.to_vec(), v.to_vec())).map_err(Into::into))
+            .collect()
+    }
+
+    fn apply(&self, batch: Batch) -> Result<(), StoreError> {
+        let mut sled_batch = sled::Batch::default();
+        for op in batch.ops {
+            match op {
+                Op::Put(k, v) => sled_batch.insert(k, v),
+                Op::Delete(k) => sled_batch.remove(k),
+            }
+        }
+        self.tree.apply_batch(sled_batch)?;
+        Ok(())
+    }
+
+    fn flush(&self) -> Result<(), StoreError> {
+        self.db.flush()?;
+        Ok(())
+    }
+
+    fn next_id(&self) -> Result<u64, StoreError> {
+        Ok(self.db.generate_id()?)
+    }
+}
