@@ -150,6 +150,9 @@ pub struct RoutingConfig {
     /// An agent on a voice task takes nothing else, and voice tasks go only
     /// to agents with no other work.
     pub voice_exclusive: bool,
+    /// Skills every task from a channel plugin requires, by plugin name:
+    /// `[routing.channel_skills.billing-line] billing = 3`.
+    pub channel_skills: BTreeMap<String, BTreeMap<String, u8>>,
 }
 
 impl Default for RoutingConfig {
@@ -183,6 +186,7 @@ impl Default for RoutingConfig {
                 email: 0,
             },
             voice_exclusive: true,
+            channel_skills: BTreeMap::new(),
         }
     }
 }

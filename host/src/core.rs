@@ -110,6 +110,7 @@ pub struct Core {
     /// Live events.
     pub events: Events,
     runtime: Runtime,
+    channel_skills: std::collections::BTreeMap<String, std::collections::BTreeMap<String, u8>>,
     gate: Mutex<()>,
 }
 
@@ -145,6 +146,7 @@ impl Core {
             outbox,
             events,
             runtime,
+            channel_skills: config.routing.channel_skills.clone(),
             gate: Mutex::new(()),
         })
     }
@@ -338,7 +340,16 @@ impl Core {
                     conversation_id: conversation.id.clone(),
                     customer_id: customer.id.clone(),
                     preferred_agent: customer.last_agent.clone(),
-                    skills: Vec::new(),
+                    skills: self
+                        .channel_skills
+                        .get(channel)
+                        .into_iter()
+                        .flatten()
+                        .map(|(name, level)| crate::routing::Skill {
+                            name: name.clone(),
+                            min_level: *level,
+                        })
+                        .collect(),
                     language: customer.attributes.get("language").cloned(),
                     priority: None,
                     reason: None,

@@ -297,6 +297,149 @@ impl TestHost {
     }
 }
 
+/// A `test-channel` manifest: channel `kind`, replies to `api_base` (a
+/// mock server, granted), and an optional webhook secret.
+pub fn test_channel_manifest(name: &str, kind: &str, mock: Option<&MockServer>, secret: &str) -> String {
+    let (grant, api_base) = match mock {
+        Some(m) => (format!("[\"{}\"]", m.host_port()), m.url()),
+        None => ("[]".to_string(), "http://127.0.0.1".to_string()),
+    };
+    format!(
+        r#"name = "{name}"
+version = "1.0.0"
+kind = "channel"
+api = "0.1"
+description = "test channel"
+
+[capabilities]
+outbound_http = {grant}
+kv = false
+customers = "none"
+
+[limits]
+memory_mb = 16
+timeout_ms = 1000
+
+[config]
+kind = "{kind}"
+secret = "{secret}"
+api_base = "{api_base}"
+"#
+    )
+}
+
+impl TestHost {
+    /// Any request with a bearer token (or none) and an optional JSON body;
+    /// returns status and JSON body (`null` when not JSON).
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<serde_json::Value>,
+    ) -> (u16, serde_json::Value) {
+        let mut request = self
+            .client
+            .request(method.parse().unwrap(), self.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        let bytes = response.bytes().await.unwrap_or_default();
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
+        )
+    }
+
+    /// Installs `test-channel` as plugin `name` and waits until it is active.
+    pub async fn install_channel(&self, name: &str, kind: &str, mock: Option<&MockServer>, secret: &str) {
+        install(
+            &self.plugins_dir(),
+            name,
+            &test_channel_manifest(name, kind, mock, secret),
+            &wasm("test-channel"),
+        );
+        let runtime = self.server.runtime.clone();
+        assert!(
+            eventually(Duration::from_secs(20), || runtime
+                .plugin(name)
+                .is_some_and(|p| p.status == switchboard::runtime::PluginStatus::Active))
+            .await,
+            "channel {name} did not load: {:?}",
+            self.server.runtime.plugin(name)
+        );
+    }
+
+    /// Creates an agent; returns its token.
+    pub async fn agent(&self, id: &str, body: serde_json::Value) -> String {
+        let (status, agent) = self
+            .call("PUT", &format!("/api/agents/{id}"), Some(ADMIN_TOKEN), Some(body))
+            .await;
+        assert_eq!(status, 201, "{agent}");
+        agent["token"].as_str().unwrap().to_string()
+    }
+
+    /// Sets an agent's status with its own token.
+    pub async fn set_status(&self, id: &str, token: &str, status: &str) {
+        let (code, body) = self
+            .call(
+                "POST",
+                &format!("/api/agents/{id}/status"),
+                Some(token),
+                Some(serde_json::json!({ "status": status })),
+            )
+            .await;
+        assert_eq!(code, 200, "{body}");
+    }
+
+    /// Posts a message to a test channel's webhook; returns the status.
+    pub async fn inbound(&self, channel: &str, message: serde_json::Value) -> u16 {
+        self.client
+            .post(self.url(&format!("/webhooks/{channel}")))
+            .json(&message)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    }
+
+    /// The agent's current tasks.
+    pub async fn tasks_of(&self, id: &str, token: &str) -> Vec<serde_json::Value> {
+        let (status, body) = self
+            .call("GET", &format!("/api/agents/{id}/tasks"), Some(token), None)
+            .await;
+        assert_eq!(status, 200, "{body}");
+        body.as_array().unwrap().clone()
+    }
+
+    /// Polls the agent's tasks until `check` holds (10 s at most).
+    pub async fn wait_tasks(
+        &self,
+        id: &str,
+        token: &str,
+        check: impl Fn(&[serde_json::Value]) -> bool,
+    ) -> Vec<serde_json::Value> {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let tasks = self.tasks_of(id, token).await;
+            if check(&tasks) {
+                return tasks;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "agent {id}'s tasks never matched; last: {tasks:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
 /// One request a [`MockServer`] received.
 #[derive(Debug, Clone)]
 pub struct Recorded {

@@ -621,6 +621,11 @@ impl Routing {
             .get(task_id)
             .cloned()
             .ok_or_else(|| RoutingError::NotFound(format!("no task {task_id}")))?;
+        if task.agent_id.is_none() && task.state == TaskState::Pending {
+            return Err(RoutingError::Conflict(format!(
+                "task {task_id} is waiting in the queue, not reserved for agent {agent}"
+            )));
+        }
         if task.agent_id.as_deref() != Some(agent) {
             return Err(RoutingError::Forbidden(format!(
                 "task {task_id} is not reserved for or assigned to agent {agent}"
