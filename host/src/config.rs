@@ -129,7 +129,8 @@ impl<T: Copy> PerKind<T> {
 #[serde(deny_unknown_fields, default)]
 pub struct RoutingConfig {
     /// The router plugin deciding assignments. If it is missing, fails or
-    /// times out, the built-in longest-idle policy decides.
+    /// times out, the built-in longest-idle policy decides; `built-in` uses
+    /// that policy without a plugin.
     pub router: String,
     /// How long an agent has to accept an offered task before it goes back
     /// to the queue and the agent is set `away`.

@@ -240,6 +240,10 @@ pub struct Routing {
     inner: Arc<Inner>,
 }
 
+/// The router name that selects the built-in longest-idle policy without
+/// calling a plugin.
+pub const BUILT_IN: &str = "built-in";
+
 fn task_key(id: &str) -> String {
     format!("task/{id}")
 }
@@ -1022,6 +1026,10 @@ impl Routing {
     /// plugin is missing or fails.
     async fn decide(&self, task: &RouteTask, candidates: &Candidates) -> Decision {
         let router = &self.inner.config.router;
+        if router == BUILT_IN {
+            self.inner.decisions.fetch_add(1, Ordering::Relaxed);
+            return policy::longest_idle(task, candidates);
+        }
         match self.inner.runtime.route_select(router, task, candidates).await {
             Ok(decision) => {
                 self.inner.decisions.fetch_add(1, Ordering::Relaxed);
@@ -1051,6 +1059,15 @@ impl Routing {
                 .collect()
         };
         if fresh.is_empty() {
+            return;
+        }
+        if self.inner.config.router == BUILT_IN {
+            let mut state = self.lock();
+            for task in fresh {
+                if let Some(t) = state.tasks.get_mut(&task.id) {
+                    t.prioritized = true;
+                }
+            }
             return;
         }
         let now = now_ms();

@@ -40,7 +40,7 @@ use bindings::channeling::{ChannelInfo, Delivery, DeliveryError, OutboundAction,
 use bindings::crm_sync::CrmEvent;
 use bindings::routing::{Candidates, Decision, RouteTask};
 use bindings::types::{Customer, ErrorKind, HttpRequest, InboundMessage, PluginError};
-use registry::{LoadedPlugin, PluginSlot, WorldPre};
+use registry::{LoadedPlugin, PluginSlot, WARM_ROUTERS, WorldPre};
 use sandbox::{PluginContext, State};
 
 /// Largest `plugin.wasm` accepted.
@@ -449,6 +449,7 @@ impl Runtime {
             channel_info: None,
             wasm_sha256,
             loaded_at: SystemTime::now(),
+            warm_routers: std::sync::Mutex::new(Vec::new()),
         };
         if let WorldPre::Channel(pre) = &plugin.pre {
             let info = run(&self.inner.engine, &plugin.ctx, async |store| {
@@ -575,14 +576,45 @@ impl Runtime {
         let WorldPre::Router(pre) = &plugin.pre else {
             unreachable!("kind checked")
         };
-        let outcome = run(&self.inner.engine, &plugin.ctx, async |store| {
-            pre.instantiate_async(&mut *store)
-                .await?
-                .call_select(&mut *store, task, candidates)
-                .await
+        // A warm instance when one is free: a routing decision is cheaper
+        // than instantiating. Only a call that succeeded returns its
+        // instance to the pool, so nothing survives a trap.
+        let warm = plugin
+            .warm_routers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .pop();
+        let (mut store, router) = match warm {
+            Some((mut store, router)) => {
+                store.data_mut().rearm(plugin.ctx.timeout);
+                store.set_epoch_deadline(1);
+                (store, Some(router))
+            }
+            None => (State::store(&self.inner.engine, &plugin.ctx), None),
+        };
+        let mut instance = None;
+        let outcome = run_in(&mut store, &plugin.ctx, async |store| {
+            let router = match router {
+                Some(r) => r,
+                None => pre.instantiate_async(&mut *store).await?,
+            };
+            let decision = router.call_select(&mut *store, task, candidates).await?;
+            instance = Some(router);
+            Ok(decision)
         })
         .instrument(tracing::debug_span!("plugin.select", plugin = name, task = %task.id))
         .await;
+        if outcome.is_ok()
+            && let Some(router) = instance
+        {
+            let mut pool = plugin
+                .warm_routers
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            if pool.len() < WARM_ROUTERS {
+                pool.push((store, router));
+            }
+        }
         let decision = self.settle(&slot, &plugin, outcome)?;
         if let Decision::Assign(agent) = decision
             && !candidates.agents.contains(&agent)
@@ -761,8 +793,18 @@ async fn run<T>(
     call: impl AsyncFnOnce(&mut wasmtime::Store<State>) -> wasmtime::Result<T>,
 ) -> Result<T, RunError> {
     let mut store = State::store(engine, ctx);
+    run_in(&mut store, ctx, call).await
+}
+
+/// Runs a call in `store` (fresh, or a warm router's re-armed one) under the
+/// plugin's deadline and classifies how it ended.
+async fn run_in<T>(
+    store: &mut wasmtime::Store<State>,
+    ctx: &Arc<PluginContext>,
+    call: impl AsyncFnOnce(&mut wasmtime::Store<State>) -> wasmtime::Result<T>,
+) -> Result<T, RunError> {
     let deadline = store.data().deadline();
-    let result = tokio::time::timeout_at(deadline.into(), call(&mut store)).await;
+    let result = tokio::time::timeout_at(deadline.into(), call(store)).await;
     let trace = store.data().trace();
     if let Some(violation) = trace.violation {
         return Err(RunError::Fault(Fault::CapabilityDenied(violation)));

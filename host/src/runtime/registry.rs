@@ -33,7 +33,20 @@ pub(crate) struct LoadedPlugin {
     pub channel_info: Option<ChannelInfo>,
     pub wasm_sha256: String,
     pub loaded_at: SystemTime,
+    /// Live router instances kept between calls (routers run on every
+    /// assignment; a fresh instance costs more than the decision). Dropped
+    /// after any failed call and with this version on reload.
+    pub warm_routers: std::sync::Mutex<Vec<WarmRouter>>,
 }
+
+/// A router instance and its store, ready for the next call.
+pub(crate) type WarmRouter = (
+    wasmtime::Store<super::sandbox::State>,
+    super::bindings::router::Router,
+);
+
+/// Warm router instances kept per loaded version.
+pub(crate) const WARM_ROUTERS: usize = 4;
 
 /// Health of a plugin, as the admin API reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -136,6 +136,16 @@ impl State {
         store
     }
 
+    /// Prepares a warm instance's state for its next call: a new deadline,
+    /// a fresh log budget, no recorded violation.
+    pub fn rearm(&mut self, timeout: Duration) {
+        self.deadline = Instant::now() + timeout;
+        self.timed_out = false;
+        self.host.violation = None;
+        self.host.log_lines = 0;
+        self.outbound.denied = None;
+    }
+
     /// When the call must be finished.
     pub fn deadline(&self) -> Instant {
         self.deadline

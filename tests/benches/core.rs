@@ -1,0 +1,194 @@
+//! Routing and ingest benchmarks, each against a baseline in the same run.
+//!
+//! - `route_decision/{wasm,native}/{100,1000}`: one routing decision by the
+//!   `longest-idle` plugin through the runtime (fresh instance per call) and
+//!   by the same policy compiled into the host (`routing::policy`), with 100
+//!   and 1,000 candidate agents. Goal: wasm ≤ 2× native at 1,000.
+//! - `assignments/{wasm,built-in}`: 10,000 queued tasks and 1,000 available
+//!   agents (capacity 10 each); the time for the dispatcher to reserve all of
+//!   them. Throughput is reported in tasks (assignments) per second.
+//! - `durable_ingest/{group_commit,flush_each}`: 32 concurrent clients post
+//!   messages to the test channel's webhook over loopback; each 2xx comes
+//!   only after its writes are durable. Throughput in messages per second.
+//!
+//! Run with `cargo bench -p switchboard-tests --bench core`.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use switchboard::config::Config;
+use switchboard::customers::Customers;
+use switchboard::events::Events;
+use switchboard::routing::{AgentInput, AgentStatus, Kind, NewTask, Routing, policy};
+use switchboard::runtime::{NoCustomers, Runtime, RuntimeOptions};
+use switchboard::store::{Batch, Durability, Store};
+use switchboard_tests::*;
+
+fn route_decision(c: &mut Criterion) {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let tr = rt.block_on(TestRuntime::new(
+        &[("longest-idle", first_party_manifest("longest-idle"), wasm("longest-idle"))],
+        |_| {},
+    ));
+    let mut group = c.benchmark_group("route_decision");
+    for agents in [100u32, 1000] {
+        let (task, candidates) = sample_routing(agents);
+        group.bench_with_input(BenchmarkId::new("wasm", agents), &agents, |b, _| {
+            b.iter(|| {
+                rt.block_on(tr.runtime.route_select("longest-idle", &task, &candidates))
+                    .unwrap()
+            })
+        });
+        group.bench_with_input(BenchmarkId::new("native", agents), &agents, |b, _| {
+            b.iter(|| policy::longest_idle(std::hint::black_box(&task), std::hint::black_box(&candidates)))
+        });
+    }
+    group.finish();
+}
+
+/// A routing core over a fresh store with 1,000 available agents.
+async fn routing_core(router: &str) -> (Routing, Store, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = test_config(dir.path());
+    config.routing.router = router.to_string();
+    config.routing.escalate_after_ms = 0;
+    let plugins_dir = config.plugins_dir();
+    install(&plugins_dir, "longest-idle", &first_party_manifest("longest-idle"), &wasm("longest-idle"));
+    let store = Store::open(&dir.path().join("db")).unwrap();
+    let runtime = Runtime::new(RuntimeOptions {
+        cache_dir: dir.path().join("cache"),
+        plugins_dir,
+        store: store.clone(),
+        customers: Arc::new(NoCustomers),
+        config: Arc::new(config.clone()),
+    })
+    .unwrap();
+    runtime.load_all().await;
+    let customers = Arc::new(Customers::new(store.clone(), &config.customers).unwrap());
+    let routing = Routing::new(store.clone(), runtime, customers, config.routing.clone(), Events::new()).unwrap();
+    for i in 0..1000 {
+        let id = format!("agent-{i}");
+        routing
+            .put_agent(&id, AgentInput {
+                name: id.clone(),
+                skills: Default::default(),
+                languages: vec!["en".into()],
+                capacity: [(Kind::Messaging, 10)].into_iter().collect(),
+                voice_endpoint: None,
+                role: None,
+            })
+            .unwrap();
+        routing.set_status(&id, AgentStatus::Available).unwrap();
+    }
+    (routing, store, dir)
+}
+
+fn enqueue(routing: &Routing, store: &Store, n: usize) {
+    for i in 0..n {
+        let mut batch = Batch::new();
+        let task = routing
+            .new_task(&mut batch, NewTask {
+                channel: "sms".into(),
+                kind: Kind::Messaging,
+                conversation_id: format!("con_{i}"),
+                customer_id: format!("cus_{i}"),
+                preferred_agent: None,
+                skills: Vec::new(),
+                language: None,
+                priority: None,
+                reason: None,
+            })
+            .unwrap();
+        store.write(batch).unwrap();
+        routing.enqueue(task);
+    }
+}
+
+fn assignments(c: &mut Criterion) {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let mut group = c.benchmark_group("assignments");
+    group.sample_size(10).throughput(Throughput::Elements(10_000));
+    group.measurement_time(Duration::from_secs(20));
+    for router in ["longest-idle", "built-in"] {
+        let label = if router == "built-in" { "built-in" } else { "wasm" };
+        group.bench_function(label, |b| {
+            b.iter_custom(|iters| {
+                rt.block_on(async {
+                    let mut total = Duration::ZERO;
+                    for _ in 0..iters {
+                        let (routing, store, _dir) = routing_core(router).await;
+                        enqueue(&routing, &store, 10_000);
+                        let start = Instant::now();
+                        let mut reserved = 0;
+                        while reserved < 10_000 {
+                            let n = routing.dispatch_round().await;
+                            assert!(n > 0, "dispatch stalled at {reserved}");
+                            reserved += n;
+                        }
+                        total += start.elapsed();
+                    }
+                    total
+                })
+            })
+        });
+    }
+    group.finish();
+}
+
+fn durable_ingest(c: &mut Criterion) {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let mut group = c.benchmark_group("durable_ingest");
+    const CLIENTS: usize = 32;
+    const PER_CLIENT: usize = 16;
+    group.sample_size(10).throughput(Throughput::Elements((CLIENTS * PER_CLIENT) as u64));
+    for durability in [Durability::GroupCommit, Durability::FlushEach] {
+        let label = match durability {
+            Durability::GroupCommit => "group_commit",
+            Durability::FlushEach => "flush_each",
+        };
+        let host = rt.block_on(async {
+            let host = TestHost::start(|c: &mut Config| {
+                c.durability = durability;
+                c.routing.router = "built-in".into();
+            })
+            .await;
+            host.install_channel("chat", "messaging", None, "").await;
+            host
+        });
+        let host = Arc::new(host);
+        let mut round = 0u64;
+        group.bench_function(label, |b| {
+            b.iter_custom(|iters| {
+                rt.block_on(async {
+                    let start = Instant::now();
+                    for _ in 0..iters {
+                        round += 1;
+                        let mut clients = Vec::new();
+                        for k in 0..CLIENTS {
+                            let host = host.clone();
+                            clients.push(tokio::spawn(async move {
+                                for i in 0..PER_CLIENT {
+                                    let body = serde_json::json!({
+                                        "id": format!("r{round}-c{k}-m{i}"),
+                                        "from": {"email": format!("client{k}@example.com")},
+                                        "text": "x".repeat(400),
+                                    });
+                                    assert_eq!(host.inbound("chat", body).await, 200);
+                                }
+                            }));
+                        }
+                        for c in clients {
+                            c.await.unwrap();
+                        }
+                    }
+                    start.elapsed()
+                })
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, route_decision, assignments, durable_ingest);
+criterion_main!(benches);
