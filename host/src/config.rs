@@ -474,6 +474,15 @@ mod tests {
     use super::*;
 
     #[test]
+    fn example_config_loads() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/switchboard.toml");
+        let c = Config::load(Some(&path), Vec::new(), &[]).unwrap();
+        assert_eq!(c.routing.router, "longest-idle");
+        assert_eq!(c.routing.default_capacity.voice, 1);
+        assert_eq!(c.customers.merge_policy, MergePolicy::Auto);
+    }
+
+    #[test]
     fn defaults_apply_without_file() {
         let c = Config::load(None, Vec::new(), &[]).unwrap();
         assert_eq!(c.listen.to_string(), "127.0.0.1:8080");

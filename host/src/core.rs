@@ -61,9 +61,9 @@ impl From<CustomerError> for CoreError {
         match e {
             CustomerError::Store(s) => CoreError::Store(s),
             CustomerError::NotFound(_) => CoreError::NotFound(e.to_string()),
-            CustomerError::Identity(_) | CustomerError::SameCustomer(_) | CustomerError::NoIdentity => {
-                CoreError::Invalid(e.to_string())
-            }
+            CustomerError::Identity(_)
+            | CustomerError::SameCustomer(_)
+            | CustomerError::NoIdentity => CoreError::Invalid(e.to_string()),
         }
     }
 }
@@ -285,21 +285,22 @@ impl Core {
         )?;
         let customer = resolved.customer;
         let mut batch = Batch::new();
-        let mut conversation = match self
-            .conversations
-            .open_for(&customer.id, channel, &m.thread_key)?
-        {
-            Some(c) => c,
-            None => self.conversations.create(
-                &mut batch,
-                &customer.id,
-                channel,
-                kind,
-                &m.thread_key,
-                identities.first().cloned(),
-                now,
-            )?,
-        };
+        let mut conversation =
+            match self
+                .conversations
+                .open_for(&customer.id, channel, &m.thread_key)?
+            {
+                Some(c) => c,
+                None => self.conversations.create(
+                    &mut batch,
+                    &customer.id,
+                    channel,
+                    kind,
+                    &m.thread_key,
+                    identities.first().cloned(),
+                    now,
+                )?,
+            };
         let message = Message {
             id: self.conversations.new_message_id()?,
             at: now,

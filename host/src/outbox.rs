@@ -173,7 +173,11 @@ impl Outbox {
             return Ok(None);
         };
         let Some(to) = conversation.reply_to.as_ref() else {
-            return self.dead(entry, message, "the conversation has no address to reply to".into());
+            return self.dead(
+                entry,
+                message,
+                "the conversation has no address to reply to".into(),
+            );
         };
         let last = conversation.last_inbound.clone().unwrap_or_default();
         let action = OutboundAction::Message(OutboundMessage {

@@ -48,9 +48,8 @@ impl Server {
             .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
         let store = Store::open_with(&config.data_dir.join("db"), config.durability)
             .with_context(|| format!("opening the database in {}", config.data_dir.display()))?;
-        let customers = Arc::new(
-            Customers::new(store.clone(), &config.customers).map_err(anyhow::Error::msg)?,
-        );
+        let customers =
+            Arc::new(Customers::new(store.clone(), &config.customers).map_err(anyhow::Error::msg)?);
         let conversations = Arc::new(Conversations::new(store.clone()));
         let admin_token = admin_token(&config)?;
 

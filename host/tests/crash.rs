@@ -57,8 +57,16 @@ async fn wait_healthy(client: &reqwest::Client, base: &str) {
     panic!("host never became healthy");
 }
 
-async fn call(client: &reqwest::Client, method: &str, url: String, token: &str, body: Option<Value>) -> (u16, Value) {
-    let mut r = client.request(method.parse().unwrap(), url).bearer_auth(token);
+async fn call(
+    client: &reqwest::Client,
+    method: &str,
+    url: String,
+    token: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut r = client
+        .request(method.parse().unwrap(), url)
+        .bearer_auth(token);
     if let Some(b) = body {
         r = r.json(&b);
     }
@@ -72,18 +80,52 @@ async fn acknowledged_messages_survive_sigkill_exactly_once() {
     let dir = tempfile::tempdir().unwrap();
     let plugins = dir.path().join("plugins");
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins");
-    install(&plugins, "longest-idle", &std::fs::read_to_string(root.join("longest-idle/plugin.toml")).unwrap(), "longest_idle");
-    install(&plugins, "chat", &std::fs::read_to_string(root.join("testing/test-channel/plugin.toml")).unwrap().replace("name = \"test-channel\"", "name = \"chat\""), "test_channel");
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    install(
+        &plugins,
+        "longest-idle",
+        &std::fs::read_to_string(root.join("longest-idle/plugin.toml")).unwrap(),
+        "longest_idle",
+    );
+    install(
+        &plugins,
+        "chat",
+        &std::fs::read_to_string(root.join("testing/test-channel/plugin.toml"))
+            .unwrap()
+            .replace("name = \"test-channel\"", "name = \"chat\""),
+        "test_channel",
+    );
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let base = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::new();
 
     let mut host = start(dir.path(), port);
     wait_healthy(&client, &base).await;
-    let (status, agent) = call(&client, "PUT", format!("{base}/api/agents/ann"), ADMIN, Some(json!({"name": "Ann", "capacity": {"chat": 3}}))).await;
+    let (status, agent) = call(
+        &client,
+        "PUT",
+        format!("{base}/api/agents/ann"),
+        ADMIN,
+        Some(json!({"name": "Ann", "capacity": {"chat": 3}})),
+    )
+    .await;
     assert_eq!(status, 201, "{agent}");
     let ann = agent["token"].as_str().unwrap().to_string();
-    assert_eq!(call(&client, "POST", format!("{base}/api/agents/ann/status"), &ann, Some(json!({"status": "available"}))).await.0, 200);
+    assert_eq!(
+        call(
+            &client,
+            "POST",
+            format!("{base}/api/agents/ann/status"),
+            &ann,
+            Some(json!({"status": "available"}))
+        )
+        .await
+        .0,
+        200
+    );
 
     // Clients send until the host dies; each remembers what was acknowledged.
     let acked: Arc<Mutex<BTreeMap<usize, Vec<String>>>> = Arc::default();
@@ -104,10 +146,20 @@ async fn acknowledged_messages_survive_sigkill_exactly_once() {
     }
     // Let them run, then kill -9 mid-stream.
     let deadline = Instant::now() + Duration::from_secs(30);
-    while acked.lock().unwrap().values().map(Vec::len).sum::<usize>() < 200 && Instant::now() < deadline {
+    while acked.lock().unwrap().values().map(Vec::len).sum::<usize>() < 200
+        && Instant::now() < deadline
+    {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let reserved_before = call(&client, "GET", format!("{base}/api/agents/ann/tasks"), &ann, None).await.1;
+    let reserved_before = call(
+        &client,
+        "GET",
+        format!("{base}/api/agents/ann/tasks"),
+        &ann,
+        None,
+    )
+    .await
+    .1;
     host.kill().unwrap();
     host.wait().unwrap();
     for c in clients {
@@ -115,22 +167,57 @@ async fn acknowledged_messages_survive_sigkill_exactly_once() {
     }
     let acked = acked.lock().unwrap().clone();
     let total: usize = acked.values().map(Vec::len).sum();
-    assert!(total >= 200, "only {total} messages acknowledged before the kill");
-    assert_eq!(reserved_before.as_array().unwrap().len(), 3, "{reserved_before}");
+    assert!(
+        total >= 200,
+        "only {total} messages acknowledged before the kill"
+    );
+    assert_eq!(
+        reserved_before.as_array().unwrap().len(),
+        3,
+        "{reserved_before}"
+    );
 
     let mut host = start(dir.path(), port);
     wait_healthy(&client, &base).await;
 
     for (k, ids) in &acked {
-        let (status, found) = call(&client, "GET", format!("{base}/api/customers?identity=email:client{k}@example.com"), ADMIN, None).await;
+        let (status, found) = call(
+            &client,
+            "GET",
+            format!("{base}/api/customers?identity=email:client{k}@example.com"),
+            ADMIN,
+            None,
+        )
+        .await;
         assert_eq!(status, 200);
-        let customer = found[0]["id"].as_str().unwrap_or_else(|| panic!("client {k}'s customer is gone"));
-        let (_, timeline) = call(&client, "GET", format!("{base}/api/customers/{customer}/timeline"), ADMIN, None).await;
-        let texts: Vec<&str> = timeline.as_array().unwrap().iter().map(|m| m["text"].as_str().unwrap()).collect();
+        let customer = found[0]["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("client {k}'s customer is gone"));
+        let (_, timeline) = call(
+            &client,
+            "GET",
+            format!("{base}/api/customers/{customer}/timeline"),
+            ADMIN,
+            None,
+        )
+        .await;
+        let texts: Vec<&str> = timeline
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["text"].as_str().unwrap())
+            .collect();
         let unique: BTreeSet<&str> = texts.iter().copied().collect();
-        assert_eq!(unique.len(), texts.len(), "client {k}: a message was stored twice");
+        assert_eq!(
+            unique.len(),
+            texts.len(),
+            "client {k}: a message was stored twice"
+        );
         for id in ids {
-            assert!(unique.contains(id.as_str()), "client {k}: acknowledged {id} was lost");
+            assert!(
+                unique.contains(id.as_str()),
+                "client {k}: acknowledged {id} was lost"
+            );
         }
     }
 
@@ -139,9 +226,21 @@ async fn acknowledged_messages_survive_sigkill_exactly_once() {
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
         let (_, q) = call(&client, "GET", format!("{base}/api/queue"), ADMIN, None).await;
-        let (_, a) = call(&client, "GET", format!("{base}/api/agents/ann"), ADMIN, None).await;
+        let (_, a) = call(
+            &client,
+            "GET",
+            format!("{base}/api/agents/ann"),
+            ADMIN,
+            None,
+        )
+        .await;
         if q.as_array().unwrap().len() == acked.len() && a["status"] == "away" {
-            assert!(q.as_array().unwrap().iter().all(|t| t["state"] == "pending"));
+            assert!(
+                q.as_array()
+                    .unwrap()
+                    .iter()
+                    .all(|t| t["state"] == "pending")
+            );
             break;
         }
         assert!(Instant::now() < deadline, "queue never recovered: {q} {a}");

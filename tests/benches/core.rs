@@ -28,7 +28,11 @@ use switchboard_tests::*;
 fn route_decision(c: &mut Criterion) {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let tr = rt.block_on(TestRuntime::new(
-        &[("longest-idle", first_party_manifest("longest-idle"), wasm("longest-idle"))],
+        &[(
+            "longest-idle",
+            first_party_manifest("longest-idle"),
+            wasm("longest-idle"),
+        )],
         |_| {},
     ));
     let mut group = c.benchmark_group("route_decision");
@@ -41,7 +45,12 @@ fn route_decision(c: &mut Criterion) {
             })
         });
         group.bench_with_input(BenchmarkId::new("native", agents), &agents, |b, _| {
-            b.iter(|| policy::longest_idle(std::hint::black_box(&task), std::hint::black_box(&candidates)))
+            b.iter(|| {
+                policy::longest_idle(
+                    std::hint::black_box(&task),
+                    std::hint::black_box(&candidates),
+                )
+            })
         });
     }
     group.finish();
@@ -54,7 +63,12 @@ async fn routing_core(router: &str) -> (Routing, Store, tempfile::TempDir) {
     config.routing.router = router.to_string();
     config.routing.escalate_after_ms = 0;
     let plugins_dir = config.plugins_dir();
-    install(&plugins_dir, "longest-idle", &first_party_manifest("longest-idle"), &wasm("longest-idle"));
+    install(
+        &plugins_dir,
+        "longest-idle",
+        &first_party_manifest("longest-idle"),
+        &wasm("longest-idle"),
+    );
     let store = Store::open(&dir.path().join("db")).unwrap();
     let runtime = Runtime::new(RuntimeOptions {
         cache_dir: dir.path().join("cache"),
@@ -66,18 +80,28 @@ async fn routing_core(router: &str) -> (Routing, Store, tempfile::TempDir) {
     .unwrap();
     runtime.load_all().await;
     let customers = Arc::new(Customers::new(store.clone(), &config.customers).unwrap());
-    let routing = Routing::new(store.clone(), runtime, customers, config.routing.clone(), Events::new()).unwrap();
+    let routing = Routing::new(
+        store.clone(),
+        runtime,
+        customers,
+        config.routing.clone(),
+        Events::new(),
+    )
+    .unwrap();
     for i in 0..1000 {
         let id = format!("agent-{i}");
         routing
-            .put_agent(&id, AgentInput {
-                name: id.clone(),
-                skills: Default::default(),
-                languages: vec!["en".into()],
-                capacity: [(Kind::Messaging, 10)].into_iter().collect(),
-                voice_endpoint: None,
-                role: None,
-            })
+            .put_agent(
+                &id,
+                AgentInput {
+                    name: id.clone(),
+                    skills: Default::default(),
+                    languages: vec!["en".into()],
+                    capacity: [(Kind::Messaging, 10)].into_iter().collect(),
+                    voice_endpoint: None,
+                    role: None,
+                },
+            )
             .unwrap();
         routing.set_status(&id, AgentStatus::Available).unwrap();
     }
@@ -88,17 +112,20 @@ fn enqueue(routing: &Routing, store: &Store, n: usize) {
     for i in 0..n {
         let mut batch = Batch::new();
         let task = routing
-            .new_task(&mut batch, NewTask {
-                channel: "sms".into(),
-                kind: Kind::Messaging,
-                conversation_id: format!("con_{i}"),
-                customer_id: format!("cus_{i}"),
-                preferred_agent: None,
-                skills: Vec::new(),
-                language: None,
-                priority: None,
-                reason: None,
-            })
+            .new_task(
+                &mut batch,
+                NewTask {
+                    channel: "sms".into(),
+                    kind: Kind::Messaging,
+                    conversation_id: format!("con_{i}"),
+                    customer_id: format!("cus_{i}"),
+                    preferred_agent: None,
+                    skills: Vec::new(),
+                    language: None,
+                    priority: None,
+                    reason: None,
+                },
+            )
             .unwrap();
         store.write(batch).unwrap();
         routing.enqueue(task);
@@ -108,10 +135,16 @@ fn enqueue(routing: &Routing, store: &Store, n: usize) {
 fn assignments(c: &mut Criterion) {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let mut group = c.benchmark_group("assignments");
-    group.sample_size(10).throughput(Throughput::Elements(10_000));
+    group
+        .sample_size(10)
+        .throughput(Throughput::Elements(10_000));
     group.measurement_time(Duration::from_secs(20));
     for router in ["longest-idle", "built-in"] {
-        let label = if router == "built-in" { "built-in" } else { "wasm" };
+        let label = if router == "built-in" {
+            "built-in"
+        } else {
+            "wasm"
+        };
         group.bench_function(label, |b| {
             b.iter_custom(|iters| {
                 rt.block_on(async {
@@ -141,7 +174,9 @@ fn durable_ingest(c: &mut Criterion) {
     let mut group = c.benchmark_group("durable_ingest");
     const CLIENTS: usize = 32;
     const PER_CLIENT: usize = 16;
-    group.sample_size(10).throughput(Throughput::Elements((CLIENTS * PER_CLIENT) as u64));
+    group
+        .sample_size(10)
+        .throughput(Throughput::Elements((CLIENTS * PER_CLIENT) as u64));
     for durability in [Durability::GroupCommit, Durability::FlushEach] {
         let label = match durability {
             Durability::GroupCommit => "group_commit",

@@ -299,7 +299,12 @@ impl TestHost {
 
 /// A `test-channel` manifest: channel `kind`, replies to `api_base` (a
 /// mock server, granted), and an optional webhook secret.
-pub fn test_channel_manifest(name: &str, kind: &str, mock: Option<&MockServer>, secret: &str) -> String {
+pub fn test_channel_manifest(
+    name: &str,
+    kind: &str,
+    mock: Option<&MockServer>,
+    secret: &str,
+) -> String {
     let (grant, api_base) = match mock {
         Some(m) => (format!("[\"{}\"]", m.host_port()), m.url()),
         None => ("[]".to_string(), "http://127.0.0.1".to_string()),
@@ -338,9 +343,7 @@ impl TestHost {
         token: Option<&str>,
         body: Option<serde_json::Value>,
     ) -> (u16, serde_json::Value) {
-        let mut request = self
-            .client
-            .request(method.parse().unwrap(), self.url(path));
+        let mut request = self.client.request(method.parse().unwrap(), self.url(path));
         if let Some(token) = token {
             request = request.bearer_auth(token);
         }
@@ -357,7 +360,13 @@ impl TestHost {
     }
 
     /// Installs `test-channel` as plugin `name` and waits until it is active.
-    pub async fn install_channel(&self, name: &str, kind: &str, mock: Option<&MockServer>, secret: &str) {
+    pub async fn install_channel(
+        &self,
+        name: &str,
+        kind: &str,
+        mock: Option<&MockServer>,
+        secret: &str,
+    ) {
         install(
             &self.plugins_dir(),
             name,
@@ -368,7 +377,9 @@ impl TestHost {
         assert!(
             eventually(Duration::from_secs(20), || runtime
                 .plugin(name)
-                .is_some_and(|p| p.status == switchboard::runtime::PluginStatus::Active))
+                .is_some_and(
+                    |p| p.status == switchboard::runtime::PluginStatus::Active
+                ))
             .await,
             "channel {name} did not load: {:?}",
             self.server.runtime.plugin(name)
@@ -378,7 +389,12 @@ impl TestHost {
     /// Creates an agent; returns its token.
     pub async fn agent(&self, id: &str, body: serde_json::Value) -> String {
         let (status, agent) = self
-            .call("PUT", &format!("/api/agents/{id}"), Some(ADMIN_TOKEN), Some(body))
+            .call(
+                "PUT",
+                &format!("/api/agents/{id}"),
+                Some(ADMIN_TOKEN),
+                Some(body),
+            )
             .await;
         assert_eq!(status, 201, "{agent}");
         agent["token"].as_str().unwrap().to_string()

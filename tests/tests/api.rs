@@ -37,21 +37,37 @@ async fn agents_see_only_their_own_work() {
     let forbidden_for_bob = [
         ("GET", "/api/agents/ann/tasks".to_string(), None),
         ("GET", "/api/agents/ann".to_string(), None),
-        ("POST", "/api/agents/ann/status".to_string(), Some(json!({"status": "offline"}))),
+        (
+            "POST",
+            "/api/agents/ann/status".to_string(),
+            Some(json!({"status": "offline"})),
+        ),
         ("GET", format!("/api/tasks/{id}"), None),
         ("POST", format!("/api/tasks/{id}/accept"), None),
         ("POST", format!("/api/tasks/{id}/reject"), None),
         ("GET", format!("/api/conversations/{conversation}"), None),
-        ("POST", format!("/api/conversations/{conversation}/messages"), Some(json!({"text": "hi"}))),
+        (
+            "POST",
+            format!("/api/conversations/{conversation}/messages"),
+            Some(json!({"text": "hi"})),
+        ),
         ("GET", format!("/api/customers/{customer}"), None),
         ("GET", format!("/api/customers/{customer}/timeline"), None),
         ("GET", "/api/queue".to_string(), None),
         ("GET", "/api/stats".to_string(), None),
         ("GET", "/api/agents".to_string(), None),
-        ("PUT", "/api/agents/eve".to_string(), Some(json!({"name": "Eve"}))),
+        (
+            "PUT",
+            "/api/agents/eve".to_string(),
+            Some(json!({"name": "Eve"})),
+        ),
         ("GET", "/api/plugins".to_string(), None),
         ("POST", "/api/plugins/chat/disable".to_string(), None),
-        ("POST", format!("/api/customers/{customer}/merge"), Some(json!({"other": customer}))),
+        (
+            "POST",
+            format!("/api/customers/{customer}/merge"),
+            Some(json!({"other": customer})),
+        ),
     ];
     for (method, path, body) in &forbidden_for_bob {
         let (status, error) = host.call(method, path, Some(&bob), body.clone()).await;
@@ -60,7 +76,12 @@ async fn agents_see_only_their_own_work() {
     }
     // An agent's look-up leaves out customers that are not its own.
     let (status, found) = host
-        .call("GET", "/api/customers?identity=email:ann-customer@example.com", Some(&bob), None)
+        .call(
+            "GET",
+            "/api/customers?identity=email:ann-customer@example.com",
+            Some(&bob),
+            None,
+        )
         .await;
     assert_eq!((status, found), (200, json!([])));
     // Nothing Bob tried changed anything.
@@ -82,20 +103,52 @@ async fn agents_see_only_their_own_work() {
         }
     }
     let (_, found) = host
-        .call("GET", "/api/customers?identity=email:ann-customer@example.com", Some(&ann), None)
+        .call(
+            "GET",
+            "/api/customers?identity=email:ann-customer@example.com",
+            Some(&ann),
+            None,
+        )
         .await;
     assert_eq!(found.as_array().unwrap().len(), 1);
     for path in ["/api/queue", "/api/stats", "/api/agents"] {
-        assert_eq!(host.call("GET", path, Some(&sue), None).await.0, 200, "{path}");
+        assert_eq!(
+            host.call("GET", path, Some(&sue), None).await.0,
+            200,
+            "{path}"
+        );
     }
     // Admin-only endpoints refuse supervisors too.
-    assert_eq!(host.call("GET", "/api/plugins", Some(&sue), None).await.0, 403);
-    assert_eq!(host.call("PUT", "/api/agents/eve", Some(&sue), Some(json!({"name": "Eve"}))).await.0, 403);
+    assert_eq!(
+        host.call("GET", "/api/plugins", Some(&sue), None).await.0,
+        403
+    );
+    assert_eq!(
+        host.call(
+            "PUT",
+            "/api/agents/eve",
+            Some(&sue),
+            Some(json!({"name": "Eve"}))
+        )
+        .await
+        .0,
+        403
+    );
     // Only the reserved agent accepts: not even a supervisor.
-    assert_eq!(host.call("POST", &format!("/api/tasks/{id}/accept"), Some(&sue), None).await.0, 403);
+    assert_eq!(
+        host.call("POST", &format!("/api/tasks/{id}/accept"), Some(&sue), None)
+            .await
+            .0,
+        403
+    );
     // No token or an unknown one: 401.
     assert_eq!(host.call("GET", "/api/queue", None, None).await.0, 401);
-    assert_eq!(host.call("GET", "/api/queue", Some("sb_agent_nope"), None).await.0, 401);
+    assert_eq!(
+        host.call("GET", "/api/queue", Some("sb_agent_nope"), None)
+            .await
+            .0,
+        401
+    );
     host.stop().await;
 }
 
@@ -105,7 +158,9 @@ async fn bad_input_gets_clear_errors_and_changes_nothing() {
     let (ann, _bob, _sue, task) = floor(&host).await;
     let id = task["id"].as_str().unwrap();
     let before_tasks = host.tasks_of("ann", &ann).await;
-    let (_, before_agent) = host.call("GET", "/api/agents/ann", Some(ADMIN_TOKEN), None).await;
+    let (_, before_agent) = host
+        .call("GET", "/api/agents/ann", Some(ADMIN_TOKEN), None)
+        .await;
 
     // Unknown ids: 404.
     for (method, path) in [
@@ -119,18 +174,50 @@ async fn bad_input_gets_clear_errors_and_changes_nothing() {
     ] {
         let (status, body) = host.call(method, path, Some(ADMIN_TOKEN), None).await;
         let (agent_status, _) = host.call(method, path, Some(&ann), None).await;
-        assert!(status == 404 || agent_status == 404, "{method} {path}: {status} {body}");
+        assert!(
+            status == 404 || agent_status == 404,
+            "{method} {path}: {status} {body}"
+        );
     }
-    let (status, _) = host.call("POST", "/api/agents/nobody/status", Some(ADMIN_TOKEN), Some(json!({"status": "away"}))).await;
+    let (status, _) = host
+        .call(
+            "POST",
+            "/api/agents/nobody/status",
+            Some(ADMIN_TOKEN),
+            Some(json!({"status": "away"})),
+        )
+        .await;
     assert_eq!(status, 404);
 
     // Wrong transitions: 409.
-    let (status, body) = host.call("POST", &format!("/api/tasks/{id}/complete"), Some(&ann), None).await;
+    let (status, body) = host
+        .call(
+            "POST",
+            &format!("/api/tasks/{id}/complete"),
+            Some(&ann),
+            None,
+        )
+        .await;
     assert_eq!(status, 409, "completing a reserved task: {body}");
     assert_eq!(body["error"]["code"], "conflict");
-    assert_eq!(host.call("POST", &format!("/api/tasks/{id}/accept"), Some(&ann), None).await.0, 200);
-    assert_eq!(host.call("POST", &format!("/api/tasks/{id}/accept"), Some(&ann), None).await.0, 409);
-    assert_eq!(host.call("POST", &format!("/api/tasks/{id}/reject"), Some(&ann), None).await.0, 409);
+    assert_eq!(
+        host.call("POST", &format!("/api/tasks/{id}/accept"), Some(&ann), None)
+            .await
+            .0,
+        200
+    );
+    assert_eq!(
+        host.call("POST", &format!("/api/tasks/{id}/accept"), Some(&ann), None)
+            .await
+            .0,
+        409
+    );
+    assert_eq!(
+        host.call("POST", &format!("/api/tasks/{id}/reject"), Some(&ann), None)
+            .await
+            .0,
+        409
+    );
 
     // Malformed JSON and schema violations: 400.
     let raw = |path: &str, body: &str| {
@@ -145,39 +232,103 @@ async fn bad_input_gets_clear_errors_and_changes_nothing() {
     assert_eq!(r.status(), 400);
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["error"]["code"], "bad_request");
-    assert_eq!(raw("/api/agents/ann/status", r#"{"status":"sleeping"}"#).await.unwrap().status(), 400);
-    assert_eq!(raw(&format!("/api/tasks/{id}/complete"), "[1,").await.unwrap().status(), 400);
-    let (status, _) = host.call("PUT", "/api/agents/ann", Some(ADMIN_TOKEN), Some(json!({"name": "Ann", "skills": {"billing": 9}}))).await;
+    assert_eq!(
+        raw("/api/agents/ann/status", r#"{"status":"sleeping"}"#)
+            .await
+            .unwrap()
+            .status(),
+        400
+    );
+    assert_eq!(
+        raw(&format!("/api/tasks/{id}/complete"), "[1,")
+            .await
+            .unwrap()
+            .status(),
+        400
+    );
+    let (status, _) = host
+        .call(
+            "PUT",
+            "/api/agents/ann",
+            Some(ADMIN_TOKEN),
+            Some(json!({"name": "Ann", "skills": {"billing": 9}})),
+        )
+        .await;
     assert_eq!(status, 400);
-    let (status, _) = host.call("PUT", "/api/agents/bad%20id", Some(ADMIN_TOKEN), Some(json!({"name": "X"}))).await;
+    let (status, _) = host
+        .call(
+            "PUT",
+            "/api/agents/bad%20id",
+            Some(ADMIN_TOKEN),
+            Some(json!({"name": "X"})),
+        )
+        .await;
     assert_eq!(status, 400);
-    let (status, _) = host.call("GET", "/api/customers?identity=fax:123", Some(ADMIN_TOKEN), None).await;
+    let (status, _) = host
+        .call(
+            "GET",
+            "/api/customers?identity=fax:123",
+            Some(ADMIN_TOKEN),
+            None,
+        )
+        .await;
     assert_eq!(status, 400);
     // A webhook the channel cannot parse: 400, nothing stored.
-    let r = host.client.post(host.url("/webhooks/chat")).body("{broken").send().await.unwrap();
+    let r = host
+        .client
+        .post(host.url("/webhooks/chat"))
+        .body("{broken")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 400);
 
     // Oversized bodies: 413.
     let big = "x".repeat(8192);
-    let r = host.client.post(host.url("/webhooks/chat")).body(big.clone()).send().await.unwrap();
+    let r = host
+        .client
+        .post(host.url("/webhooks/chat"))
+        .body(big.clone())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 413);
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["error"]["code"], "payload_too_large");
-    let (status, _) = host.call("PUT", "/api/agents/ann", Some(ADMIN_TOKEN), Some(json!({"name": big}))).await;
+    let (status, _) = host
+        .call(
+            "PUT",
+            "/api/agents/ann",
+            Some(ADMIN_TOKEN),
+            Some(json!({"name": big})),
+        )
+        .await;
     assert_eq!(status, 413);
 
     // Nothing changed: Ann is as she was, her one task is now assigned (the
     // one valid accept), and no other message or task exists.
-    let (_, after_agent) = host.call("GET", "/api/agents/ann", Some(ADMIN_TOKEN), None).await;
+    let (_, after_agent) = host
+        .call("GET", "/api/agents/ann", Some(ADMIN_TOKEN), None)
+        .await;
     assert_eq!(after_agent["name"], before_agent["name"]);
     assert_eq!(after_agent["skills"], before_agent["skills"]);
     let after_tasks = host.tasks_of("ann", &ann).await;
     assert_eq!(after_tasks.len(), before_tasks.len());
     assert_eq!(after_tasks[0]["state"], "assigned");
-    let (_, q) = host.call("GET", "/api/queue", Some(ADMIN_TOKEN), None).await;
+    let (_, q) = host
+        .call("GET", "/api/queue", Some(ADMIN_TOKEN), None)
+        .await;
     assert_eq!(q, json!([]));
     let (_, timeline) = host
-        .call("GET", &format!("/api/customers/{}/timeline", task["customer_id"].as_str().unwrap()), Some(ADMIN_TOKEN), None)
+        .call(
+            "GET",
+            &format!(
+                "/api/customers/{}/timeline",
+                task["customer_id"].as_str().unwrap()
+            ),
+            Some(ADMIN_TOKEN),
+            None,
+        )
         .await;
     assert_eq!(timeline.as_array().unwrap().len(), 1);
     host.stop().await;
@@ -194,29 +345,50 @@ async fn agent_replies_go_through_the_outbox_with_retries_and_status_updates() {
     host.install_channel("chat", "chat", Some(&mock), "").await;
     let ann = host.agent("ann", json!({"name": "Ann"})).await;
     host.set_status("ann", &ann, "available").await;
-    host.inbound("chat", msg("in-1", "Reply.Me@example.com", "where is my order?")).await;
+    host.inbound(
+        "chat",
+        msg("in-1", "Reply.Me@example.com", "where is my order?"),
+    )
+    .await;
     let task = host.wait_tasks("ann", &ann, |t| t.len() == 1).await[0].clone();
     let id = task["id"].as_str().unwrap();
     let conversation = task["conversation_id"].as_str().unwrap().to_string();
-    host.call("POST", &format!("/api/tasks/{id}/accept"), Some(&ann), None).await;
+    host.call("POST", &format!("/api/tasks/{id}/accept"), Some(&ann), None)
+        .await;
 
     // First try answers 503 (retryable), the second 200 with an id.
     mock.respond_with(503, r#"{"error":"busy"}"#);
     mock.respond_with(200, r#"{"id":"prov-1"}"#);
     let (status, sent) = host
-        .call("POST", &format!("/api/conversations/{conversation}/messages"), Some(&ann), Some(json!({"text": "On its way!"})))
+        .call(
+            "POST",
+            &format!("/api/conversations/{conversation}/messages"),
+            Some(&ann),
+            Some(json!({"text": "On its way!"})),
+        )
         .await;
     assert_eq!(status, 202, "{sent}");
     assert_eq!(sent["status"], "queued");
     assert_eq!(sent["direction"], "outbound");
     assert_eq!(sent["author"], "agent");
     let message_status = || async {
-        let (_, c) = host.call("GET", &format!("/api/conversations/{conversation}"), Some(&ann), None).await;
+        let (_, c) = host
+            .call(
+                "GET",
+                &format!("/api/conversations/{conversation}"),
+                Some(&ann),
+                None,
+            )
+            .await;
         c["messages"][1].clone()
     };
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     while message_status().await["status"] != "sent" {
-        assert!(tokio::time::Instant::now() < deadline, "never sent: {}", message_status().await);
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never sent: {}",
+            message_status().await
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let requests = mock.requests();
@@ -235,10 +407,18 @@ async fn agent_replies_go_through_the_outbox_with_retries_and_status_updates() {
 
     // A permanent refusal (400) is not retried: dead letter, message failed.
     mock.respond_with(400, r#"{"error":"bad number"}"#);
-    host.call("POST", &format!("/api/conversations/{conversation}/messages"), Some(&ann), Some(json!({"text": "second"}))).await;
+    host.call(
+        "POST",
+        &format!("/api/conversations/{conversation}/messages"),
+        Some(&ann),
+        Some(json!({"text": "second"})),
+    )
+    .await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     loop {
-        let (_, outbox) = host.call("GET", "/api/outbox", Some(ADMIN_TOKEN), None).await;
+        let (_, outbox) = host
+            .call("GET", "/api/outbox", Some(ADMIN_TOKEN), None)
+            .await;
         if outbox["dead_letters"].as_array().unwrap().len() == 1 {
             assert_eq!(outbox["pending"], json!([]));
             break;
@@ -247,17 +427,45 @@ async fn agent_replies_go_through_the_outbox_with_retries_and_status_updates() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert_eq!(mock.requests().len(), 3, "no retry after a 400");
-    let (_, c) = host.call("GET", &format!("/api/conversations/{conversation}"), Some(&ann), None).await;
+    let (_, c) = host
+        .call(
+            "GET",
+            &format!("/api/conversations/{conversation}"),
+            Some(&ann),
+            None,
+        )
+        .await;
     assert_eq!(c["messages"][2]["status"], "failed");
 
     // Completing resolves the conversation: replies are refused (409) and
     // the customer's next message opens a new conversation and task.
-    host.call("POST", &format!("/api/tasks/{id}/complete"), Some(ADMIN_TOKEN), None).await;
-    let (s, _) = host.call("POST", &format!("/api/tasks/{id}/complete"), Some(&ann), Some(json!({"disposition": "answered"}))).await;
+    host.call(
+        "POST",
+        &format!("/api/tasks/{id}/complete"),
+        Some(ADMIN_TOKEN),
+        None,
+    )
+    .await;
+    let (s, _) = host
+        .call(
+            "POST",
+            &format!("/api/tasks/{id}/complete"),
+            Some(&ann),
+            Some(json!({"disposition": "answered"})),
+        )
+        .await;
     assert_eq!(s, 200);
-    let (_, c) = host.call("GET", &format!("/api/conversations/{conversation}"), Some(ADMIN_TOKEN), None).await;
+    let (_, c) = host
+        .call(
+            "GET",
+            &format!("/api/conversations/{conversation}"),
+            Some(ADMIN_TOKEN),
+            None,
+        )
+        .await;
     assert_eq!(c["status"], "resolved");
-    host.inbound("chat", msg("in-2", "reply.me@example.com", "thanks!")).await;
+    host.inbound("chat", msg("in-2", "reply.me@example.com", "thanks!"))
+        .await;
     let next = host.wait_tasks("ann", &ann, |t| t.len() == 1).await[0].clone();
     assert_ne!(next["conversation_id"], conversation.as_str());
     assert_eq!(next["customer_id"], task["customer_id"]);
@@ -278,7 +486,8 @@ async fn events_stream_offers_to_the_agent_and_metrics_are_exported() {
         .unwrap();
     assert_eq!(events.status(), 200);
     host.set_status("ann", &ann, "available").await;
-    host.inbound("chat", msg("m1", "sse@example.com", "hi")).await;
+    host.inbound("chat", msg("m1", "sse@example.com", "hi"))
+        .await;
     let mut seen = String::new();
     let found = tokio::time::timeout(Duration::from_secs(10), async {
         while let Some(chunk) = events.chunk().await.unwrap() {
@@ -293,7 +502,15 @@ async fn events_stream_offers_to_the_agent_and_metrics_are_exported() {
     assert_eq!(found, Ok(true), "{seen}");
     assert!(seen.contains("\"agent_id\":\"ann\""));
 
-    let text = host.client.get(host.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    let text = host
+        .client
+        .get(host.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     for metric in [
         "switchboard_messages_received_total",
         "switchboard_tasks_created_total",
@@ -309,15 +526,20 @@ async fn events_stream_offers_to_the_agent_and_metrics_are_exported() {
 async fn agents_tasks_and_customers_survive_a_restart() {
     let host = TestHost::start(|_| {}).await;
     host.install_channel("chat", "chat", None, "").await;
-    let ann = host.agent("ann", json!({"name": "Ann", "skills": {"billing": 3}})).await;
-    host.inbound("chat", msg("m1", "keep@example.com", "still here?")).await;
+    let ann = host
+        .agent("ann", json!({"name": "Ann", "skills": {"billing": 3}}))
+        .await;
+    host.inbound("chat", msg("m1", "keep@example.com", "still here?"))
+        .await;
     let dir = host.stop().await;
 
     let host = TestHost::start_in(dir, |_| {}).await;
     let (status, agent) = host.call("GET", "/api/agents/ann", Some(&ann), None).await;
     assert_eq!(status, 200, "the token still works");
     assert_eq!(agent["skills"]["billing"], 3);
-    let (_, q) = host.call("GET", "/api/queue", Some(ADMIN_TOKEN), None).await;
+    let (_, q) = host
+        .call("GET", "/api/queue", Some(ADMIN_TOKEN), None)
+        .await;
     assert_eq!(q.as_array().unwrap().len(), 1);
     host.set_status("ann", &ann, "available").await;
     let tasks = host.wait_tasks("ann", &ann, |t| t.len() == 1).await;

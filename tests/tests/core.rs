@@ -49,7 +49,9 @@ async fn timeline(host: &TestHost, customer: &str) -> Vec<Value> {
 }
 
 async fn queue(host: &TestHost) -> Vec<Value> {
-    let (status, body) = host.call("GET", "/api/queue", Some(ADMIN_TOKEN), None).await;
+    let (status, body) = host
+        .call("GET", "/api/queue", Some(ADMIN_TOKEN), None)
+        .await;
     assert_eq!(status, 200, "{body}");
     body.as_array().unwrap().clone()
 }
@@ -69,7 +71,10 @@ async fn wait_for_version(host: &TestHost, name: &str, package: &str) {
 }
 
 fn texts(entries: &[Value]) -> Vec<&str> {
-    entries.iter().map(|e| e["text"].as_str().unwrap()).collect()
+    entries
+        .iter()
+        .map(|e| e["text"].as_str().unwrap())
+        .collect()
 }
 
 #[tokio::test]
@@ -77,50 +82,124 @@ async fn identities_normalize_and_merge_with_both_timelines() {
     let host = TestHost::start(|_| {}).await;
     host.install_channel("chat", "chat", None, "").await;
 
-    assert_eq!(host.inbound("chat", msg("e1", json!({"email": "Sheena.Nelson@Example.com "}), "hello by email")).await, 200);
-    assert_eq!(host.inbound("chat", msg("e2", json!({"email": "sheena.nelson@example.com"}), "email again")).await, 200);
+    assert_eq!(
+        host.inbound(
+            "chat",
+            msg(
+                "e1",
+                json!({"email": "Sheena.Nelson@Example.com "}),
+                "hello by email"
+            )
+        )
+        .await,
+        200
+    );
+    assert_eq!(
+        host.inbound(
+            "chat",
+            msg(
+                "e2",
+                json!({"email": "sheena.nelson@example.com"}),
+                "email again"
+            )
+        )
+        .await,
+        200
+    );
     let by_email = lookup(&host, "email:sheena.nelson@example.com").await;
     assert_eq!(by_email.len(), 1);
     let email_customer = by_email[0]["id"].as_str().unwrap().to_string();
-    assert_eq!(texts(&timeline(&host, &email_customer).await), ["hello by email", "email again"]);
+    assert_eq!(
+        texts(&timeline(&host, &email_customer).await),
+        ["hello by email", "email again"]
+    );
 
-    for (id, phone) in [("p1", "+1 (650) 555-1234"), ("p2", "16505551234"), ("p3", "+16505551234")] {
-        assert_eq!(host.inbound("chat", msg(id, json!({"phone": phone}), &format!("sms {id}"))).await, 200);
+    for (id, phone) in [
+        ("p1", "+1 (650) 555-1234"),
+        ("p2", "16505551234"),
+        ("p3", "+16505551234"),
+    ] {
+        assert_eq!(
+            host.inbound(
+                "chat",
+                msg(id, json!({"phone": phone}), &format!("sms {id}"))
+            )
+            .await,
+            200
+        );
     }
     let by_phone = lookup(&host, "phone:+16505551234").await;
     assert_eq!(by_phone.len(), 1);
     let phone_customer = by_phone[0]["id"].as_str().unwrap().to_string();
     assert_ne!(phone_customer, email_customer);
-    assert_eq!(lookup(&host, "phone:(650) 555-1234").await[0]["id"], phone_customer.as_str());
+    assert_eq!(
+        lookup(&host, "phone:(650) 555-1234").await[0]["id"],
+        phone_customer.as_str()
+    );
     assert_eq!(timeline(&host, &phone_customer).await.len(), 3);
 
     // One event attests both: the profiles merge into the older one.
     let both = json!({"email": "SHEENA.NELSON@example.com", "phone": "+16505551234"});
-    assert_eq!(host.inbound("chat", msg("both", both, "it's me")).await, 200);
+    assert_eq!(
+        host.inbound("chat", msg("both", both, "it's me")).await,
+        200
+    );
     let a = lookup(&host, "email:sheena.nelson@example.com").await;
     let b = lookup(&host, "phone:+16505551234").await;
     assert_eq!(a[0]["id"], b[0]["id"]);
-    assert_eq!(a[0]["id"], email_customer.as_str(), "the older profile survives");
+    assert_eq!(
+        a[0]["id"],
+        email_customer.as_str(),
+        "the older profile survives"
+    );
     let identities: Vec<String> = a[0]["identities"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|i| format!("{}:{}", i["kind"].as_str().unwrap(), i["value"].as_str().unwrap()))
+        .map(|i| {
+            format!(
+                "{}:{}",
+                i["kind"].as_str().unwrap(),
+                i["value"].as_str().unwrap()
+            )
+        })
         .collect();
-    assert!(identities.contains(&"email:sheena.nelson@example.com".to_string()), "{identities:?}");
-    assert!(identities.contains(&"phone:+16505551234".to_string()), "{identities:?}");
+    assert!(
+        identities.contains(&"email:sheena.nelson@example.com".to_string()),
+        "{identities:?}"
+    );
+    assert!(
+        identities.contains(&"phone:+16505551234".to_string()),
+        "{identities:?}"
+    );
     let merged_timeline = timeline(&host, &email_customer).await;
     assert_eq!(
         texts(&merged_timeline),
-        ["hello by email", "email again", "sms p1", "sms p2", "sms p3", "it's me"],
+        [
+            "hello by email",
+            "email again",
+            "sms p1",
+            "sms p2",
+            "sms p3",
+            "it's me"
+        ],
         "the survivor keeps both histories in time order"
     );
     // The absorbed id still answers, with the survivor.
-    let (status, old) = host.call("GET", &format!("/api/customers/{phone_customer}"), Some(ADMIN_TOKEN), None).await;
+    let (status, old) = host
+        .call(
+            "GET",
+            &format!("/api/customers/{phone_customer}"),
+            Some(ADMIN_TOKEN),
+            None,
+        )
+        .await;
     assert_eq!(status, 200);
     assert_eq!(old["id"], email_customer.as_str());
 
-    let (_, audit) = host.call("GET", "/api/audit", Some(ADMIN_TOKEN), None).await;
+    let (_, audit) = host
+        .call("GET", "/api/audit", Some(ADMIN_TOKEN), None)
+        .await;
     let audit = audit.as_array().unwrap();
     assert_eq!(audit.len(), 1, "{audit:?}");
     assert_eq!(audit[0]["action"], "customer.merge");
@@ -137,26 +216,56 @@ async fn suggest_policy_records_and_manual_merge_is_audited() {
     })
     .await;
     host.install_channel("chat", "chat", None, "").await;
-    host.inbound("chat", msg("a", json!({"email": "ann@example.com"}), "a")).await;
-    host.inbound("chat", msg("b", json!({"phone": "+442079460018"}), "b")).await;
-    host.inbound("chat", msg("c", json!({"email": "ann@example.com", "phone": "+442079460018"}), "c")).await;
-    let ann = lookup(&host, "email:ann@example.com").await[0]["id"].as_str().unwrap().to_string();
-    let phone = lookup(&host, "phone:+442079460018").await[0]["id"].as_str().unwrap().to_string();
+    host.inbound("chat", msg("a", json!({"email": "ann@example.com"}), "a"))
+        .await;
+    host.inbound("chat", msg("b", json!({"phone": "+442079460018"}), "b"))
+        .await;
+    host.inbound(
+        "chat",
+        msg(
+            "c",
+            json!({"email": "ann@example.com", "phone": "+442079460018"}),
+            "c",
+        ),
+    )
+    .await;
+    let ann = lookup(&host, "email:ann@example.com").await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let phone = lookup(&host, "phone:+442079460018").await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert_ne!(ann, phone, "suggest keeps both profiles");
-    let (_, suggestions) = host.call("GET", "/api/merge-suggestions", Some(ADMIN_TOKEN), None).await;
+    let (_, suggestions) = host
+        .call("GET", "/api/merge-suggestions", Some(ADMIN_TOKEN), None)
+        .await;
     let suggestions = suggestions.as_array().unwrap();
     assert_eq!(suggestions.len(), 1, "{suggestions:?}");
     assert_eq!(suggestions[0]["customers"], json!([ann, phone]));
-    let (_, audit) = host.call("GET", "/api/audit", Some(ADMIN_TOKEN), None).await;
+    let (_, audit) = host
+        .call("GET", "/api/audit", Some(ADMIN_TOKEN), None)
+        .await;
     assert_eq!(audit.as_array().unwrap().len(), 0);
 
     let (status, merged) = host
-        .call("POST", &format!("/api/customers/{ann}/merge"), Some(ADMIN_TOKEN), Some(json!({"other": phone})))
+        .call(
+            "POST",
+            &format!("/api/customers/{ann}/merge"),
+            Some(ADMIN_TOKEN),
+            Some(json!({"other": phone})),
+        )
         .await;
     assert_eq!(status, 200, "{merged}");
-    assert_eq!(lookup(&host, "phone:+442079460018").await[0]["id"], ann.as_str());
+    assert_eq!(
+        lookup(&host, "phone:+442079460018").await[0]["id"],
+        ann.as_str()
+    );
     assert_eq!(texts(&timeline(&host, &ann).await), ["a", "b", "c"]);
-    let (_, audit) = host.call("GET", "/api/audit", Some(ADMIN_TOKEN), None).await;
+    let (_, audit) = host
+        .call("GET", "/api/audit", Some(ADMIN_TOKEN), None)
+        .await;
     let audit = audit.as_array().unwrap();
     assert_eq!(audit.len(), 1);
     assert_eq!(audit[0]["actor"], "admin");
@@ -164,11 +273,21 @@ async fn suggest_policy_records_and_manual_merge_is_audited() {
 
     // Merging with itself or an unknown id changes nothing.
     let (status, _) = host
-        .call("POST", &format!("/api/customers/{ann}/merge"), Some(ADMIN_TOKEN), Some(json!({"other": ann})))
+        .call(
+            "POST",
+            &format!("/api/customers/{ann}/merge"),
+            Some(ADMIN_TOKEN),
+            Some(json!({"other": ann})),
+        )
         .await;
     assert_eq!(status, 400);
     let (status, _) = host
-        .call("POST", &format!("/api/customers/{ann}/merge"), Some(ADMIN_TOKEN), Some(json!({"other": "cus_nope"})))
+        .call(
+            "POST",
+            &format!("/api/customers/{ann}/merge"),
+            Some(ADMIN_TOKEN),
+            Some(json!({"other": "cus_nope"})),
+        )
         .await;
     assert_eq!(status, 404);
     host.stop().await;
@@ -181,17 +300,35 @@ async fn redelivered_message_is_stored_once() {
     let m = msg("same-id", json!({"email": "dup@example.com"}), "once");
     assert_eq!(host.inbound("chat", m.clone()).await, 200);
     assert_eq!(host.inbound("chat", m).await, 200);
-    let customer = lookup(&host, "email:dup@example.com").await[0]["id"].as_str().unwrap().to_string();
+    let customer = lookup(&host, "email:dup@example.com").await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert_eq!(timeline(&host, &customer).await.len(), 1);
     assert_eq!(queue(&host).await.len(), 1);
     // A second message on the same thread joins the conversation: no new task.
-    host.inbound("chat", msg("other-id", json!({"email": "dup@example.com"}), "twice")).await;
+    host.inbound(
+        "chat",
+        msg("other-id", json!({"email": "dup@example.com"}), "twice"),
+    )
+    .await;
     let q = queue(&host).await;
     assert_eq!(q.len(), 1);
     let (_, conv) = host
-        .call("GET", &format!("/api/conversations/{}", q[0]["conversation_id"].as_str().unwrap()), Some(ADMIN_TOKEN), None)
+        .call(
+            "GET",
+            &format!(
+                "/api/conversations/{}",
+                q[0]["conversation_id"].as_str().unwrap()
+            ),
+            Some(ADMIN_TOKEN),
+            None,
+        )
         .await;
-    assert_eq!(texts(conv["messages"].as_array().unwrap()), ["once", "twice"]);
+    assert_eq!(
+        texts(conv["messages"].as_array().unwrap()),
+        ["once", "twice"]
+    );
     host.stop().await;
 }
 
@@ -200,10 +337,23 @@ async fn capacity_is_enforced_per_kind_and_voice_is_exclusive() {
     let host = TestHost::start(|_| {}).await;
     host.install_channel("chat", "chat", None, "").await;
     host.install_channel("phone", "voice", None, "").await;
-    let ann = host.agent("ann", json!({"name": "Ann", "capacity": {"chat": 2, "voice": 1}})).await;
+    let ann = host
+        .agent(
+            "ann",
+            json!({"name": "Ann", "capacity": {"chat": 2, "voice": 1}}),
+        )
+        .await;
     host.set_status("ann", &ann, "available").await;
     for i in 0..3 {
-        host.inbound("chat", msg(&format!("c{i}"), json!({"email": format!("c{i}@example.com")}), "hi")).await;
+        host.inbound(
+            "chat",
+            msg(
+                &format!("c{i}"),
+                json!({"email": format!("c{i}@example.com")}),
+                "hi",
+            ),
+        )
+        .await;
     }
     let tasks = host.wait_tasks("ann", &ann, |t| t.len() == 2).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -211,22 +361,37 @@ async fn capacity_is_enforced_per_kind_and_voice_is_exclusive() {
     assert_eq!(queue(&host).await.len(), 1);
 
     // A voice call waits while Ann holds chats (voice is exclusive).
-    host.inbound("phone", msg("v1", json!({"phone": "+16505550000"}), "call")).await;
+    host.inbound("phone", msg("v1", json!({"phone": "+16505550000"}), "call"))
+        .await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(queue(&host).await.len(), 2);
 
     // Completing one chat frees capacity: the third chat (older than the
     // call, same priority) is offered.
     let first = tasks[0]["id"].as_str().unwrap();
-    let (s, _) = host.call("POST", &format!("/api/tasks/{first}/accept"), Some(&ann), None).await;
+    let (s, _) = host
+        .call(
+            "POST",
+            &format!("/api/tasks/{first}/accept"),
+            Some(&ann),
+            None,
+        )
+        .await;
     assert_eq!(s, 200);
     let (s, done) = host
-        .call("POST", &format!("/api/tasks/{first}/complete"), Some(&ann), Some(json!({"disposition": "resolved"})))
+        .call(
+            "POST",
+            &format!("/api/tasks/{first}/complete"),
+            Some(&ann),
+            Some(json!({"disposition": "resolved"})),
+        )
         .await;
     assert_eq!(s, 200, "{done}");
     assert_eq!(done["state"], "completed");
     let tasks = host
-        .wait_tasks("ann", &ann, |t| t.len() == 2 && t.iter().all(|t| t["channel"] == "chat"))
+        .wait_tasks("ann", &ann, |t| {
+            t.len() == 2 && t.iter().all(|t| t["channel"] == "chat")
+        })
         .await;
     assert_eq!(tasks.len(), 2);
 
@@ -234,14 +399,28 @@ async fn capacity_is_enforced_per_kind_and_voice_is_exclusive() {
     // it, no chat is.
     for t in &tasks {
         let id = t["id"].as_str().unwrap();
-        host.call("POST", &format!("/api/tasks/{id}/accept"), Some(&ann), None).await;
-        host.call("POST", &format!("/api/tasks/{id}/complete"), Some(&ann), None).await;
+        host.call("POST", &format!("/api/tasks/{id}/accept"), Some(&ann), None)
+            .await;
+        host.call(
+            "POST",
+            &format!("/api/tasks/{id}/complete"),
+            Some(&ann),
+            None,
+        )
+        .await;
     }
-    let tasks = host.wait_tasks("ann", &ann, |t| t.len() == 1 && t[0]["channel"] == "phone").await;
+    let tasks = host
+        .wait_tasks("ann", &ann, |t| t.len() == 1 && t[0]["channel"] == "phone")
+        .await;
     assert_eq!(tasks[0]["channel_kind"], "voice");
-    host.inbound("chat", msg("c9", json!({"email": "c9@example.com"}), "hi")).await;
+    host.inbound("chat", msg("c9", json!({"email": "c9@example.com"}), "hi"))
+        .await;
     tokio::time::sleep(Duration::from_millis(200)).await;
-    assert_eq!(host.tasks_of("ann", &ann).await.len(), 1, "nothing joins a call");
+    assert_eq!(
+        host.tasks_of("ann", &ann).await.len(),
+        1,
+        "nothing joins a call"
+    );
     host.stop().await;
 }
 
@@ -254,10 +433,19 @@ async fn queue_orders_by_priority_then_age_with_sla_state() {
     .await;
     host.install_channel("chat", "chat", None, "").await;
     host.install_channel("phone", "voice", None, "").await;
-    host.inbound("chat", msg("c1", json!({"email": "one@example.com"}), "first chat")).await;
+    host.inbound(
+        "chat",
+        msg("c1", json!({"email": "one@example.com"}), "first chat"),
+    )
+    .await;
     tokio::time::sleep(Duration::from_millis(5)).await;
-    host.inbound("chat", msg("c2", json!({"email": "two@example.com"}), "second chat")).await;
-    host.inbound("phone", msg("v1", json!({"phone": "+16505550001"}), "call")).await;
+    host.inbound(
+        "chat",
+        msg("c2", json!({"email": "two@example.com"}), "second chat"),
+    )
+    .await;
+    host.inbound("phone", msg("v1", json!({"phone": "+16505550001"}), "call"))
+        .await;
     tokio::time::sleep(Duration::from_millis(250)).await;
     let q = queue(&host).await;
     let order: Vec<&str> = q.iter().map(|t| t["channel"].as_str().unwrap()).collect();
@@ -267,31 +455,65 @@ async fn queue_orders_by_priority_then_age_with_sla_state() {
     assert_eq!(q[1]["sla_state"], "breached", "{q:?}");
     assert_eq!(q[0]["sla_state"], "ok");
 
-    let (_, stats) = host.call("GET", "/api/stats", Some(ADMIN_TOKEN), None).await;
+    let (_, stats) = host
+        .call("GET", "/api/stats", Some(ADMIN_TOKEN), None)
+        .await;
     assert_eq!(stats["channels"]["chat"]["waiting"], 2);
     assert_eq!(stats["channels"]["chat"]["breached_waiting"], 2);
     assert_eq!(stats["channels"]["chat"]["sla_pct"], 0.0);
-    assert!(stats["channels"]["chat"]["oldest_wait_ms"].as_u64().unwrap() >= 250);
+    assert!(
+        stats["channels"]["chat"]["oldest_wait_ms"]
+            .as_u64()
+            .unwrap()
+            >= 250
+    );
     assert_eq!(stats["channels"]["voice"]["waiting"], 1);
     assert_eq!(stats["channels"]["voice"]["sla_pct"], Value::Null);
 
     // An agent who takes one task at a time gets them in queue order.
-    let bob = host.agent("bob", json!({"name": "Bob", "capacity": {"chat": 1, "voice": 1}})).await;
+    let bob = host
+        .agent(
+            "bob",
+            json!({"name": "Bob", "capacity": {"chat": 1, "voice": 1}}),
+        )
+        .await;
     host.set_status("bob", &bob, "available").await;
     let mut served = Vec::new();
     for _ in 0..3 {
         let t = host.wait_tasks("bob", &bob, |t| t.len() == 1).await;
         let id = t[0]["id"].as_str().unwrap().to_string();
-        let (_, conv) = host.call("GET", &format!("/api/conversations/{}", t[0]["conversation_id"].as_str().unwrap()), Some(&bob), None).await;
+        let (_, conv) = host
+            .call(
+                "GET",
+                &format!(
+                    "/api/conversations/{}",
+                    t[0]["conversation_id"].as_str().unwrap()
+                ),
+                Some(&bob),
+                None,
+            )
+            .await;
         served.push(conv["messages"][0]["text"].as_str().unwrap().to_string());
-        host.call("POST", &format!("/api/tasks/{id}/accept"), Some(&bob), None).await;
-        host.call("POST", &format!("/api/tasks/{id}/complete"), Some(&bob), None).await;
+        host.call("POST", &format!("/api/tasks/{id}/accept"), Some(&bob), None)
+            .await;
+        host.call(
+            "POST",
+            &format!("/api/tasks/{id}/complete"),
+            Some(&bob),
+            None,
+        )
+        .await;
     }
     assert_eq!(served, ["call", "first chat", "second chat"]);
-    let (_, stats) = host.call("GET", "/api/stats", Some(ADMIN_TOKEN), None).await;
+    let (_, stats) = host
+        .call("GET", "/api/stats", Some(ADMIN_TOKEN), None)
+        .await;
     assert_eq!(stats["channels"]["chat"]["handled"], 2);
     assert_eq!(stats["channels"]["chat"]["answered"], 2);
-    assert_eq!(stats["channels"]["chat"]["sla_pct"], 0.0, "both chats waited past 100 ms");
+    assert_eq!(
+        stats["channels"]["chat"]["sla_pct"], 0.0,
+        "both chats waited past 100 ms"
+    );
     assert!(stats["channels"]["chat"]["aht_ms"].is_u64());
     assert_eq!(stats["channels"]["voice"]["sla_pct"], 100.0);
     host.stop().await;
@@ -303,7 +525,8 @@ async fn reservation_timeout_returns_the_task_and_sets_the_agent_away() {
     host.install_channel("chat", "chat", None, "").await;
     let ann = host.agent("ann", json!({"name": "Ann"})).await;
     host.set_status("ann", &ann, "available").await;
-    host.inbound("chat", msg("m", json!({"email": "x@example.com"}), "hello")).await;
+    host.inbound("chat", msg("m", json!({"email": "x@example.com"}), "hello"))
+        .await;
     let t = host.wait_tasks("ann", &ann, |t| t.len() == 1).await;
     assert_eq!(t[0]["state"], "reserved");
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
@@ -314,7 +537,10 @@ async fn reservation_timeout_returns_the_task_and_sets_the_agent_away() {
             assert_eq!(q[0]["agent_id"], Value::Null);
             break;
         }
-        assert!(tokio::time::Instant::now() < deadline, "task never returned");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "task never returned"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let (_, agent) = host.call("GET", "/api/agents/ann", Some(&ann), None).await;
@@ -322,7 +548,9 @@ async fn reservation_timeout_returns_the_task_and_sets_the_agent_away() {
     assert!(host.tasks_of("ann", &ann).await.is_empty());
     // Accepting the lapsed reservation is a conflict.
     let id = t[0]["id"].as_str().unwrap();
-    let (status, _) = host.call("POST", &format!("/api/tasks/{id}/accept"), Some(&ann), None).await;
+    let (status, _) = host
+        .call("POST", &format!("/api/tasks/{id}/accept"), Some(&ann), None)
+        .await;
     assert_eq!(status, 409);
     host.stop().await;
 }
@@ -336,15 +564,21 @@ async fn rejected_task_is_offered_to_another_agent() {
     host.set_status("ann", &ann, "available").await;
     tokio::time::sleep(Duration::from_millis(20)).await;
     host.set_status("bob", &bob, "available").await;
-    host.inbound("chat", msg("m", json!({"email": "x@example.com"}), "hello")).await;
+    host.inbound("chat", msg("m", json!({"email": "x@example.com"}), "hello"))
+        .await;
     let t = host.wait_tasks("ann", &ann, |t| t.len() == 1).await;
     let id = t[0]["id"].as_str().unwrap();
-    let (status, body) = host.call("POST", &format!("/api/tasks/{id}/reject"), Some(&ann), None).await;
+    let (status, body) = host
+        .call("POST", &format!("/api/tasks/{id}/reject"), Some(&ann), None)
+        .await;
     assert_eq!(status, 200, "{body}");
     let t = host.wait_tasks("bob", &bob, |t| t.len() == 1).await;
     assert_eq!(t[0]["id"], id);
     tokio::time::sleep(Duration::from_millis(100)).await;
-    assert!(host.tasks_of("ann", &ann).await.is_empty(), "not offered back to Ann");
+    assert!(
+        host.tasks_of("ann", &ann).await.is_empty(),
+        "not offered back to Ann"
+    );
     host.stop().await;
 }
 
@@ -352,15 +586,22 @@ async fn rejected_task_is_offered_to_another_agent() {
 async fn escalation_relaxes_required_skills_after_the_wait() {
     let host = TestHost::start(|c| {
         c.routing.escalate_after_ms = 400;
-        c.routing
-            .channel_skills
-            .insert("billing".into(), [("billing".to_string(), 5u8)].into_iter().collect());
+        c.routing.channel_skills.insert(
+            "billing".into(),
+            [("billing".to_string(), 5u8)].into_iter().collect(),
+        );
     })
     .await;
     host.install_channel("billing", "chat", None, "").await;
-    let ann = host.agent("ann", json!({"name": "Ann", "skills": {"billing": 2}})).await;
+    let ann = host
+        .agent("ann", json!({"name": "Ann", "skills": {"billing": 2}}))
+        .await;
     host.set_status("ann", &ann, "available").await;
-    host.inbound("billing", msg("m", json!({"email": "x@example.com"}), "invoice?")).await;
+    host.inbound(
+        "billing",
+        msg("m", json!({"email": "x@example.com"}), "invoice?"),
+    )
+    .await;
     tokio::time::sleep(Duration::from_millis(150)).await;
     let q = queue(&host).await;
     assert_eq!(q.len(), 1, "Ann's level 2 does not cover billing 5");
@@ -375,45 +616,92 @@ async fn escalation_relaxes_required_skills_after_the_wait() {
 async fn hot_swapped_router_changes_decisions_and_failing_router_falls_back() {
     let host = TestHost::start(|c| c.routing.router = "policy".into()).await;
     let plugins = host.plugins_dir();
-    install(&plugins, "policy", &switchboard_tests::first_party_manifest("testing/rogue-router").replace("name = \"rogue-router\"", "name = \"policy\""), &wasm("rogue-router"));
+    install(
+        &plugins,
+        "policy",
+        &switchboard_tests::first_party_manifest("testing/rogue-router")
+            .replace("name = \"rogue-router\"", "name = \"policy\""),
+        &wasm("rogue-router"),
+    );
     host.install_channel("chat", "chat", None, "").await;
-    let ann = host.agent("ann", json!({"name": "Ann", "capacity": {"chat": 5}})).await;
-    let bob = host.agent("bob", json!({"name": "Bob", "capacity": {"chat": 5}})).await;
+    let ann = host
+        .agent("ann", json!({"name": "Ann", "capacity": {"chat": 5}}))
+        .await;
+    let bob = host
+        .agent("bob", json!({"name": "Bob", "capacity": {"chat": 5}}))
+        .await;
     host.set_status("ann", &ann, "available").await;
     tokio::time::sleep(Duration::from_millis(20)).await;
     host.set_status("bob", &bob, "available").await;
     let runtime = host.server.runtime.clone();
-    assert!(switchboard_tests::eventually(Duration::from_secs(10), || runtime.plugin("policy").is_some_and(|p| p.status == switchboard::runtime::PluginStatus::Active)).await);
+    assert!(
+        switchboard_tests::eventually(Duration::from_secs(10), || runtime
+            .plugin("policy")
+            .is_some_and(|p| p.status == switchboard::runtime::PluginStatus::Active))
+        .await
+    );
 
     // rogue-router: always the highest agent number (Bob).
-    host.inbound("chat", msg("m1", json!({"email": "a@example.com"}), "1")).await;
+    host.inbound("chat", msg("m1", json!({"email": "a@example.com"}), "1"))
+        .await;
     host.wait_tasks("bob", &bob, |t| t.len() == 1).await;
-    host.inbound("chat", msg("m2", json!({"email": "b@example.com"}), "2")).await;
+    host.inbound("chat", msg("m2", json!({"email": "b@example.com"}), "2"))
+        .await;
     host.wait_tasks("bob", &bob, |t| t.len() == 2).await;
     assert!(host.tasks_of("ann", &ann).await.is_empty());
 
     // Hot-load longest-idle under the same name: Ann (idle longest) is next.
-    install(&plugins, "policy", &switchboard_tests::first_party_manifest("longest-idle").replace("name = \"longest-idle\"", "name = \"policy\""), &wasm("longest-idle"));
+    install(
+        &plugins,
+        "policy",
+        &switchboard_tests::first_party_manifest("longest-idle")
+            .replace("name = \"longest-idle\"", "name = \"policy\""),
+        &wasm("longest-idle"),
+    );
     wait_for_version(&host, "policy", "longest-idle").await;
-    host.inbound("chat", msg("m3", json!({"email": "c@example.com"}), "3")).await;
+    host.inbound("chat", msg("m3", json!({"email": "c@example.com"}), "3"))
+        .await;
     host.wait_tasks("ann", &ann, |t| t.len() == 1).await;
     assert_eq!(host.tasks_of("bob", &bob).await.len(), 2);
 
     // A router that traps (rogue-router traps on channel `trap`): the
     // built-in policy decides and the fallback is counted.
-    install(&plugins, "policy", &switchboard_tests::first_party_manifest("testing/rogue-router").replace("name = \"rogue-router\"", "name = \"policy\""), &wasm("rogue-router"));
+    install(
+        &plugins,
+        "policy",
+        &switchboard_tests::first_party_manifest("testing/rogue-router")
+            .replace("name = \"rogue-router\"", "name = \"policy\""),
+        &wasm("rogue-router"),
+    );
     host.install_channel("trap", "chat", None, "").await;
     wait_for_version(&host, "policy", "rogue-router").await;
     for i in 0..3 {
-        host.inbound("trap", msg(&format!("t{i}"), json!({"email": format!("t{i}@example.com")}), "x")).await;
+        host.inbound(
+            "trap",
+            msg(
+                &format!("t{i}"),
+                json!({"email": format!("t{i}@example.com")}),
+                "x",
+            ),
+        )
+        .await;
     }
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     while host.tasks_of("ann", &ann).await.len() + host.tasks_of("bob", &bob).await.len() < 6 {
-        assert!(tokio::time::Instant::now() < deadline, "assignments stopped: {:?}", queue(&host).await);
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "assignments stopped: {:?}",
+            queue(&host).await
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let (_, stats) = host.call("GET", "/api/stats", Some(ADMIN_TOKEN), None).await;
-    assert!(stats["router"]["fallbacks"].as_u64().unwrap() >= 3, "{stats}");
+    let (_, stats) = host
+        .call("GET", "/api/stats", Some(ADMIN_TOKEN), None)
+        .await;
+    assert!(
+        stats["router"]["fallbacks"].as_u64().unwrap() >= 3,
+        "{stats}"
+    );
     assert!(queue(&host).await.is_empty());
     host.stop().await;
 }

@@ -22,8 +22,14 @@ pub async fn put(
     JsonBody(input): JsonBody<AgentInput>,
 ) -> Result<Response, ApiError> {
     let (agent, token, seq) = state.core.routing.put_agent(&id, input)?;
-    state.core.store.durable(seq).await.map_err(ApiError::internal)?;
-    let mut body = serde_json::to_value(state.core.routing.view(&agent)).map_err(ApiError::internal)?;
+    state
+        .core
+        .store
+        .durable(seq)
+        .await
+        .map_err(ApiError::internal)?;
+    let mut body =
+        serde_json::to_value(state.core.routing.view(&agent)).map_err(ApiError::internal)?;
     Ok(match token {
         Some(token) => {
             body["token"] = json!(token);
@@ -40,7 +46,9 @@ pub async fn list(
 ) -> Result<Json<Vec<crate::routing::AgentView>>, ApiError> {
     who.require_supervisor()?;
     let routing = &state.core.routing;
-    Ok(Json(routing.agents().iter().map(|a| routing.view(a)).collect()))
+    Ok(Json(
+        routing.agents().iter().map(|a| routing.view(a)).collect(),
+    ))
 }
 
 /// `GET /api/agents/{id}` (the agent, supervisor).
@@ -77,7 +85,12 @@ pub async fn status(
     }
     who.require_self_or_supervisor(&id)?;
     let (agent, seq) = state.core.routing.set_status(&id, body.status)?;
-    state.core.store.durable(seq).await.map_err(ApiError::internal)?;
+    state
+        .core
+        .store
+        .durable(seq)
+        .await
+        .map_err(ApiError::internal)?;
     Ok(Json(state.core.routing.view(&agent)))
 }
 
@@ -155,5 +168,7 @@ pub async fn complete(
         serde_json::from_slice(&bytes)
             .map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))?
     };
-    Ok(Json(state.core.complete(&id, &agent, body.disposition).await?))
+    Ok(Json(
+        state.core.complete(&id, &agent, body.disposition).await?,
+    ))
 }

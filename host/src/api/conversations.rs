@@ -29,7 +29,9 @@ pub async fn show(
     if let Principal::Agent(agent) = &who
         && !state.core.routing.agent_has_conversation(agent, &id)
     {
-        return Err(ApiError::forbidden(format!("conversation {id} is not yours")));
+        return Err(ApiError::forbidden(format!(
+            "conversation {id} is not yours"
+        )));
     }
     Ok(Json(ConversationView {
         conversation,
@@ -53,11 +55,19 @@ pub async fn reply(
     JsonBody(body): JsonBody<ReplyBody>,
 ) -> Result<(StatusCode, Json<Message>), ApiError> {
     let agent = who.require_agent()?.to_string();
-    if state.core.conversations.get(&id).map_err(ApiError::internal)?.is_none() {
+    if state
+        .core
+        .conversations
+        .get(&id)
+        .map_err(ApiError::internal)?
+        .is_none()
+    {
         return Err(ApiError::not_found(format!("no conversation {id}")));
     }
     if !state.core.routing.agent_has_conversation(&agent, &id) {
-        return Err(ApiError::forbidden(format!("conversation {id} is not yours")));
+        return Err(ApiError::forbidden(format!(
+            "conversation {id} is not yours"
+        )));
     }
     let message = state.core.reply(&id, Some(&agent), &body.text).await?;
     Ok((StatusCode::ACCEPTED, Json(message)))

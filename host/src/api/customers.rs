@@ -90,7 +90,9 @@ fn load(who: &Principal, state: &AppState, id: &str) -> Result<Customer, ApiErro
         .map_err(|e| ApiError::from(crate::core::CoreError::from(e)))?
         .ok_or_else(|| ApiError::not_found(format!("no customer {id}")))?;
     if !can_see(who, state, &customer.id) {
-        return Err(ApiError::forbidden(format!("customer {id} is not one of yours")));
+        return Err(ApiError::forbidden(format!(
+            "customer {id} is not one of yours"
+        )));
     }
     Ok(customer)
 }
@@ -134,7 +136,10 @@ pub async fn merge(
 }
 
 /// `GET /api/audit` (admin): merges and other audited changes.
-pub async fn audit(_: Admin, State(state): State<AppState>) -> Result<Json<Vec<AuditEntry>>, ApiError> {
+pub async fn audit(
+    _: Admin,
+    State(state): State<AppState>,
+) -> Result<Json<Vec<AuditEntry>>, ApiError> {
     state
         .core
         .customers

@@ -19,9 +19,8 @@ pub async fn stream(
     State(state): State<AppState>,
 ) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
     let rx = state.core.events.subscribe();
-    let stream = futures_util::stream::unfold(
-        (rx, who, state),
-        |(mut rx, who, state)| async move {
+    let stream =
+        futures_util::stream::unfold((rx, who, state), |(mut rx, who, state)| async move {
             loop {
                 let next = tokio::select! {
                     e = rx.recv() => e,
@@ -40,10 +39,9 @@ pub async fn stream(
                 let visible = match &who {
                     Principal::Agent(agent) => {
                         event.agent_id.as_deref() == Some(agent.as_str())
-                            || event
-                                .conversation_id
-                                .as_deref()
-                                .is_some_and(|c| state.core.routing.agent_has_conversation(agent, c))
+                            || event.conversation_id.as_deref().is_some_and(|c| {
+                                state.core.routing.agent_has_conversation(agent, c)
+                            })
                     }
                     _ => true,
                 };
@@ -54,7 +52,6 @@ pub async fn stream(
                 let sse = SseEvent::default().event(event.kind).data(data);
                 return Some((Ok(sse), (rx, who, state)));
             }
-        },
-    );
+        });
     Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
 }

@@ -65,7 +65,10 @@ pub fn app(state: AppState, max_body_bytes: usize) -> Router {
         .route("/api/queue", get(floor::queue))
         .route("/api/stats", get(floor::stats))
         .route("/api/conversations/{id}", get(conversations::show))
-        .route("/api/conversations/{id}/messages", post(conversations::reply))
+        .route(
+            "/api/conversations/{id}/messages",
+            post(conversations::reply),
+        )
         .route("/api/customers", get(customers::lookup))
         .route("/api/customers/{id}", get(customers::show))
         .route("/api/customers/{id}/timeline", get(customers::timeline))

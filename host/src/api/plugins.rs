@@ -101,6 +101,10 @@ pub struct OutboxView {
 pub async fn outbox(_: Admin, State(state): State<AppState>) -> Result<Json<OutboxView>, ApiError> {
     Ok(Json(OutboxView {
         pending: state.core.outbox.pending().map_err(ApiError::internal)?,
-        dead_letters: state.core.outbox.dead_letters().map_err(ApiError::internal)?,
+        dead_letters: state
+            .core
+            .outbox
+            .dead_letters()
+            .map_err(ApiError::internal)?,
     }))
 }

@@ -32,7 +32,12 @@ pub async fn handle(State(state): State<AppState>, request: Request) -> Result<R
         .headers()
         .iter()
         .take(MAX_HEADERS)
-        .filter_map(|(k, v)| Some((k.as_str().to_ascii_lowercase(), v.to_str().ok()?.to_string())))
+        .filter_map(|(k, v)| {
+            Some((
+                k.as_str().to_ascii_lowercase(),
+                v.to_str().ok()?.to_string(),
+            ))
+        })
         .collect();
     let body = super::body::read_body(request, &()).await?;
     let http = HttpRequest {
@@ -42,8 +47,8 @@ pub async fn handle(State(state): State<AppState>, request: Request) -> Result<R
         body: body.to_vec(),
     };
     let response = state.core.handle_webhook(&plugin, &http).await?;
-    let mut builder = Response::builder()
-        .status(StatusCode::from_u16(response.status).unwrap_or(StatusCode::OK));
+    let mut builder =
+        Response::builder().status(StatusCode::from_u16(response.status).unwrap_or(StatusCode::OK));
     for (name, value) in &response.headers {
         if let (Ok(name), Ok(value)) = (
             HeaderName::from_bytes(name.as_bytes()),

@@ -315,10 +315,7 @@ impl Conversations {
             last_inbound: None,
             task_id: None,
         };
-        batch.put(
-            open_key(customer, channel, thread),
-            conversation.id.clone(),
-        );
+        batch.put(open_key(customer, channel, thread), conversation.id.clone());
         batch.put(by_customer_key(customer, &conversation.id), Vec::new());
         Ok(conversation)
     }

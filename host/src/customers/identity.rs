@@ -220,7 +220,10 @@ mod tests {
     #[test]
     fn parse_lookups() {
         let n = Normalizer::new("US").unwrap();
-        assert_eq!(n.parse("phone:6505551234").unwrap().key(), "phone:+16505551234");
+        assert_eq!(
+            n.parse("phone:6505551234").unwrap().key(),
+            "phone:+16505551234"
+        );
         assert_eq!(
             n.parse("handle:webchat:abc").unwrap().key(),
             "handle:webchat:abc"

@@ -261,7 +261,14 @@ impl Customers {
                     let mut survivor = owners.remove(0);
                     for other in owners {
                         let reason = format!("one event attested {}", evidence.join(" and "));
-                        let merge = self.merge_into(&mut batch, &mut survivor, other, "system", &reason, now)?;
+                        let merge = self.merge_into(
+                            &mut batch,
+                            &mut survivor,
+                            other,
+                            "system",
+                            &reason,
+                            now,
+                        )?;
                         on_merge(&mut batch, &merge)?;
                         merges.push(merge);
                     }
@@ -342,7 +349,8 @@ impl Customers {
             return Err(CustomerError::SameCustomer(survivor.id));
         }
         let mut batch = Batch::new();
-        let merge = self.merge_into(&mut batch, &mut survivor, other, actor, "manual merge", now)?;
+        let merge =
+            self.merge_into(&mut batch, &mut survivor, other, actor, "manual merge", now)?;
         on_merge(&mut batch, &merge)?;
         batch.put_json(customer_key(&survivor.id), &survivor);
         let seq = self.store.write(batch)?;

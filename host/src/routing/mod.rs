@@ -706,8 +706,11 @@ impl Routing {
         disposition: Option<String>,
     ) -> Result<(Task, u64), RoutingError> {
         let wrap = self.inner.config.wrap_up_ms;
-        self.transition(task_id, agent, "task.completed", |state, task, now| {
-            match task.state {
+        self.transition(
+            task_id,
+            agent,
+            "task.completed",
+            |state, task, now| match task.state {
                 TaskState::Assigned => {
                     task.disposition = disposition;
                     let wrap_ms = wrap.get(task.channel_kind);
@@ -731,8 +734,8 @@ impl Routing {
                     task.id,
                     state_name(other)
                 ))),
-            }
-        })
+            },
+        )
     }
 
     /// Moves an assigned task to wrap-up (e.g. the call ended).
@@ -951,7 +954,10 @@ impl Routing {
             }
             let snapshot = {
                 let state = self.lock();
-                let Some(task) = state.tasks.get(&id).filter(|t| t.state == TaskState::Pending)
+                let Some(task) = state
+                    .tasks
+                    .get(&id)
+                    .filter(|t| t.state == TaskState::Pending)
                 else {
                     continue;
                 };
@@ -1030,7 +1036,12 @@ impl Routing {
             self.inner.decisions.fetch_add(1, Ordering::Relaxed);
             return policy::longest_idle(task, candidates);
         }
-        match self.inner.runtime.route_select(router, task, candidates).await {
+        match self
+            .inner
+            .runtime
+            .route_select(router, task, candidates)
+            .await
+        {
             Ok(decision) => {
                 self.inner.decisions.fetch_add(1, Ordering::Relaxed);
                 metrics::counter!("switchboard_routing_decisions_total", "by" => "plugin")

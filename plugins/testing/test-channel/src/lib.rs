@@ -17,8 +17,8 @@
 use serde::Deserialize;
 use switchboard_sdk::{
     Channel, ChannelEvent, ChannelInfo, ChannelKind, Delivery, DeliveryError, DeliveryStatus,
-    HttpRequest, HttpResponse, Identity, InboundMessage, OutboundAction, PluginError,
-    StatusUpdate, WebhookOutcome, config, http,
+    HttpRequest, HttpResponse, Identity, InboundMessage, OutboundAction, PluginError, StatusUpdate,
+    WebhookOutcome, config, http,
 };
 
 struct TestChannel;
@@ -84,7 +84,11 @@ fn message(m: Msg) -> Result<ChannelEvent, PluginError> {
         (Some(t), _) => t,
         (None, Some(Identity::Email(e) | Identity::Phone(e))) => e.trim().to_lowercase(),
         (None, Some(Identity::Handle(h))) => h.value.clone(),
-        (None, None) => return Err(PluginError::bad_request("a message needs `from` or `thread`")),
+        (None, None) => {
+            return Err(PluginError::bad_request(
+                "a message needs `from` or `thread`",
+            ));
+        }
     };
     Ok(ChannelEvent::Message(InboundMessage {
         provider_message_id: m.id,
@@ -113,7 +117,10 @@ impl Channel for TestChannel {
             return Err(PluginError::unauthorized("missing or wrong x-test-secret"));
         }
         if request.method != "POST" {
-            return Ok(WebhookOutcome::respond(HttpResponse::empty(405), Vec::new()));
+            return Ok(WebhookOutcome::respond(
+                HttpResponse::empty(405),
+                Vec::new(),
+            ));
         }
         let payload: Payload = request.json()?;
         let (messages, statuses) = match payload {
@@ -130,7 +137,11 @@ impl Channel for TestChannel {
                 "delivered" => DeliveryStatus::Delivered,
                 "read" => DeliveryStatus::Read,
                 "failed" => DeliveryStatus::Failed,
-                other => return Err(PluginError::bad_request(format!("unknown status `{other}`"))),
+                other => {
+                    return Err(PluginError::bad_request(format!(
+                        "unknown status `{other}`"
+                    )));
+                }
             };
             events.push(ChannelEvent::Status(StatusUpdate {
                 provider_message_id: s.id,
@@ -148,13 +159,18 @@ impl Channel for TestChannel {
 
     fn deliver(action: OutboundAction) -> Result<Delivery, DeliveryError> {
         let OutboundAction::Message(m) = action else {
-            return Err(DeliveryError::permanent("the test channel only sends messages"));
+            return Err(DeliveryError::permanent(
+                "the test channel only sends messages",
+            ));
         };
         let to = match &m.to {
             Identity::Email(v) | Identity::Phone(v) => v.clone(),
             Identity::Handle(h) => h.value.clone(),
         };
-        let url = format!("{}/messages", config::get_or("api_base", "http://127.0.0.1"));
+        let url = format!(
+            "{}/messages",
+            config::get_or("api_base", "http://127.0.0.1")
+        );
         let body = serde_json::json!({
             "message_id": m.message_id,
             "conversation_id": m.conversation_id,
