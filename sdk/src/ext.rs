@@ -261,8 +261,21 @@ impl Candidates {
             load: self.load.get(index).copied().unwrap_or(0),
             free: self.free.get(index).copied().unwrap_or(0),
             skill_levels: levels,
-            speaks_language: self.speaks_language.get(index).copied().unwrap_or(true),
+            speaks_language: self.speaks_language.get(index).is_none_or(|&s| s != 0),
         })
+    }
+    /// Whether candidate `index` meets every skill requirement of the task
+    /// (`skills` must be the task's own list). Cheaper than building a
+    /// [`Candidate`] when a policy only filters.
+    pub fn covers(&self, index: usize, skills: &[SkillRequirement]) -> bool {
+        if skills.is_empty() {
+            return true;
+        }
+        let row = index * skills.len();
+        skills
+            .iter()
+            .enumerate()
+            .all(|(j, req)| self.skill_levels.get(row + j).copied().unwrap_or(0) >= req.min_level)
     }
     /// The candidates one by one.
     pub fn iter(&self) -> impl Iterator<Item = Candidate<'_>> + '_ {
@@ -285,7 +298,7 @@ mod tests {
             load: vec![1, 0],
             free: vec![1, 2],
             skill_levels: vec![3, 0, 5, 2],
-            speaks_language: vec![true, false],
+            speaks_language: vec![1, 0],
         }
     }
 

@@ -179,7 +179,7 @@ pub fn sample_routing(
         load: vec![0; agents as usize],
         free: vec![2; agents as usize],
         skill_levels: (1..=agents).map(|i| (i % 5) as u8 + 1).collect(),
-        speaks_language: vec![true; agents as usize],
+        speaks_language: vec![1; agents as usize],
     };
     (task, candidates)
 }

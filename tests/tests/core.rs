@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use switchboard_tests::{ADMIN_TOKEN, MockServer, TestHost, install, wasm};
+use switchboard_tests::{ADMIN_TOKEN, TestHost, install, wasm};
 
 fn msg(id: &str, from: Value, text: &str) -> Value {
     json!({"id": id, "from": from, "text": text})

@@ -173,7 +173,9 @@ struct State {
     next_number: u32,
     tasks: HashMap<String, Task>,
     queue: BTreeSet<(Reverse<u32>, u64, String)>,
-    holdings: HashMap<String, Vec<String>>,
+    /// Each agent's reserved, assigned and wrapping tasks, with their kind
+    /// so capacity checks need no task look-ups.
+    holdings: HashMap<String, Vec<(String, Kind)>>,
 }
 
 impl State {
@@ -186,7 +188,7 @@ impl State {
             .get(agent)
             .into_iter()
             .flatten()
-            .filter_map(|id| self.tasks.get(id))
+            .filter_map(|(id, _)| self.tasks.get(id))
     }
 
     /// How many more tasks of `kind` the agent can take now.
@@ -199,12 +201,12 @@ impl State {
         let mut same = 0u32;
         let mut total = 0u32;
         let mut on_voice = false;
-        for t in self.held(&agent.id) {
+        for (_, held) in self.holdings.get(&agent.id).into_iter().flatten() {
             total += 1;
-            if t.channel_kind == kind {
+            if *held == kind {
                 same += 1;
             }
-            if t.channel_kind == Kind::Voice {
+            if *held == Kind::Voice {
                 on_voice = true;
             }
         }
@@ -216,7 +218,7 @@ impl State {
 
     fn unhold(&mut self, agent: &str, task: &str) {
         if let Some(list) = self.holdings.get_mut(agent) {
-            list.retain(|t| t != task);
+            list.retain(|(t, _)| t != task);
         }
     }
 }
@@ -294,7 +296,7 @@ impl Routing {
                             .holdings
                             .entry(agent.clone())
                             .or_default()
-                            .push(task.id.clone());
+                            .push((task.id.clone(), task.channel_kind));
                     }
                 }
                 _ => {}
@@ -1188,7 +1190,7 @@ impl Routing {
             .holdings
             .entry(agent_id.clone())
             .or_default()
-            .push(task_id.to_string());
+            .push((task_id.to_string(), task.channel_kind));
         state.tasks.insert(task_id.to_string(), task.clone());
         state.agents.insert(agent_id, agent);
         drop(state);
@@ -1318,6 +1320,7 @@ fn candidates_for(
         if agent.status != AgentStatus::Available {
             continue;
         }
+        // Capacity first: it is the cheapest filter that removes the most.
         let free = state.free(agent, task.channel_kind, config);
         if free == 0 {
             continue;
@@ -1335,11 +1338,11 @@ fn candidates_for(
             c.skill_levels
                 .push(agent.skills.get(&skill.name).copied().unwrap_or(0));
         }
-        c.speaks_language.push(
+        c.speaks_language.push(u8::from(
             task.language
                 .as_ref()
                 .is_none_or(|l| agent.languages.iter().any(|a| a.eq_ignore_ascii_case(l))),
-        );
+        ));
     }
     let numbers = c.agents.clone();
     (c, numbers, any_free)

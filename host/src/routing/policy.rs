@@ -14,13 +14,13 @@ pub fn longest_idle(task: &RouteTask, candidates: &Candidates) -> Decision {
     let any_speaks = (0..candidates.agents.len()).any(|i| {
         candidates.free[i] > 0
             && covers(task, candidates, i, width)
-            && candidates.speaks_language[i]
+            && candidates.speaks_language[i] != 0
     });
     for i in 0..candidates.agents.len() {
         if candidates.free[i] == 0 || !covers(task, candidates, i, width) {
             continue;
         }
-        if any_speaks && !candidates.speaks_language[i] {
+        if any_speaks && candidates.speaks_language[i] == 0 {
             continue;
         }
         let agent = candidates.agents[i];

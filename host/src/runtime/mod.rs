@@ -576,9 +576,39 @@ impl Runtime {
         let WorldPre::Router(pre) = &plugin.pre else {
             unreachable!("kind checked")
         };
-        // A warm instance when one is free: a routing decision is cheaper
-        // than instantiating. Only a call that succeeded returns its
-        // instance to the pool, so nothing survives a trap.
+        let outcome = self
+            .warm_router_call(&plugin, pre, async |router, store| {
+                router.call_select(store, task, candidates).await
+            })
+            .instrument(tracing::debug_span!("plugin.select", plugin = name, task = %task.id))
+            .await;
+        let decision = self.settle(&slot, &plugin, outcome)?;
+        if let Decision::Assign(agent) = decision
+            && !candidates.agents.contains(&agent)
+        {
+            return Err(self.fault(
+                &slot,
+                &plugin,
+                Fault::InvalidOutput(format!("assigned agent {agent}, which is not a candidate")),
+                true,
+            ));
+        }
+        Ok(decision)
+    }
+
+    /// Runs a router call in a warm instance when one is free (routers run
+    /// on every assignment, and a decision costs less than instantiating).
+    /// Only an instance whose call succeeded goes back to the pool, so
+    /// nothing survives a trap, a timeout or a memory fault.
+    async fn warm_router_call<T>(
+        &self,
+        plugin: &LoadedPlugin,
+        pre: &bindings::router::RouterPre<State>,
+        call: impl AsyncFnOnce(
+            &bindings::router::Router,
+            &mut wasmtime::Store<State>,
+        ) -> wasmtime::Result<T>,
+    ) -> Result<T, RunError> {
         let warm = plugin
             .warm_routers
             .lock()
@@ -598,11 +628,10 @@ impl Runtime {
                 Some(r) => r,
                 None => pre.instantiate_async(&mut *store).await?,
             };
-            let decision = router.call_select(&mut *store, task, candidates).await?;
+            let value = call(&router, &mut *store).await?;
             instance = Some(router);
-            Ok(decision)
+            Ok(value)
         })
-        .instrument(tracing::debug_span!("plugin.select", plugin = name, task = %task.id))
         .await;
         if outcome.is_ok()
             && let Some(router) = instance
@@ -615,18 +644,7 @@ impl Runtime {
                 pool.push((store, router));
             }
         }
-        let decision = self.settle(&slot, &plugin, outcome)?;
-        if let Decision::Assign(agent) = decision
-            && !candidates.agents.contains(&agent)
-        {
-            return Err(self.fault(
-                &slot,
-                &plugin,
-                Fault::InvalidOutput(format!("assigned agent {agent}, which is not a candidate")),
-                true,
-            ));
-        }
-        Ok(decision)
+        outcome
     }
 
     /// `router.prioritize`.
@@ -635,14 +653,12 @@ impl Runtime {
         let WorldPre::Router(pre) = &plugin.pre else {
             unreachable!("kind checked")
         };
-        let outcome = run(&self.inner.engine, &plugin.ctx, async |store| {
-            pre.instantiate_async(&mut *store)
-                .await?
-                .call_prioritize(&mut *store, task)
-                .await
-        })
-        .instrument(tracing::debug_span!("plugin.prioritize", plugin = name, task = %task.id))
-        .await;
+        let outcome = self
+            .warm_router_call(&plugin, pre, async |router, store| {
+                router.call_prioritize(store, task).await
+            })
+            .instrument(tracing::debug_span!("plugin.prioritize", plugin = name, task = %task.id))
+            .await;
         self.settle(&slot, &plugin, outcome)
     }
 

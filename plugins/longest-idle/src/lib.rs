@@ -5,33 +5,63 @@
 //! customer's previous agent if they qualify (continuity beats idle time),
 //! otherwise the agent idle the longest. Ties go to the lower agent number so
 //! decisions are reproducible.
+//!
+//! It walks the candidate columns side by side without building a list of
+//! qualified agents: this runs on every assignment, over up to thousands of
+//! agents.
 
-use switchboard_sdk::{Candidate, Candidates, Decision, RouteTask, Router};
+use switchboard_sdk::{Candidates, Decision, RouteTask, Router};
 
 struct LongestIdle;
 
 impl Router for LongestIdle {
     fn select(task: &RouteTask, candidates: &Candidates) -> Decision {
-        let qualified: Vec<Candidate<'_>> = candidates
-            .iter()
-            .filter(|c| c.free > 0 && c.covers(&task.skills))
-            .collect();
-        let pool: Vec<Candidate<'_>> = if qualified.iter().any(|c| c.speaks_language) {
-            qualified
-                .into_iter()
-                .filter(|c| c.speaks_language)
-                .collect()
+        // Best so far: (speaks the language, idle ms, agent).
+        let mut best: Option<(bool, u64, u32)> = None;
+        let mut preferred: Option<bool> = None;
+        let mut any_speaks = false;
+        let mins: Vec<u8> = task.skills.iter().map(|s| s.min_level).collect();
+        let width = mins.len().max(1);
+        // With no required skills there are no levels: walk a row of zeros.
+        let no_levels = vec![0u8; candidates.agents.len()];
+        let levels: &[u8] = if mins.is_empty() {
+            &no_levels
         } else {
-            qualified
+            &candidates.skill_levels
         };
-        if let Some(preferred) = task.preferred_agent
-            && pool.iter().any(|c| c.agent == preferred)
-        {
-            return Decision::Assign(preferred);
+        let rows = candidates
+            .agents
+            .iter()
+            .zip(&candidates.idle_ms)
+            .zip(&candidates.free)
+            .zip(&candidates.speaks_language)
+            .zip(levels.chunks_exact(width));
+        for ((((&agent, &idle), &free), &speaks), row) in rows {
+            if free == 0 || row.iter().zip(&mins).any(|(level, min)| level < min) {
+                continue;
+            }
+            let speaks = speaks != 0;
+            any_speaks |= speaks;
+            if task.preferred_agent == Some(agent) {
+                preferred = Some(speaks);
+            }
+            let better = match best {
+                None => true,
+                Some((b_speaks, b_idle, b_agent)) => {
+                    (speaks, idle, std::cmp::Reverse(agent))
+                        > (b_speaks, b_idle, std::cmp::Reverse(b_agent))
+                }
+            };
+            if better {
+                best = Some((speaks, idle, agent));
+            }
         }
-        pool.iter()
-            .max_by(|a, b| a.idle_ms.cmp(&b.idle_ms).then(b.agent.cmp(&a.agent)))
-            .map_or(Decision::Wait, |c| Decision::Assign(c.agent))
+        if let (Some(speaks), Some(agent)) = (preferred, task.preferred_agent)
+            && (speaks || !any_speaks)
+        {
+            return Decision::Assign(agent);
+        }
+        best.map_or(Decision::Wait, |(_, _, agent)| Decision::Assign(agent))
     }
 }
 
