@@ -395,3 +395,52 @@ async fn admin_limits_only_lower_the_manifest() {
         Fault::MemoryLimit { mb: 8 }
     );
 }
+
+/// Routers run in warm instances: an instance whose call trapped or ran out
+/// of time is dropped, and the next calls (concurrent ones included) get a
+/// working instance.
+#[tokio::test]
+async fn warm_router_instances_survive_traps_and_timeouts_of_other_calls() {
+    let mut all = bundles("");
+    all.push((
+        "rogue-router",
+        first_party_manifest("testing/rogue-router"),
+        wasm("rogue-router"),
+    ));
+    let t = TestRuntime::new(&all, |_| {}).await;
+    let (mut task, candidates) = sample_routing(5);
+    use switchboard::runtime::bindings::routing::Decision;
+    for bad in ["trap", "loop", "trap"] {
+        task.channel = "chat".into();
+        let ok = t
+            .runtime
+            .route_select("rogue-router", &task, &candidates)
+            .await;
+        assert!(matches!(ok, Ok(Decision::Assign(5))), "{ok:?}");
+        task.channel = bad.into();
+        let failed = t
+            .runtime
+            .route_select("rogue-router", &task, &candidates)
+            .await;
+        assert!(
+            matches!(failed, Err(CallError::Fault { .. })),
+            "{bad}: {failed:?}"
+        );
+    }
+    task.channel = "chat".into();
+    let mut handles = Vec::new();
+    for _ in 0..16 {
+        let (runtime, task, candidates) = (t.runtime.clone(), task.clone(), candidates.clone());
+        handles.push(tokio::spawn(async move {
+            runtime
+                .route_select("rogue-router", &task, &candidates)
+                .await
+        }));
+    }
+    for handle in handles {
+        let result = handle.await.unwrap();
+        assert!(matches!(result, Ok(Decision::Assign(5))), "{result:?}");
+    }
+    let rogue = info(&t.runtime, "rogue-router");
+    assert_eq!((rogue.calls, rogue.failures), (3 + 3 + 16, 3));
+}
