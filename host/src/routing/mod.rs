@@ -173,9 +173,11 @@ struct State {
     next_number: u32,
     tasks: HashMap<String, Task>,
     queue: BTreeSet<(Reverse<u32>, u64, String)>,
-    /// Each agent's reserved, assigned and wrapping tasks, with their kind
-    /// so capacity checks need no task look-ups.
-    holdings: HashMap<String, Vec<(String, Kind)>>,
+    /// Each agent's reserved, assigned and wrapping tasks with their kind,
+    /// indexed by agent number: the dispatcher checks every agent's
+    /// capacity for every decision, so this is an array index, not a hash
+    /// look-up.
+    holdings: Vec<Vec<(String, Kind)>>,
 }
 
 impl State {
@@ -183,11 +185,23 @@ impl State {
         (Reverse(task.priority), task.created_at, task.id.clone())
     }
 
+    fn held_of(&self, number: u32) -> &[(String, Kind)] {
+        self.holdings.get(number as usize).map_or(&[], Vec::as_slice)
+    }
+
+    fn hold(&mut self, number: u32, task: &str, kind: Kind) {
+        let i = number as usize;
+        if self.holdings.len() <= i {
+            self.holdings.resize_with(i + 1, Vec::new);
+        }
+        self.holdings[i].push((task.to_string(), kind));
+    }
+
     fn held(&self, agent: &str) -> impl Iterator<Item = &Task> {
-        self.holdings
-            .get(agent)
-            .into_iter()
-            .flatten()
+        let number = self.agents.get(agent).map(|a| a.number);
+        number
+            .map_or(&[][..], |n| self.held_of(n))
+            .iter()
             .filter_map(|(id, _)| self.tasks.get(id))
     }
 
@@ -201,7 +215,7 @@ impl State {
         let mut same = 0u32;
         let mut total = 0u32;
         let mut on_voice = false;
-        for (_, held) in self.holdings.get(&agent.id).into_iter().flatten() {
+        for (_, held) in self.held_of(agent.number) {
             total += 1;
             if *held == kind {
                 same += 1;
@@ -217,7 +231,9 @@ impl State {
     }
 
     fn unhold(&mut self, agent: &str, task: &str) {
-        if let Some(list) = self.holdings.get_mut(agent) {
+        if let Some(number) = self.agents.get(agent).map(|a| a.number as usize)
+            && let Some(list) = self.holdings.get_mut(number)
+        {
             list.retain(|(t, _)| t != task);
         }
     }
@@ -275,7 +291,7 @@ impl Routing {
             next_number: 1,
             tasks: HashMap::new(),
             queue: BTreeSet::new(),
-            holdings: HashMap::new(),
+            holdings: Vec::new(),
         };
         for agent in store.scan_json::<Agent>("agent/")? {
             state.next_number = state.next_number.max(agent.number + 1);
@@ -291,12 +307,13 @@ impl Routing {
                     state.queue.insert(State::queue_key(&task));
                 }
                 s if s.holds_agent() => {
-                    if let Some(agent) = &task.agent_id {
-                        state
-                            .holdings
-                            .entry(agent.clone())
-                            .or_default()
-                            .push((task.id.clone(), task.channel_kind));
+                    if let Some(number) = task
+                        .agent_id
+                        .as_ref()
+                        .and_then(|a| state.agents.get(a))
+                        .map(|a| a.number)
+                    {
+                        state.hold(number, &task.id, task.channel_kind);
                     }
                 }
                 _ => {}
@@ -1186,11 +1203,7 @@ impl Routing {
             state.queue.insert(key);
             return Err(e);
         }
-        state
-            .holdings
-            .entry(agent_id.clone())
-            .or_default()
-            .push((task_id.to_string(), task.channel_kind));
+        state.hold(agent.number, task_id, task.channel_kind);
         state.tasks.insert(task_id.to_string(), task.clone());
         state.agents.insert(agent_id, agent);
         drop(state);
@@ -1332,7 +1345,7 @@ fn candidates_for(
         c.agents.push(agent.number);
         c.idle_ms.push(now.saturating_sub(agent.idle_since));
         c.load
-            .push(state.holdings.get(&agent.id).map_or(0, |h| h.len() as u32));
+            .push(state.held_of(agent.number).len() as u32);
         c.free.push(free);
         for skill in &task.skills {
             c.skill_levels
