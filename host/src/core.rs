@@ -556,6 +556,28 @@ impl Core {
         Ok(task)
     }
 
+    /// Sets profile attributes (an empty value removes one).
+    pub async fn set_attributes(
+        &self,
+        customer: &str,
+        attributes: &std::collections::BTreeMap<String, String>,
+    ) -> Result<Customer, CoreError> {
+        for key in attributes.keys() {
+            if key.trim().is_empty() || key.len() > 64 {
+                return Err(CoreError::Invalid(
+                    "attribute names are 1-64 characters".into(),
+                ));
+            }
+        }
+        let (customer, seq) = {
+            let _gate = self.gate();
+            self.customers
+                .set_attributes(customer, attributes, now_ms())?
+        };
+        self.store.durable(seq).await?;
+        Ok(customer)
+    }
+
     /// Merges two customers on an admin's request.
     pub async fn merge(&self, survivor: &str, other: &str) -> Result<Customer, CoreError> {
         let (customer, _, seq) = {

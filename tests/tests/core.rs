@@ -705,3 +705,206 @@ async fn hot_swapped_router_changes_decisions_and_failing_router_falls_back() {
     assert!(queue(&host).await.is_empty());
     host.stop().await;
 }
+
+async fn set_attribute(host: &TestHost, customer: &str, key: &str, value: &str) {
+    let (status, body) = host
+        .call(
+            "PATCH",
+            &format!("/api/customers/{customer}/attributes"),
+            Some(ADMIN_TOKEN),
+            Some(json!({ key: value })),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["attributes"][key], value);
+}
+
+#[tokio::test]
+async fn vip_first_serves_vips_before_older_tasks_with_the_most_skilled_agent() {
+    let host = TestHost::start(|c| {
+        c.routing.router = "vip-first".into();
+        c.routing.channel_skills.insert(
+            "support".into(),
+            [("support".to_string(), 1u8)].into_iter().collect(),
+        );
+    })
+    .await;
+    host.install_channel("support", "chat", None, "").await;
+    // The VIP is known before their message arrives.
+    host.inbound(
+        "support",
+        msg("v0", json!({"email": "vip@example.com"}), "earlier"),
+    )
+    .await;
+    let vip = lookup(&host, "email:vip@example.com").await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    set_attribute(&host, &vip, "tier", "vip").await;
+    // Ann serves that first conversation; then both agents step away.
+    let ann = host
+        .agent(
+            "ann",
+            json!({"name": "Ann", "skills": {"support": 2}, "capacity": {"chat": 1}}),
+        )
+        .await;
+    let bob = host
+        .agent(
+            "bob",
+            json!({"name": "Bob", "skills": {"support": 5}, "capacity": {"chat": 1}}),
+        )
+        .await;
+    host.set_status("ann", &ann, "available").await;
+    let first = host.wait_tasks("ann", &ann, |t| t.len() == 1).await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    host.call(
+        "POST",
+        &format!("/api/tasks/{first}/accept"),
+        Some(&ann),
+        None,
+    )
+    .await;
+    host.call(
+        "POST",
+        &format!("/api/tasks/{first}/complete"),
+        Some(&ann),
+        None,
+    )
+    .await;
+    host.set_status("ann", &ann, "away").await;
+
+    // Two normal customers wait, then the VIP writes again.
+    host.inbound(
+        "support",
+        msg("n1", json!({"email": "n1@example.com"}), "normal 1"),
+    )
+    .await;
+    host.inbound(
+        "support",
+        msg("n2", json!({"email": "n2@example.com"}), "normal 2"),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    host.inbound(
+        "support",
+        msg("v1", json!({"email": "vip@example.com"}), "vip again"),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let q = queue(&host).await;
+    assert_eq!(q.len(), 3);
+    assert_eq!(
+        q[0]["customer_id"],
+        vip.as_str(),
+        "the VIP jumps the queue: {q:?}"
+    );
+    assert!(q[0]["priority"].as_u64().unwrap() > q[1]["priority"].as_u64().unwrap());
+
+    // Served in that order: Ann (alone) takes the VIP, then a normal task;
+    // Bob takes the other.
+    let serve = |id: String, token: String| {
+        let host = &host;
+        async move {
+            host.call(
+                "POST",
+                &format!("/api/tasks/{id}/accept"),
+                Some(&token),
+                None,
+            )
+            .await;
+            host.call(
+                "POST",
+                &format!("/api/tasks/{id}/complete"),
+                Some(&token),
+                None,
+            )
+            .await;
+        }
+    };
+    host.set_status("ann", &ann, "available").await;
+    let t = host.wait_tasks("ann", &ann, |t| t.len() == 1).await;
+    assert_eq!(t[0]["customer_id"], vip.as_str());
+    serve(t[0]["id"].as_str().unwrap().into(), ann.clone()).await;
+    let ann_task = host.wait_tasks("ann", &ann, |t| t.len() == 1).await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    host.set_status("bob", &bob, "available").await;
+    let bob_task = host.wait_tasks("bob", &bob, |t| t.len() == 1).await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // Ann finishes first: she is idle longer, and she served the VIP last.
+    serve(ann_task, ann.clone()).await;
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    serve(bob_task, bob.clone()).await;
+
+    // Longest-idle would pick Ann; vip-first picks the most skilled (Bob).
+    host.inbound(
+        "support",
+        msg("v2", json!({"email": "vip@example.com"}), "vip once more"),
+    )
+    .await;
+    let bobs = host.wait_tasks("bob", &bob, |t| t.len() == 1).await;
+    assert_eq!(bobs[0]["customer_id"], vip.as_str());
+    assert_eq!(bobs[0]["preferred_agent"], "ann");
+    assert!(host.tasks_of("ann", &ann).await.is_empty());
+    host.stop().await;
+}
+
+#[tokio::test]
+async fn the_customers_last_agent_is_preferred() {
+    let host = TestHost::start(|_| {}).await;
+    host.install_channel("chat", "chat", None, "").await;
+    let ann = host.agent("ann", json!({"name": "Ann"})).await;
+    let bob = host.agent("bob", json!({"name": "Bob"})).await;
+    host.set_status("bob", &bob, "available").await;
+    host.inbound(
+        "chat",
+        msg("m1", json!({"email": "loyal@example.com"}), "hi"),
+    )
+    .await;
+    let t = host.wait_tasks("bob", &bob, |t| t.len() == 1).await;
+    let id = t[0]["id"].as_str().unwrap();
+    host.call("POST", &format!("/api/tasks/{id}/accept"), Some(&bob), None)
+        .await;
+    host.call(
+        "POST",
+        &format!("/api/tasks/{id}/complete"),
+        Some(&bob),
+        None,
+    )
+    .await;
+    // Ann becomes available first (idle longer) — without the hint she
+    // would get the next task.
+    host.set_status("ann", &ann, "available").await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let (_, customer) = host
+        .call(
+            "GET",
+            &format!("/api/customers/{}", t[0]["customer_id"].as_str().unwrap()),
+            Some(ADMIN_TOKEN),
+            None,
+        )
+        .await;
+    assert_eq!(customer["last_agent"], "bob");
+    host.inbound(
+        "chat",
+        msg("m2", json!({"email": "loyal@example.com"}), "me again"),
+    )
+    .await;
+    let next = host.wait_tasks("bob", &bob, |t| t.len() == 1).await;
+    assert_eq!(next[0]["preferred_agent"], "bob");
+    assert_ne!(next[0]["id"], id);
+    assert!(host.tasks_of("ann", &ann).await.is_empty());
+    // Someone else's message still goes to the longest idle (Ann).
+    host.inbound(
+        "chat",
+        msg("m3", json!({"email": "new@example.com"}), "hello"),
+    )
+    .await;
+    host.wait_tasks("ann", &ann, |t| t.len() == 1).await;
+    host.stop().await;
+}

@@ -118,6 +118,18 @@ pub async fn timeline(
     Ok(Json(state.core.timeline(&customer.id)?))
 }
 
+/// `PATCH /api/customers/{id}/attributes` (admin, supervisor):
+/// `{"tier": "vip"}` sets attributes, `{"tier": ""}` removes one.
+pub async fn set_attributes(
+    who: Principal,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<BTreeMap<String, String>>,
+) -> Result<Json<CustomerView>, ApiError> {
+    who.require_supervisor()?;
+    Ok(Json(state.core.set_attributes(&id, &body).await?.into()))
+}
+
 /// The merge body.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]

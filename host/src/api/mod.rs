@@ -73,6 +73,10 @@ pub fn app(state: AppState, max_body_bytes: usize) -> Router {
         .route("/api/customers/{id}", get(customers::show))
         .route("/api/customers/{id}/timeline", get(customers::timeline))
         .route("/api/customers/{id}/merge", post(customers::merge))
+        .route(
+            "/api/customers/{id}/attributes",
+            axum::routing::patch(customers::set_attributes),
+        )
         .route("/api/audit", get(customers::audit))
         .route("/api/merge-suggestions", get(customers::suggestions))
         .route("/api/events", get(events::stream))

@@ -416,6 +416,31 @@ impl Customers {
         })
     }
 
+    /// Sets (or, with an empty value, removes) profile attributes and
+    /// writes the profile; returns it and the write's sequence number.
+    pub fn set_attributes(
+        &self,
+        id: &str,
+        attributes: &BTreeMap<String, String>,
+        now: u64,
+    ) -> Result<(Customer, u64), CustomerError> {
+        let mut customer = self
+            .get(id)?
+            .ok_or_else(|| CustomerError::NotFound(id.to_string()))?;
+        for (k, v) in attributes {
+            if v.is_empty() {
+                customer.attributes.remove(k);
+            } else {
+                customer.attributes.insert(k.clone(), v.clone());
+            }
+        }
+        customer.updated_at = now;
+        let mut batch = Batch::new();
+        batch.put_json(customer_key(&customer.id), &customer);
+        let seq = self.store.write(batch)?;
+        Ok((customer, seq))
+    }
+
     /// Records the agent who served a customer (the preferred-agent hint).
     pub fn set_last_agent(
         &self,

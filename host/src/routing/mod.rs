@@ -186,7 +186,9 @@ impl State {
     }
 
     fn held_of(&self, number: u32) -> &[(String, Kind)] {
-        self.holdings.get(number as usize).map_or(&[], Vec::as_slice)
+        self.holdings
+            .get(number as usize)
+            .map_or(&[], Vec::as_slice)
     }
 
     fn hold(&mut self, number: u32, task: &str, kind: Kind) {
@@ -1344,8 +1346,7 @@ fn candidates_for(
         }
         c.agents.push(agent.number);
         c.idle_ms.push(now.saturating_sub(agent.idle_since));
-        c.load
-            .push(state.held_of(agent.number).len() as u32);
+        c.load.push(state.held_of(agent.number).len() as u32);
         c.free.push(free);
         for skill in &task.skills {
             c.skill_levels
