@@ -238,6 +238,22 @@ impl Candidate<'_> {
     }
 }
 
+/// Whether every level in `row` is at least the matching minimum in `mins`
+/// (same length). Rows of up to four skills are compared without a loop:
+/// loops in plugin code pay for the host's deadline check on every
+/// iteration, and this runs for every candidate of every decision.
+#[inline]
+pub fn covers_row(row: &[u8], mins: &[u8]) -> bool {
+    match (row, mins) {
+        ([], []) => true,
+        ([a], [x]) => a >= x,
+        ([a, b], [x, y]) => (a >= x) & (b >= y),
+        ([a, b, c], [x, y, z]) => (a >= x) & (b >= y) & (c >= z),
+        ([a, b, c, d], [x, y, z, w]) => (a >= x) & (b >= y) & (c >= z) & (d >= w),
+        _ => row.len() == mins.len() && row.iter().zip(mins).all(|(l, m)| l >= m),
+    }
+}
+
 impl Candidates {
     /// The number of candidate agents.
     pub fn len(&self) -> usize {
@@ -300,6 +316,19 @@ mod tests {
             skill_levels: vec![3, 0, 5, 2],
             speaks_language: vec![1, 0],
         }
+    }
+
+    #[test]
+    fn covers_row_compares_every_level() {
+        assert!(covers_row(&[], &[]));
+        assert!(covers_row(&[3], &[3]));
+        assert!(!covers_row(&[2], &[3]));
+        assert!(covers_row(&[5, 1, 4], &[5, 1, 1]));
+        assert!(!covers_row(&[5, 1, 4], &[5, 2, 1]));
+        assert!(!covers_row(&[5, 5, 5, 0], &[1, 1, 1, 1]));
+        assert!(covers_row(&[2, 2, 2, 2, 2], &[1, 2, 1, 2, 1]));
+        assert!(!covers_row(&[2, 2, 2, 2, 0], &[1, 2, 1, 2, 1]));
+        assert!(!covers_row(&[2], &[]), "rows and requirements must match");
     }
 
     #[test]

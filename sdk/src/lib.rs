@@ -90,7 +90,7 @@ pub use wit::crm::switchboard::plugin::crm_sync::{
 };
 pub use wit::router::switchboard::plugin::routing::{Candidates, Decision, RouteTask};
 
-pub use ext::Candidate;
+pub use ext::{Candidate, covers_row};
 
 /// The current wall-clock time in unix epoch milliseconds.
 pub fn now_ms() -> u64 {

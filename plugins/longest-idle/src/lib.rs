@@ -7,10 +7,12 @@
 //! decisions are reproducible.
 //!
 //! It walks the candidate columns side by side without building a list of
-//! qualified agents: this runs on every assignment, over up to thousands of
-//! agents.
+//! qualified agents, and compares skill rows without an inner loop
+//! ([`covers_row`]): this runs on every assignment, over up to thousands of
+//! agents, and every loop iteration in a plugin pays for the host's deadline
+//! check.
 
-use switchboard_sdk::{Candidates, Decision, RouteTask, Router};
+use switchboard_sdk::{Candidates, Decision, RouteTask, Router, covers_row};
 
 struct LongestIdle;
 
@@ -37,7 +39,7 @@ impl Router for LongestIdle {
             .zip(&candidates.speaks_language)
             .zip(levels.chunks_exact(width));
         for ((((&agent, &idle), &free), &speaks), row) in rows {
-            if free == 0 || row.iter().zip(&mins).any(|(level, min)| level < min) {
+            if free == 0 || (!mins.is_empty() && !covers_row(row, &mins)) {
                 continue;
             }
             let speaks = speaks != 0;
