@@ -7,7 +7,7 @@
 //! - `assignments/{wasm,built-in}`: 10,000 queued tasks and 1,000 available
 //!   agents (capacity 10 each); the time for the dispatcher to reserve all of
 //!   them. Throughput is reported in tasks (assignments) per second.
-//! - `durable_ingest/{group_commit,flush_each}`: 32 concurrent clients post
+//! - `durable_ingest/{group_commit,flush_each}`: 64 concurrent clients post
 //!   messages to the test channel's webhook over loopback; each 2xx comes
 //!   only after its writes are durable. Throughput in messages per second.
 //!
@@ -184,8 +184,8 @@ fn assignments(c: &mut Criterion) {
 fn durable_ingest(c: &mut Criterion) {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let mut group = c.benchmark_group("durable_ingest");
-    const CLIENTS: usize = 32;
-    const PER_CLIENT: usize = 16;
+    const CLIENTS: usize = 64;
+    const PER_CLIENT: usize = 8;
     group
         .sample_size(10)
         .throughput(Throughput::Elements((CLIENTS * PER_CLIENT) as u64));

@@ -1,49 +1,142 @@
-//! The built-in routing policy, used when the router plugin fails, and the
-//! native baseline the WASM routers are benchmarked against. It is the same
-//! policy as the `longest-idle` plugin.
+//! The built-in routing policy, used when the router plugin fails (or with
+//! `routing.router = "built-in"`), and the native baseline the WASM routers
+//! are benchmarked against. It is the `longest-idle` plugin's algorithm,
+//! line for line, so the benchmark compares the same policy compiled two
+//! ways.
 
 use crate::runtime::bindings::routing::{Candidates, Decision, RouteTask};
 
 /// Among candidates with free capacity who cover the task's skills —
-/// narrowed to those who speak its language when any do — the preferred
-/// agent if present, else the one idle longest (ties: lower number).
+/// speakers of its language first — the preferred agent if present, else
+/// the one idle longest (ties: lower number).
 pub fn longest_idle(task: &RouteTask, candidates: &Candidates) -> Decision {
-    let width = task.skills.len();
+    // Best so far: (speaks the language, idle ms, agent).
     let mut best: Option<(bool, u64, u32)> = None;
-    let mut preferred_ok = false;
-    let any_speaks = (0..candidates.agents.len()).any(|i| {
-        candidates.free[i] > 0
-            && covers(task, candidates, i, width)
-            && candidates.speaks_language[i] != 0
-    });
-    for i in 0..candidates.agents.len() {
-        if candidates.free[i] == 0 || !covers(task, candidates, i, width) {
+    let mut preferred: Option<bool> = None;
+    let mut any_speaks = false;
+    let mins: Vec<u8> = task.skills.iter().map(|s| s.min_level).collect();
+    let width = mins.len().max(1);
+    // With no required skills there are no levels: walk a row of zeros.
+    let no_levels;
+    let levels: &[u8] = if mins.is_empty() {
+        no_levels = vec![0u8; candidates.agents.len()];
+        &no_levels
+    } else {
+        &candidates.skill_levels
+    };
+    let rows = candidates
+        .agents
+        .iter()
+        .zip(&candidates.idle_ms)
+        .zip(&candidates.free)
+        .zip(&candidates.speaks_language)
+        .zip(levels.chunks_exact(width));
+    for ((((&agent, &idle), &free), &speaks), row) in rows {
+        if free == 0 || (!mins.is_empty() && !covers_row(row, &mins)) {
             continue;
         }
-        if any_speaks && candidates.speaks_language[i] == 0 {
-            continue;
-        }
-        let agent = candidates.agents[i];
+        let speaks = speaks != 0;
+        any_speaks |= speaks;
         if task.preferred_agent == Some(agent) {
-            preferred_ok = true;
+            preferred = Some(speaks);
         }
-        let key = (true, candidates.idle_ms[i], agent);
-        best = match best {
-            Some(b) if (b.1 > key.1) || (b.1 == key.1 && b.2 < key.2) => Some(b),
-            _ => Some(key),
+        let better = match best {
+            None => true,
+            Some((b_speaks, b_idle, b_agent)) => {
+                (speaks, idle, std::cmp::Reverse(agent))
+                    > (b_speaks, b_idle, std::cmp::Reverse(b_agent))
+            }
         };
+        if better {
+            best = Some((speaks, idle, agent));
+        }
     }
-    if preferred_ok && let Some(p) = task.preferred_agent {
-        return Decision::Assign(p);
+    if let (Some(speaks), Some(agent)) = (preferred, task.preferred_agent)
+        && (speaks || !any_speaks)
+    {
+        return Decision::Assign(agent);
     }
     best.map_or(Decision::Wait, |(_, _, agent)| Decision::Assign(agent))
 }
 
-fn covers(task: &RouteTask, candidates: &Candidates, i: usize, width: usize) -> bool {
-    task.skills.iter().enumerate().all(|(j, skill)| {
-        candidates
-            .skill_levels
-            .get(i * width + j)
-            .is_some_and(|level| *level >= skill.min_level)
-    })
+/// The SDK's `covers_row`.
+fn covers_row(row: &[u8], mins: &[u8]) -> bool {
+    match (row, mins) {
+        ([], []) => true,
+        ([a], [x]) => a >= x,
+        ([a, b], [x, y]) => (a >= x) & (b >= y),
+        ([a, b, c], [x, y, z]) => (a >= x) & (b >= y) & (c >= z),
+        ([a, b, c, d], [x, y, z, w]) => (a >= x) & (b >= y) & (c >= z) & (d >= w),
+        _ => row.len() == mins.len() && row.iter().zip(mins).all(|(l, m)| l >= m),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::bindings::types::{ChannelKind, SkillRequirement};
+
+    fn task(skills: &[u8], preferred: Option<u32>) -> RouteTask {
+        RouteTask {
+            id: "t".into(),
+            channel: "c".into(),
+            channel_kind: ChannelKind::Chat,
+            priority: 0,
+            age_ms: 0,
+            skills: skills
+                .iter()
+                .enumerate()
+                .map(|(i, l)| SkillRequirement {
+                    name: format!("s{i}"),
+                    min_level: *l,
+                })
+                .collect(),
+            language: None,
+            preferred_agent: preferred,
+            customer_attributes: Vec::new(),
+        }
+    }
+
+    fn candidates(rows: &[(u32, u64, u32, u8, &[u8])]) -> Candidates {
+        Candidates {
+            agents: rows.iter().map(|r| r.0).collect(),
+            idle_ms: rows.iter().map(|r| r.1).collect(),
+            load: vec![0; rows.len()],
+            free: rows.iter().map(|r| r.2).collect(),
+            speaks_language: rows.iter().map(|r| r.3).collect(),
+            skill_levels: rows.iter().flat_map(|r| r.4.iter().copied()).collect(),
+        }
+    }
+
+    #[test]
+    fn longest_idle_among_qualified_speakers_then_preferred() {
+        let c = candidates(&[
+            (1, 500, 1, 1, &[3]),
+            (2, 900, 1, 1, &[1]), // idle longest but lacks the level
+            (3, 700, 1, 0, &[5]), // does not speak the language
+            (4, 600, 0, 1, &[5]), // no free capacity
+            (5, 400, 1, 1, &[4]),
+        ]);
+        assert!(matches!(
+            longest_idle(&task(&[2], None), &c),
+            Decision::Assign(1)
+        ));
+        assert!(matches!(
+            longest_idle(&task(&[2], Some(5)), &c),
+            Decision::Assign(5)
+        ));
+        // A preferred agent who cannot take it is ignored.
+        assert!(matches!(
+            longest_idle(&task(&[2], Some(2)), &c),
+            Decision::Assign(1)
+        ));
+        assert!(matches!(
+            longest_idle(&task(&[], None), &c),
+            Decision::Assign(2)
+        ));
+        assert!(matches!(
+            longest_idle(&task(&[9], None), &c),
+            Decision::Wait
+        ));
+    }
 }

@@ -850,7 +850,7 @@ async fn run_in<T>(
                 Some(trap) => trap.to_string(),
                 None => first_line(&e),
             };
-            if let Some(panic) = panic_message(&trace.stderr) {
+            if let Some(panic) = panic_message(&store.data().stderr_text()) {
                 message = format!("{message} ({panic})");
             }
             Err(RunError::Fault(Fault::Trap(message)))

@@ -73,7 +73,6 @@ pub(crate) struct CallTrace {
     pub timed_out: bool,
     pub memory_exceeded: bool,
     pub violation: Option<String>,
-    pub stderr: String,
 }
 
 /// Largest stderr output kept from one call (for trap messages).
@@ -153,7 +152,6 @@ impl State {
 
     /// What the call left behind.
     pub fn trace(&self) -> CallTrace {
-        let stderr = self.stderr.contents();
         CallTrace {
             timed_out: self.timed_out,
             memory_exceeded: self.limiter.exceeded,
@@ -162,8 +160,15 @@ impl State {
                 .violation
                 .clone()
                 .or_else(|| self.outbound.denied.clone()),
-            stderr: String::from_utf8_lossy(&stderr).trim().to_string(),
         }
+    }
+
+    /// What the plugin wrote to stderr (read only when a call failed: it
+    /// holds the guest's panic message).
+    pub fn stderr_text(&self) -> String {
+        String::from_utf8_lossy(&self.stderr.contents())
+            .trim()
+            .to_string()
     }
 }
 

@@ -25,8 +25,9 @@ impl Router for LongestIdle {
         let mins: Vec<u8> = task.skills.iter().map(|s| s.min_level).collect();
         let width = mins.len().max(1);
         // With no required skills there are no levels: walk a row of zeros.
-        let no_levels = vec![0u8; candidates.agents.len()];
+        let no_levels;
         let levels: &[u8] = if mins.is_empty() {
+            no_levels = vec![0u8; candidates.agents.len()];
             &no_levels
         } else {
             &candidates.skill_levels
