@@ -1,6 +1,6 @@
 //! Routing and ingest benchmarks, each against a baseline in the same run.
 //!
-//! - `route_decision/{wasm,native}/{100,1000}`: one routing decision by the
+//! - `route_decision/{wasm,native}/{0,100,1000}`: one routing decision by the
 //!   `longest-idle` plugin through the runtime (fresh instance per call) and
 //!   by the same policy compiled into the host (`routing::policy`), with 100
 //!   and 1,000 candidate agents. Goal: wasm ≤ 2× native at 1,000.
@@ -36,7 +36,7 @@ fn route_decision(c: &mut Criterion) {
         |_| {},
     ));
     let mut group = c.benchmark_group("route_decision");
-    for agents in [100u32, 1000] {
+    for agents in [0u32, 100, 1000] {
         let (task, candidates) = sample_routing(agents);
         group.bench_with_input(BenchmarkId::new("wasm", agents), &agents, |b, _| {
             // Calls in a loop inside the runtime, as the dispatcher makes
