@@ -1,9 +1,10 @@
 //! Routing and ingest benchmarks, each against a baseline in the same run.
 //!
 //! - `route_decision/{wasm,native}/{0,100,1000}`: one routing decision by the
-//!   `longest-idle` plugin through the runtime (fresh instance per call) and
-//!   by the same policy compiled into the host (`routing::policy`), with 100
-//!   and 1,000 candidate agents. Goal: wasm ≤ 2× native at 1,000.
+//!   `longest-idle` plugin through the runtime (a warm instance, as the
+//!   dispatcher uses) and by the same algorithm compiled into the host
+//!   (`routing::policy`), with 0, 100 and 1,000 candidate agents. Goal: wasm
+//!   ≤ 2× native at 1,000.
 //! - `assignments/{wasm,built-in}`: 10,000 queued tasks and 1,000 available
 //!   agents (capacity 10 each); the time for the dispatcher to reserve all of
 //!   them. Throughput is reported in tasks (assignments) per second.
