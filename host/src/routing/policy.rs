@@ -139,4 +139,30 @@ mod tests {
             Decision::Wait
         ));
     }
+
+    #[test]
+    fn every_position_is_considered() {
+        // Blocks of four plus a remainder: the winner may sit anywhere.
+        for n in 1..=11u32 {
+            for winner in 0..n {
+                let rows: Vec<(u32, u64, u32, u8, &[u8])> = (0..n)
+                    .map(|i| {
+                        (
+                            i + 1,
+                            if i == winner { 1_000 } else { 10 },
+                            1,
+                            1,
+                            &[2u8, 3][..],
+                        )
+                    })
+                    .collect();
+                let c = candidates(&rows);
+                let d = longest_idle(&task(&[2, 3], None), &c);
+                assert!(
+                    matches!(d, Decision::Assign(a) if a == winner + 1),
+                    "n={n} winner={winner}"
+                );
+            }
+        }
+    }
 }

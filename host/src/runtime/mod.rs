@@ -634,6 +634,7 @@ impl Runtime {
         })
         .await;
         if outcome.is_ok()
+            && store.data().stderr_is_empty()
             && let Some(router) = instance
         {
             let mut pool = plugin

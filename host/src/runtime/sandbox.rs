@@ -163,6 +163,12 @@ impl State {
         }
     }
 
+    /// Whether the plugin has written nothing to stderr. Warm instances
+    /// that did are not reused: the capture buffer is bounded and would fill.
+    pub fn stderr_is_empty(&self) -> bool {
+        self.stderr.contents().is_empty()
+    }
+
     /// What the plugin wrote to stderr (read only when a call failed: it
     /// holds the guest's panic message).
     pub fn stderr_text(&self) -> String {
