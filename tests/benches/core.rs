@@ -11,6 +11,8 @@
 //! - `durable_ingest/{group_commit,flush_each}`: 64 concurrent clients post
 //!   messages to the test channel's webhook over loopback; each 2xx comes
 //!   only after its writes are durable. Throughput in messages per second.
+//! - `durable_writes/{group_commit,flush_each}`: the store alone — 64
+//!   writers each applying ~0.5 KB batches and waiting for durability.
 //!
 //! Run with `cargo bench -p switchboard-tests --bench core`.
 
@@ -238,5 +240,60 @@ fn durable_ingest(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, route_decision, assignments, durable_ingest);
+/// The group commit in isolation: 64 writers, each applying a ~0.5 KB
+/// batch and waiting until it is durable, as the spec's plain axum + sled
+/// reference did.
+fn durable_writes(c: &mut Criterion) {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let mut group = c.benchmark_group("durable_writes");
+    const WRITERS: usize = 64;
+    const EACH: usize = 8;
+    group
+        .sample_size(10)
+        .throughput(Throughput::Elements((WRITERS * EACH) as u64));
+    for durability in [Durability::GroupCommit, Durability::FlushEach] {
+        let label = match durability {
+            Durability::GroupCommit => "group_commit",
+            Durability::FlushEach => "flush_each",
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_with(dir.path(), durability).unwrap();
+        let mut round = 0u64;
+        group.bench_function(label, |b| {
+            b.iter_custom(|iters| {
+                rt.block_on(async {
+                    let start = Instant::now();
+                    for _ in 0..iters {
+                        round += 1;
+                        let mut writers = Vec::new();
+                        for w in 0..WRITERS {
+                            let store = store.clone();
+                            writers.push(tokio::spawn(async move {
+                                for i in 0..EACH {
+                                    let mut batch = Batch::new();
+                                    batch.put(format!("bench/{round}/{w}/{i}"), vec![b'x'; 512]);
+                                    let seq = store.write(batch).unwrap();
+                                    store.durable(seq).await.unwrap();
+                                }
+                            }));
+                        }
+                        for w in writers {
+                            w.await.unwrap();
+                        }
+                    }
+                    start.elapsed()
+                })
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(
+    benches,
+    route_decision,
+    assignments,
+    durable_ingest,
+    durable_writes
+);
 criterion_main!(benches);
