@@ -83,7 +83,7 @@ impl From<RoutingError> for CoreError {
 /// What storing one inbound message did.
 #[derive(Debug, Clone)]
 pub struct Ingested {
-    /// The stored message (the earlier one for a duplicate).
+    /// The stored message.
     pub message_id: String,
     /// Its conversation.
     pub conversation_id: String,
@@ -91,8 +91,6 @@ pub struct Ingested {
     pub customer_id: String,
     /// The task created for a new conversation.
     pub task_id: Option<String>,
-    /// The provider message id was seen before; nothing was stored.
-    pub duplicate: bool,
 }
 
 /// The core services, wired together.
@@ -197,10 +195,12 @@ impl Core {
                 });
             }
         };
-        // Check every event before storing any, so a bad one stores nothing.
+        // Check every event before storing any, so a bad one stores nothing;
+        // the identities normalized here are the ones stored.
+        let mut normalized = Vec::new();
         for event in &outcome.events {
             if let ChannelEvent::Message(m) = event {
-                self.identities(channel, m)?;
+                normalized.push(self.identities(channel, m)?);
                 if m.provider_message_id.trim().is_empty() {
                     return Err(CoreError::Invalid(
                         "the channel reported a message without a provider message id".into(),
@@ -208,10 +208,12 @@ impl Core {
                 }
             }
         }
+        let mut normalized = normalized.into_iter();
         for event in &outcome.events {
             match event {
                 ChannelEvent::Message(m) => {
-                    self.ingest_message(channel, kind, m)?;
+                    let identities = normalized.next().expect("one per message event");
+                    self.ingest_message(channel, kind, m, &identities)?;
                 }
                 ChannelEvent::Status(s) => self.status_update(channel, s)?,
                 ChannelEvent::Call(call) => {
@@ -245,40 +247,30 @@ impl Core {
         Ok(out)
     }
 
-    /// Stores one inbound message: resolves the customer, finds or opens
-    /// the conversation, and queues a task for a new conversation. Not yet
-    /// durable: callers wait on the store before acknowledging.
-    pub fn ingest_message(
+    /// Stores one inbound message with its normalized identities (`None`
+    /// when its provider message id was stored before): resolves
+    /// the customer, finds or opens the conversation, and queues a task for
+    /// a new conversation. Not yet durable: callers wait on the store before
+    /// acknowledging.
+    fn ingest_message(
         &self,
         channel: &str,
         kind: Kind,
         m: &InboundMessage,
-    ) -> Result<Ingested, CoreError> {
-        let identities = self.identities(channel, m)?;
+        identities: &[Identity],
+    ) -> Result<Option<Ingested>, CoreError> {
         let now = now_ms();
         let gate = self.gate();
-        if let Some(existing) = self
+        // A provider message id seen before: stored already, nothing to do.
+        if self
             .conversations
             .inbound_by_provider_id(channel, &m.provider_message_id)?
+            .is_some()
         {
-            let message = self.conversations.message(&existing)?;
-            let conversation = match &message {
-                Some(msg) => self.conversations.get(&msg.conversation_id)?,
-                None => None,
-            };
-            return Ok(Ingested {
-                message_id: existing,
-                conversation_id: message.map(|m| m.conversation_id).unwrap_or_default(),
-                customer_id: conversation
-                    .as_ref()
-                    .map(|c| c.customer_id.clone())
-                    .unwrap_or_default(),
-                task_id: conversation.and_then(|c| c.task_id),
-                duplicate: true,
-            });
+            return Ok(None);
         }
         let resolved = self.customers.resolve(
-            &identities,
+            identities,
             m.display_name.as_deref(),
             now,
             &mut |batch, merge| self.rekey(batch, merge),
@@ -372,7 +364,7 @@ impl Core {
             .as_ref()
             .and_then(|t| self.routing.task(t))
             .and_then(|t| t.agent_id);
-        self.events.publish(Event {
+        self.events.publish(|| Event {
             kind: "message.created",
             at: now,
             agent_id: agent,
@@ -384,13 +376,12 @@ impl Core {
         if let Some(task) = task {
             self.routing.enqueue(task);
         }
-        Ok(Ingested {
+        Ok(Some(Ingested {
             message_id: message.id,
             conversation_id: conversation.id,
             customer_id: customer.id,
             task_id,
-            duplicate: false,
-        })
+        }))
     }
 
     fn rekey(&self, batch: &mut Batch, merge: &Merge) -> Result<(), StoreError> {
@@ -431,7 +422,7 @@ impl Core {
             let mut batch = Batch::new();
             self.conversations.save_message(&mut batch, &message);
             self.store.write(batch)?;
-            self.events.publish(Event {
+            self.events.publish(|| Event {
                 kind: "message.status",
                 at: now_ms(),
                 agent_id: message.agent_id.clone(),
@@ -500,7 +491,7 @@ impl Core {
         };
         self.store.durable(seq).await?;
         self.outbox.wake();
-        self.events.publish(Event {
+        self.events.publish(|| Event {
             kind: "message.created",
             at: now,
             agent_id: agent.map(str::to_string),
@@ -596,13 +587,12 @@ impl Core {
     /// A customer's timeline: every message of every conversation, in time
     /// order.
     pub fn timeline(&self, customer_id: &str) -> Result<Vec<Message>, CoreError> {
-        let mut out = Vec::new();
-        for id in self.customers.timeline_message_ids(customer_id)? {
-            if let Some(m) = self.conversations.message(&id)? {
-                out.push(m);
-            }
-        }
-        Ok(out)
+        timeline(
+            &self.customers,
+            &self.conversations,
+            customer_id,
+            usize::MAX,
+        )
     }
 
     /// A conversation with its messages.
@@ -637,19 +627,33 @@ impl CustomerDirectory for Directory {
     }
 
     fn timeline(&self, customer_id: &str, limit: u32) -> Result<Vec<TimelineEntry>, String> {
-        let ids = self
-            .customers
-            .timeline_message_ids(customer_id)
-            .map_err(|e| e.to_string())?;
-        let skip = ids.len().saturating_sub(limit as usize);
-        let mut out = Vec::new();
-        for id in &ids[skip..] {
-            if let Some(m) = self.conversations.message(id).map_err(|e| e.to_string())? {
-                out.push(timeline_entry(&m));
-            }
-        }
-        Ok(out)
+        timeline(
+            &self.customers,
+            &self.conversations,
+            customer_id,
+            limit as usize,
+        )
+        .map(|messages| messages.iter().map(timeline_entry).collect())
+        .map_err(|e| e.to_string())
     }
+}
+
+/// The latest `limit` messages of a customer's timeline, oldest first.
+fn timeline(
+    customers: &Customers,
+    conversations: &Conversations,
+    customer_id: &str,
+    limit: usize,
+) -> Result<Vec<Message>, CoreError> {
+    let ids = customers.timeline_message_ids(customer_id)?;
+    let skip = ids.len().saturating_sub(limit);
+    let mut out = Vec::new();
+    for id in &ids[skip..] {
+        if let Some(m) = conversations.message(id)? {
+            out.push(m);
+        }
+    }
+    Ok(out)
 }
 
 /// A message as plugins see it.

@@ -50,9 +50,12 @@ impl Events {
             closed: watch::channel(false).0,
         }
     }
-    /// Publishes an event (dropped when nobody listens).
-    pub fn publish(&self, event: Event) {
-        let _ = self.tx.send(event);
+    /// Publishes an event. `make` runs only when someone listens, so the
+    /// core does not serialize every change for nobody.
+    pub fn publish(&self, make: impl FnOnce() -> Event) {
+        if self.tx.receiver_count() > 0 {
+            let _ = self.tx.send(make());
+        }
     }
     /// A new subscription.
     pub fn subscribe(&self) -> broadcast::Receiver<Event> {

@@ -207,7 +207,7 @@ impl Outbox {
                 self.inner.store.write(batch)?;
                 metrics::counter!("switchboard_outbox_delivered_total", "channel" => entry.channel.clone())
                     .increment(1);
-                self.publish(&message, &conversation.customer_id);
+                self.publish(&message, Some(&conversation.customer_id));
                 return Ok(None);
             }
             Ok(Err(e)) => (e.retryable, e.message),
@@ -249,18 +249,18 @@ impl Outbox {
         metrics::counter!("switchboard_outbox_dead_letters_total", "channel" => entry.channel.clone())
             .increment(1);
         tracing::error!(message = %message.id, channel = %entry.channel, "message dead-lettered");
-        self.publish(&message, "");
+        self.publish(&message, None);
         Ok(None)
     }
 
-    fn publish(&self, message: &Message, customer: &str) {
-        self.inner.events.publish(Event {
+    fn publish(&self, message: &Message, customer: Option<&str>) {
+        self.inner.events.publish(|| Event {
             kind: "message.status",
             at: now_ms(),
             agent_id: message.agent_id.clone(),
             task_id: None,
             conversation_id: Some(message.conversation_id.clone()),
-            customer_id: Some(customer.to_string()).filter(|c| !c.is_empty()),
+            customer_id: customer.map(str::to_string),
             data: serde_json::to_value(message).unwrap_or_default(),
         });
     }

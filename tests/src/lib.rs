@@ -248,34 +248,12 @@ impl TestHost {
 
     /// `GET path` with the admin token; returns status and JSON body.
     pub async fn admin_get(&self, path: &str) -> (u16, serde_json::Value) {
-        let response = self
-            .client
-            .get(self.url(path))
-            .bearer_auth(ADMIN_TOKEN)
-            .send()
-            .await
-            .unwrap();
-        let status = response.status().as_u16();
-        (
-            status,
-            response.json().await.unwrap_or(serde_json::Value::Null),
-        )
+        self.call("GET", path, Some(ADMIN_TOKEN), None).await
     }
 
     /// `POST path` with the admin token; returns status and JSON body.
     pub async fn admin_post(&self, path: &str) -> (u16, serde_json::Value) {
-        let response = self
-            .client
-            .post(self.url(path))
-            .bearer_auth(ADMIN_TOKEN)
-            .send()
-            .await
-            .unwrap();
-        let status = response.status().as_u16();
-        (
-            status,
-            response.json().await.unwrap_or(serde_json::Value::Null),
-        )
+        self.call("POST", path, Some(ADMIN_TOKEN), None).await
     }
 
     /// The `/api/plugins` entry for `name`.

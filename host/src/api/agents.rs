@@ -43,7 +43,7 @@ pub async fn put(
 pub async fn list(
     who: Principal,
     State(state): State<AppState>,
-) -> Result<Json<Vec<crate::routing::AgentView>>, ApiError> {
+) -> Result<Json<Vec<crate::routing::Agent>>, ApiError> {
     who.require_supervisor()?;
     let routing = &state.core.routing;
     Ok(Json(
@@ -56,7 +56,7 @@ pub async fn show(
     who: Principal,
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> Result<Json<crate::routing::AgentView>, ApiError> {
+) -> Result<Json<crate::routing::Agent>, ApiError> {
     let agent = state
         .core
         .routing
@@ -79,7 +79,7 @@ pub async fn status(
     State(state): State<AppState>,
     Path(id): Path<String>,
     JsonBody(body): JsonBody<StatusBody>,
-) -> Result<Json<crate::routing::AgentView>, ApiError> {
+) -> Result<Json<crate::routing::Agent>, ApiError> {
     if state.core.routing.agent(&id).is_none() {
         return Err(ApiError::not_found(format!("no agent {id}")));
     }

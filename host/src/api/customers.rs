@@ -65,7 +65,7 @@ pub async fn lookup(
         .core
         .customers
         .by_identity(&identity)
-        .map_err(|e| ApiError::from(crate::core::CoreError::from(e)))?;
+        .map_err(ApiError::from)?;
     Ok(Json(
         found
             .into_iter()
@@ -87,7 +87,7 @@ fn load(who: &Principal, state: &AppState, id: &str) -> Result<Customer, ApiErro
         .core
         .customers
         .get(id)
-        .map_err(|e| ApiError::from(crate::core::CoreError::from(e)))?
+        .map_err(ApiError::from)?
         .ok_or_else(|| ApiError::not_found(format!("no customer {id}")))?;
     if !can_see(who, state, &customer.id) {
         return Err(ApiError::forbidden(format!(
@@ -157,7 +157,7 @@ pub async fn audit(
         .customers
         .audit_log()
         .map(Json)
-        .map_err(|e| crate::core::CoreError::from(e).into())
+        .map_err(ApiError::from)
 }
 
 /// `GET /api/merge-suggestions` (admin): pairs an event tied together under
@@ -171,5 +171,5 @@ pub async fn suggestions(
         .customers
         .suggestions()
         .map(Json)
-        .map_err(|e| crate::core::CoreError::from(e).into())
+        .map_err(ApiError::from)
 }

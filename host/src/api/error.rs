@@ -104,6 +104,12 @@ impl From<crate::core::CoreError> for ApiError {
     }
 }
 
+impl From<crate::customers::CustomerError> for ApiError {
+    fn from(e: crate::customers::CustomerError) -> Self {
+        crate::core::CoreError::from(e).into()
+    }
+}
+
 impl From<crate::routing::RoutingError> for ApiError {
     fn from(e: crate::routing::RoutingError) -> Self {
         crate::core::CoreError::from(e).into()

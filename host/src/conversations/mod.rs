@@ -231,9 +231,12 @@ impl Conversations {
         channel: &str,
         thread: &str,
     ) -> Result<Option<Conversation>, StoreError> {
-        match self.store.get_raw(&open_key(customer, channel, thread))? {
+        match self
+            .store
+            .get_string(&open_key(customer, channel, thread))?
+        {
             None => Ok(None),
-            Some(id) => self.get(&String::from_utf8_lossy(&id)),
+            Some(id) => self.get(&id),
         }
     }
 
@@ -248,10 +251,7 @@ impl Conversations {
         channel: &str,
         provider_id: &str,
     ) -> Result<Option<String>, StoreError> {
-        Ok(self
-            .store
-            .get_raw(&inbound_id_key(channel, provider_id))?
-            .map(|v| String::from_utf8_lossy(&v).into_owned()))
+        self.store.get_string(&inbound_id_key(channel, provider_id))
     }
 
     /// The outbound message a provider id refers to.
@@ -260,9 +260,12 @@ impl Conversations {
         channel: &str,
         provider_id: &str,
     ) -> Result<Option<Message>, StoreError> {
-        match self.store.get_raw(&outbound_id_key(channel, provider_id))? {
+        match self
+            .store
+            .get_string(&outbound_id_key(channel, provider_id))?
+        {
             None => Ok(None),
-            Some(id) => self.message(&String::from_utf8_lossy(&id)),
+            Some(id) => self.message(&id),
         }
     }
 

@@ -184,9 +184,9 @@ impl Customers {
 
     /// The customer owning `identity`.
     pub fn by_identity(&self, identity: &Identity) -> Result<Option<Customer>, CustomerError> {
-        match self.store.get_raw(&identity_key(identity))? {
+        match self.store.get_string(&identity_key(identity))? {
             None => Ok(None),
-            Some(id) => self.get(&String::from_utf8_lossy(&id)),
+            Some(id) => self.get(&id),
         }
     }
 
@@ -226,9 +226,11 @@ impl Customers {
         // Existing owners, in the order the channel listed the identities.
         let mut owners: Vec<Customer> = Vec::new();
         let mut evidence: Vec<String> = Vec::new();
+        let mut owned: Vec<&Identity> = Vec::new();
         for identity in identities {
             if let Some(c) = self.by_identity(identity)? {
                 evidence.push(identity.key());
+                owned.push(identity);
                 if !owners.iter().any(|o| o.id == c.id) {
                     owners.push(c);
                 }
@@ -298,16 +300,12 @@ impl Customers {
         for identity in identities {
             // Under `suggest`/`off` an identity owned by the other profile
             // stays with it.
-            if self.store.get_raw(&identity_key(identity))?.is_some()
-                && !customer.identities.contains(identity)
-            {
+            if customer.identities.contains(identity) || owned.contains(&identity) {
                 continue;
             }
-            if !customer.identities.contains(identity) {
-                customer.identities.push(identity.clone());
-                batch.put(identity_key(identity), customer.id.clone());
-                updated = true;
-            }
+            customer.identities.push(identity.clone());
+            batch.put(identity_key(identity), customer.id.clone());
+            updated = true;
         }
         if customer.display_name.is_none()
             && let Some(name) = display_name

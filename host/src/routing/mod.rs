@@ -270,6 +270,11 @@ fn task_key(id: &str) -> String {
 fn agent_key(id: &str) -> String {
     format!("agent/{id}")
 }
+/// Token digest → agent id. Kept out of the agent record, so the record is
+/// what the API shows.
+fn token_key(digest: &str) -> String {
+    format!("agenttok/{digest}")
+}
 
 /// SHA-256 hex of a bearer token.
 pub fn token_digest(token: &str) -> String {
@@ -298,11 +303,9 @@ impl Routing {
         for agent in store.scan_json::<Agent>("agent/")? {
             state.next_number = state.next_number.max(agent.number + 1);
             state.numbers.insert(agent.number, agent.id.clone());
-            state
-                .tokens
-                .insert(agent.token_sha256.clone(), agent.id.clone());
             state.agents.insert(agent.id.clone(), agent);
         }
+        state.tokens = store.scan_strings("agenttok/")?.into_iter().collect();
         for task in store.scan_json::<Task>("task/")? {
             match task.state {
                 TaskState::Pending => {
@@ -343,7 +346,7 @@ impl Routing {
     }
 
     fn publish(&self, kind: &'static str, task: &Task) {
-        self.inner.events.publish(Event {
+        self.inner.events.publish(|| Event {
             kind,
             at: now_ms(),
             agent_id: task.agent_id.clone(),
@@ -355,14 +358,14 @@ impl Routing {
     }
 
     fn publish_agent(&self, agent: &Agent) {
-        self.inner.events.publish(Event {
+        self.inner.events.publish(|| Event {
             kind: "agent.status",
             at: now_ms(),
             agent_id: Some(agent.id.clone()),
             task_id: None,
             conversation_id: None,
             customer_id: None,
-            data: serde_json::to_value(AgentView::from(agent)).unwrap_or_default(),
+            data: serde_json::to_value(agent).unwrap_or_default(),
         });
     }
 
@@ -457,7 +460,6 @@ impl Routing {
                         status: AgentStatus::Offline,
                         status_since: now,
                         idle_since: now,
-                        token_sha256: token_digest(&token),
                         created_at: now,
                     },
                     Some(token),
@@ -466,11 +468,15 @@ impl Routing {
         };
         let mut batch = Batch::new();
         batch.put_json(agent_key(id), &agent);
+        let digest = token.as_deref().map(token_digest);
+        if let Some(digest) = &digest {
+            batch.put(token_key(digest), agent.id.clone());
+        }
         let seq = self.inner.store.write(batch)?;
         state.numbers.insert(agent.number, agent.id.clone());
-        state
-            .tokens
-            .insert(agent.token_sha256.clone(), agent.id.clone());
+        if let Some(digest) = digest {
+            state.tokens.insert(digest, agent.id.clone());
+        }
         state.agents.insert(agent.id.clone(), agent.clone());
         drop(state);
         self.wake();
@@ -674,13 +680,7 @@ impl Routing {
     pub fn accept(&self, task_id: &str, agent: &str) -> Result<(Task, u64), RoutingError> {
         let sla = self.inner.config.sla_ms;
         let result = self.transition(task_id, agent, "task.accepted", |_, task, now| {
-            if task.state != TaskState::Reserved {
-                return Err(RoutingError::Conflict(format!(
-                    "task {} is {}, not reserved",
-                    task.id,
-                    state_name(task.state)
-                )));
-            }
+            require_state(task, TaskState::Reserved)?;
             task.state = TaskState::Assigned;
             task.accepted_at = Some(now);
             task.reservation_expires_at = None;
@@ -696,13 +696,7 @@ impl Routing {
     /// The reserved agent declines; the task is offered to someone else.
     pub fn reject(&self, task_id: &str, agent: &str) -> Result<(Task, u64), RoutingError> {
         self.transition(task_id, agent, "task.rejected", |state, task, _| {
-            if task.state != TaskState::Reserved {
-                return Err(RoutingError::Conflict(format!(
-                    "task {} is {}, not reserved",
-                    task.id,
-                    state_name(task.state)
-                )));
-            }
+            require_state(task, TaskState::Reserved)?;
             state.unhold(agent, &task.id);
             task.state = TaskState::Pending;
             task.rejected_by.push(agent.to_string());
@@ -710,11 +704,6 @@ impl Routing {
             task.reservation_expires_at = None;
             state.queue.insert(State::queue_key(task));
             Ok(())
-        })
-        .map(|(mut t, seq)| {
-            // The event and answer still name who rejected it.
-            t.agent_id = None;
-            (t, seq)
         })
     }
 
@@ -753,7 +742,7 @@ impl Routing {
                 other => Err(RoutingError::Conflict(format!(
                     "task {} is {}; only assigned or wrapping tasks complete",
                     task.id,
-                    state_name(other)
+                    other.as_str()
                 ))),
             },
         )
@@ -767,13 +756,7 @@ impl Routing {
             .ok_or_else(|| RoutingError::Conflict(format!("task {task_id} has no agent")))?;
         let wrap = self.inner.config.wrap_up_ms;
         self.transition(task_id, &agent, "task.wrapping", |_, task, now| {
-            if task.state != TaskState::Assigned {
-                return Err(RoutingError::Conflict(format!(
-                    "task {} is {}, not assigned",
-                    task.id,
-                    state_name(task.state)
-                )));
-            }
+            require_state(task, TaskState::Assigned)?;
             task.state = TaskState::Wrapping;
             task.wrap_until = Some(now + wrap.get(task.channel_kind).max(1));
             Ok(())
@@ -802,7 +785,7 @@ impl Routing {
             other => {
                 return Err(RoutingError::Conflict(format!(
                     "task {task_id} is {}; only waiting tasks can be canceled",
-                    state_name(other)
+                    other.as_str()
                 )));
             }
         }
@@ -985,13 +968,12 @@ impl Routing {
                 if exhausted.contains(&task.channel_kind) {
                     continue;
                 }
-                let (candidates, numbers, any_free) =
-                    candidates_for(&state, task, &self.inner.config, now);
+                let (candidates, any_free) = candidates_for(&state, task, &self.inner.config, now);
                 if !any_free {
                     exhausted.insert(task.channel_kind);
                     continue;
                 }
-                if numbers.is_empty() {
+                if candidates.agents.is_empty() {
                     continue;
                 }
                 let preferred = task
@@ -1321,7 +1303,7 @@ fn candidates_for(
     task: &Task,
     config: &RoutingConfig,
     now: u64,
-) -> (Candidates, Vec<u32>, bool) {
+) -> (Candidates, bool) {
     let mut c = Candidates {
         agents: Vec::new(),
         idle_ms: Vec::new(),
@@ -1358,8 +1340,7 @@ fn candidates_for(
                 .is_none_or(|l| agent.languages.iter().any(|a| a.eq_ignore_ascii_case(l))),
         ));
     }
-    let numbers = c.agents.clone();
-    (c, numbers, any_free)
+    (c, any_free)
 }
 
 fn sla_state(age: u64, target: u64) -> &'static str {
@@ -1372,15 +1353,17 @@ fn sla_state(age: u64, target: u64) -> &'static str {
     }
 }
 
-fn state_name(state: TaskState) -> &'static str {
-    match state {
-        TaskState::Pending => "pending",
-        TaskState::Reserved => "reserved",
-        TaskState::Assigned => "assigned",
-        TaskState::Wrapping => "wrapping",
-        TaskState::Completed => "completed",
-        TaskState::Canceled => "canceled",
+/// 409 unless the task is in `expected`.
+fn require_state(task: &Task, expected: TaskState) -> Result<(), RoutingError> {
+    if task.state == expected {
+        return Ok(());
     }
+    Err(RoutingError::Conflict(format!(
+        "task {} is {}, not {}",
+        task.id,
+        task.state.as_str(),
+        expected.as_str()
+    )))
 }
 
 fn validate_agent(id: &str, input: &AgentInput) -> Result<(), RoutingError> {
@@ -1415,55 +1398,10 @@ fn validate_agent(id: &str, input: &AgentInput) -> Result<(), RoutingError> {
     Ok(())
 }
 
-/// An agent as the API shows it (no token digest).
-#[derive(Debug, Clone, Serialize)]
-pub struct AgentView {
-    /// Id.
-    pub id: String,
-    /// The number routers see.
-    pub number: u32,
-    /// Name.
-    pub name: String,
-    /// Role.
-    pub role: Role,
-    /// Skills.
-    pub skills: BTreeMap<String, u8>,
-    /// Languages.
-    pub languages: Vec<String>,
-    /// Capacity per channel kind (defaults filled in).
-    pub capacity: BTreeMap<Kind, u32>,
-    /// Voice endpoint.
-    pub voice_endpoint: Option<String>,
-    /// Status.
-    pub status: AgentStatus,
-    /// Since when, unix ms.
-    pub status_since: u64,
-    /// Idle since, unix ms.
-    pub idle_since: u64,
-}
-
-impl From<&Agent> for AgentView {
-    fn from(a: &Agent) -> Self {
-        AgentView {
-            id: a.id.clone(),
-            number: a.number,
-            name: a.name.clone(),
-            role: a.role,
-            skills: a.skills.clone(),
-            languages: a.languages.clone(),
-            capacity: a.capacity.clone(),
-            voice_endpoint: a.voice_endpoint.clone(),
-            status: a.status,
-            status_since: a.status_since,
-            idle_since: a.idle_since,
-        }
-    }
-}
-
 impl Routing {
     /// An agent for the API, with default capacities filled in.
-    pub fn view(&self, agent: &Agent) -> AgentView {
-        let mut view = AgentView::from(agent);
+    pub fn view(&self, agent: &Agent) -> Agent {
+        let mut view = agent.clone();
         for kind in Kind::ALL {
             view.capacity
                 .entry(kind)

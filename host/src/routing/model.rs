@@ -74,6 +74,18 @@ pub enum TaskState {
 }
 
 impl TaskState {
+    /// `pending`, `reserved`, … as in the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskState::Pending => "pending",
+            TaskState::Reserved => "reserved",
+            TaskState::Assigned => "assigned",
+            TaskState::Wrapping => "wrapping",
+            TaskState::Completed => "completed",
+            TaskState::Canceled => "canceled",
+        }
+    }
+
     /// Whether the task holds an agent's capacity.
     pub fn holds_agent(self) -> bool {
         matches!(
@@ -209,8 +221,6 @@ pub struct Agent {
     /// Unix ms since the agent last finished or got a task, or became
     /// available.
     pub idle_since: u64,
-    /// SHA-256 (hex) of the agent's bearer token.
-    pub token_sha256: String,
     /// Unix ms.
     pub created_at: u64,
 }

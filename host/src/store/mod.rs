@@ -85,6 +85,29 @@ impl Store {
         self.backend.get(key.as_bytes())
     }
 
+    /// A value stored as UTF-8 text (an index entry pointing at an id).
+    pub fn get_string(&self, key: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .backend
+            .get(key.as_bytes())?
+            .map(|v| String::from_utf8_lossy(&v).into_owned()))
+    }
+
+    /// Every text value under `prefix`, with its key minus the prefix.
+    pub fn scan_strings(&self, prefix: &str) -> Result<Vec<(String, String)>, StoreError> {
+        Ok(self
+            .backend
+            .scan_prefix(prefix.as_bytes())?
+            .into_iter()
+            .map(|(k, v)| {
+                (
+                    String::from_utf8_lossy(&k[prefix.len()..]).into_owned(),
+                    String::from_utf8_lossy(&v).into_owned(),
+                )
+            })
+            .collect())
+    }
+
     /// Every record under `prefix`, in key order.
     pub fn scan_json<T: serde::de::DeserializeOwned>(
         &self,
