@@ -15,7 +15,7 @@ use crate::conversations::{
 };
 use crate::customers::{Customer, CustomerError, Customers, Identity, Merge};
 use crate::events::{Event, Events, now_ms};
-use crate::outbox::Outbox;
+use crate::outbox::{CallAction, Outbox};
 use crate::routing::{Kind, NewTask, Routing, RoutingError, Task, TaskState};
 use crate::runtime::bindings::channeling::WebhookOutcome;
 use crate::runtime::bindings::types::{
@@ -199,13 +199,24 @@ impl Core {
         // the identities normalized here are the ones stored.
         let mut normalized = Vec::new();
         for event in &outcome.events {
-            if let ChannelEvent::Message(m) = event {
-                normalized.push(self.identities(channel, m)?);
-                if m.provider_message_id.trim().is_empty() {
-                    return Err(CoreError::Invalid(
-                        "the channel reported a message without a provider message id".into(),
-                    ));
+            match event {
+                ChannelEvent::Message(m) => {
+                    normalized.push(self.identities(channel, m)?);
+                    if m.provider_message_id.trim().is_empty() {
+                        return Err(CoreError::Invalid(
+                            "the channel reported a message without a provider message id".into(),
+                        ));
+                    }
                 }
+                ChannelEvent::Call(call) => {
+                    if call.call_id.trim().is_empty() {
+                        return Err(CoreError::Invalid(
+                            "the channel reported a call without a call id".into(),
+                        ));
+                    }
+                    normalized.push(self.identities(channel, &call_message(call))?);
+                }
+                ChannelEvent::Status(_) => {}
             }
         }
         let mut normalized = normalized.into_iter();
@@ -213,11 +224,12 @@ impl Core {
             match event {
                 ChannelEvent::Message(m) => {
                     let identities = normalized.next().expect("one per message event");
-                    self.ingest_message(channel, kind, m, &identities)?;
+                    self.ingest_message(channel, kind, m, &identities, Author::Customer)?;
                 }
                 ChannelEvent::Status(s) => self.status_update(channel, s)?,
                 ChannelEvent::Call(call) => {
-                    tracing::debug!(%channel, call = %call.call_id, "call events are not handled yet");
+                    let identities = normalized.next().expect("one per call event");
+                    self.call_event(channel, kind, call, &identities)?;
                 }
             }
         }
@@ -258,6 +270,7 @@ impl Core {
         kind: Kind,
         m: &InboundMessage,
         identities: &[Identity],
+        author: Author,
     ) -> Result<Option<Ingested>, CoreError> {
         let now = now_ms();
         let gate = self.gate();
@@ -299,7 +312,7 @@ impl Core {
             channel: channel.to_string(),
             conversation_id: conversation.id.clone(),
             direction: Direction::Inbound,
-            author: Author::Customer,
+            author,
             text: m.text.clone(),
             attachments: m.attachments.iter().map(Attachment::from).collect(),
             status: None,
@@ -307,6 +320,7 @@ impl Core {
             sent_at: m.sent_at,
             agent_id: None,
             error: None,
+            metadata: m.metadata.iter().cloned().collect(),
         };
         self.conversations
             .add_message(&mut batch, &conversation, &message);
@@ -382,6 +396,124 @@ impl Core {
             customer_id: customer.id,
             task_id,
         }))
+    }
+
+    /// A voice call changed state. A ringing (or queued) call is recorded
+    /// like a message and opens a voice task; the end of a call cancels its
+    /// task when nobody took it yet (abandoned) or sends it to wrap-up when
+    /// an agent had it.
+    fn call_event(
+        &self,
+        channel: &str,
+        kind: Kind,
+        call: &wit::CallEvent,
+        identities: &[Identity],
+    ) -> Result<(), CoreError> {
+        use wit::CallState;
+        match call.state {
+            CallState::Ringing | CallState::Queued => {
+                self.ingest_message(
+                    channel,
+                    kind,
+                    &call_message(call),
+                    identities,
+                    Author::System,
+                )?;
+            }
+            CallState::InProgress => {
+                tracing::debug!(%channel, call = %call.call_id, "call in progress");
+            }
+            CallState::Completed
+            | CallState::NoAnswer
+            | CallState::Busy
+            | CallState::Failed
+            | CallState::Canceled => self.call_ended(channel, call)?,
+        }
+        Ok(())
+    }
+
+    fn call_ended(&self, channel: &str, call: &wit::CallEvent) -> Result<(), CoreError> {
+        let now = now_ms();
+        let end_id = format!("{}:end", call.call_id);
+        let _gate = self.gate();
+        if self
+            .conversations
+            .inbound_by_provider_id(channel, &end_id)?
+            .is_some()
+        {
+            return Ok(());
+        }
+        let Some(start) = self
+            .conversations
+            .inbound_by_provider_id(channel, &call.call_id)?
+            .and_then(|id| self.conversations.message(&id).transpose())
+            .transpose()?
+        else {
+            tracing::debug!(%channel, call = %call.call_id, "the end of a call the host never saw ring");
+            return Ok(());
+        };
+        let Some(mut conversation) = self.conversations.get(&start.conversation_id)? else {
+            return Ok(());
+        };
+        let task = conversation
+            .task_id
+            .as_ref()
+            .and_then(|t| self.routing.task(t));
+        let waiting = task
+            .as_ref()
+            .is_some_and(|t| matches!(t.state, TaskState::Pending | TaskState::Reserved));
+        let duration = call
+            .metadata
+            .iter()
+            .find(|(k, _)| k == "duration")
+            .map(|(_, v)| format!(" after {v} s"))
+            .unwrap_or_default();
+        let text = if waiting {
+            "The caller hung up while waiting".to_string()
+        } else {
+            format!("Call ended{duration}")
+        };
+        let message = Message {
+            id: self.conversations.new_message_id()?,
+            at: now,
+            channel: channel.to_string(),
+            conversation_id: conversation.id.clone(),
+            direction: Direction::Inbound,
+            author: Author::System,
+            text,
+            attachments: Vec::new(),
+            status: None,
+            provider_message_id: Some(end_id),
+            sent_at: call.at,
+            agent_id: None,
+            error: None,
+            metadata: call.metadata.iter().cloned().collect(),
+        };
+        let mut batch = Batch::new();
+        self.conversations
+            .add_message(&mut batch, &conversation, &message);
+        match task {
+            Some(t) if waiting => {
+                self.routing.cancel(&t.id)?;
+                self.conversations
+                    .resolve(&mut batch, &mut conversation, now);
+            }
+            Some(t) if t.state == TaskState::Assigned => {
+                self.routing.wrap(&t.id)?;
+            }
+            _ => {}
+        }
+        self.store.write(batch)?;
+        self.events.publish(|| Event {
+            kind: "message.created",
+            at: now,
+            agent_id: None,
+            task_id: conversation.task_id.clone(),
+            conversation_id: Some(conversation.id.clone()),
+            customer_id: Some(conversation.customer_id.clone()),
+            data: serde_json::to_value(&message).unwrap_or_default(),
+        });
+        Ok(())
     }
 
     fn rekey(&self, batch: &mut Batch, merge: &Merge) -> Result<(), StoreError> {
@@ -482,6 +614,7 @@ impl Core {
                 sent_at: None,
                 agent_id: agent.map(str::to_string),
                 error: None,
+                metadata: Default::default(),
             };
             let mut batch = Batch::new();
             self.conversations
@@ -507,14 +640,47 @@ impl Core {
     /// one.
     pub async fn accept(&self, task_id: &str, agent: &str) -> Result<Task, CoreError> {
         let (task, _) = self.routing.accept(task_id, agent)?;
+        let mut connect = false;
         {
             let _gate = self.gate();
             let mut batch = Batch::new();
             self.customers
                 .set_last_agent(&mut batch, &task.customer_id, agent, now_ms())?;
+            // A caller is waiting: bridge the call to the agent.
+            if task.channel_kind == Kind::Voice
+                && let Some(conversation) = self.conversations.get(&task.conversation_id)?
+            {
+                let endpoint = self
+                    .routing
+                    .agent(agent)
+                    .and_then(|a| a.voice_endpoint)
+                    .filter(|e| !e.trim().is_empty());
+                match endpoint {
+                    Some(endpoint) => {
+                        self.outbox.enqueue_call(
+                            &mut batch,
+                            &task.channel,
+                            &conversation.id,
+                            CallAction::Connect {
+                                call_id: conversation.thread_key.clone(),
+                                endpoint,
+                            },
+                        )?;
+                        connect = true;
+                    }
+                    None => tracing::warn!(
+                        task = %task.id,
+                        %agent,
+                        "a voice task was accepted by an agent without a voice_endpoint; the call is not connected"
+                    ),
+                }
+            }
             self.store.write(batch)?;
         }
         self.store.sync().await?;
+        if connect {
+            self.outbox.wake();
+        }
         Ok(task)
     }
 
@@ -603,6 +769,31 @@ impl Core {
             .ok_or_else(|| CoreError::NotFound(format!("no conversation {id}")))?;
         let messages = self.conversations.messages(id)?;
         Ok((conversation, messages))
+    }
+}
+
+/// A call as the message that records it in the conversation: its call id
+/// is both the provider message id (a redelivered ring creates nothing
+/// twice) and the thread.
+fn call_message(call: &wit::CallEvent) -> InboundMessage {
+    let mut metadata = call.metadata.clone();
+    metadata.push(("call_id".into(), call.call_id.clone()));
+    if let Some(to) = &call.to {
+        metadata.push(("to".into(), to.clone()));
+    }
+    let from = match &call.from {
+        Some(wit::Identity::Phone(p) | wit::Identity::Email(p)) => format!(" from {p}"),
+        _ => String::new(),
+    };
+    InboundMessage {
+        provider_message_id: call.call_id.clone(),
+        thread_key: call.call_id.clone(),
+        identities: call.from.iter().cloned().collect(),
+        display_name: call.display_name.clone(),
+        text: format!("Incoming call{from}"),
+        attachments: Vec::new(),
+        sent_at: call.at,
+        metadata,
     }
 }
 

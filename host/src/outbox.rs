@@ -1,7 +1,8 @@
-//! The durable outbox: agent and bot replies wait here until their channel
+//! The durable outbox: agent and bot replies, and call actions (connect a
+//! waiting caller to the agent who accepted), wait here until their channel
 //! plugin delivers them. Retryable failures are retried with exponential
-//! backoff; permanent failures, and messages out of tries, are
-//! dead-lettered and their message marked `failed`.
+//! backoff; permanent failures, and entries out of tries, are dead-lettered
+//! (a message is then marked `failed`).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -13,16 +14,49 @@ use crate::config::OutboxConfig;
 use crate::conversations::{Conversations, Message, MessageStatus};
 use crate::events::{Event, Events, now_ms};
 use crate::runtime::Runtime;
-use crate::runtime::bindings::channeling::{OutboundAction, OutboundMessage};
+use crate::runtime::bindings::channeling::{ConnectCall, OutboundAction, OutboundMessage};
 use crate::store::{Batch, Store, StoreError};
 
-/// A message waiting for delivery (or dead-lettered).
+/// Something a voice channel must do at its provider.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum CallAction {
+    /// Connect the waiting caller to an agent's endpoint.
+    Connect {
+        /// The provider's call id.
+        call_id: String,
+        /// Where to reach the agent, e.g. `client:ana`.
+        endpoint: String,
+    },
+    /// Hang up.
+    End {
+        /// The provider's call id.
+        call_id: String,
+    },
+}
+
+impl CallAction {
+    fn to_wit(&self) -> OutboundAction {
+        match self {
+            CallAction::Connect { call_id, endpoint } => OutboundAction::ConnectCall(ConnectCall {
+                call_id: call_id.clone(),
+                agent_endpoint: endpoint.clone(),
+            }),
+            CallAction::End { call_id } => OutboundAction::EndCall(call_id.clone()),
+        }
+    }
+}
+
+/// A message or call action waiting for delivery (or dead-lettered).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct OutboxEntry {
     /// Entry id (orders delivery).
     pub id: String,
-    /// The message to deliver.
+    /// The message to deliver (empty for a call action).
     pub message_id: String,
+    /// The call action to perform instead of a message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub call: Option<CallAction>,
     /// Its conversation.
     pub conversation_id: String,
     /// The channel plugin.
@@ -87,8 +121,32 @@ impl Outbox {
         let entry = OutboxEntry {
             id: format!("{:016x}", self.inner.store.next_id()?),
             message_id: message.id.clone(),
+            call: None,
             conversation_id: message.conversation_id.clone(),
             channel: message.channel.clone(),
+            attempts: 0,
+            next_at: 0,
+            created_at: now_ms(),
+            last_error: None,
+        };
+        batch.put_json(pending_key(&entry.id), &entry);
+        Ok(entry)
+    }
+
+    /// Queues a call action for `channel`, in `batch`.
+    pub fn enqueue_call(
+        &self,
+        batch: &mut Batch,
+        channel: &str,
+        conversation_id: &str,
+        action: CallAction,
+    ) -> Result<OutboxEntry, StoreError> {
+        let entry = OutboxEntry {
+            id: format!("{:016x}", self.inner.store.next_id()?),
+            message_id: String::new(),
+            call: Some(action),
+            conversation_id: conversation_id.to_string(),
+            channel: channel.to_string(),
             attempts: 0,
             next_at: 0,
             created_at: now_ms(),
@@ -162,34 +220,40 @@ impl Outbox {
 
     /// One try. Returns when to try again, if it should be.
     async fn deliver(&self, mut entry: OutboxEntry) -> Result<Option<u64>, StoreError> {
-        let conversations = &self.inner.conversations;
-        let (Some(mut message), Some(conversation)) = (
-            conversations.message(&entry.message_id)?,
-            conversations.get(&entry.conversation_id)?,
-        ) else {
-            let mut batch = Batch::new();
-            batch.delete(pending_key(&entry.id));
-            self.inner.store.write(batch)?;
-            return Ok(None);
+        let (action, mut message, customer) = match &entry.call {
+            Some(call) => (call.to_wit(), None, None),
+            None => {
+                let conversations = &self.inner.conversations;
+                let (Some(message), Some(conversation)) = (
+                    conversations.message(&entry.message_id)?,
+                    conversations.get(&entry.conversation_id)?,
+                ) else {
+                    let mut batch = Batch::new();
+                    batch.delete(pending_key(&entry.id));
+                    self.inner.store.write(batch)?;
+                    return Ok(None);
+                };
+                let Some(to) = conversation.reply_to.as_ref() else {
+                    return self.dead(
+                        entry,
+                        Some(message),
+                        "the conversation has no address to reply to".into(),
+                    );
+                };
+                let last = conversation.last_inbound.clone().unwrap_or_default();
+                let action = OutboundAction::Message(OutboundMessage {
+                    message_id: message.id.clone(),
+                    conversation_id: conversation.id.clone(),
+                    thread_key: conversation.thread_key.clone(),
+                    to: to.to_wit(),
+                    text: message.text.clone(),
+                    attachments: message.attachments.iter().map(|a| a.to_wit()).collect(),
+                    in_reply_to: Some(last.provider_message_id).filter(|p| !p.is_empty()),
+                    metadata: last.metadata,
+                });
+                (action, Some(message), Some(conversation.customer_id))
+            }
         };
-        let Some(to) = conversation.reply_to.as_ref() else {
-            return self.dead(
-                entry,
-                message,
-                "the conversation has no address to reply to".into(),
-            );
-        };
-        let last = conversation.last_inbound.clone().unwrap_or_default();
-        let action = OutboundAction::Message(OutboundMessage {
-            message_id: message.id.clone(),
-            conversation_id: conversation.id.clone(),
-            thread_key: conversation.thread_key.clone(),
-            to: to.to_wit(),
-            text: message.text.clone(),
-            attachments: message.attachments.iter().map(|a| a.to_wit()).collect(),
-            in_reply_to: Some(last.provider_message_id).filter(|p| !p.is_empty()),
-            metadata: last.metadata,
-        });
         entry.attempts += 1;
         let outcome = self
             .inner
@@ -198,23 +262,27 @@ impl Outbox {
             .await;
         let (retryable, error) = match outcome {
             Ok(Ok(delivery)) => {
-                message.status = Some(MessageStatus::Sent);
-                message.provider_message_id = delivery.provider_message_id;
-                message.error = None;
                 let mut batch = Batch::new();
                 batch.delete(pending_key(&entry.id));
-                conversations.save_message(&mut batch, &message);
+                if let Some(message) = message.as_mut() {
+                    message.status = Some(MessageStatus::Sent);
+                    message.provider_message_id = delivery.provider_message_id;
+                    message.error = None;
+                    self.inner.conversations.save_message(&mut batch, message);
+                }
                 self.inner.store.write(batch)?;
                 metrics::counter!("switchboard_outbox_delivered_total", "channel" => entry.channel.clone())
                     .increment(1);
-                self.publish(&message, Some(&conversation.customer_id));
+                if let Some(message) = &message {
+                    self.publish(message, customer.as_deref());
+                }
                 return Ok(None);
             }
             Ok(Err(e)) => (e.retryable, e.message),
             // The plugin is missing, reloading or faulty: it may be fixed.
             Err(e) => (true, e.to_string()),
         };
-        tracing::warn!(message = %message.id, channel = %entry.channel, attempt = entry.attempts, retryable, %error, "delivery failed");
+        tracing::warn!(entry = %entry.id, message = %entry.message_id, channel = %entry.channel, attempt = entry.attempts, retryable, %error, "delivery failed");
         if !retryable || entry.attempts >= self.inner.config.max_attempts {
             return self.dead(entry, message, error);
         }
@@ -235,21 +303,25 @@ impl Outbox {
     fn dead(
         &self,
         mut entry: OutboxEntry,
-        mut message: Message,
+        mut message: Option<Message>,
         error: String,
     ) -> Result<Option<u64>, StoreError> {
         entry.last_error = Some(error.clone());
-        message.status = Some(MessageStatus::Failed);
-        message.error = Some(error);
         let mut batch = Batch::new();
         batch.delete(pending_key(&entry.id));
         batch.put_json(dead_key(&entry.id), &entry);
-        self.inner.conversations.save_message(&mut batch, &message);
+        if let Some(message) = message.as_mut() {
+            message.status = Some(MessageStatus::Failed);
+            message.error = Some(error);
+            self.inner.conversations.save_message(&mut batch, message);
+        }
         self.inner.store.write(batch)?;
         metrics::counter!("switchboard_outbox_dead_letters_total", "channel" => entry.channel.clone())
             .increment(1);
-        tracing::error!(message = %message.id, channel = %entry.channel, "message dead-lettered");
-        self.publish(&message, None);
+        tracing::error!(entry = %entry.id, message = %entry.message_id, channel = %entry.channel, "dead-lettered");
+        if let Some(message) = &message {
+            self.publish(message, None);
+        }
         Ok(None)
     }
 

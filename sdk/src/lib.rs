@@ -71,6 +71,7 @@ pub mod customers;
 pub mod http;
 pub mod kv;
 pub mod log;
+pub mod signature;
 pub mod webhook;
 
 /// The WIT types, re-exported by name.
@@ -95,6 +96,12 @@ pub use ext::{Candidate, covers_row};
 /// The current wall-clock time in unix epoch milliseconds.
 pub fn now_ms() -> u64 {
     wit::base::switchboard::plugin::host::now_ms()
+}
+
+/// `len` cryptographically secure random bytes (`wasi:random`), e.g. for a
+/// signing key a plugin generates once and keeps in [`kv`].
+pub fn random_bytes(len: u64) -> Vec<u8> {
+    wasip2::random::random::get_random_bytes(len)
 }
 
 /// A routing policy (`kind = "router"`): which agent gets which task.

@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+pub mod channels;
+
 use switchboard::config::Config;
 use switchboard::runtime::{NoCustomers, PluginInfo, Runtime, RuntimeOptions};
 use switchboard::server::Server;

@@ -183,6 +183,10 @@ pub struct Message {
     /// Why delivery failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// Channel details the plugin reported with an inbound message (an
+    /// email's subject and full body, the number written to...).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub metadata: std::collections::BTreeMap<String, String>,
 }
 
 fn conversation_key(id: &str) -> String {

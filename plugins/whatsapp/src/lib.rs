@@ -1,0 +1,578 @@
+//! WhatsApp through Meta's WhatsApp Cloud API.
+//!
+//! Webhooks (`/webhooks/whatsapp`):
+//! - `GET` is the subscription handshake: when `hub.mode` is `subscribe` and
+//!   `hub.verify_token` equals the configured `verify_token`, the answer is
+//!   `hub.challenge` as `text/plain`; anything else is refused with 403.
+//! - `POST` carries notifications, verified first with `X-Hub-Signature-256`
+//!   (`sha256=` + hex HMAC-SHA256 of the raw body keyed with `app_secret`).
+//!   One payload can hold several entries, changes, messages and statuses;
+//!   every message type becomes an inbound message (media as attachments
+//!   holding the provider's media id, locations, shared contacts, button and
+//!   list replies, reactions and unsupported messages as readable text) and
+//!   every status (`sent`, `delivered`, `read`, `failed` with its errors) a
+//!   status update.
+//!
+//! The sender's `wa_id` is their phone number (E.164 without the `+`); the
+//! contact's profile name becomes the display name. One conversation per
+//! sender: the thread key is the `wa_id`.
+//!
+//! Replies go to `POST {api_base}/{phone_number_id}/messages` with the
+//! bearer `access_token`, from the business number the customer wrote to.
+
+use serde::Deserialize;
+use serde_json::json;
+use switchboard_sdk::{
+    Attachment, Channel, ChannelEvent, ChannelInfo, ChannelKind, Delivery, DeliveryError,
+    DeliveryStatus, HttpRequest, HttpResponse, Identity, InboundMessage, OutboundAction,
+    OutboundMessage, PluginError, StatusUpdate, WebhookOutcome, config, http, signature,
+};
+
+struct WhatsApp;
+
+#[derive(Deserialize)]
+struct Payload {
+    #[serde(default)]
+    object: String,
+    #[serde(default)]
+    entry: Vec<Entry>,
+}
+
+#[derive(Deserialize)]
+struct Entry {
+    #[serde(default)]
+    changes: Vec<Change>,
+}
+
+#[derive(Deserialize)]
+struct Change {
+    #[serde(default)]
+    value: Value,
+}
+
+#[derive(Deserialize, Default)]
+struct Value {
+    #[serde(default)]
+    metadata: Option<BusinessNumber>,
+    #[serde(default)]
+    contacts: Vec<Contact>,
+    #[serde(default)]
+    messages: Vec<Message>,
+    #[serde(default)]
+    statuses: Vec<Status>,
+}
+
+#[derive(Deserialize, Default, Clone)]
+struct BusinessNumber {
+    #[serde(default)]
+    display_phone_number: String,
+    #[serde(default)]
+    phone_number_id: String,
+}
+
+#[derive(Deserialize)]
+struct Contact {
+    #[serde(default)]
+    wa_id: String,
+    #[serde(default)]
+    profile: Option<Profile>,
+}
+
+#[derive(Deserialize)]
+struct Profile {
+    name: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Message {
+    from: String,
+    id: String,
+    #[serde(default)]
+    timestamp: Option<String>,
+    #[serde(rename = "type", default)]
+    kind: String,
+    text: Option<Text>,
+    image: Option<Media>,
+    audio: Option<Media>,
+    video: Option<Media>,
+    document: Option<Media>,
+    sticker: Option<Media>,
+    location: Option<Location>,
+    contacts: Option<Vec<SharedContact>>,
+    interactive: Option<Interactive>,
+    button: Option<Button>,
+    reaction: Option<Reaction>,
+    context: Option<Context>,
+    #[serde(default)]
+    errors: Vec<ApiError>,
+}
+
+#[derive(Deserialize)]
+struct Text {
+    body: String,
+}
+
+#[derive(Deserialize)]
+struct Media {
+    id: Option<String>,
+    mime_type: Option<String>,
+    caption: Option<String>,
+    filename: Option<String>,
+    #[serde(default)]
+    animated: bool,
+}
+
+#[derive(Deserialize)]
+struct Location {
+    latitude: f64,
+    longitude: f64,
+    name: Option<String>,
+    address: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct SharedContact {
+    name: Option<ContactName>,
+    #[serde(default)]
+    phones: Vec<ContactPhone>,
+    #[serde(default)]
+    emails: Vec<ContactEmail>,
+}
+
+#[derive(Deserialize)]
+struct ContactName {
+    formatted_name: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ContactPhone {
+    phone: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ContactEmail {
+    email: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Interactive {
+    button_reply: Option<Choice>,
+    list_reply: Option<Choice>,
+}
+
+#[derive(Deserialize)]
+struct Choice {
+    id: String,
+    title: String,
+    description: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Button {
+    text: Option<String>,
+    payload: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Reaction {
+    message_id: Option<String>,
+    emoji: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Context {
+    id: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ApiError {
+    code: Option<i64>,
+    title: Option<String>,
+    message: Option<String>,
+    error_data: Option<ErrorData>,
+}
+
+#[derive(Deserialize)]
+struct ErrorData {
+    details: Option<String>,
+}
+
+impl ApiError {
+    fn describe(&self) -> String {
+        let mut out = self.title.clone().unwrap_or_else(|| "error".into());
+        if let Some(code) = self.code {
+            out = format!("{out} ({code})");
+        }
+        if let Some(detail) = self
+            .error_data
+            .as_ref()
+            .and_then(|d| d.details.clone())
+            .or_else(|| self.message.clone())
+            .filter(|d| !d.is_empty())
+        {
+            out = format!("{out}: {detail}");
+        }
+        out
+    }
+}
+
+#[derive(Deserialize)]
+struct Status {
+    id: String,
+    status: String,
+    timestamp: Option<String>,
+    #[serde(default)]
+    errors: Vec<ApiError>,
+}
+
+fn seconds_to_ms(ts: Option<&str>) -> Option<u64> {
+    ts.and_then(|t| t.trim().parse::<u64>().ok())
+        .map(|s| s.saturating_mul(1000))
+}
+
+fn media(kind: &str, m: &Media) -> Attachment {
+    let default_type = match kind {
+        "sticker" => "image/webp",
+        _ => "application/octet-stream",
+    };
+    Attachment {
+        content_type: m
+            .mime_type
+            .clone()
+            .unwrap_or_else(|| default_type.to_string()),
+        url: None,
+        media_id: m.id.clone(),
+        filename: m.filename.clone(),
+        size: None,
+        caption: m.caption.clone(),
+    }
+}
+
+/// Turns one provider message into text, attachments and metadata.
+fn content(m: &Message) -> (String, Vec<Attachment>, Vec<(String, String)>) {
+    let mut meta = vec![("type".to_string(), m.kind.clone())];
+    let (text, attachments) = match m.kind.as_str() {
+        "text" => (
+            m.text.as_ref().map(|t| t.body.clone()).unwrap_or_default(),
+            Vec::new(),
+        ),
+        kind @ ("image" | "audio" | "video" | "document" | "sticker") => {
+            let item = match kind {
+                "image" => &m.image,
+                "audio" => &m.audio,
+                "video" => &m.video,
+                "document" => &m.document,
+                _ => &m.sticker,
+            };
+            match item {
+                Some(item) => {
+                    if item.animated {
+                        meta.push(("animated".into(), "true".into()));
+                    }
+                    (
+                        item.caption.clone().unwrap_or_default(),
+                        vec![media(kind, item)],
+                    )
+                }
+                None => (format!("[{kind}]"), Vec::new()),
+            }
+        }
+        "location" => match &m.location {
+            Some(l) => {
+                meta.push(("latitude".into(), l.latitude.to_string()));
+                meta.push(("longitude".into(), l.longitude.to_string()));
+                let place = [l.name.as_deref(), l.address.as_deref()]
+                    .into_iter()
+                    .flatten()
+                    .filter(|s| !s.is_empty())
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let coords = format!("{}, {}", l.latitude, l.longitude);
+                let text = if place.is_empty() {
+                    format!("Shared a location: {coords}")
+                } else {
+                    format!("Shared a location: {place} ({coords})")
+                };
+                (text, Vec::new())
+            }
+            None => ("Shared a location".into(), Vec::new()),
+        },
+        "contacts" => {
+            let cards: Vec<String> = m
+                .contacts
+                .iter()
+                .flatten()
+                .map(|c| {
+                    let name = c
+                        .name
+                        .as_ref()
+                        .and_then(|n| n.formatted_name.clone())
+                        .unwrap_or_else(|| "(no name)".into());
+                    let reach: Vec<String> = c
+                        .phones
+                        .iter()
+                        .filter_map(|p| p.phone.clone())
+                        .chain(c.emails.iter().filter_map(|e| e.email.clone()))
+                        .collect();
+                    if reach.is_empty() {
+                        name
+                    } else {
+                        format!("{name} ({})", reach.join(", "))
+                    }
+                })
+                .collect();
+            (format!("Shared contacts: {}", cards.join("; ")), Vec::new())
+        }
+        "interactive" => {
+            let choice = m
+                .interactive
+                .as_ref()
+                .and_then(|i| i.button_reply.as_ref().or(i.list_reply.as_ref()));
+            match choice {
+                Some(c) => {
+                    meta.push(("reply_id".into(), c.id.clone()));
+                    if let Some(d) = &c.description {
+                        meta.push(("reply_description".into(), d.clone()));
+                    }
+                    (c.title.clone(), Vec::new())
+                }
+                None => ("[interactive reply]".into(), Vec::new()),
+            }
+        }
+        "button" => {
+            let b = m.button.as_ref();
+            if let Some(p) = b.and_then(|b| b.payload.clone()) {
+                meta.push(("payload".into(), p));
+            }
+            (
+                b.and_then(|b| b.text.clone()).unwrap_or_default(),
+                Vec::new(),
+            )
+        }
+        "reaction" => {
+            let r = m.reaction.as_ref();
+            if let Some(id) = r.and_then(|r| r.message_id.clone()) {
+                meta.push(("reacted_to".into(), id));
+            }
+            let text = match r.and_then(|r| r.emoji.clone()).filter(|e| !e.is_empty()) {
+                Some(emoji) => format!("Reacted {emoji} to a message"),
+                None => "Removed a reaction".into(),
+            };
+            (text, Vec::new())
+        }
+        other => {
+            let why = m
+                .errors
+                .iter()
+                .map(ApiError::describe)
+                .collect::<Vec<_>>()
+                .join("; ");
+            if !why.is_empty() {
+                meta.push(("error".into(), why.clone()));
+            }
+            let what = if other.is_empty() { "unknown" } else { other };
+            let text = if why.is_empty() {
+                format!("[unsupported message type: {what}]")
+            } else {
+                format!("[unsupported message type: {what}: {why}]")
+            };
+            (text, Vec::new())
+        }
+    };
+    if let Some(id) = m.context.as_ref().and_then(|c| c.id.clone()) {
+        meta.push(("context_id".into(), id));
+    }
+    (text, attachments, meta)
+}
+
+fn events(payload: Payload) -> Vec<ChannelEvent> {
+    let mut out = Vec::new();
+    for change in payload.entry.into_iter().flat_map(|e| e.changes) {
+        let value = change.value;
+        let business = value.metadata.clone().unwrap_or_default();
+        for m in &value.messages {
+            let name = value
+                .contacts
+                .iter()
+                .find(|c| c.wa_id == m.from)
+                .or(value.contacts.first())
+                .and_then(|c| c.profile.as_ref())
+                .and_then(|p| p.name.clone());
+            let (text, attachments, mut metadata) = content(m);
+            metadata.push(("phone_number_id".into(), business.phone_number_id.clone()));
+            metadata.push((
+                "display_phone_number".into(),
+                business.display_phone_number.clone(),
+            ));
+            out.push(ChannelEvent::Message(InboundMessage {
+                provider_message_id: m.id.clone(),
+                thread_key: m.from.clone(),
+                identities: vec![Identity::phone(format!(
+                    "+{}",
+                    m.from.trim_start_matches('+')
+                ))],
+                display_name: name,
+                text,
+                attachments,
+                sent_at: seconds_to_ms(m.timestamp.as_deref()),
+                metadata,
+            }));
+        }
+        for s in &value.statuses {
+            let status = match s.status.as_str() {
+                "sent" => DeliveryStatus::Sent,
+                "delivered" => DeliveryStatus::Delivered,
+                "read" => DeliveryStatus::Read,
+                "failed" => DeliveryStatus::Failed,
+                // e.g. `deleted` or `warning`: nothing the host tracks.
+                _ => continue,
+            };
+            let error = Some(
+                s.errors
+                    .iter()
+                    .map(ApiError::describe)
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            )
+            .filter(|e| !e.is_empty());
+            out.push(ChannelEvent::Status(StatusUpdate {
+                provider_message_id: s.id.clone(),
+                status,
+                error,
+                at: seconds_to_ms(s.timestamp.as_deref()),
+            }));
+        }
+    }
+    out
+}
+
+fn handshake(request: &HttpRequest) -> Result<WebhookOutcome, PluginError> {
+    let expected = config::get_or("verify_token", "");
+    let mode = request.query_param("hub.mode");
+    let token = request.query_param("hub.verify_token");
+    let challenge = request.query_param("hub.challenge").unwrap_or_default();
+    if expected.is_empty() || mode.as_deref() != Some("subscribe") || token != Some(expected) {
+        return Err(PluginError::forbidden(
+            "the verification token does not match",
+        ));
+    }
+    Ok(WebhookOutcome::respond(
+        HttpResponse::text(200, challenge),
+        Vec::new(),
+    ))
+}
+
+fn notification(request: &HttpRequest) -> Result<WebhookOutcome, PluginError> {
+    let secret = config::get_or("app_secret", "");
+    if secret.is_empty() {
+        return Err(PluginError::unauthorized(
+            "app_secret is not configured; refusing unsigned notifications",
+        ));
+    }
+    signature::verify_meta(
+        &secret,
+        &request.body,
+        request.header("x-hub-signature-256"),
+    )?;
+    let payload: Payload = request.json()?;
+    if !payload.object.is_empty() && payload.object != "whatsapp_business_account" {
+        return Err(PluginError::bad_request(format!(
+            "unexpected object `{}`",
+            payload.object
+        )));
+    }
+    Ok(WebhookOutcome::respond(
+        HttpResponse::text(200, "EVENT_RECEIVED"),
+        events(payload),
+    ))
+}
+
+fn meta_value<'a>(m: &'a OutboundMessage, key: &str) -> Option<&'a str> {
+    m.metadata
+        .iter()
+        .rev()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
+        .filter(|v| !v.is_empty())
+}
+
+#[derive(Deserialize)]
+struct SendResponse {
+    #[serde(default)]
+    messages: Vec<SentId>,
+}
+
+#[derive(Deserialize)]
+struct SentId {
+    id: String,
+}
+
+fn send(m: &OutboundMessage) -> Result<Delivery, DeliveryError> {
+    let to = match &m.to {
+        Identity::Phone(p) => p.trim_start_matches('+').to_string(),
+        _ => m.thread_key.clone(),
+    };
+    let fallback = config::get_or("phone_number_id", "");
+    let from = meta_value(m, "phone_number_id")
+        .map(str::to_string)
+        .or(Some(fallback).filter(|f| !f.is_empty()))
+        .ok_or_else(|| {
+            DeliveryError::permanent("no business phone_number_id to send from".to_string())
+        })?;
+    let token = config::get_or("access_token", "");
+    if token.is_empty() {
+        return Err(DeliveryError::permanent("access_token is not configured"));
+    }
+    let base = config::get_or("api_base", "https://graph.facebook.com/v21.0");
+    let url = format!("{}/{from}/messages", base.trim_end_matches('/'));
+    let body = json!({
+        "messaging_product": "whatsapp",
+        "recipient_type": "individual",
+        "to": to,
+        "type": "text",
+        "text": { "preview_url": false, "body": m.text },
+    });
+    let response = http::send(http::Request::post(url).bearer(&token).json(&body))
+        .map_err(|e| DeliveryError::retryable(e.message))?;
+    if !response.is_success() {
+        return Err(DeliveryError::from_status(response.status, &response.body));
+    }
+    let id = response
+        .json::<SendResponse>()
+        .ok()
+        .and_then(|r| r.messages.into_iter().next())
+        .map(|m| m.id);
+    Ok(Delivery {
+        provider_message_id: id,
+    })
+}
+
+impl Channel for WhatsApp {
+    fn describe() -> ChannelInfo {
+        ChannelInfo {
+            kind: ChannelKind::Messaging,
+            display_name: "WhatsApp".into(),
+            supports_attachments: false,
+        }
+    }
+
+    fn handle_webhook(request: HttpRequest) -> Result<WebhookOutcome, PluginError> {
+        match request.method.as_str() {
+            "GET" => handshake(&request),
+            "POST" => notification(&request),
+            _ => Ok(WebhookOutcome::respond(
+                HttpResponse::empty(405),
+                Vec::new(),
+            )),
+        }
+    }
+
+    fn deliver(action: OutboundAction) -> Result<Delivery, DeliveryError> {
+        match action {
+            OutboundAction::Message(m) => send(&m),
+            _ => Err(DeliveryError::permanent("WhatsApp carries no calls")),
+        }
+    }
+}
+
+switchboard_sdk::register_channel!(WhatsApp);

@@ -1,0 +1,213 @@
+//! Helpers for the channel tests: first-party channel plugins pointed at a
+//! mock provider, the providers' fixtures, and signatures computed the way
+//! each provider computes them (independently of the SDK's checks).
+
+use std::path::Path;
+use std::sync::Arc;
+
+use base64::Engine as _;
+use hmac::{Hmac, Mac};
+
+use crate::{MockServer, TestHost, first_party_manifest, install, test_config, wasm};
+
+/// A provider fixture from `tests/fixtures/<path>`, as bytes.
+pub fn fixture(path: &str) -> Vec<u8> {
+    let full = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(path);
+    std::fs::read(&full).unwrap_or_else(|e| panic!("reading {}: {e}", full.display()))
+}
+
+/// A fixture as text, trailing newline removed.
+pub fn fixture_text(path: &str) -> String {
+    String::from_utf8(fixture(path))
+        .unwrap()
+        .trim_end()
+        .to_string()
+}
+
+/// A first-party plugin's manifest whose `outbound_http` declaration names
+/// the mock provider instead of the real one (an admin's grants can only
+/// narrow a declaration, so tests rewrite it).
+pub fn manifest_for_mock(name: &str, mock: &MockServer) -> String {
+    first_party_manifest(name)
+        .lines()
+        .map(|line| {
+            if line.starts_with("outbound_http") {
+                format!("outbound_http = [\"{}\"]", mock.host_port())
+            } else {
+                line.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Starts a host whose plugins directory holds the `longest-idle` router and
+/// the given first-party channels, each with `api_base` pointing at `mock`
+/// and the given config values.
+pub async fn host_with_channels(
+    mock: &MockServer,
+    channels: &[(&str, &[(&str, &str)])],
+    configure: impl FnOnce(&mut switchboard::config::Config),
+) -> TestHost {
+    let dir = Arc::new(tempfile::tempdir().unwrap());
+    let plugins = test_config(dir.path()).plugins_dir();
+    std::fs::create_dir_all(&plugins).unwrap();
+    install(
+        &plugins,
+        "longest-idle",
+        &first_party_manifest("longest-idle"),
+        &wasm("longest-idle"),
+    );
+    let mut settings = Vec::new();
+    for (name, values) in channels {
+        install(&plugins, name, &manifest_for_mock(name, mock), &wasm(name));
+        let mut table = toml::Table::new();
+        table.insert("api_base".into(), mock.url().into());
+        for (k, v) in *values {
+            table.insert((*k).into(), (*v).into());
+        }
+        settings.push((name.to_string(), table));
+    }
+    TestHost::start_in(dir, move |config| {
+        for (name, table) in settings {
+            config.plugins.entry(name).or_default().config = table;
+        }
+        configure(config);
+    })
+    .await
+}
+
+/// `sha256=` + hex HMAC-SHA256 of the body with the app secret: Meta's
+/// `X-Hub-Signature-256`.
+pub fn meta_signature(app_secret: &str, body: &[u8]) -> String {
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(app_secret.as_bytes()).unwrap();
+    mac.update(body);
+    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+/// Twilio's `X-Twilio-Signature` for a form POST to `url`: base64
+/// HMAC-SHA1 of the URL followed by every parameter name and value, sorted
+/// by name.
+pub fn twilio_signature(auth_token: &str, url: &str, form_body: &[u8]) -> String {
+    let mut params: Vec<(String, String)> = serde_urlencoded::from_bytes(form_body).unwrap();
+    params.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut payload = url.to_string();
+    for (k, v) in params {
+        payload.push_str(&k);
+        payload.push_str(&v);
+    }
+    let mut mac = Hmac::<sha1::Sha1>::new_from_slice(auth_token.as_bytes()).unwrap();
+    mac.update(payload.as_bytes());
+    base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+}
+
+/// A Mailgun form body with its `signature` field replaced by hex
+/// HMAC-SHA256 of `timestamp` + `token` with the signing key.
+pub fn mailgun_signed(signing_key: &str, form_body: &[u8]) -> Vec<u8> {
+    let mut params: Vec<(String, String)> = serde_urlencoded::from_bytes(form_body).unwrap();
+    let get = |name: &str| {
+        params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(signing_key.as_bytes()).unwrap();
+    mac.update(format!("{}{}", get("timestamp"), get("token")).as_bytes());
+    let signature = hex::encode(mac.finalize().into_bytes());
+    for (k, v) in params.iter_mut() {
+        if k == "signature" {
+            *v = signature.clone();
+        }
+    }
+    serde_urlencoded::to_string(&params).unwrap().into_bytes()
+}
+
+/// Replaces (or adds) one field of a form body.
+pub fn form_with(form_body: &[u8], name: &str, value: &str) -> Vec<u8> {
+    let mut params: Vec<(String, String)> = serde_urlencoded::from_bytes(form_body).unwrap();
+    match params.iter_mut().find(|(k, _)| k == name) {
+        Some((_, v)) => *v = value.to_string(),
+        None => params.push((name.to_string(), value.to_string())),
+    }
+    serde_urlencoded::to_string(&params).unwrap().into_bytes()
+}
+
+impl TestHost {
+    /// POSTs a raw webhook body with extra headers; returns status and body
+    /// text.
+    pub async fn post_webhook(
+        &self,
+        path: &str,
+        content_type: &str,
+        headers: &[(&str, String)],
+        body: Vec<u8>,
+    ) -> (u16, String) {
+        let mut request = self
+            .client
+            .post(self.url(path))
+            .header("content-type", content_type)
+            .body(body);
+        for (k, v) in headers {
+            request = request.header(*k, v.as_str());
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        (status, response.text().await.unwrap_or_default())
+    }
+}
+
+/// Percent-encodes a query value.
+pub fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b':' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+impl TestHost {
+    /// `GET path` as admin, asserting 200; returns the JSON body.
+    pub async fn admin_json(&self, path: &str) -> serde_json::Value {
+        let (status, body) = self.admin_get(path).await;
+        assert_eq!(status, 200, "GET {path}: {body}");
+        body
+    }
+
+    /// The customers holding `identity` (`kind:value`).
+    pub async fn lookup(&self, identity: &str) -> Vec<serde_json::Value> {
+        self.admin_json(&format!("/api/customers?identity={}", urlencode(identity)))
+            .await
+            .as_array()
+            .unwrap()
+            .clone()
+    }
+
+    /// A customer's timeline.
+    pub async fn timeline(&self, customer: &str) -> Vec<serde_json::Value> {
+        self.admin_json(&format!("/api/customers/{customer}/timeline"))
+            .await
+            .as_array()
+            .unwrap()
+            .clone()
+    }
+
+    /// The waiting tasks.
+    pub async fn queue(&self) -> Vec<serde_json::Value> {
+        self.admin_json("/api/queue")
+            .await
+            .as_array()
+            .unwrap()
+            .clone()
+    }
+
+    /// A conversation with its messages.
+    pub async fn conversation(&self, id: &str) -> serde_json::Value {
+        self.admin_json(&format!("/api/conversations/{id}")).await
+    }
+}
