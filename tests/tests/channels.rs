@@ -450,6 +450,19 @@ async fn replies_reach_whatsapp_and_sms_providers() {
     assert_eq!(post_whatsapp(&host, &fixture("whatsapp/text.json")).await.0, 200);
     let (token, task) = take_task(&host, "ana", json!({})).await;
     let wa_conversation = task["conversation_id"].as_str().unwrap().to_string();
+    // A further message on the assigned conversation goes to its agent,
+    // not into a new task.
+    assert_eq!(post_whatsapp(&host, &fixture("whatsapp/image.json")).await.0, 200);
+    assert!(host.queue().await.is_empty());
+    let tasks = host.tasks_of("ana", &token).await;
+    assert_eq!(tasks.len(), 1, "{tasks:?}");
+    assert_eq!(
+        host.conversation(&wa_conversation).await["messages"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
     // The id the status fixture refers to.
     mock.respond_with(
         200,
@@ -583,6 +596,19 @@ async fn a_call_is_queued_connected_to_the_agent_and_wrapped_up() {
         .wait_tasks("ana", &token, |t| t.iter().any(|t| t["state"] == "wrapping"))
         .await;
     assert_eq!(tasks[0]["id"], task["id"]);
+    // Wrap-up lasts until the agent completes with a disposition.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(host.tasks_of("ana", &token).await[0]["state"], "wrapping");
+    let (status, done) = host
+        .call(
+            "POST",
+            &format!("/api/tasks/{}/complete", task["id"].as_str().unwrap()),
+            Some(&token),
+            Some(json!({"disposition": "reshipped"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{done}");
+    assert_eq!(done["state"], "completed");
     let (_, timeline) = sheena(&host).await;
     let texts: Vec<&str> = timeline.iter().map(|e| e["text"].as_str().unwrap()).collect();
     assert_eq!(texts, ["Incoming call from +16505551234", "Call ended after 95 s"]);
@@ -615,4 +641,24 @@ async fn a_caller_who_hangs_up_while_queued_is_counted_abandoned() {
         "The caller hung up while waiting"
     );
     assert!(mock.requests().is_empty(), "no call to connect");
+}
+
+#[tokio::test]
+async fn webhooks_for_unknown_plugins_and_oversized_bodies_are_refused() {
+    let mock = MockServer::start().await;
+    let host = start(&mock).await;
+    for path in ["/webhooks/nope", "/webhooks/longest-idle", "/webhooks/nope/deeper"] {
+        let (status, body) = host
+            .post_webhook(path, "application/json", &[], b"{}".to_vec())
+            .await;
+        assert_eq!(status, 404, "{path}: {body}");
+    }
+    // Over the default 1 MiB limit, even when signed: 413, nothing stored.
+    let text = String::from_utf8(fixture("whatsapp/text.json")).unwrap();
+    let big = text
+        .replace("Hi, my order", &"x".repeat(1024 * 1024))
+        .into_bytes();
+    let (status, _) = post_whatsapp(&host, &big).await;
+    assert_eq!(status, 413);
+    assert!(host.lookup(SHEENA).await.is_empty());
 }

@@ -748,7 +748,9 @@ impl Routing {
         )
     }
 
-    /// Moves an assigned task to wrap-up (e.g. the call ended).
+    /// Moves an assigned task to wrap-up (e.g. the call ended). It stays
+    /// there until the agent completes it (with a disposition) or, when the
+    /// channel kind has a wrap-up time, until that runs out.
     pub fn wrap(&self, task_id: &str) -> Result<(Task, u64), RoutingError> {
         let agent = self
             .task(task_id)
@@ -758,7 +760,9 @@ impl Routing {
         self.transition(task_id, &agent, "task.wrapping", |_, task, now| {
             require_state(task, TaskState::Assigned)?;
             task.state = TaskState::Wrapping;
-            task.wrap_until = Some(now + wrap.get(task.channel_kind).max(1));
+            task.wrap_until = Some(wrap.get(task.channel_kind))
+                .filter(|ms| *ms > 0)
+                .map(|ms| now + ms);
             Ok(())
         })
     }
