@@ -17,6 +17,9 @@ const TWILIO_TOKEN: &str = "twilio-auth-token";
 const PUBLIC: &str = "https://cc.example.com";
 const SHEENA: &str = "phone:+16505551234";
 
+/// A webhook body and the headers it is sent with.
+type Attempt = (Vec<u8>, Vec<(&'static str, String)>);
+
 fn whatsapp() -> (&'static str, &'static [(&'static str, &'static str)]) {
     (
         "whatsapp",
@@ -41,14 +44,10 @@ fn twilio(name: &'static str) -> (&'static str, &'static [(&'static str, &'stati
 }
 
 async fn start(mock: &MockServer) -> TestHost {
-    host_with_channels(
-        mock,
-        &[whatsapp(), twilio("sms"), twilio("voice")],
-        |c| {
-            c.outbox.base_backoff_ms = 20;
-            c.outbox.max_backoff_ms = 50;
-        },
-    )
+    host_with_channels(mock, &[whatsapp(), twilio("sms"), twilio("voice")], |c| {
+        c.outbox.base_backoff_ms = 20;
+        c.outbox.max_backoff_ms = 50;
+    })
     .await
 }
 
@@ -87,7 +86,8 @@ async fn sheena(host: &TestHost) -> (Value, Vec<Value>) {
 /// Creates agent `id`, makes it available and accepts the first task
 /// offered; returns its token and the task.
 async fn take_task(host: &TestHost, id: &str, extra: Value) -> (String, Value) {
-    let mut body = json!({"name": id, "capacity": {"voice": 1, "chat": 2, "messaging": 3, "email": 5}});
+    let mut body =
+        json!({"name": id, "capacity": {"voice": 1, "chat": 2, "messaging": 3, "email": 5}});
     for (k, v) in extra.as_object().unwrap() {
         body[k] = v.clone();
     }
@@ -99,7 +99,12 @@ async fn take_task(host: &TestHost, id: &str, extra: Value) -> (String, Value) {
     let task = tasks.iter().find(|t| t["state"] == "reserved").unwrap();
     let task_id = task["id"].as_str().unwrap();
     let (status, accepted) = host
-        .call("POST", &format!("/api/tasks/{task_id}/accept"), Some(&token), None)
+        .call(
+            "POST",
+            &format!("/api/tasks/{task_id}/accept"),
+            Some(&token),
+            None,
+        )
         .await;
     assert_eq!(status, 200, "{accepted}");
     (token, accepted)
@@ -173,7 +178,10 @@ async fn whatsapp_fixtures_become_messages_with_media() {
     let (customer, timeline) = sheena(&host).await;
     assert_eq!(customer["display_name"], "Sheena Nelson");
     assert_eq!(timeline.len(), 2);
-    assert_eq!(timeline[0]["text"], "Hi, my order #4821 hasn't arrived yet.");
+    assert_eq!(
+        timeline[0]["text"],
+        "Hi, my order #4821 hasn't arrived yet."
+    );
     assert_eq!(timeline[0]["channel"], "whatsapp");
     assert_eq!(timeline[1]["text"], "This is the box I received");
     let media = &timeline[1]["attachments"][0];
@@ -204,7 +212,8 @@ async fn whatsapp_understands_every_message_type() {
         })
     };
     let m = |id: &str, kind: &str, body: Value| {
-        let mut m = json!({"from": "16505551234", "id": id, "timestamp": "1749416400", "type": kind});
+        let mut m =
+            json!({"from": "16505551234", "id": id, "timestamp": "1749416400", "type": kind});
         if !body.is_null() {
             m[kind] = body;
         }
@@ -237,7 +246,10 @@ async fn whatsapp_understands_every_message_type() {
     assert_eq!(status, 200, "{text}");
 
     let (_, timeline) = sheena(&host).await;
-    let texts: Vec<&str> = timeline.iter().map(|e| e["text"].as_str().unwrap()).collect();
+    let texts: Vec<&str> = timeline
+        .iter()
+        .map(|e| e["text"].as_str().unwrap())
+        .collect();
     assert_eq!(
         texts,
         [
@@ -308,7 +320,7 @@ async fn whatsapp_signatures_and_handshake() {
         .replace("#4821", "#4822")
         .into_bytes();
     assert_ne!(tampered, body);
-    let cases: Vec<(Vec<u8>, Vec<(&str, String)>)> = vec![
+    let cases: Vec<Attempt> = vec![
         (
             tampered,
             vec![("x-hub-signature-256", meta_signature(WA_SECRET, &body))],
@@ -370,9 +382,22 @@ async fn redelivered_webhooks_store_nothing_twice() {
     let mock = MockServer::start().await;
     let host = start(&mock).await;
     for _ in 0..2 {
-        assert_eq!(post_whatsapp(&host, &fixture("whatsapp/text.json")).await.0, 200);
-        assert_eq!(post_twilio(&host, "sms", &fixture("sms/inbound.form")).await.0, 200);
-        assert_eq!(post_twilio(&host, "voice", &fixture("voice/incoming.form")).await.0, 200);
+        assert_eq!(
+            post_whatsapp(&host, &fixture("whatsapp/text.json")).await.0,
+            200
+        );
+        assert_eq!(
+            post_twilio(&host, "sms", &fixture("sms/inbound.form"))
+                .await
+                .0,
+            200
+        );
+        assert_eq!(
+            post_twilio(&host, "voice", &fixture("voice/incoming.form"))
+                .await
+                .0,
+            200
+        );
     }
     let (_, timeline) = sheena(&host).await;
     assert_eq!(timeline.len(), 3, "{timeline:?}");
@@ -388,7 +413,7 @@ async fn sms_and_mms_fixtures_and_signatures() {
     // Tampered parameter, wrong token, missing header, signed for another URL.
     let url = format!("{PUBLIC}/webhooks/sms");
     let good = twilio_signature(TWILIO_TOKEN, &url, &inbound);
-    let cases: Vec<(Vec<u8>, Vec<(&str, String)>)> = vec![
+    let cases: Vec<Attempt> = vec![
         (
             form_with(&inbound, "Body", "Ignore previous"),
             vec![("x-twilio-signature", good.clone())],
@@ -405,7 +430,11 @@ async fn sms_and_mms_fixtures_and_signatures() {
             inbound.clone(),
             vec![(
                 "x-twilio-signature",
-                twilio_signature(TWILIO_TOKEN, "https://evil.example.com/webhooks/sms", &inbound),
+                twilio_signature(
+                    TWILIO_TOKEN,
+                    "https://evil.example.com/webhooks/sms",
+                    &inbound,
+                ),
             )],
         ),
     ];
@@ -447,12 +476,20 @@ async fn sms_and_mms_fixtures_and_signatures() {
 async fn replies_reach_whatsapp_and_sms_providers() {
     let mock = MockServer::start().await;
     let host = start(&mock).await;
-    assert_eq!(post_whatsapp(&host, &fixture("whatsapp/text.json")).await.0, 200);
+    assert_eq!(
+        post_whatsapp(&host, &fixture("whatsapp/text.json")).await.0,
+        200
+    );
     let (token, task) = take_task(&host, "ana", json!({})).await;
     let wa_conversation = task["conversation_id"].as_str().unwrap().to_string();
     // A further message on the assigned conversation goes to its agent,
     // not into a new task.
-    assert_eq!(post_whatsapp(&host, &fixture("whatsapp/image.json")).await.0, 200);
+    assert_eq!(
+        post_whatsapp(&host, &fixture("whatsapp/image.json"))
+            .await
+            .0,
+        200
+    );
     assert!(host.queue().await.is_empty());
     let tasks = host.tasks_of("ana", &token).await;
     assert_eq!(tasks.len(), 1, "{tasks:?}");
@@ -484,13 +521,20 @@ async fn replies_reach_whatsapp_and_sms_providers() {
     let sent_id = sent["id"].as_str().unwrap();
     wait_status(&host, &wa_conversation, sent_id, "sent").await;
     assert_eq!(
-        post_whatsapp(&host, &fixture("whatsapp/status-delivered.json")).await.0,
+        post_whatsapp(&host, &fixture("whatsapp/status-delivered.json"))
+            .await
+            .0,
         200
     );
     wait_status(&host, &wa_conversation, sent_id, "delivered").await;
 
     // SMS: the agent (capacity 3 for messaging) takes the SMS task too.
-    assert_eq!(post_twilio(&host, "sms", &fixture("sms/inbound.form")).await.0, 200);
+    assert_eq!(
+        post_twilio(&host, "sms", &fixture("sms/inbound.form"))
+            .await
+            .0,
+        200
+    );
     let tasks = host
         .wait_tasks("ana", &token, |t| t.iter().any(|t| t["channel"] == "sms"))
         .await;
@@ -516,14 +560,19 @@ async fn replies_reach_whatsapp_and_sms_providers() {
         format!("/2010-04-01/Accounts/{TWILIO_SID}/Messages.json")
     );
     use base64::Engine as _;
-    let basic = base64::engine::general_purpose::STANDARD.encode(format!("{TWILIO_SID}:{TWILIO_TOKEN}"));
+    let basic =
+        base64::engine::general_purpose::STANDARD.encode(format!("{TWILIO_SID}:{TWILIO_TOKEN}"));
     assert_eq!(
         request.header("authorization"),
         Some(format!("Basic {basic}").as_str())
     );
     let params = form(&request.body);
     assert_eq!(field(&params, "To"), Some("+16505551234"));
-    assert_eq!(field(&params, "From"), Some("+14155550100"), "answers from the number she wrote to");
+    assert_eq!(
+        field(&params, "From"),
+        Some("+14155550100"),
+        "answers from the number she wrote to"
+    );
     assert_eq!(field(&params, "Body"), Some("Reshipped today"));
     assert_eq!(
         field(&params, "StatusCallback"),
@@ -532,7 +581,9 @@ async fn replies_reach_whatsapp_and_sms_providers() {
     let sent_id = sent["id"].as_str().unwrap();
     wait_status(&host, sms_conversation, sent_id, "sent").await;
     assert_eq!(
-        post_twilio(&host, "sms/status", &fixture("sms/status-delivered.form")).await.0,
+        post_twilio(&host, "sms/status", &fixture("sms/status-delivered.form"))
+            .await
+            .0,
         200
     );
     wait_status(&host, sms_conversation, sent_id, "delivered").await;
@@ -543,7 +594,10 @@ async fn replies_reach_whatsapp_and_sms_providers() {
 async fn replies_are_retried_on_503_and_not_on_400() {
     let mock = MockServer::start().await;
     let host = start(&mock).await;
-    assert_eq!(post_whatsapp(&host, &fixture("whatsapp/text.json")).await.0, 200);
+    assert_eq!(
+        post_whatsapp(&host, &fixture("whatsapp/text.json")).await.0,
+        200
+    );
     let (token, task) = take_task(&host, "ana", json!({})).await;
     let conversation = task["conversation_id"].as_str().unwrap().to_string();
 
@@ -556,8 +610,17 @@ async fn replies_are_retried_on_503_and_not_on_400() {
 
     mock.respond_with(400, r#"{"error":{"message":"(#100) Invalid parameter"}}"#);
     let second = reply(&host, &token, &conversation, "second").await;
-    let message = wait_status(&host, &conversation, second["id"].as_str().unwrap(), "failed").await;
-    assert!(message["error"].as_str().unwrap().contains("400"), "{message}");
+    let message = wait_status(
+        &host,
+        &conversation,
+        second["id"].as_str().unwrap(),
+        "failed",
+    )
+    .await;
+    assert!(
+        message["error"].as_str().unwrap().contains("400"),
+        "{message}"
+    );
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(mock.requests().len(), 3, "a 400 is not retried");
     let (_, dead) = host.admin_get("/api/outbox").await;
@@ -584,16 +647,30 @@ async fn a_call_is_queued_connected_to_the_agent_and_wrapped_up() {
         request.uri,
         format!("/2010-04-01/Accounts/{TWILIO_SID}/Calls/CA5e4d3c2b1a0f9e8d7c6b5a4f3e2d1c0b.json")
     );
-    assert!(request.header("authorization").unwrap().starts_with("Basic "));
+    assert!(
+        request
+            .header("authorization")
+            .unwrap()
+            .starts_with("Basic ")
+    );
     let params = form(&request.body);
     let twiml = field(&params, "Twiml").unwrap();
-    assert!(twiml.contains("<Dial><Client>ana</Client></Dial>"), "{twiml}");
+    assert!(
+        twiml.contains("<Dial><Client>ana</Client></Dial>"),
+        "{twiml}"
+    );
 
     // The caller hangs up after talking: the task wraps up.
-    let ended = form_with(&fixture("voice/status-completed.form"), "CallDuration", "95");
+    let ended = form_with(
+        &fixture("voice/status-completed.form"),
+        "CallDuration",
+        "95",
+    );
     assert_eq!(post_twilio(&host, "voice/status", &ended).await.0, 200);
     let tasks = host
-        .wait_tasks("ana", &token, |t| t.iter().any(|t| t["state"] == "wrapping"))
+        .wait_tasks("ana", &token, |t| {
+            t.iter().any(|t| t["state"] == "wrapping")
+        })
         .await;
     assert_eq!(tasks[0]["id"], task["id"]);
     // Wrap-up lasts until the agent completes with a disposition.
@@ -610,8 +687,14 @@ async fn a_call_is_queued_connected_to_the_agent_and_wrapped_up() {
     assert_eq!(status, 200, "{done}");
     assert_eq!(done["state"], "completed");
     let (_, timeline) = sheena(&host).await;
-    let texts: Vec<&str> = timeline.iter().map(|e| e["text"].as_str().unwrap()).collect();
-    assert_eq!(texts, ["Incoming call from +16505551234", "Call ended after 95 s"]);
+    let texts: Vec<&str> = timeline
+        .iter()
+        .map(|e| e["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        texts,
+        ["Incoming call from +16505551234", "Call ended after 95 s"]
+    );
     let (stats_status, stats) = host.admin_get("/api/stats").await;
     assert_eq!(stats_status, 200);
     assert_eq!(stats["channels"]["voice"]["abandoned"], 0, "{stats}");
@@ -621,7 +704,12 @@ async fn a_call_is_queued_connected_to_the_agent_and_wrapped_up() {
 async fn a_caller_who_hangs_up_while_queued_is_counted_abandoned() {
     let mock = MockServer::start().await;
     let host = start(&mock).await;
-    assert_eq!(post_twilio(&host, "voice", &fixture("voice/incoming.form")).await.0, 200);
+    assert_eq!(
+        post_twilio(&host, "voice", &fixture("voice/incoming.form"))
+            .await
+            .0,
+        200
+    );
     assert_eq!(host.queue().await.len(), 1);
     let hangup = fixture("voice/status-completed.form");
     for _ in 0..2 {
@@ -647,7 +735,11 @@ async fn a_caller_who_hangs_up_while_queued_is_counted_abandoned() {
 async fn webhooks_for_unknown_plugins_and_oversized_bodies_are_refused() {
     let mock = MockServer::start().await;
     let host = start(&mock).await;
-    for path in ["/webhooks/nope", "/webhooks/longest-idle", "/webhooks/nope/deeper"] {
+    for path in [
+        "/webhooks/nope",
+        "/webhooks/longest-idle",
+        "/webhooks/nope/deeper",
+    ] {
         let (status, body) = host
             .post_webhook(path, "application/json", &[], b"{}".to_vec())
             .await;

@@ -1,13 +1,123 @@
-//! Email channel (work in progress).
+//! # Email channel (Mailgun)
+//!
+//! Turns mail received by a Mailgun inbound route into customer messages,
+//! and sends agents' replies through Mailgun's messages API in the same
+//! thread.
+//!
+//! ## Webhook
+//!
+//! `POST /webhooks/email` — the target of a Mailgun route
+//! `forward("https://<host>/webhooks/email")`. The body is
+//! `application/x-www-form-urlencoded`, or `multipart/form-data` when the
+//! mail has attachments (see [`post`]). Fields used: `recipient`, `sender`,
+//! `from`, `subject`, `body-plain`, `stripped-text`, `message-headers` (a
+//! JSON list of `[name, value]` pairs), `Message-Id`, `attachment-N` files,
+//! and `timestamp`/`token`/`signature`.
+//!
+//! 1. The signature is checked before any other field is looked at:
+//!    `signature` must be hex HMAC-SHA256 of `timestamp` + `token`, keyed
+//!    with the `signing_key`. A missing field, a mismatch, or no configured
+//!    `signing_key` is `unauthorized` (the host answers 401, stores nothing).
+//! 2. A body that does not parse is `bad-request` (400); a method other than
+//!    `POST` gets 405 and no events; another sub-path gets 404.
+//! 3. One message results: the sender's email (`sender`, else the address in
+//!    `From`) as identity, the `From` display name, `stripped-text` (else
+//!    `body-plain`) as text, the files as attachments (type, name, size —
+//!    the content itself is not kept), `Date` (else `timestamp`) as sent-at,
+//!    the `Message-Id` as provider id (the host's idempotency key), and
+//!    metadata `subject`, `message_id`, `references`, `in_reply_to`, `body`
+//!    (the full `body-plain`) and `recipient`.
+//!
+//! ## Threads
+//!
+//! Message ids are kept in their `<id>` form. The thread key of a mail is:
+//! the first id of its `References`; else its `In-Reply-To` id; else its own
+//! `Message-Id` (a new thread). When that parent id is one of our own
+//! replies, it is mapped to the thread the reply was sent in: `deliver`
+//! records `thread/<Mailgun id of the reply>` → thread key in the plugin's
+//! kv store. So an answer to our reply lands in the conversation it
+//! belongs to, even from clients that only send `In-Reply-To`.
+//!
+//! ## Replies
+//!
+//! `deliver` posts to `{api_base}/v3/{domain}/messages` (basic auth `api` /
+//! `api_key`): `from` = `from_address`, `to` = the customer's address,
+//! `subject` = `Re: ` + the subject of the latest inbound mail (one prefix
+//! only; `Your message` when there was none), `text`, `h:In-Reply-To` = that
+//! mail's `Message-Id`, `h:References` = its references plus its id. A 2xx
+//! answer's `id` is the provider message id; 408/425/429/5xx and transport
+//! failures are retryable, other statuses are permanent. Calls (connect,
+//! hang up) are refused permanently.
+//!
+//! ## Configuration
+//!
+//! | key | meaning |
+//! |---|---|
+//! | `api_base` | Mailgun API root, `https://api.mailgun.net` (EU: `https://api.eu.mailgun.net`) |
+//! | `domain` | the sending domain, e.g. `mg.example.com` |
+//! | `api_key` | the Mailgun API key |
+//! | `signing_key` | the HTTP webhook signing key inbound posts are checked with |
+//! | `from_address` | the `From` of replies, e.g. `Support <support@example.com>` |
 
 use switchboard_sdk::{
-    Channel, ChannelInfo, ChannelKind, Delivery, DeliveryError, HttpRequest, OutboundAction,
-    PluginError, WebhookOutcome,
+    Channel, ChannelEvent, ChannelInfo, ChannelKind, Delivery, DeliveryError, HostError,
+    HttpRequest, HttpResponse, OutboundAction, OutboundMessage, PluginError, WebhookOutcome,
+    config, http, kv, log, signature,
 };
 
-struct Plugin;
+pub mod headers;
+pub mod inbound;
+pub mod outbound;
+pub mod post;
 
-impl Channel for Plugin {
+use post::Post;
+
+/// Ids longer than this are not looked up in (or written to) the kv store,
+/// whose keys are limited.
+const MAX_KV_ID: usize = 400;
+
+/// The kv key mapping one of our sent mails to its thread.
+fn thread_kv_key(provider_id: &str) -> Option<String> {
+    (provider_id.len() <= MAX_KV_ID).then(|| format!("thread/{provider_id}"))
+}
+
+/// The thread a mail we sent belongs to, when we sent it.
+fn sent_thread(provider_id: &str) -> Result<Option<String>, PluginError> {
+    let Some(key) = thread_kv_key(provider_id) else {
+        return Ok(None);
+    };
+    match kv::get(&key) {
+        Ok(value) => Ok(value.and_then(|v| String::from_utf8(v).ok())),
+        Err(HostError::Invalid(_)) => Ok(None),
+        Err(HostError::Denied(e) | HostError::Unavailable(e)) => Err(PluginError::unavailable(
+            format!("the thread store is unavailable: {e}"),
+        )),
+    }
+}
+
+/// Checks Mailgun's signature fields. Runs before any other field is used.
+fn verify(post: &Post) -> Result<(), PluginError> {
+    let signing_key = config::get("signing_key").unwrap_or_default();
+    if signing_key.trim().is_empty() {
+        return Err(PluginError::unauthorized(
+            "`signing_key` is not configured: unsigned mail is refused",
+        ));
+    }
+    let field = |name: &str| {
+        post.non_empty(name)
+            .ok_or_else(|| PluginError::unauthorized(format!("missing `{name}`")))
+    };
+    signature::verify_mailgun(
+        signing_key.trim(),
+        field("timestamp")?,
+        field("token")?,
+        field("signature")?,
+    )
+}
+
+struct Email;
+
+impl Channel for Email {
     fn describe() -> ChannelInfo {
         ChannelInfo {
             kind: ChannelKind::Email,
@@ -16,13 +126,93 @@ impl Channel for Plugin {
         }
     }
 
-    fn handle_webhook(_request: HttpRequest) -> Result<WebhookOutcome, PluginError> {
-        Err(PluginError::not_found("not implemented yet"))
+    fn handle_webhook(mut request: HttpRequest) -> Result<WebhookOutcome, PluginError> {
+        if request.subpath() != "/" {
+            return Err(PluginError::not_found(
+                "the Mailgun route posts to /webhooks/email",
+            ));
+        }
+        if request.method != "POST" {
+            return Ok(WebhookOutcome::respond(
+                HttpResponse::empty(405).header("allow", "POST"),
+                Vec::new(),
+            ));
+        }
+        let body = std::mem::take(&mut request.body);
+        let post = Post::parse(request.header("content-type"), body)?;
+        verify(&post)?;
+        let message = inbound::message(&post, sent_thread)?;
+        Ok(WebhookOutcome::ok(vec![ChannelEvent::Message(message)]))
     }
 
-    fn deliver(_action: OutboundAction) -> Result<Delivery, DeliveryError> {
-        Err(DeliveryError::permanent("not implemented yet"))
+    fn deliver(action: OutboundAction) -> Result<Delivery, DeliveryError> {
+        match action {
+            OutboundAction::Message(m) => send(&m),
+            OutboundAction::ConnectCall(_) | OutboundAction::EndCall(_) => {
+                Err(DeliveryError::permanent("the email channel has no calls"))
+            }
+        }
     }
 }
 
-switchboard_sdk::register_channel!(Plugin);
+/// A required configuration value for sending; missing is permanent (the
+/// admin has to fix the configuration).
+fn setting(key: &str) -> Result<String, DeliveryError> {
+    config::get(key)
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| DeliveryError::permanent(format!("configuration key `{key}` is not set")))
+}
+
+/// Sends one reply through Mailgun.
+fn send(m: &OutboundMessage) -> Result<Delivery, DeliveryError> {
+    let api_base = config::get_or("api_base", "https://api.mailgun.net");
+    let domain = setting("domain")?;
+    let api_key = setting("api_key")?;
+    let from_address = setting("from_address")?;
+    let fields = outbound::form(m, &from_address).map_err(DeliveryError::permanent)?;
+    let pairs: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let url = format!(
+        "{}/v3/{}/messages",
+        api_base.trim().trim_end_matches('/'),
+        domain
+    );
+    let response = http::send(
+        http::Request::post(url)
+            .basic_auth("api", &api_key)
+            .form(&pairs),
+    )?;
+    if !response.is_success() {
+        return Err(DeliveryError::from_status(response.status, &response.body));
+    }
+    let id = response.json::<serde_json::Value>().ok().and_then(|v| {
+        v.get("id")
+            .and_then(|i| i.as_str())
+            .and_then(headers::message_id)
+    });
+    if let Some(id) = &id {
+        remember_thread(id, &m.thread_key);
+    }
+    Ok(Delivery {
+        provider_message_id: id,
+    })
+}
+
+/// Records the thread of a mail we sent, so answers to it find their
+/// conversation. The mail is already sent: a failure here is only logged
+/// (answers that carry `References` still thread correctly).
+fn remember_thread(provider_id: &str, thread_key: &str) {
+    let Some(key) = thread_kv_key(provider_id) else {
+        return;
+    };
+    if let Err(e) = kv::set(&key, thread_key.as_bytes()) {
+        log::warn(format!(
+            "could not record the thread of sent mail {provider_id}: {e:?}"
+        ));
+    }
+}
+
+switchboard_sdk::register_channel!(Email);
