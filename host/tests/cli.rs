@@ -137,13 +137,34 @@ fn a_bad_config_file_is_a_clear_startup_error() {
     );
 }
 
+fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
+/// Polls `GET /healthz` until the host answers 200 (60 s at most).
+fn wait_healthy(port: u16) {
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(60) {
+        if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            use std::io::{Read, Write};
+            s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                .unwrap();
+            let mut response = String::new();
+            let _ = s.read_to_string(&mut response);
+            if response.contains("200 OK") && response.contains("\"ok\"") {
+                return;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("host never became healthy");
+}
+
 #[test]
 fn serve_uses_flags_env_and_defaults_and_shuts_down_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
+    let port = free_port();
     let mut child = switchboard()
         .current_dir(dir.path())
         .env("SWITCHBOARD_LISTEN", format!("127.0.0.1:{port}"))
@@ -154,22 +175,7 @@ fn serve_uses_flags_env_and_defaults_and_shuts_down_on_sigterm() {
         .spawn()
         .unwrap();
     let started = Instant::now();
-    let mut healthy = false;
-    while started.elapsed() < Duration::from_secs(60) {
-        if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
-            use std::io::{Read, Write};
-            s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-                .unwrap();
-            let mut response = String::new();
-            let _ = s.read_to_string(&mut response);
-            healthy = response.contains("200 OK") && response.contains("\"ok\"");
-            if healthy {
-                break;
-            }
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    assert!(healthy, "host never became healthy");
+    wait_healthy(port);
     // Default data dir, relative to the working directory, with a generated
     // admin token printed once.
     let token_file = dir.path().join("switchboard-data/admin-token");
@@ -208,5 +214,48 @@ fn serve_uses_flags_env_and_defaults_and_shuts_down_on_sigterm() {
     assert!(
         stdout.contains(token.trim()),
         "the generated token is printed: {stdout}"
+    );
+}
+
+/// `examples/demo.sh` drives the cross-channel story with curl against a
+/// host started from `examples/switchboard.toml`, signatures included.
+#[test]
+fn the_demo_script_tells_the_cross_channel_story() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    for tool in ["bash", "curl", "jq", "openssl"] {
+        let found = Command::new("sh")
+            .args(["-c", &format!("command -v {tool}")])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(found, "the demo needs `{tool}` (.ci/run installs it)");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut child = switchboard()
+        .current_dir(dir.path())
+        .arg("--config")
+        .arg(root.join("examples/switchboard.toml"))
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .env("SWITCHBOARD_ADMIN_TOKEN", "demo-admin-token")
+        .env("RUST_LOG", "error")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_healthy(port);
+    let out = Command::new("bash")
+        .arg(root.join("examples/demo.sh"))
+        .env("BASE", format!("http://127.0.0.1:{port}"))
+        .env("SWITCHBOARD_ADMIN_TOKEN", "demo-admin-token")
+        .output()
+        .unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "demo failed:\n{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("channels: email,sms,voice,webchat,whatsapp"),
+        "{stdout}"
     );
 }

@@ -2,7 +2,7 @@
 
 use crate::{
     Candidates, ChannelEvent, DeliveryError, ErrorKind, Handle, HttpRequest, HttpResponse,
-    Identity, PluginError, RouteTask, SkillRequirement, WebhookOutcome,
+    Identity, OutboundMessage, PluginError, RouteTask, SkillRequirement, WebhookOutcome,
 };
 
 impl PluginError {
@@ -36,6 +36,19 @@ impl PluginError {
     /// A fault in the plugin (HTTP 500, counted as a plugin failure).
     pub fn internal(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::Internal, message)
+    }
+}
+
+impl OutboundMessage {
+    /// The latest non-empty value of a metadata key the channel attached to
+    /// the conversation's last inbound message (e.g. the number or address
+    /// the customer wrote to), for replying from the same place.
+    pub fn metadata_value(&self, key: &str) -> Option<&str> {
+        self.metadata
+            .iter()
+            .rev()
+            .find(|(k, v)| k == key && !v.trim().is_empty())
+            .map(|(_, v)| v.as_str())
     }
 }
 

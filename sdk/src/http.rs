@@ -348,6 +348,22 @@ fn read_body(incoming: &IncomingBody) -> Result<Vec<u8>, HttpError> {
     Ok(out)
 }
 
+/// Sends a provider API request on behalf of a channel's `deliver`:
+/// transport failures come back retryable (a denied destination
+/// permanent), and a non-2xx answer is classified by
+/// [`DeliveryError::from_status`](crate::DeliveryError::from_status) (408,
+/// 425, 429 and 5xx retryable, other statuses permanent).
+pub fn deliver(request: Request) -> Result<Response, crate::DeliveryError> {
+    let response = send(request)?;
+    if !response.is_success() {
+        return Err(crate::DeliveryError::from_status(
+            response.status,
+            &response.body,
+        ));
+    }
+    Ok(response)
+}
+
 /// `GET url`.
 pub fn get(url: &str) -> Result<Response, HttpError> {
     send(Request::get(url))

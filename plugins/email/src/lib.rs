@@ -180,14 +180,11 @@ fn send(m: &OutboundMessage) -> Result<Delivery, DeliveryError> {
         api_base.trim().trim_end_matches('/'),
         domain
     );
-    let response = http::send(
+    let response = http::deliver(
         http::Request::post(url)
             .basic_auth("api", &api_key)
             .form(&pairs),
     )?;
-    if !response.is_success() {
-        return Err(DeliveryError::from_status(response.status, &response.body));
-    }
     let id = response.json::<serde_json::Value>().ok().and_then(|v| {
         v.get("id")
             .and_then(|i| i.as_str())

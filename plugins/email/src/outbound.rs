@@ -25,14 +25,6 @@ pub fn reply_subject(subject: Option<&str>) -> String {
     }
 }
 
-fn meta<'a>(m: &'a OutboundMessage, key: &str) -> Option<&'a str> {
-    m.metadata
-        .iter()
-        .find(|(k, _)| k == key)
-        .map(|(_, v)| v.as_str())
-        .filter(|v| !v.trim().is_empty())
-}
-
 /// The form fields of `POST /v3/{domain}/messages` for `m`, or why it
 /// cannot be sent.
 pub fn form(m: &OutboundMessage, from_address: &str) -> Result<Vec<(String, String)>, String> {
@@ -43,10 +35,12 @@ pub fn form(m: &OutboundMessage, from_address: &str) -> Result<Vec<(String, Stri
         return Err("the email channel does not send attachments".into());
     }
     // The mail we answer: the latest inbound one of the conversation.
-    let parent = meta(m, keys::MESSAGE_ID)
+    let parent = m
+        .metadata_value(keys::MESSAGE_ID)
         .and_then(message_id)
         .or_else(|| m.in_reply_to.as_deref().and_then(message_id));
-    let mut references = meta(m, keys::REFERENCES)
+    let mut references = m
+        .metadata_value(keys::REFERENCES)
         .map(message_ids)
         .unwrap_or_default();
     if let Some(parent) = &parent
@@ -58,7 +52,10 @@ pub fn form(m: &OutboundMessage, from_address: &str) -> Result<Vec<(String, Stri
     let mut fields = vec![
         ("from".to_string(), from_address.to_string()),
         ("to".to_string(), to.trim().to_string()),
-        ("subject".to_string(), reply_subject(meta(m, keys::SUBJECT))),
+        (
+            "subject".to_string(),
+            reply_subject(m.metadata_value(keys::SUBJECT)),
+        ),
         ("text".to_string(), m.text.clone()),
     ];
     if let Some(parent) = parent {

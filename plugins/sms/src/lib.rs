@@ -121,15 +121,6 @@ fn status(form: &[(String, String)], value: &str) -> Result<Option<ChannelEvent>
     })))
 }
 
-fn meta_value<'a>(m: &'a OutboundMessage, key: &str) -> Option<&'a str> {
-    m.metadata
-        .iter()
-        .rev()
-        .find(|(k, _)| k == key)
-        .map(|(_, v)| v.as_str())
-        .filter(|v| !v.is_empty())
-}
-
 #[derive(Deserialize)]
 struct Created {
     sid: Option<String>,
@@ -158,8 +149,8 @@ fn send(m: &OutboundMessage) -> Result<Delivery, DeliveryError> {
     // Answer from the number (or messaging service) the customer wrote to.
     let from_number = config::get_or("from_number", "");
     match (
-        meta_value(m, "to"),
-        meta_value(m, "messaging_service_sid"),
+        m.metadata_value("to"),
+        m.metadata_value("messaging_service_sid"),
         from_number.as_str(),
     ) {
         (Some(number), _, _) => form.push(("From", number)),
@@ -174,15 +165,11 @@ fn send(m: &OutboundMessage) -> Result<Delivery, DeliveryError> {
     if !public.is_empty() {
         form.push(("StatusCallback", callback.as_str()));
     }
-    let response = http::send(
+    let response = http::deliver(
         http::Request::post(url)
             .basic_auth(&account, &token)
             .form(&form),
-    )
-    .map_err(|e| DeliveryError::retryable(e.message))?;
-    if !response.is_success() {
-        return Err(DeliveryError::from_status(response.status, &response.body));
-    }
+    )?;
     Ok(Delivery {
         provider_message_id: response.json::<Created>().ok().and_then(|c| c.sid),
     })

@@ -122,15 +122,11 @@ fn update_call(call_id: &str, form: &[(&str, &str)]) -> Result<Delivery, Deliver
         "{}/2010-04-01/Accounts/{account}/Calls/{call_id}.json",
         base.trim_end_matches('/')
     );
-    let response = http::send(
+    http::deliver(
         http::Request::post(url)
             .basic_auth(&account, &token)
             .form(form),
-    )
-    .map_err(|e| DeliveryError::retryable(e.message))?;
-    if !response.is_success() {
-        return Err(DeliveryError::from_status(response.status, &response.body));
-    }
+    )?;
     Ok(Delivery {
         provider_message_id: Some(call_id.to_string()),
     })

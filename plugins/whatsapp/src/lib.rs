@@ -487,15 +487,6 @@ fn notification(request: &HttpRequest) -> Result<WebhookOutcome, PluginError> {
     ))
 }
 
-fn meta_value<'a>(m: &'a OutboundMessage, key: &str) -> Option<&'a str> {
-    m.metadata
-        .iter()
-        .rev()
-        .find(|(k, _)| k == key)
-        .map(|(_, v)| v.as_str())
-        .filter(|v| !v.is_empty())
-}
-
 #[derive(Deserialize)]
 struct SendResponse {
     #[serde(default)]
@@ -513,7 +504,8 @@ fn send(m: &OutboundMessage) -> Result<Delivery, DeliveryError> {
         _ => m.thread_key.clone(),
     };
     let fallback = config::get_or("phone_number_id", "");
-    let from = meta_value(m, "phone_number_id")
+    let from = m
+        .metadata_value("phone_number_id")
         .map(str::to_string)
         .or(Some(fallback).filter(|f| !f.is_empty()))
         .ok_or_else(|| {
@@ -532,11 +524,7 @@ fn send(m: &OutboundMessage) -> Result<Delivery, DeliveryError> {
         "type": "text",
         "text": { "preview_url": false, "body": m.text },
     });
-    let response = http::send(http::Request::post(url).bearer(&token).json(&body))
-        .map_err(|e| DeliveryError::retryable(e.message))?;
-    if !response.is_success() {
-        return Err(DeliveryError::from_status(response.status, &response.body));
-    }
+    let response = http::deliver(http::Request::post(url).bearer(&token).json(&body))?;
     let id = response
         .json::<SendResponse>()
         .ok()
