@@ -761,6 +761,32 @@ impl Core {
         )
     }
 
+    /// The latest `limit` messages of a customer's other conversations, in
+    /// time order.
+    pub fn history(
+        &self,
+        customer_id: &str,
+        except_conversation: &str,
+        limit: usize,
+    ) -> Result<Vec<Message>, CoreError> {
+        // Newest first until enough are found, so a long-time customer's
+        // whole past is not loaded for every view.
+        let ids = self.customers.timeline_message_ids(customer_id)?;
+        let mut out = Vec::new();
+        for id in ids.iter().rev() {
+            if out.len() >= limit {
+                break;
+            }
+            if let Some(m) = self.conversations.message(id)?
+                && m.conversation_id != except_conversation
+            {
+                out.push(m);
+            }
+        }
+        out.reverse();
+        Ok(out)
+    }
+
     /// A conversation with its messages.
     pub fn conversation(&self, id: &str) -> Result<(Conversation, Vec<Message>), CoreError> {
         let conversation = self

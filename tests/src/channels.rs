@@ -4,11 +4,15 @@
 
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
+use serde_json::{Value, json};
 
-use crate::{MockServer, TestHost, first_party_manifest, install, test_config, wasm};
+use crate::{
+    MockServer, Recorded, TestHost, eventually, first_party_manifest, install, test_config, wasm,
+};
 
 /// A provider fixture from `tests/fixtures/<path>`, as bytes.
 pub fn fixture(path: &str) -> Vec<u8> {
@@ -173,14 +177,14 @@ pub fn urlencode(s: &str) -> String {
 
 impl TestHost {
     /// `GET path` as admin, asserting 200; returns the JSON body.
-    pub async fn admin_json(&self, path: &str) -> serde_json::Value {
+    pub async fn admin_json(&self, path: &str) -> Value {
         let (status, body) = self.admin_get(path).await;
         assert_eq!(status, 200, "GET {path}: {body}");
         body
     }
 
     /// The customers holding `identity` (`kind:value`).
-    pub async fn lookup(&self, identity: &str) -> Vec<serde_json::Value> {
+    pub async fn lookup(&self, identity: &str) -> Vec<Value> {
         self.admin_json(&format!("/api/customers?identity={}", urlencode(identity)))
             .await
             .as_array()
@@ -189,7 +193,7 @@ impl TestHost {
     }
 
     /// A customer's timeline.
-    pub async fn timeline(&self, customer: &str) -> Vec<serde_json::Value> {
+    pub async fn timeline(&self, customer: &str) -> Vec<Value> {
         self.admin_json(&format!("/api/customers/{customer}/timeline"))
             .await
             .as_array()
@@ -198,7 +202,7 @@ impl TestHost {
     }
 
     /// The waiting tasks.
-    pub async fn queue(&self) -> Vec<serde_json::Value> {
+    pub async fn queue(&self) -> Vec<Value> {
         self.admin_json("/api/queue")
             .await
             .as_array()
@@ -207,7 +211,125 @@ impl TestHost {
     }
 
     /// A conversation with its messages.
-    pub async fn conversation(&self, id: &str) -> serde_json::Value {
+    pub async fn conversation(&self, id: &str) -> Value {
         self.admin_json(&format!("/api/conversations/{id}")).await
+    }
+
+    /// The id of the one customer holding `identity` (`kind:value`),
+    /// asserting there is exactly one.
+    pub async fn customer_id(&self, identity: &str) -> String {
+        let customers = self.lookup(identity).await;
+        assert_eq!(customers.len(), 1, "{identity}: {customers:?}");
+        customers[0]["id"].as_str().unwrap().to_string()
+    }
+
+    /// Accepts task `task` as the agent holding `token`, asserting 200;
+    /// returns the accepted task.
+    pub async fn accept_task(&self, token: &str, task: &str) -> Value {
+        self.task_action(token, task, "accept", None).await
+    }
+
+    /// Completes task `task` as the agent holding `token` (with an optional
+    /// `{"disposition": …}` body), asserting 200; returns the completed task.
+    pub async fn complete_task(&self, token: &str, task: &str, body: Option<Value>) -> Value {
+        self.task_action(token, task, "complete", body).await
+    }
+
+    /// `POST /api/tasks/{task}/{action}` as the agent holding `token`,
+    /// asserting 200; returns the task.
+    async fn task_action(
+        &self,
+        token: &str,
+        task: &str,
+        action: &str,
+        body: Option<Value>,
+    ) -> Value {
+        let (status, answer) = self
+            .call(
+                "POST",
+                &format!("/api/tasks/{task}/{action}"),
+                Some(token),
+                body,
+            )
+            .await;
+        assert_eq!(status, 200, "{action} {task}: {answer}");
+        answer
+    }
+}
+
+/// The `text` of each timeline entry or conversation message.
+pub fn texts(entries: &[Value]) -> Vec<&str> {
+    entries
+        .iter()
+        .map(|e| e["text"].as_str().unwrap())
+        .collect()
+}
+
+/// Creates agent `id` (its name `id` and room for every channel kind, with
+/// the fields of `extra` replacing those), makes it available and accepts
+/// the first task it is offered; returns its token and the accepted task.
+pub async fn take_task(host: &TestHost, id: &str, extra: Value) -> (String, Value) {
+    let mut body =
+        json!({"name": id, "capacity": {"voice": 1, "chat": 2, "messaging": 3, "email": 5}});
+    for (k, v) in extra.as_object().unwrap() {
+        body[k] = v.clone();
+    }
+    let token = host.agent(id, body).await;
+    host.set_status(id, &token, "available").await;
+    let tasks = host
+        .wait_tasks(id, &token, |t| t.iter().any(|t| t["state"] == "reserved"))
+        .await;
+    let task = tasks.iter().find(|t| t["state"] == "reserved").unwrap();
+    let accepted = host.accept_task(&token, task["id"].as_str().unwrap()).await;
+    (token, accepted)
+}
+
+/// Posts an agent's reply `text` to `conversation`, asserting 202 (queued
+/// for the channel); returns the stored message.
+pub async fn reply(host: &TestHost, token: &str, conversation: &str, text: &str) -> Value {
+    let (status, body) = host
+        .call(
+            "POST",
+            &format!("/api/conversations/{conversation}/messages"),
+            Some(token),
+            Some(json!({ "text": text })),
+        )
+        .await;
+    assert_eq!(status, 202, "{body}");
+    body
+}
+
+/// Waits (10 s at most) until the mock has received `n` requests; returns
+/// all it has received.
+pub async fn requests(mock: &MockServer, n: usize) -> Vec<Recorded> {
+    assert!(
+        eventually(Duration::from_secs(10), || mock.requests().len() >= n).await,
+        "the mock provider got {:?}",
+        mock.requests()
+    );
+    mock.requests()
+}
+
+/// Waits (10 s at most) until message `id` of `conversation` has `status`;
+/// returns the message.
+pub async fn wait_status(host: &TestHost, conversation: &str, id: &str, status: &str) -> Value {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let c = host.conversation(conversation).await;
+        let m = c["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["id"] == id)
+            .cloned()
+            .unwrap();
+        if m["status"] == status {
+            return m;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "message {id} never became {status}: {m}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }

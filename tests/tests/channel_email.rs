@@ -6,8 +6,10 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use serde_json::{Value, json};
-use switchboard_tests::channels::{fixture, form_with, host_with_channels, mailgun_signed};
-use switchboard_tests::{ADMIN_TOKEN, MockServer, TestHost};
+use switchboard_tests::channels::{
+    fixture, form_with, host_with_channels, mailgun_signed, reply, take_task, wait_status,
+};
+use switchboard_tests::{MockServer, TestHost};
 
 const SIGNING_KEY: &str = "sign-1";
 const FORM: &str = "application/x-www-form-urlencoded";
@@ -45,71 +47,31 @@ fn signed(name: &str) -> Vec<u8> {
     mailgun_signed(SIGNING_KEY, &fixture(name))
 }
 
+/// POSTs a body of `content_type` to the email webhook; returns status and
+/// body text.
+async fn post_as(host: &TestHost, content_type: &str, body: Vec<u8>) -> (u16, String) {
+    host.post_webhook("/webhooks/email", content_type, &[], body)
+        .await
+}
+
 async fn post_form(host: &TestHost, body: Vec<u8>) -> (u16, String) {
-    host.post_webhook("/webhooks/email", FORM, &[], body).await
+    post_as(host, FORM, body).await
 }
 
-fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b':' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+/// Asserts that no customer holds Sheena's address and no task waits.
+async fn assert_nothing_stored(host: &TestHost) {
+    assert!(host.lookup(SHEENA).await.is_empty());
+    assert!(host.queue().await.is_empty());
 }
 
-async fn lookup(host: &TestHost, identity: &str) -> Vec<Value> {
-    let (status, body) = host
-        .call(
-            "GET",
-            &format!("/api/customers?identity={}", urlencode(identity)),
-            Some(ADMIN_TOKEN),
-            None,
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
-    body.as_array().unwrap().clone()
-}
-
-async fn queue(host: &TestHost) -> Vec<Value> {
-    let (status, body) = host
-        .call("GET", "/api/queue", Some(ADMIN_TOKEN), None)
-        .await;
-    assert_eq!(status, 200, "{body}");
-    body.as_array().unwrap().clone()
-}
-
-async fn conversation(host: &TestHost, id: &str) -> Value {
-    let (status, body) = host
-        .call(
-            "GET",
-            &format!("/api/conversations/{id}"),
-            Some(ADMIN_TOKEN),
-            None,
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
-    body
-}
-
-async fn timeline(host: &TestHost, customer: &str) -> Vec<Value> {
-    let (status, body) = host
-        .call(
-            "GET",
-            &format!("/api/customers/{customer}/timeline"),
-            Some(ADMIN_TOKEN),
-            None,
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
-    body.as_array().unwrap().clone()
+/// Sheena's (single) customer's timeline.
+async fn sheena_timeline(host: &TestHost) -> Vec<Value> {
+    host.timeline(&host.customer_id(SHEENA).await).await
 }
 
 /// The one waiting task's conversation id.
 async fn only_conversation(host: &TestHost) -> String {
-    let q = queue(host).await;
+    let q = host.queue().await;
     assert_eq!(q.len(), 1, "{q:?}");
     q[0]["conversation_id"].as_str().unwrap().to_string()
 }
@@ -128,7 +90,7 @@ async fn inbound_mail_becomes_a_customer_message_and_a_task() {
     let (status, body) = post_form(&host, signed("email/inbound.form")).await;
     assert_eq!(status, 200, "{body}");
 
-    let customers = lookup(&host, SHEENA).await;
+    let customers = host.lookup(SHEENA).await;
     assert_eq!(customers.len(), 1, "{customers:?}");
     assert_eq!(customers[0]["display_name"], "Sheena Nelson");
     assert_eq!(
@@ -136,13 +98,15 @@ async fn inbound_mail_becomes_a_customer_message_and_a_task() {
         json!([{"kind": "email", "value": "sheena.nelson@example.com"}])
     );
 
-    let q = queue(&host).await;
+    let q = host.queue().await;
     assert_eq!(q.len(), 1, "{q:?}");
     assert_eq!(q[0]["channel"], "email");
     assert_eq!(q[0]["channel_kind"], "email");
     assert_eq!(q[0]["customer_id"], customers[0]["id"]);
 
-    let conv = conversation(&host, q[0]["conversation_id"].as_str().unwrap()).await;
+    let conv = host
+        .conversation(q[0]["conversation_id"].as_str().unwrap())
+        .await;
     let messages = conv["messages"].as_array().unwrap();
     assert_eq!(messages.len(), 1);
     let m = &messages[0];
@@ -201,31 +165,25 @@ async fn bad_or_missing_signatures_are_refused_and_store_nothing() {
             "{what}: answered {status} {text}"
         );
     }
-    assert!(lookup(&host, SHEENA).await.is_empty());
-    assert!(queue(&host).await.is_empty());
+    assert_nothing_stored(&host).await;
 
     // Other methods and unparsable bodies store nothing either.
     let (status, _) = host.call("GET", "/webhooks/email", None, None).await;
     assert_eq!(status, 405);
-    let (status, _) = host
-        .post_webhook("/webhooks/email", "application/json", &[], b"{}".to_vec())
-        .await;
+    let (status, _) = post_as(&host, "application/json", b"{}".to_vec()).await;
     assert_eq!(status, 400);
-    let (status, _) = host
-        .post_webhook(
-            "/webhooks/email",
-            "multipart/form-data; boundary=nope",
-            &[],
-            b"not multipart at all".to_vec(),
-        )
-        .await;
+    let (status, _) = post_as(
+        &host,
+        "multipart/form-data; boundary=nope",
+        b"not multipart at all".to_vec(),
+    )
+    .await;
     assert_eq!(status, 400);
-    assert!(lookup(&host, SHEENA).await.is_empty());
-    assert!(queue(&host).await.is_empty());
+    assert_nothing_stored(&host).await;
 
     // The genuine post still goes through.
     assert_eq!(post_form(&host, good).await.0, 200);
-    assert_eq!(lookup(&host, SHEENA).await.len(), 1);
+    assert_eq!(host.lookup(SHEENA).await.len(), 1);
     host.stop().await;
 }
 
@@ -243,8 +201,7 @@ async fn without_a_signing_key_mail_is_refused() {
     .await;
     let (status, text) = post_form(&host, signed("email/inbound.form")).await;
     assert_eq!(status, 401, "{text}");
-    assert!(lookup(&host, SHEENA).await.is_empty());
-    assert!(queue(&host).await.is_empty());
+    assert_nothing_stored(&host).await;
     host.stop().await;
 }
 
@@ -261,7 +218,7 @@ async fn a_reply_lands_in_the_same_conversation_through_references() {
         conversation_id,
         "no second task or conversation"
     );
-    let conv = conversation(&host, &conversation_id).await;
+    let conv = host.conversation(&conversation_id).await;
     let messages = conv["messages"].as_array().unwrap();
     assert_eq!(messages.len(), 2, "{conv}");
     assert_eq!(messages[1]["text"], "Thanks, that works.");
@@ -273,14 +230,7 @@ async fn a_reply_lands_in_the_same_conversation_through_references() {
         messages[1]["metadata"]["in_reply_to"],
         "<reply-1@shop.example.com>"
     );
-    let customers = lookup(&host, SHEENA).await;
-    assert_eq!(customers.len(), 1);
-    assert_eq!(
-        timeline(&host, customers[0]["id"].as_str().unwrap())
-            .await
-            .len(),
-        2
-    );
+    assert_eq!(sheena_timeline(&host).await.len(), 2);
     host.stop().await;
 }
 
@@ -292,34 +242,10 @@ async fn a_redelivered_mail_is_stored_once() {
     // Mailgun retries with the same post.
     assert_eq!(post_form(&host, signed("email/inbound.form")).await.0, 200);
     let conversation_id = only_conversation(&host).await;
-    let conv = conversation(&host, &conversation_id).await;
+    let conv = host.conversation(&conversation_id).await;
     assert_eq!(conv["messages"].as_array().unwrap().len(), 1, "{conv}");
-    let customers = lookup(&host, SHEENA).await;
-    assert_eq!(customers.len(), 1);
-    assert_eq!(
-        timeline(&host, customers[0]["id"].as_str().unwrap())
-            .await
-            .len(),
-        1
-    );
+    assert_eq!(sheena_timeline(&host).await.len(), 1);
     host.stop().await;
-}
-
-/// Polls the conversation until message `index` has a final status.
-async fn wait_status(host: &TestHost, conversation_id: &str, index: usize, want: &str) -> Value {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let conv = conversation(host, conversation_id).await;
-        let message = conv["messages"][index].clone();
-        if message["status"] == want {
-            return message;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "message {index} never became {want}: {conv}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 #[tokio::test]
@@ -330,46 +256,17 @@ async fn agent_replies_go_out_through_mailgun_in_the_thread() {
         c.outbox.max_backoff_ms = 100;
     })
     .await;
-    let ann = host
-        .agent("ann", json!({"name": "Ann", "capacity": {"email": 5}}))
-        .await;
-    host.set_status("ann", &ann, "available").await;
     assert_eq!(post_form(&host, signed("email/inbound.form")).await.0, 200);
-    let task = host.wait_tasks("ann", &ann, |t| t.len() == 1).await[0].clone();
-    let task_id = task["id"].as_str().unwrap();
-    let conversation_id = task["conversation_id"].as_str().unwrap().to_string();
-    let (status, body) = host
-        .call(
-            "POST",
-            &format!("/api/tasks/{task_id}/accept"),
-            Some(&ann),
-            None,
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
-
-    let reply = |text: &'static str| {
-        let (host, ann, conversation_id) = (&host, &ann, &conversation_id);
-        async move {
-            let (status, sent) = host
-                .call(
-                    "POST",
-                    &format!("/api/conversations/{conversation_id}/messages"),
-                    Some(ann),
-                    Some(json!({ "text": text })),
-                )
-                .await;
-            assert_eq!(status, 202, "{sent}");
-        }
-    };
+    let (ann, task) = take_task(&host, "ann", json!({"name": "Ann"})).await;
+    let conversation_id = task["conversation_id"].as_str().unwrap();
 
     // The first reply: accepted by Mailgun.
     mock.respond_with(
         200,
         r#"{"id":"<reply-1@shop.example.com>","message":"Queued. Thank you."}"#,
     );
-    reply("We have reshipped it.").await;
-    let sent = wait_status(&host, &conversation_id, 1, "sent").await;
+    let sent = reply(&host, &ann, conversation_id, "We have reshipped it.").await;
+    let sent = wait_status(&host, conversation_id, sent["id"].as_str().unwrap(), "sent").await;
     assert_eq!(sent["provider_message_id"], "<reply-1@shop.example.com>");
     let requests = mock.requests();
     assert_eq!(requests.len(), 1);
@@ -423,19 +320,19 @@ async fn agent_replies_go_out_through_mailgun_in_the_thread() {
     );
     let (status, text) = post_form(&host, mailgun_signed(SIGNING_KEY, &only_in_reply_to)).await;
     assert_eq!(status, 200, "{text}");
-    let conv = conversation(&host, &conversation_id).await;
+    let conv = host.conversation(conversation_id).await;
     let messages = conv["messages"].as_array().unwrap();
     assert_eq!(messages.len(), 3, "{conv}");
     assert_eq!(messages[2]["text"], "Thanks, that works.");
-    assert!(queue(&host).await.is_empty(), "no new task");
+    assert!(host.queue().await.is_empty(), "no new task");
     assert_eq!(host.tasks_of("ann", &ann).await.len(), 1);
 
     // A 503 is retried; the reply answers her latest mail, without a
     // second `Re:`.
     mock.respond_with(503, r#"{"message":"try later"}"#);
     mock.respond_with(200, r#"{"id":"<reply-2@shop.example.com>"}"#);
-    reply("Glad to hear it!").await;
-    let sent = wait_status(&host, &conversation_id, 3, "sent").await;
+    let sent = reply(&host, &ann, conversation_id, "Glad to hear it!").await;
+    let sent = wait_status(&host, conversation_id, sent["id"].as_str().unwrap(), "sent").await;
     assert_eq!(sent["provider_message_id"], "<reply-2@shop.example.com>");
     let requests = mock.requests();
     assert_eq!(requests.len(), 3, "one retry after the 503");
@@ -456,8 +353,14 @@ async fn agent_replies_go_out_through_mailgun_in_the_thread() {
         400,
         r#"{"message":"'to' parameter is not a valid address"}"#,
     );
-    reply("One more thing").await;
-    let failed = wait_status(&host, &conversation_id, 4, "failed").await;
+    let failed = reply(&host, &ann, conversation_id, "One more thing").await;
+    let failed = wait_status(
+        &host,
+        conversation_id,
+        failed["id"].as_str().unwrap(),
+        "failed",
+    )
+    .await;
     assert!(
         failed["error"].as_str().is_some_and(|e| e.contains("400")),
         "{failed}"
@@ -513,22 +416,18 @@ async fn multipart_mail_keeps_its_attachment() {
         &fields(mailgun_signed("forged", &fixture("email/inbound.form"))),
         ("receipt.pdf", "application/pdf", pdf),
     );
-    let (status, _) = host
-        .post_webhook("/webhooks/email", &content_type, &[], forged)
-        .await;
+    let (status, _) = post_as(&host, &content_type, forged).await;
     assert!(status == 401 || status == 403, "{status}");
-    assert!(queue(&host).await.is_empty());
+    assert!(host.queue().await.is_empty());
 
     let body = multipart(
         boundary,
         &fields(signed("email/inbound.form")),
         ("receipt.pdf", "application/pdf", pdf),
     );
-    let (status, text) = host
-        .post_webhook("/webhooks/email", &content_type, &[], body)
-        .await;
+    let (status, text) = post_as(&host, &content_type, body).await;
     assert_eq!(status, 200, "{text}");
-    let conv = conversation(&host, &only_conversation(&host).await).await;
+    let conv = host.conversation(&only_conversation(&host).await).await;
     let m = &conv["messages"][0];
     assert_eq!(m["text"], INBOUND_TEXT);
     assert_eq!(m["metadata"]["subject"], "Order 4821 still missing");
@@ -542,7 +441,7 @@ async fn multipart_mail_keeps_its_attachment() {
         }])
     );
     assert_eq!(
-        lookup(&host, SHEENA).await[0]["display_name"],
+        host.lookup(SHEENA).await[0]["display_name"],
         "Sheena Nelson"
     );
     host.stop().await;

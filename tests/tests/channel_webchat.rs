@@ -5,7 +5,8 @@
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use switchboard_tests::{ADMIN_TOKEN, MockServer, TestHost, channels};
+use switchboard_tests::channels::{self, reply, take_task, texts};
+use switchboard_tests::{MockServer, TestHost};
 
 const SHOP: &str = "https://shop.example.com";
 const SESSION: &str = "wc-7f3a9c";
@@ -58,69 +59,11 @@ async fn read(host: &TestHost, session: &str, after: u64, secret: Option<&str>) 
     )
 }
 
-fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b':' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
-async fn lookup(host: &TestHost, identity: &str) -> Vec<Value> {
-    let (status, body) = host
-        .call(
-            "GET",
-            &format!("/api/customers?identity={}", urlencode(identity)),
-            Some(ADMIN_TOKEN),
-            None,
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
-    body.as_array().unwrap().clone()
-}
-
-async fn queue(host: &TestHost) -> Vec<Value> {
-    let (status, body) = host
-        .call("GET", "/api/queue", Some(ADMIN_TOKEN), None)
-        .await;
-    assert_eq!(status, 200, "{body}");
-    body.as_array().unwrap().clone()
-}
-
-/// The conversation of the session's task in the queue.
+/// The conversation of the customer's first timeline entry.
 async fn conversation_of(host: &TestHost, customer: &str) -> Value {
-    let (status, timeline) = host
-        .call(
-            "GET",
-            &format!("/api/customers/{customer}/timeline"),
-            Some(ADMIN_TOKEN),
-            None,
-        )
-        .await;
-    assert_eq!(status, 200, "{timeline}");
-    let id = timeline[0]["conversation_id"].as_str().unwrap().to_string();
-    conversation(host, &id).await
-}
-
-async fn conversation(host: &TestHost, id: &str) -> Value {
-    let (status, body) = host
-        .call(
-            "GET",
-            &format!("/api/conversations/{id}"),
-            Some(ADMIN_TOKEN),
-            None,
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
-    body
-}
-
-fn customer_id(customers: &[Value]) -> String {
-    assert_eq!(customers.len(), 1, "{customers:?}");
-    customers[0]["id"].as_str().unwrap().to_string()
+    let timeline = host.timeline(customer).await;
+    host.conversation(timeline[0]["conversation_id"].as_str().unwrap())
+        .await
 }
 
 #[tokio::test]
@@ -128,15 +71,18 @@ async fn prechat_identities_are_attested_together() {
     let (_mock, host) = start().await;
     post_fixture(&host).await;
 
-    let by_email = lookup(&host, "email:sheena.nelson@example.com").await;
-    let by_phone = lookup(&host, "phone:+16505551234").await;
-    let by_handle = lookup(&host, &format!("handle:webchat:{SESSION}")).await;
-    let id = customer_id(&by_email);
-    assert_eq!(customer_id(&by_phone), id);
-    assert_eq!(customer_id(&by_handle), id);
-    assert_eq!(by_email[0]["display_name"], "Sheena");
+    let id = host.customer_id("email:sheena.nelson@example.com").await;
+    assert_eq!(host.customer_id("phone:+16505551234").await, id);
+    assert_eq!(
+        host.customer_id(&format!("handle:webchat:{SESSION}")).await,
+        id
+    );
+    assert_eq!(
+        host.lookup("email:sheena.nelson@example.com").await[0]["display_name"],
+        "Sheena"
+    );
 
-    let tasks = queue(&host).await;
+    let tasks = host.queue().await;
     assert_eq!(tasks.len(), 1, "{tasks:?}");
     assert_eq!(tasks[0]["channel"], "webchat");
     assert_eq!(tasks[0]["channel_kind"], "chat");
@@ -155,29 +101,22 @@ async fn prechat_identities_are_attested_together() {
 #[tokio::test]
 async fn prechat_form_merges_an_email_profile_and_a_phone_profile() {
     let (_mock, host) = start().await;
-    let (status, body) = post(
-        &host,
+    for first in [
         json!({"session_id": "by-email", "visitor": {"email": "sheena.nelson@example.com"},
                "text": "hello by email"}),
-        &[],
-    )
-    .await;
-    assert_eq!(status, 200, "{body}");
-    let (status, body) = post(
-        &host,
         json!({"session_id": "by-phone", "visitor": {"phone": "+16505551234"},
                "text": "hello by phone"}),
-        &[],
-    )
-    .await;
-    assert_eq!(status, 200, "{body}");
-    let email_customer = customer_id(&lookup(&host, "email:sheena.nelson@example.com").await);
-    let phone_customer = customer_id(&lookup(&host, "phone:+16505551234").await);
+    ] {
+        let (status, body) = post(&host, first, &[]).await;
+        assert_eq!(status, 200, "{body}");
+    }
+    let email_customer = host.customer_id("email:sheena.nelson@example.com").await;
+    let phone_customer = host.customer_id("phone:+16505551234").await;
     assert_ne!(email_customer, phone_customer, "two profiles before");
 
     post_fixture(&host).await;
-    let after_email = customer_id(&lookup(&host, "email:sheena.nelson@example.com").await);
-    let after_phone = customer_id(&lookup(&host, "phone:+16505551234").await);
+    let after_email = host.customer_id("email:sheena.nelson@example.com").await;
+    let after_phone = host.customer_id("phone:+16505551234").await;
     assert_eq!(after_email, after_phone, "the pre-chat form merged them");
     host.stop().await;
 }
@@ -186,7 +125,7 @@ async fn prechat_form_merges_an_email_profile_and_a_phone_profile() {
 async fn later_messages_of_a_session_need_its_secret() {
     let (_mock, host) = start().await;
     let secret = post_fixture(&host).await;
-    let customer = customer_id(&lookup(&host, &format!("handle:webchat:{SESSION}")).await);
+    let customer = host.customer_id(&format!("handle:webchat:{SESSION}")).await;
 
     let second = json!({"session_id": SESSION, "text": "anyone there?"});
     let (status, body) = post(&host, second.clone(), &[]).await;
@@ -222,14 +161,8 @@ async fn later_messages_of_a_session_need_its_secret() {
         .await;
     assert_eq!(status, 200, "{body}");
     let conversation = conversation_of(&host, &customer).await;
-    let texts: Vec<&str> = conversation["messages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["text"].as_str().unwrap())
-        .collect();
     assert_eq!(
-        texts,
+        texts(conversation["messages"].as_array().unwrap()),
         [
             "Still waiting on order 4821, can someone help?",
             "anyone there?",
@@ -257,11 +190,10 @@ async fn later_messages_of_a_session_need_its_secret() {
 #[tokio::test]
 async fn agent_replies_reach_only_their_session_and_become_delivered() {
     let (_mock, host) = start().await;
-    let ann = host
-        .agent("ann", json!({"name": "Ann", "capacity": {"chat": 2}}))
-        .await;
-    host.set_status("ann", &ann, "available").await;
     let secret = post_fixture(&host).await;
+    let customer = host.customer_id("email:sheena.nelson@example.com").await;
+    let (ann, task) = take_task(&host, "ann", json!({"name": "Ann"})).await;
+    assert_eq!(task["customer_id"], customer.as_str());
     let (status, other) = post(
         &host,
         json!({"session_id": "someone-else", "text": "hi"}),
@@ -272,38 +204,8 @@ async fn agent_replies_reach_only_their_session_and_become_delivered() {
     let other_secret = other["secret"].as_str().unwrap().to_string();
     assert_ne!(other_secret, secret);
 
-    let customer = customer_id(&lookup(&host, "email:sheena.nelson@example.com").await);
-    let tasks = host
-        .wait_tasks("ann", &ann, |t| {
-            t.iter().any(|t| t["customer_id"] == customer.as_str())
-        })
-        .await;
-    let task = tasks
-        .iter()
-        .find(|t| t["customer_id"] == customer.as_str())
-        .unwrap();
-    let (task_id, conversation_id) = (
-        task["id"].as_str().unwrap().to_string(),
-        task["conversation_id"].as_str().unwrap().to_string(),
-    );
-    let (status, body) = host
-        .call(
-            "POST",
-            &format!("/api/tasks/{task_id}/accept"),
-            Some(&ann),
-            None,
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
-    let (status, body) = host
-        .call(
-            "POST",
-            &format!("/api/conversations/{conversation_id}/messages"),
-            Some(&ann),
-            Some(json!({"text": "We are on it"})),
-        )
-        .await;
-    assert!((200..300).contains(&status), "{status} {body}");
+    let conversation_id = task["conversation_id"].as_str().unwrap();
+    reply(&host, &ann, conversation_id, "We are on it").await;
 
     // The visitor's poll sees the reply.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
@@ -342,7 +244,7 @@ async fn agent_replies_reach_only_their_session_and_become_delivered() {
     // re-read until the host has recorded the delivery before the fetch).
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     loop {
-        let conversation = conversation(&host, &conversation_id).await;
+        let conversation = host.conversation(conversation_id).await;
         let outbound = conversation["messages"]
             .as_array()
             .unwrap()
@@ -364,21 +266,57 @@ async fn agent_replies_reach_only_their_session_and_become_delivered() {
     host.stop().await;
 }
 
-#[tokio::test]
-async fn cors_allows_listed_origins_and_refuses_others() {
-    let (_mock, host) = start().await;
-    let preflight = host
+/// A CORS preflight (`OPTIONS`) of the webchat endpoint from `origin`, with
+/// extra headers.
+async fn preflight_from(
+    host: &TestHost,
+    origin: &str,
+    headers: &[(&str, &str)],
+) -> reqwest::Response {
+    let mut request = host
         .client
         .request(reqwest::Method::OPTIONS, host.url("/webhooks/webchat"))
+        .header("origin", origin);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    request.send().await.unwrap()
+}
+
+/// POSTs a JSON body to the webchat endpoint from a page at `SHOP`; returns
+/// the status and the `access-control-allow-origin` answered, if any.
+async fn post_from_shop(host: &TestHost, body: Vec<u8>) -> (u16, Option<String>) {
+    let response = host
+        .client
+        .post(host.url("/webhooks/webchat"))
         .header("origin", SHOP)
-        .header("access-control-request-method", "POST")
-        .header(
-            "access-control-request-headers",
-            "content-type, x-webchat-secret",
-        )
+        .header("content-type", "application/json")
+        .body(body)
         .send()
         .await
         .unwrap();
+    let allowed = response
+        .headers()
+        .get("access-control-allow-origin")
+        .map(|v| v.to_str().unwrap().to_string());
+    (response.status().as_u16(), allowed)
+}
+
+#[tokio::test]
+async fn cors_allows_listed_origins_and_refuses_others() {
+    let (_mock, host) = start().await;
+    let preflight = preflight_from(
+        &host,
+        SHOP,
+        &[
+            ("access-control-request-method", "POST"),
+            (
+                "access-control-request-headers",
+                "content-type, x-webchat-secret",
+            ),
+        ],
+    )
+    .await;
     assert_eq!(preflight.status().as_u16(), 204);
     let header = |name: &str| {
         preflight
@@ -393,13 +331,7 @@ async fn cors_allows_listed_origins_and_refuses_others() {
     assert!(header("access-control-allow-methods").contains("POST"));
 
     let evil = "https://evil.example.com";
-    let preflight = host
-        .client
-        .request(reqwest::Method::OPTIONS, host.url("/webhooks/webchat"))
-        .header("origin", evil)
-        .send()
-        .await
-        .unwrap();
+    let preflight = preflight_from(&host, evil, &[]).await;
     assert_eq!(preflight.status().as_u16(), 403);
     assert!(
         preflight
@@ -415,47 +347,27 @@ async fn cors_allows_listed_origins_and_refuses_others() {
     .await;
     assert_eq!(status, 403, "{body}");
     assert!(
-        lookup(&host, "email:sheena.nelson@example.com")
+        host.lookup("email:sheena.nelson@example.com")
             .await
             .is_empty()
     );
-    assert!(queue(&host).await.is_empty(), "nothing stored");
+    assert!(host.queue().await.is_empty(), "nothing stored");
 
     // The allowed origin posts, and reads the answer (CORS headers).
-    let response = host
-        .client
-        .post(host.url("/webhooks/webchat"))
-        .header("origin", SHOP)
-        .header("content-type", "application/json")
-        .body(channels::fixture("webchat/message.json"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status().as_u16(), 200);
     assert_eq!(
-        response.headers()["access-control-allow-origin"]
-            .to_str()
-            .unwrap(),
-        SHOP
+        post_from_shop(&host, channels::fixture("webchat/message.json")).await,
+        (200, Some(SHOP.to_string()))
     );
     // ...and so do its errors, which a page can then read.
-    let response = host
-        .client
-        .post(host.url("/webhooks/webchat"))
-        .header("origin", SHOP)
-        .header("content-type", "application/json")
-        .body(r#"{"session_id": "wc-7f3a9c", "text": "no secret"}"#)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status().as_u16(), 401);
     assert_eq!(
-        response.headers()["access-control-allow-origin"]
-            .to_str()
-            .unwrap(),
-        SHOP
+        post_from_shop(
+            &host,
+            r#"{"session_id": "wc-7f3a9c", "text": "no secret"}"#.into()
+        )
+        .await,
+        (401, Some(SHOP.to_string()))
     );
-    assert_eq!(queue(&host).await.len(), 1);
+    assert_eq!(host.queue().await.len(), 1);
 
     // The host's own pages (the demo) are same-origin: allowed unlisted.
     let (status, body) = post(
@@ -468,15 +380,15 @@ async fn cors_allows_listed_origins_and_refuses_others() {
     host.stop().await;
 }
 
+/// `GET path` without credentials (a page the browser loads).
+async fn get_page(host: &TestHost, path: &str) -> reqwest::Response {
+    host.client.get(host.url(path)).send().await.unwrap()
+}
+
 #[tokio::test]
 async fn widget_is_served_and_bad_input_is_refused() {
     let (_mock, host) = start().await;
-    let response = host
-        .client
-        .get(host.url("/webhooks/webchat/widget.js"))
-        .send()
-        .await
-        .unwrap();
+    let response = get_page(&host, "/webhooks/webchat/widget.js").await;
     assert_eq!(response.status().as_u16(), 200);
     let content_type = response.headers()["content-type"]
         .to_str()
@@ -491,12 +403,7 @@ async fn widget_is_served_and_bad_input_is_refused() {
     assert!(js.contains("crypto.getRandomValues"));
     assert!(js.contains("x-webchat-secret"));
 
-    let demo = host
-        .client
-        .get(host.url("/webhooks/webchat/demo"))
-        .send()
-        .await
-        .unwrap();
+    let demo = get_page(&host, "/webhooks/webchat/demo").await;
     assert_eq!(demo.status().as_u16(), 200);
     assert!(
         demo.text()
@@ -524,7 +431,7 @@ async fn widget_is_served_and_bad_input_is_refused() {
     }
     let (status, _) = read(&host, "bad id", 0, Some("00")).await;
     assert_eq!(status, 400);
-    assert!(queue(&host).await.is_empty(), "nothing stored");
+    assert!(host.queue().await.is_empty(), "nothing stored");
 
     // The longest text is fine.
     let (status, body) = post(

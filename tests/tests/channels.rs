@@ -6,9 +6,10 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use switchboard_tests::channels::{
-    fixture, fixture_text, form_with, host_with_channels, meta_signature, twilio_signature,
+    fixture, fixture_text, form_with, host_with_channels, meta_signature, reply, requests,
+    take_task, twilio_signature, wait_status,
 };
-use switchboard_tests::{MockServer, Recorded, TestHost, eventually};
+use switchboard_tests::{MockServer, TestHost};
 
 const WA_SECRET: &str = "wa-app-secret";
 const WA_TOKEN: &str = "wa-access-token";
@@ -81,79 +82,6 @@ async fn sheena(host: &TestHost) -> (Value, Vec<Value>) {
     let customer = found[0].clone();
     let timeline = host.timeline(customer["id"].as_str().unwrap()).await;
     (customer, timeline)
-}
-
-/// Creates agent `id`, makes it available and accepts the first task
-/// offered; returns its token and the task.
-async fn take_task(host: &TestHost, id: &str, extra: Value) -> (String, Value) {
-    let mut body =
-        json!({"name": id, "capacity": {"voice": 1, "chat": 2, "messaging": 3, "email": 5}});
-    for (k, v) in extra.as_object().unwrap() {
-        body[k] = v.clone();
-    }
-    let token = host.agent(id, body).await;
-    host.set_status(id, &token, "available").await;
-    let tasks = host
-        .wait_tasks(id, &token, |t| t.iter().any(|t| t["state"] == "reserved"))
-        .await;
-    let task = tasks.iter().find(|t| t["state"] == "reserved").unwrap();
-    let task_id = task["id"].as_str().unwrap();
-    let (status, accepted) = host
-        .call(
-            "POST",
-            &format!("/api/tasks/{task_id}/accept"),
-            Some(&token),
-            None,
-        )
-        .await;
-    assert_eq!(status, 200, "{accepted}");
-    (token, accepted)
-}
-
-async fn reply(host: &TestHost, token: &str, conversation: &str, text: &str) -> Value {
-    let (status, body) = host
-        .call(
-            "POST",
-            &format!("/api/conversations/{conversation}/messages"),
-            Some(token),
-            Some(json!({ "text": text })),
-        )
-        .await;
-    assert_eq!(status, 202, "{body}");
-    body
-}
-
-/// Waits until the mock has received `n` requests.
-async fn requests(mock: &MockServer, n: usize) -> Vec<Recorded> {
-    assert!(
-        eventually(Duration::from_secs(10), || mock.requests().len() >= n).await,
-        "the mock provider got {:?}",
-        mock.requests()
-    );
-    mock.requests()
-}
-
-/// Waits until message `id` of `conversation` has `status`.
-async fn wait_status(host: &TestHost, conversation: &str, id: &str, status: &str) -> Value {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let c = host.conversation(conversation).await;
-        let m = c["messages"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|m| m["id"] == id)
-            .cloned()
-            .unwrap();
-        if m["status"] == status {
-            return m;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "message {id} never became {status}: {m}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 fn form(body: &[u8]) -> Vec<(String, String)> {

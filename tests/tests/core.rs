@@ -5,55 +5,11 @@
 use std::time::Duration;
 
 use serde_json::{Value, json};
+use switchboard_tests::channels::texts;
 use switchboard_tests::{ADMIN_TOKEN, TestHost, install, wasm};
 
 fn msg(id: &str, from: Value, text: &str) -> Value {
     json!({"id": id, "from": from, "text": text})
-}
-
-async fn lookup(host: &TestHost, identity: &str) -> Vec<Value> {
-    let (status, body) = host
-        .call(
-            "GET",
-            &format!("/api/customers?identity={}", urlencode(identity)),
-            Some(ADMIN_TOKEN),
-            None,
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
-    body.as_array().unwrap().clone()
-}
-
-fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b':' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
-async fn timeline(host: &TestHost, customer: &str) -> Vec<Value> {
-    let (status, body) = host
-        .call(
-            "GET",
-            &format!("/api/customers/{customer}/timeline"),
-            Some(ADMIN_TOKEN),
-            None,
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
-    body.as_array().unwrap().clone()
-}
-
-async fn queue(host: &TestHost) -> Vec<Value> {
-    let (status, body) = host
-        .call("GET", "/api/queue", Some(ADMIN_TOKEN), None)
-        .await;
-    assert_eq!(status, 200, "{body}");
-    body.as_array().unwrap().clone()
 }
 
 /// Waits until plugin `name` runs the build of crate `package`.
@@ -70,11 +26,22 @@ async fn wait_for_version(host: &TestHost, name: &str, package: &str) {
     );
 }
 
-fn texts(entries: &[Value]) -> Vec<&str> {
-    entries
-        .iter()
-        .map(|e| e["text"].as_str().unwrap())
-        .collect()
+/// Accepts and completes task `id` as the agent holding `token`.
+async fn serve(host: &TestHost, token: &str, id: &str) {
+    host.accept_task(token, id).await;
+    host.complete_task(token, id, None).await;
+}
+
+/// Merges customer `other` into `customer` as admin; returns status and
+/// body.
+async fn merge(host: &TestHost, customer: &str, other: &str) -> (u16, Value) {
+    host.call(
+        "POST",
+        &format!("/api/customers/{customer}/merge"),
+        Some(ADMIN_TOKEN),
+        Some(json!({ "other": other })),
+    )
+    .await
 }
 
 #[tokio::test]
@@ -106,11 +73,9 @@ async fn identities_normalize_and_merge_with_both_timelines() {
         .await,
         200
     );
-    let by_email = lookup(&host, "email:sheena.nelson@example.com").await;
-    assert_eq!(by_email.len(), 1);
-    let email_customer = by_email[0]["id"].as_str().unwrap().to_string();
+    let email_customer = host.customer_id("email:sheena.nelson@example.com").await;
     assert_eq!(
-        texts(&timeline(&host, &email_customer).await),
+        texts(&host.timeline(&email_customer).await),
         ["hello by email", "email again"]
     );
 
@@ -128,15 +93,13 @@ async fn identities_normalize_and_merge_with_both_timelines() {
             200
         );
     }
-    let by_phone = lookup(&host, "phone:+16505551234").await;
-    assert_eq!(by_phone.len(), 1);
-    let phone_customer = by_phone[0]["id"].as_str().unwrap().to_string();
+    let phone_customer = host.customer_id("phone:+16505551234").await;
     assert_ne!(phone_customer, email_customer);
     assert_eq!(
-        lookup(&host, "phone:(650) 555-1234").await[0]["id"],
-        phone_customer.as_str()
+        host.customer_id("phone:(650) 555-1234").await,
+        phone_customer
     );
-    assert_eq!(timeline(&host, &phone_customer).await.len(), 3);
+    assert_eq!(host.timeline(&phone_customer).await.len(), 3);
 
     // One event attests both: the profiles merge into the older one.
     let both = json!({"email": "SHEENA.NELSON@example.com", "phone": "+16505551234"});
@@ -144,8 +107,8 @@ async fn identities_normalize_and_merge_with_both_timelines() {
         host.inbound("chat", msg("both", both, "it's me")).await,
         200
     );
-    let a = lookup(&host, "email:sheena.nelson@example.com").await;
-    let b = lookup(&host, "phone:+16505551234").await;
+    let a = host.lookup("email:sheena.nelson@example.com").await;
+    let b = host.lookup("phone:+16505551234").await;
     assert_eq!(a[0]["id"], b[0]["id"]);
     assert_eq!(
         a[0]["id"],
@@ -172,7 +135,7 @@ async fn identities_normalize_and_merge_with_both_timelines() {
         identities.contains(&"phone:+16505551234".to_string()),
         "{identities:?}"
     );
-    let merged_timeline = timeline(&host, &email_customer).await;
+    let merged_timeline = host.timeline(&email_customer).await;
     assert_eq!(
         texts(&merged_timeline),
         [
@@ -186,20 +149,12 @@ async fn identities_normalize_and_merge_with_both_timelines() {
         "the survivor keeps both histories in time order"
     );
     // The absorbed id still answers, with the survivor.
-    let (status, old) = host
-        .call(
-            "GET",
-            &format!("/api/customers/{phone_customer}"),
-            Some(ADMIN_TOKEN),
-            None,
-        )
+    let old = host
+        .admin_json(&format!("/api/customers/{phone_customer}"))
         .await;
-    assert_eq!(status, 200);
     assert_eq!(old["id"], email_customer.as_str());
 
-    let (_, audit) = host
-        .call("GET", "/api/audit", Some(ADMIN_TOKEN), None)
-        .await;
+    let audit = host.admin_json("/api/audit").await;
     let audit = audit.as_array().unwrap();
     assert_eq!(audit.len(), 1, "{audit:?}");
     assert_eq!(audit[0]["action"], "customer.merge");
@@ -229,67 +184,29 @@ async fn suggest_policy_records_and_manual_merge_is_audited() {
         ),
     )
     .await;
-    let ann = lookup(&host, "email:ann@example.com").await[0]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let phone = lookup(&host, "phone:+442079460018").await[0]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let ann = host.customer_id("email:ann@example.com").await;
+    let phone = host.customer_id("phone:+442079460018").await;
     assert_ne!(ann, phone, "suggest keeps both profiles");
-    let (_, suggestions) = host
-        .call("GET", "/api/merge-suggestions", Some(ADMIN_TOKEN), None)
-        .await;
+    let suggestions = host.admin_json("/api/merge-suggestions").await;
     let suggestions = suggestions.as_array().unwrap();
     assert_eq!(suggestions.len(), 1, "{suggestions:?}");
     assert_eq!(suggestions[0]["customers"], json!([ann, phone]));
-    let (_, audit) = host
-        .call("GET", "/api/audit", Some(ADMIN_TOKEN), None)
-        .await;
+    let audit = host.admin_json("/api/audit").await;
     assert_eq!(audit.as_array().unwrap().len(), 0);
 
-    let (status, merged) = host
-        .call(
-            "POST",
-            &format!("/api/customers/{ann}/merge"),
-            Some(ADMIN_TOKEN),
-            Some(json!({"other": phone})),
-        )
-        .await;
+    let (status, merged) = merge(&host, &ann, &phone).await;
     assert_eq!(status, 200, "{merged}");
-    assert_eq!(
-        lookup(&host, "phone:+442079460018").await[0]["id"],
-        ann.as_str()
-    );
-    assert_eq!(texts(&timeline(&host, &ann).await), ["a", "b", "c"]);
-    let (_, audit) = host
-        .call("GET", "/api/audit", Some(ADMIN_TOKEN), None)
-        .await;
+    assert_eq!(host.customer_id("phone:+442079460018").await, ann);
+    assert_eq!(texts(&host.timeline(&ann).await), ["a", "b", "c"]);
+    let audit = host.admin_json("/api/audit").await;
     let audit = audit.as_array().unwrap();
     assert_eq!(audit.len(), 1);
     assert_eq!(audit[0]["actor"], "admin");
     assert_eq!(audit[0]["merged"], phone.as_str());
 
     // Merging with itself or an unknown id changes nothing.
-    let (status, _) = host
-        .call(
-            "POST",
-            &format!("/api/customers/{ann}/merge"),
-            Some(ADMIN_TOKEN),
-            Some(json!({"other": ann})),
-        )
-        .await;
-    assert_eq!(status, 400);
-    let (status, _) = host
-        .call(
-            "POST",
-            &format!("/api/customers/{ann}/merge"),
-            Some(ADMIN_TOKEN),
-            Some(json!({"other": "cus_nope"})),
-        )
-        .await;
-    assert_eq!(status, 404);
+    assert_eq!(merge(&host, &ann, &ann).await.0, 400);
+    assert_eq!(merge(&host, &ann, "cus_nope").await.0, 404);
     host.stop().await;
 }
 
@@ -300,30 +217,19 @@ async fn redelivered_message_is_stored_once() {
     let m = msg("same-id", json!({"email": "dup@example.com"}), "once");
     assert_eq!(host.inbound("chat", m.clone()).await, 200);
     assert_eq!(host.inbound("chat", m).await, 200);
-    let customer = lookup(&host, "email:dup@example.com").await[0]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    assert_eq!(timeline(&host, &customer).await.len(), 1);
-    assert_eq!(queue(&host).await.len(), 1);
+    let customer = host.customer_id("email:dup@example.com").await;
+    assert_eq!(host.timeline(&customer).await.len(), 1);
+    assert_eq!(host.queue().await.len(), 1);
     // A second message on the same thread joins the conversation: no new task.
     host.inbound(
         "chat",
         msg("other-id", json!({"email": "dup@example.com"}), "twice"),
     )
     .await;
-    let q = queue(&host).await;
+    let q = host.queue().await;
     assert_eq!(q.len(), 1);
-    let (_, conv) = host
-        .call(
-            "GET",
-            &format!(
-                "/api/conversations/{}",
-                q[0]["conversation_id"].as_str().unwrap()
-            ),
-            Some(ADMIN_TOKEN),
-            None,
-        )
+    let conv = host
+        .conversation(q[0]["conversation_id"].as_str().unwrap())
         .await;
     assert_eq!(
         texts(conv["messages"].as_array().unwrap()),
@@ -358,35 +264,21 @@ async fn capacity_is_enforced_per_kind_and_voice_is_exclusive() {
     let tasks = host.wait_tasks("ann", &ann, |t| t.len() == 2).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(host.tasks_of("ann", &ann).await.len(), 2, "chat capacity 2");
-    assert_eq!(queue(&host).await.len(), 1);
+    assert_eq!(host.queue().await.len(), 1);
 
     // A voice call waits while Ann holds chats (voice is exclusive).
     host.inbound("phone", msg("v1", json!({"phone": "+16505550000"}), "call"))
         .await;
     tokio::time::sleep(Duration::from_millis(200)).await;
-    assert_eq!(queue(&host).await.len(), 2);
+    assert_eq!(host.queue().await.len(), 2);
 
     // Completing one chat frees capacity: the third chat (older than the
     // call, same priority) is offered.
     let first = tasks[0]["id"].as_str().unwrap();
-    let (s, _) = host
-        .call(
-            "POST",
-            &format!("/api/tasks/{first}/accept"),
-            Some(&ann),
-            None,
-        )
+    host.accept_task(&ann, first).await;
+    let done = host
+        .complete_task(&ann, first, Some(json!({"disposition": "resolved"})))
         .await;
-    assert_eq!(s, 200);
-    let (s, done) = host
-        .call(
-            "POST",
-            &format!("/api/tasks/{first}/complete"),
-            Some(&ann),
-            Some(json!({"disposition": "resolved"})),
-        )
-        .await;
-    assert_eq!(s, 200, "{done}");
     assert_eq!(done["state"], "completed");
     let tasks = host
         .wait_tasks("ann", &ann, |t| {
@@ -398,16 +290,7 @@ async fn capacity_is_enforced_per_kind_and_voice_is_exclusive() {
     // Once every chat is done, the call is offered — and while Ann is on
     // it, no chat is.
     for t in &tasks {
-        let id = t["id"].as_str().unwrap();
-        host.call("POST", &format!("/api/tasks/{id}/accept"), Some(&ann), None)
-            .await;
-        host.call(
-            "POST",
-            &format!("/api/tasks/{id}/complete"),
-            Some(&ann),
-            None,
-        )
-        .await;
+        serve(&host, &ann, t["id"].as_str().unwrap()).await;
     }
     let tasks = host
         .wait_tasks("ann", &ann, |t| t.len() == 1 && t[0]["channel"] == "phone")
@@ -447,7 +330,7 @@ async fn queue_orders_by_priority_then_age_with_sla_state() {
     host.inbound("phone", msg("v1", json!({"phone": "+16505550001"}), "call"))
         .await;
     tokio::time::sleep(Duration::from_millis(250)).await;
-    let q = queue(&host).await;
+    let q = host.queue().await;
     let order: Vec<&str> = q.iter().map(|t| t["channel"].as_str().unwrap()).collect();
     assert_eq!(order, ["phone", "chat", "chat"]);
     assert!(q[1]["created_at"].as_u64() <= q[2]["created_at"].as_u64());
@@ -455,9 +338,7 @@ async fn queue_orders_by_priority_then_age_with_sla_state() {
     assert_eq!(q[1]["sla_state"], "breached", "{q:?}");
     assert_eq!(q[0]["sla_state"], "ok");
 
-    let (_, stats) = host
-        .call("GET", "/api/stats", Some(ADMIN_TOKEN), None)
-        .await;
+    let stats = host.admin_json("/api/stats").await;
     assert_eq!(stats["channels"]["chat"]["waiting"], 2);
     assert_eq!(stats["channels"]["chat"]["breached_waiting"], 2);
     assert_eq!(stats["channels"]["chat"]["sla_pct"], 0.0);
@@ -494,20 +375,10 @@ async fn queue_orders_by_priority_then_age_with_sla_state() {
             )
             .await;
         served.push(conv["messages"][0]["text"].as_str().unwrap().to_string());
-        host.call("POST", &format!("/api/tasks/{id}/accept"), Some(&bob), None)
-            .await;
-        host.call(
-            "POST",
-            &format!("/api/tasks/{id}/complete"),
-            Some(&bob),
-            None,
-        )
-        .await;
+        serve(&host, &bob, &id).await;
     }
     assert_eq!(served, ["call", "first chat", "second chat"]);
-    let (_, stats) = host
-        .call("GET", "/api/stats", Some(ADMIN_TOKEN), None)
-        .await;
+    let stats = host.admin_json("/api/stats").await;
     assert_eq!(stats["channels"]["chat"]["handled"], 2);
     assert_eq!(stats["channels"]["chat"]["answered"], 2);
     assert_eq!(
@@ -531,7 +402,7 @@ async fn reservation_timeout_returns_the_task_and_sets_the_agent_away() {
     assert_eq!(t[0]["state"], "reserved");
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     loop {
-        let q = queue(&host).await;
+        let q = host.queue().await;
         if q.len() == 1 {
             assert_eq!(q[0]["state"], "pending");
             assert_eq!(q[0]["agent_id"], Value::Null);
@@ -603,7 +474,7 @@ async fn escalation_relaxes_required_skills_after_the_wait() {
     )
     .await;
     tokio::time::sleep(Duration::from_millis(150)).await;
-    let q = queue(&host).await;
+    let q = host.queue().await;
     assert_eq!(q.len(), 1, "Ann's level 2 does not cover billing 5");
     assert_eq!(q[0]["skills"], json!([{"name": "billing", "min_level": 5}]));
     let t = host.wait_tasks("ann", &ann, |t| t.len() == 1).await;
@@ -691,18 +562,16 @@ async fn hot_swapped_router_changes_decisions_and_failing_router_falls_back() {
         assert!(
             tokio::time::Instant::now() < deadline,
             "assignments stopped: {:?}",
-            queue(&host).await
+            host.queue().await
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let (_, stats) = host
-        .call("GET", "/api/stats", Some(ADMIN_TOKEN), None)
-        .await;
+    let stats = host.admin_json("/api/stats").await;
     assert!(
         stats["router"]["fallbacks"].as_u64().unwrap() >= 3,
         "{stats}"
     );
-    assert!(queue(&host).await.is_empty());
+    assert!(host.queue().await.is_empty());
     host.stop().await;
 }
 
@@ -736,10 +605,7 @@ async fn vip_first_serves_vips_before_older_tasks_with_the_most_skilled_agent() 
         msg("v0", json!({"email": "vip@example.com"}), "earlier"),
     )
     .await;
-    let vip = lookup(&host, "email:vip@example.com").await[0]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let vip = host.customer_id("email:vip@example.com").await;
     set_attribute(&host, &vip, "tier", "vip").await;
     // Ann serves that first conversation; then both agents step away.
     let ann = host
@@ -759,20 +625,7 @@ async fn vip_first_serves_vips_before_older_tasks_with_the_most_skilled_agent() 
         .as_str()
         .unwrap()
         .to_string();
-    host.call(
-        "POST",
-        &format!("/api/tasks/{first}/accept"),
-        Some(&ann),
-        None,
-    )
-    .await;
-    host.call(
-        "POST",
-        &format!("/api/tasks/{first}/complete"),
-        Some(&ann),
-        None,
-    )
-    .await;
+    serve(&host, &ann, &first).await;
     host.set_status("ann", &ann, "away").await;
 
     // Two normal customers wait, then the VIP writes again.
@@ -793,7 +646,7 @@ async fn vip_first_serves_vips_before_older_tasks_with_the_most_skilled_agent() 
     )
     .await;
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let q = queue(&host).await;
+    let q = host.queue().await;
     assert_eq!(q.len(), 3);
     assert_eq!(
         q[0]["customer_id"],
@@ -804,29 +657,10 @@ async fn vip_first_serves_vips_before_older_tasks_with_the_most_skilled_agent() 
 
     // Served in that order: Ann (alone) takes the VIP, then a normal task;
     // Bob takes the other.
-    let serve = |id: String, token: String| {
-        let host = &host;
-        async move {
-            host.call(
-                "POST",
-                &format!("/api/tasks/{id}/accept"),
-                Some(&token),
-                None,
-            )
-            .await;
-            host.call(
-                "POST",
-                &format!("/api/tasks/{id}/complete"),
-                Some(&token),
-                None,
-            )
-            .await;
-        }
-    };
     host.set_status("ann", &ann, "available").await;
     let t = host.wait_tasks("ann", &ann, |t| t.len() == 1).await;
     assert_eq!(t[0]["customer_id"], vip.as_str());
-    serve(t[0]["id"].as_str().unwrap().into(), ann.clone()).await;
+    serve(&host, &ann, t[0]["id"].as_str().unwrap()).await;
     let ann_task = host.wait_tasks("ann", &ann, |t| t.len() == 1).await[0]["id"]
         .as_str()
         .unwrap()
@@ -837,9 +671,9 @@ async fn vip_first_serves_vips_before_older_tasks_with_the_most_skilled_agent() 
         .unwrap()
         .to_string();
     // Ann finishes first: she is idle longer, and she served the VIP last.
-    serve(ann_task, ann.clone()).await;
+    serve(&host, &ann, &ann_task).await;
     tokio::time::sleep(Duration::from_millis(30)).await;
-    serve(bob_task, bob.clone()).await;
+    serve(&host, &bob, &bob_task).await;
 
     // Longest-idle would pick Ann; vip-first picks the most skilled (Bob).
     host.inbound(
@@ -868,26 +702,16 @@ async fn the_customers_last_agent_is_preferred() {
     .await;
     let t = host.wait_tasks("bob", &bob, |t| t.len() == 1).await;
     let id = t[0]["id"].as_str().unwrap();
-    host.call("POST", &format!("/api/tasks/{id}/accept"), Some(&bob), None)
-        .await;
-    host.call(
-        "POST",
-        &format!("/api/tasks/{id}/complete"),
-        Some(&bob),
-        None,
-    )
-    .await;
+    serve(&host, &bob, id).await;
     // Ann becomes available first (idle longer) — without the hint she
     // would get the next task.
     host.set_status("ann", &ann, "available").await;
     tokio::time::sleep(Duration::from_millis(50)).await;
-    let (_, customer) = host
-        .call(
-            "GET",
-            &format!("/api/customers/{}", t[0]["customer_id"].as_str().unwrap()),
-            Some(ADMIN_TOKEN),
-            None,
-        )
+    let customer = host
+        .admin_json(&format!(
+            "/api/customers/{}",
+            t[0]["customer_id"].as_str().unwrap()
+        ))
         .await;
     assert_eq!(customer["last_agent"], "bob");
     host.inbound(

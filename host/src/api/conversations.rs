@@ -11,13 +11,20 @@ use super::auth::Principal;
 use super::body::JsonBody;
 use super::{ApiError, AppState};
 
-/// A conversation with its messages.
+/// A conversation with its messages, and the customer's history on every
+/// other conversation and channel (what an agent needs to see before
+/// answering).
 #[derive(Serialize)]
 pub struct ConversationView {
     #[serde(flatten)]
     conversation: Conversation,
     messages: Vec<Message>,
+    /// The customer's latest messages elsewhere, oldest first.
+    history: Vec<Message>,
 }
+
+/// How many messages of other conversations a conversation view carries.
+const HISTORY: usize = 100;
 
 /// `GET /api/conversations/{id}` (its agent, supervisor).
 pub async fn show(
@@ -33,9 +40,13 @@ pub async fn show(
             "conversation {id} is not yours"
         )));
     }
+    let history = state
+        .core
+        .history(&conversation.customer_id, &conversation.id, HISTORY)?;
     Ok(Json(ConversationView {
         conversation,
         messages,
+        history,
     }))
 }
 
