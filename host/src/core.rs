@@ -373,20 +373,7 @@ impl Core {
         metrics::counter!("switchboard_messages_received_total", "channel" => channel.to_string())
             .increment(1);
         let task_id = task.as_ref().map(|t| t.id.clone());
-        let agent = conversation
-            .task_id
-            .as_ref()
-            .and_then(|t| self.routing.task(t))
-            .and_then(|t| t.agent_id);
-        self.events.publish(|| Event {
-            kind: "message.created",
-            at: now,
-            agent_id: agent,
-            task_id: conversation.task_id.clone(),
-            conversation_id: Some(conversation.id.clone()),
-            customer_id: Some(customer.id.clone()),
-            data: serde_json::to_value(&message).unwrap_or_default(),
-        });
+        self.publish_message(&message, &conversation);
         if let Some(task) = task {
             self.routing.enqueue(task);
         }
@@ -504,16 +491,29 @@ impl Core {
             _ => {}
         }
         self.store.write(batch)?;
+        self.publish_message(&message, &conversation);
+        Ok(())
+    }
+
+    /// Tells listeners about a new message of `conversation`; the agent
+    /// holding its task sees it on their own stream.
+    fn publish_message(&self, message: &Message, conversation: &Conversation) {
+        let agent = message.agent_id.clone().or_else(|| {
+            conversation
+                .task_id
+                .as_ref()
+                .and_then(|t| self.routing.task(t))
+                .and_then(|t| t.agent_id)
+        });
         self.events.publish(|| Event {
             kind: "message.created",
-            at: now,
-            agent_id: None,
+            at: message.at,
+            agent_id: agent,
             task_id: conversation.task_id.clone(),
             conversation_id: Some(conversation.id.clone()),
             customer_id: Some(conversation.customer_id.clone()),
-            data: serde_json::to_value(&message).unwrap_or_default(),
+            data: serde_json::to_value(message).unwrap_or_default(),
         });
-        Ok(())
     }
 
     fn rekey(&self, batch: &mut Batch, merge: &Merge) -> Result<(), StoreError> {
@@ -580,7 +580,7 @@ impl Core {
             return Err(CoreError::Invalid("`text` must not be empty".into()));
         }
         let now = now_ms();
-        let (message, seq) = {
+        let (message, conversation, seq) = {
             let _gate = self.gate();
             let conversation = self
                 .conversations
@@ -620,19 +620,12 @@ impl Core {
             self.conversations
                 .add_message(&mut batch, &conversation, &message);
             self.outbox.enqueue(&mut batch, &message)?;
-            (message, self.store.write(batch)?)
+            let seq = self.store.write(batch)?;
+            (message, conversation, seq)
         };
         self.store.durable(seq).await?;
         self.outbox.wake();
-        self.events.publish(|| Event {
-            kind: "message.created",
-            at: now,
-            agent_id: agent.map(str::to_string),
-            task_id: None,
-            conversation_id: Some(message.conversation_id.clone()),
-            customer_id: None,
-            data: serde_json::to_value(&message).unwrap_or_default(),
-        });
+        self.publish_message(&message, &conversation);
         Ok(message)
     }
 

@@ -157,6 +157,18 @@ pub fn verify_twilio_request(
     Ok(params)
 }
 
+/// [`verify_twilio_request`] with the plugin's own `auth_token` and
+/// `public_base_url` configuration keys (the Twilio channels' convention).
+pub fn verify_twilio_configured(
+    request: &crate::HttpRequest,
+) -> Result<Vec<(String, String)>, PluginError> {
+    verify_twilio_request(
+        request,
+        &crate::config::get_or("auth_token", ""),
+        &crate::config::get_or("public_base_url", ""),
+    )
+}
+
 /// Mailgun's webhook signature: hex HMAC-SHA256, keyed with the webhook
 /// signing key, of `timestamp` followed by `token`.
 pub fn verify_mailgun(

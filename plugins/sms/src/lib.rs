@@ -191,11 +191,7 @@ impl Channel for Sms {
                 Vec::new(),
             ));
         }
-        let form = signature::verify_twilio_request(
-            &request,
-            &config::get_or("auth_token", ""),
-            &config::get_or("public_base_url", ""),
-        )?;
+        let form = signature::verify_twilio_configured(&request)?;
         let events = match field(&form, "MessageStatus") {
             Some(value) => status(&form, value)?.into_iter().collect(),
             None => vec![inbound(&form)?],

@@ -159,11 +159,7 @@ impl Channel for Voice {
                 Vec::new(),
             ));
         }
-        let form = signature::verify_twilio_request(
-            &request,
-            &config::get_or("auth_token", ""),
-            &config::get_or("public_base_url", ""),
-        )?;
+        let form = signature::verify_twilio_configured(&request)?;
         let value = required_field(&form, "CallStatus")?;
         let state = state(value)
             .ok_or_else(|| PluginError::bad_request(format!("unknown CallStatus `{value}`")))?;
