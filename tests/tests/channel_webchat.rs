@@ -448,3 +448,58 @@ async fn widget_is_served_and_bad_input_is_refused() {
     assert_eq!(status, 405);
     host.stop().await;
 }
+
+/// With `wait=1` a read that finds nothing is held by the host until the
+/// agent's reply is delivered, and then answers with it; without `wait` it
+/// answers at once, empty.
+#[tokio::test]
+async fn a_waiting_read_is_answered_by_the_next_reply() {
+    let (_mock, host) = start().await;
+    let secret = post_fixture(&host).await;
+    let (ann, task) = take_task(&host, "ann", json!({"name": "Ann"})).await;
+
+    let (status, body) = read(&host, SESSION, 0, Some(&secret)).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["messages"], json!([]), "nothing yet, answered at once");
+
+    let url = host.url(&format!(
+        "/webhooks/webchat/messages?session_id={SESSION}&after=0&wait=1"
+    ));
+    let waiting = tokio::spawn({
+        let client = host.client.clone();
+        let secret = secret.clone();
+        async move {
+            let response = client
+                .get(url)
+                .header("x-webchat-secret", secret)
+                .send()
+                .await
+                .unwrap();
+            let status = response.status().as_u16();
+            let long_poll_header = response.headers().contains_key("x-switchboard-long-poll");
+            let body: Value = response.json().await.unwrap();
+            (status, long_poll_header, body)
+        }
+    });
+    // The read is held: nothing to answer with yet.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!waiting.is_finished(), "the read was not held");
+
+    reply(
+        &host,
+        &ann,
+        task["conversation_id"].as_str().unwrap(),
+        "Here now",
+    )
+    .await;
+    let (status, long_poll_header, body) = tokio::time::timeout(Duration::from_secs(20), waiting)
+        .await
+        .expect("the held read answers once the reply is delivered")
+        .unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        !long_poll_header,
+        "the host keeps its instruction to itself"
+    );
+    assert_eq!(texts(body["messages"].as_array().unwrap()), ["Here now"]);
+}

@@ -1,18 +1,36 @@
 //! `ANY /webhooks/{plugin}` and `/webhooks/{plugin}/{*rest}`: handed to
 //! that channel plugin. The plugin's response goes back only after the
 //! events it reported are durably stored.
+//!
+//! Long-poll: a plugin answering a `GET` with the header
+//! `x-switchboard-long-poll: <ms>` asks the host to hold the request until
+//! something happens to a message of that channel (a reply is delivered, a
+//! status changes) or the time runs out (at most 30 s), then to ask the
+//! plugin again and send that answer. Plugins never block: the host waits.
+//! The web chat's visitor reads use it.
 
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::Response;
 
-use crate::runtime::bindings::types::HttpRequest;
+use std::time::Duration;
+
+use tokio::sync::broadcast;
+
+use crate::events::Event;
+use crate::runtime::bindings::types::{HttpRequest, HttpResponse};
 
 use super::{ApiError, AppState};
 
 /// Largest number of headers passed to a plugin.
 const MAX_HEADERS: usize = 100;
+
+/// The response header a plugin sets to ask for a long-poll.
+const LONG_POLL_HEADER: &str = "x-switchboard-long-poll";
+
+/// The longest the host holds a long-poll.
+const MAX_LONG_POLL_MS: u64 = 30_000;
 
 /// The handler for both webhook routes.
 pub async fn handle(State(state): State<AppState>, request: Request) -> Result<Response, ApiError> {
@@ -46,7 +64,18 @@ pub async fn handle(State(state): State<AppState>, request: Request) -> Result<R
         headers,
         body: body.to_vec(),
     };
-    let response = state.core.handle_webhook(&plugin, &http).await?;
+    // Subscribed before the plugin reads, so nothing that happens between
+    // its answer and the wait is missed. Only reads can long-poll, so
+    // writes do not make the core build events for nobody.
+    let mut changes = (http.method == "GET").then(|| state.core.events.subscribe());
+    let mut response = state.core.handle_webhook(&plugin, &http).await?;
+    if let (Some(wait_ms), Some(changes)) = (take_long_poll(&mut response), changes.as_mut())
+        && wait_for_channel(&state, changes, &plugin, wait_ms).await
+    {
+        response = state.core.handle_webhook(&plugin, &http).await?;
+        take_long_poll(&mut response);
+    }
+    drop(changes);
     let mut builder =
         Response::builder().status(StatusCode::from_u16(response.status).unwrap_or(StatusCode::OK));
     for (name, value) in &response.headers {
@@ -60,4 +89,50 @@ pub async fn handle(State(state): State<AppState>, request: Request) -> Result<R
     builder
         .body(Body::from(response.body))
         .map_err(ApiError::internal)
+}
+
+/// Removes the long-poll header from a plugin's response; returns how long
+/// it asked the host to wait.
+fn take_long_poll(response: &mut HttpResponse) -> Option<u64> {
+    let index = response
+        .headers
+        .iter()
+        .position(|(name, _)| name.eq_ignore_ascii_case(LONG_POLL_HEADER))?;
+    let (_, value) = response.headers.remove(index);
+    value
+        .trim()
+        .parse::<u64>()
+        .ok()
+        .map(|ms| ms.min(MAX_LONG_POLL_MS))
+}
+
+/// Waits up to `wait_ms` for a change to a message of `channel`; false when
+/// the time ran out or the host is shutting down.
+async fn wait_for_channel(
+    state: &AppState,
+    changes: &mut broadcast::Receiver<Event>,
+    channel: &str,
+    wait_ms: u64,
+) -> bool {
+    let wait = async {
+        loop {
+            match changes.recv().await {
+                Ok(event)
+                    if event.kind.starts_with("message.")
+                        && event.data.get("channel").and_then(|c| c.as_str()) == Some(channel) =>
+                {
+                    return true;
+                }
+                Ok(_) => {}
+                // Missed events may have been this channel's: look again.
+                Err(broadcast::error::RecvError::Lagged(_)) => return true,
+                Err(broadcast::error::RecvError::Closed) => return false,
+            }
+        }
+    };
+    tokio::select! {
+        changed = wait => changed,
+        _ = tokio::time::sleep(Duration::from_millis(wait_ms)) => false,
+        _ = state.core.events.closed() => false,
+    }
 }

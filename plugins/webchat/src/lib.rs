@@ -59,8 +59,10 @@
 //! `deliver` appends an agent reply `{seq, id, text, at, author: "agent"}` to
 //! the session's reply log (kv `replies/<session_id>`, the last 500 replies
 //! and at most ~900 KB) and returns the host's message id as the provider
-//! message id. The widget polls `GET /messages?after=<seq>` every 2 seconds;
-//! the answer is `{"messages": [...], "next": <last seq>}` and every returned
+//! message id. The widget reads `GET /messages?after=<seq>&wait=1`: with
+//! nothing new, the plugin asks the host to hold the request (header
+//! `x-switchboard-long-poll`) until a reply of this channel is delivered or
+//! 25 s pass, then answers again. The answer is `{"messages": [...], "next": <last seq>}` and every returned
 //! reply (and every reply of the last 30 s the client already had) is
 //! reported to the host as `delivered`, so agents see it arrive. Replies
 //! without text (attachments only), calls and unknown sessions are refused
@@ -458,7 +460,14 @@ fn post_message(request: &HttpRequest, cors: &Cors) -> Result<WebhookOutcome, Pl
     ))
 }
 
-/// `GET /webhooks/webchat/messages`: the agent replies after `after`.
+/// Asks the host to hold a read that found nothing (see the host's webhook
+/// long-poll), for this long.
+const LONG_POLL_HEADER: &str = "x-switchboard-long-poll";
+const LONG_POLL_MS: u64 = 25_000;
+
+/// `GET /webhooks/webchat/messages`: the agent replies after `after`; with
+/// `wait=1` and nothing new, held by the host until a reply arrives (or
+/// 25 s).
 fn read_replies(request: &HttpRequest) -> Result<WebhookOutcome, PluginError> {
     let session_id = request
         .query_param("session_id")
@@ -500,10 +509,16 @@ fn read_replies(request: &HttpRequest) -> Result<WebhookOutcome, PluginError> {
         })
         .collect();
     let body = json!({ "messages": fresh, "next": next });
-    Ok(WebhookOutcome::respond(
-        HttpResponse::json(200, &body).header("cache-control", "no-store"),
-        events,
-    ))
+    let mut response = HttpResponse::json(200, &body).header("cache-control", "no-store");
+    // Nothing new and the client is willing to wait: the host holds the
+    // request until a reply of this channel is delivered, then asks again.
+    let wait = request
+        .query_param("wait")
+        .is_some_and(|w| matches!(w.as_str(), "1" | "true"));
+    if fresh.is_empty() && wait {
+        response = response.header(LONG_POLL_HEADER, LONG_POLL_MS.to_string());
+    }
+    Ok(WebhookOutcome::respond(response, events))
 }
 
 /// The demo page, pointing at this plugin's own endpoint path.

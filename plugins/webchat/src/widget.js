@@ -457,10 +457,12 @@
     if (inFlight) return;
     inFlight = true;
     let next = delay;
+    const started = Date.now();
     try {
+      // wait=1: the host holds the request until a reply arrives (long-poll).
       const url =
         `${endpoint}/messages?session_id=${encodeURIComponent(state.sessionId)}` +
-        `&after=${encodeURIComponent(String(state.after || 0))}`;
+        `&after=${encodeURIComponent(String(state.after || 0))}&wait=${document.hidden ? 0 : 1}`;
       const response = await fetch(url, {
         headers: { "x-webchat-secret": state.secret },
         credentials: "omit",
@@ -492,7 +494,10 @@
       save();
       setNotice("");
       delay = POLL_MS;
-      next = document.hidden ? HIDDEN_POLL_MS : POLL_MS;
+      // A held request that came back (with a reply or after its wait) is
+      // followed at once; a quick empty answer means no long-poll: pace it.
+      const held = Date.now() - started >= 1000 || (data.messages || []).length > 0;
+      next = document.hidden ? HIDDEN_POLL_MS : held ? 0 : POLL_MS;
     } catch (_) {
       delay = Math.min(delay * 2, MAX_BACKOFF_MS);
       next = delay;
