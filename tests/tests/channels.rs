@@ -629,6 +629,44 @@ async fn a_call_is_queued_connected_to_the_agent_and_wrapped_up() {
 }
 
 #[tokio::test]
+async fn voice_webhooks_need_twilio_signatures() {
+    let mock = MockServer::start().await;
+    let host = start(&mock).await;
+    let incoming = fixture("voice/incoming.form");
+    let url = format!("{PUBLIC}/webhooks/voice");
+    let cases: Vec<Attempt> = vec![
+        (
+            form_with(&incoming, "From", "+15005550006"),
+            vec![(
+                "x-twilio-signature",
+                twilio_signature(TWILIO_TOKEN, &url, &incoming),
+            )],
+        ),
+        (
+            incoming.clone(),
+            vec![(
+                "x-twilio-signature",
+                twilio_signature("wrong", &url, &incoming),
+            )],
+        ),
+        (incoming.clone(), vec![]),
+    ];
+    for (body, headers) in cases {
+        let (status, text) = host
+            .post_webhook(
+                "/webhooks/voice",
+                "application/x-www-form-urlencoded",
+                &headers,
+                body,
+            )
+            .await;
+        assert!(matches!(status, 401 | 403), "{status} {text}");
+    }
+    assert!(host.queue().await.is_empty(), "no call was queued");
+    assert!(host.lookup(SHEENA).await.is_empty());
+}
+
+#[tokio::test]
 async fn a_caller_who_hangs_up_while_queued_is_counted_abandoned() {
     let mock = MockServer::start().await;
     let host = start(&mock).await;
