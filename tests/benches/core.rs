@@ -31,34 +31,54 @@ use switchboard_tests::*;
 fn route_decision(c: &mut Criterion) {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let tr = rt.block_on(TestRuntime::new(
-        &[(
-            "longest-idle",
-            first_party_manifest("longest-idle"),
-            wasm("longest-idle"),
-        )],
+        &[
+            (
+                "longest-idle",
+                first_party_manifest("longest-idle"),
+                wasm("longest-idle"),
+            ),
+            (
+                "rogue-router",
+                std::fs::read_to_string(
+                    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                        .join("../plugins/testing/rogue-router/plugin.toml"),
+                )
+                .unwrap(),
+                wasm("rogue-router"),
+            ),
+        ],
         |_| {},
     ));
     let mut group = c.benchmark_group("route_decision");
     for agents in [0u32, 100, 1000] {
         let (task, candidates) = sample_routing(agents);
-        group.bench_with_input(BenchmarkId::new("wasm", agents), &agents, |b, _| {
-            // Calls in a loop inside the runtime, as the dispatcher makes
-            // them (no `block_on` per call).
-            b.iter_custom(|iters| {
-                rt.block_on(async {
-                    let start = Instant::now();
-                    for _ in 0..iters {
-                        std::hint::black_box(
-                            tr.runtime
-                                .route_select("longest-idle", &task, &candidates)
-                                .await
-                                .unwrap(),
-                        );
-                    }
-                    start.elapsed()
+        // The same call to a policy that answers without reading the
+        // candidates: what crossing into the plugin with them costs.
+        let mut crossing = task.clone();
+        crossing.channel = "wait".into();
+        for (id, plugin, task) in [
+            ("wasm", "longest-idle", &task),
+            ("wasm-crossing-only", "rogue-router", &crossing),
+        ] {
+            group.bench_with_input(BenchmarkId::new(id, agents), &agents, |b, _| {
+                // Calls in a loop inside the runtime, as the dispatcher
+                // makes them (no `block_on` per call).
+                b.iter_custom(|iters| {
+                    rt.block_on(async {
+                        let start = Instant::now();
+                        for _ in 0..iters {
+                            std::hint::black_box(
+                                tr.runtime
+                                    .route_select(plugin, task, &candidates)
+                                    .await
+                                    .unwrap(),
+                            );
+                        }
+                        start.elapsed()
+                    })
                 })
-            })
-        });
+            });
+        }
         group.bench_with_input(BenchmarkId::new("native", agents), &agents, |b, _| {
             b.iter(|| {
                 policy::longest_idle(

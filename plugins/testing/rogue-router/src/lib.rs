@@ -1,6 +1,8 @@
 //! A routing policy that misbehaves on request, for the tests of the host's
 //! router fallback. The task's `channel` picks the behaviour: `trap`, `loop`,
-//! `stranger` (assigns an agent that is not a candidate); anything else
+//! `stranger` (assigns an agent that is not a candidate), `wait` (waits
+//! without looking at the candidates: the benchmarks' measure of what
+//! crossing into a plugin with them costs); anything else
 //! assigns the highest-numbered candidate (the opposite of longest-idle's
 //! tie-break, so tests can tell the two apart).
 
@@ -19,6 +21,7 @@ impl Router for Rogue {
                 }
             }
             "stranger" => Decision::Assign(u32::MAX),
+            "wait" => Decision::Wait,
             _ => candidates
                 .iter()
                 .map(|c| c.agent)
