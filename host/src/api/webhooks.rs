@@ -69,11 +69,18 @@ pub async fn handle(State(state): State<AppState>, request: Request) -> Result<R
     // writes do not make the core build events for nobody.
     let mut changes = (http.method == "GET").then(|| state.core.events.subscribe());
     let mut response = state.core.handle_webhook(&plugin, &http).await?;
-    if let (Some(wait_ms), Some(changes)) = (take_long_poll(&mut response), changes.as_mut())
-        && wait_for_channel(&state, changes, &plugin, wait_ms).await
-    {
+    // Held until the plugin has something to say (it stops asking to wait)
+    // or the first answer's time runs out: a change on the channel may not
+    // be the one the reader waits for (a reply is announced when queued,
+    // and readable only once delivered).
+    let mut deadline = None;
+    while let (Some(wait_ms), Some(changes)) = (take_long_poll(&mut response), changes.as_mut()) {
+        let deadline = *deadline
+            .get_or_insert_with(|| tokio::time::Instant::now() + Duration::from_millis(wait_ms));
+        if !wait_for_channel(&state, changes, &plugin, deadline).await {
+            break;
+        }
         response = state.core.handle_webhook(&plugin, &http).await?;
-        take_long_poll(&mut response);
     }
     drop(changes);
     let mut builder =
@@ -106,13 +113,13 @@ fn take_long_poll(response: &mut HttpResponse) -> Option<u64> {
         .map(|ms| ms.min(MAX_LONG_POLL_MS))
 }
 
-/// Waits up to `wait_ms` for a change to a message of `channel`; false when
-/// the time ran out or the host is shutting down.
+/// Waits until `deadline` for a change to a message of `channel`; false
+/// when the time ran out or the host is shutting down.
 async fn wait_for_channel(
     state: &AppState,
     changes: &mut broadcast::Receiver<Event>,
     channel: &str,
-    wait_ms: u64,
+    deadline: tokio::time::Instant,
 ) -> bool {
     let wait = async {
         loop {
@@ -132,7 +139,7 @@ async fn wait_for_channel(
     };
     tokio::select! {
         changed = wait => changed,
-        _ = tokio::time::sleep(Duration::from_millis(wait_ms)) => false,
+        _ = tokio::time::sleep_until(deadline) => false,
         _ = state.core.events.closed() => false,
     }
 }
