@@ -34,6 +34,51 @@ fn main() {
         wasm_dir.display()
     );
     embed_bundles(&root.join("plugins"), &wasm_dir, &out_dir);
+    let ui = manifest_dir.join("ui");
+    println!("cargo:rerun-if-changed={}", ui.display());
+    embed_ui(&ui, &out_dir);
+}
+
+/// Writes `ui.rs`: every file of `host/ui/` (the web UI's static assets)
+/// with its content type, served at `/` and `/ui/<file>`.
+fn embed_ui(ui: &Path, out_dir: &Path) {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(ui)
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.is_file())
+                .filter(|p| {
+                    !p.file_name()
+                        .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    files.sort();
+    let mut code = String::from(
+        "/// The web UI's files: name, content type, bytes.\npub static FILES: &[(&str, &str, &[u8])] = &[\n",
+    );
+    for path in files {
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let content_type = match path.extension().and_then(|e| e.to_str()) {
+            Some("html") => "text/html; charset=utf-8",
+            Some("js" | "mjs") => "text/javascript; charset=utf-8",
+            Some("css") => "text/css; charset=utf-8",
+            Some("svg") => "image/svg+xml",
+            Some("json") => "application/json",
+            Some("png") => "image/png",
+            Some("ico") => "image/x-icon",
+            _ => "application/octet-stream",
+        };
+        writeln!(
+            code,
+            "    ({name:?}, {content_type:?}, include_bytes!({:?})),",
+            path.display().to_string()
+        )
+        .unwrap();
+    }
+    code.push_str("];\n");
+    std::fs::write(out_dir.join("ui.rs"), code).expect("writing ui.rs");
 }
 
 /// Installs the wasm target with rustup when the toolchain lacks it.

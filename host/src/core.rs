@@ -16,6 +16,7 @@ use crate::conversations::{
 use crate::customers::{Customer, CustomerError, Customers, Identity, Merge};
 use crate::events::{Event, Events, now_ms};
 use crate::outbox::{CallAction, Outbox};
+use crate::routing::trend::{self, Sample, Trend};
 use crate::routing::{Kind, NewTask, Routing, RoutingError, Task, TaskState};
 use crate::runtime::bindings::channeling::WebhookOutcome;
 use crate::runtime::bindings::types::{
@@ -107,6 +108,8 @@ pub struct Core {
     pub outbox: Outbox,
     /// Live events.
     pub events: Events,
+    /// Waiting tasks over the last hour.
+    pub trend: Arc<Trend>,
     runtime: Runtime,
     channel_skills: std::collections::BTreeMap<String, std::collections::BTreeMap<String, u8>>,
     gate: Mutex<()>,
@@ -143,15 +146,31 @@ impl Core {
             routing,
             outbox,
             events,
+            trend: Arc::default(),
             runtime,
             channel_skills: config.routing.channel_skills.clone(),
             gate: Mutex::new(()),
         })
     }
 
-    /// Starts the dispatcher and the outbox worker.
+    /// Starts the dispatcher, the outbox worker and the queue sampler.
     pub fn start(&self) -> Vec<tokio::task::JoinHandle<()>> {
-        vec![self.routing.start(), self.outbox.start()]
+        let (routing, trend, events) = (
+            self.routing.clone(),
+            self.trend.clone(),
+            self.events.clone(),
+        );
+        let sampler = tokio::spawn(async move {
+            let mut tick =
+                tokio::time::interval(std::time::Duration::from_millis(trend::INTERVAL_MS));
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => trend.record(Sample::of(&routing.stats(), now_ms())),
+                    _ = events.closed() => return,
+                }
+            }
+        });
+        vec![self.routing.start(), self.outbox.start(), sampler]
     }
 
     /// Stops them.

@@ -13,6 +13,18 @@ use super::auth::{Admin, Principal};
 use super::body::JsonBody;
 use super::{ApiError, AppState};
 
+/// `GET /api/me`: who a token belongs to, for a client deciding what to
+/// show: `{"role": "admin"|"supervisor"|"agent", "agent": {…}|null}`.
+pub async fn me(who: Principal, State(state): State<AppState>) -> Json<serde_json::Value> {
+    let (role, agent) = match &who {
+        Principal::Admin => ("admin", None),
+        Principal::Supervisor(id) => ("supervisor", state.core.routing.agent(id)),
+        Principal::Agent(id) => ("agent", state.core.routing.agent(id)),
+    };
+    let agent = agent.map(|a| state.core.routing.view(&a));
+    Json(json!({ "role": role, "agent": agent }))
+}
+
 /// `PUT /api/agents/{id}` (admin): create or update; a new agent's answer
 /// carries its bearer `token`, shown once.
 pub async fn put(

@@ -1,8 +1,10 @@
-//! The supervisor's view: `/api/queue`, `/api/stats`.
+//! The supervisor's view: `/api/queue`, `/api/stats`, `/api/stats/history`.
 
 use axum::Json;
 use axum::extract::State;
 
+use crate::events::now_ms;
+use crate::routing::trend::{self, Sample};
 use crate::routing::{QueueEntry, Stats};
 
 use super::auth::Principal;
@@ -22,4 +24,28 @@ pub async fn queue(
 pub async fn stats(who: Principal, State(state): State<AppState>) -> Result<Json<Stats>, ApiError> {
     who.require_supervisor()?;
     Ok(Json(state.core.routing.stats()))
+}
+
+/// What `GET /api/stats/history` answers.
+#[derive(serde::Serialize)]
+pub struct History {
+    /// Time between samples.
+    interval_ms: u64,
+    /// The last hour, oldest first; the last point is now.
+    points: Vec<Sample>,
+}
+
+/// `GET /api/stats/history` (supervisor): waiting tasks per channel kind
+/// over the last hour, for the dashboard's chart.
+pub async fn history(
+    who: Principal,
+    State(state): State<AppState>,
+) -> Result<Json<History>, ApiError> {
+    who.require_supervisor()?;
+    let mut points = state.core.trend.samples();
+    points.push(Sample::of(&state.core.routing.stats(), now_ms()));
+    Ok(Json(History {
+        interval_ms: trend::INTERVAL_MS,
+        points,
+    }))
 }

@@ -11,6 +11,7 @@ mod events;
 mod floor;
 pub mod metrics;
 mod plugins;
+mod ui;
 mod webhooks;
 
 use std::sync::Arc;
@@ -47,7 +48,14 @@ pub struct AppState {
 pub fn app(state: AppState, max_body_bytes: usize) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
-        .route("/api/plugins", get(plugins::list))
+        .route("/", get(ui::index))
+        .route("/ui/{*file}", get(ui::asset))
+        .route(
+            "/api/plugins",
+            get(plugins::list)
+                .post(plugins::upload)
+                .layer(DefaultBodyLimit::max(plugins::MAX_UPLOAD_BYTES)),
+        )
         .route("/api/plugins/{name}", get(plugins::show))
         .route("/api/plugins/{name}/reload", post(plugins::reload))
         .route("/api/plugins/{name}/enable", post(plugins::enable))
@@ -64,6 +72,8 @@ pub fn app(state: AppState, max_body_bytes: usize) -> Router {
         .route("/api/tasks/{id}/complete", post(agents::complete))
         .route("/api/queue", get(floor::queue))
         .route("/api/stats", get(floor::stats))
+        .route("/api/stats/history", get(floor::history))
+        .route("/api/me", get(agents::me))
         .route("/api/conversations/{id}", get(conversations::show))
         .route(
             "/api/conversations/{id}/messages",

@@ -1,13 +1,17 @@
-//! `/api/plugins`: what is installed, and the admin's reload / enable /
-//! disable actions.
+//! `/api/plugins`: what is installed, uploads of new bundles, and the
+//! admin's reload / enable / disable actions.
 
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 
-use crate::runtime::{PluginInfo, ReloadError, RuntimeStats};
+use base64::Engine as _;
+use serde::Deserialize;
+
+use crate::runtime::{InstallError, PluginInfo, ReloadError, RuntimeStats};
 
 use super::auth::Admin;
+use super::body::JsonBody;
 use super::{ApiError, AppState};
 
 /// `GET /api/plugins`.
@@ -26,6 +30,49 @@ pub async fn show(
         .plugin(&name)
         .map(Json)
         .ok_or_else(|| ApiError::not_found(format!("no plugin named `{name}`")))
+}
+
+/// An uploaded bundle.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Upload {
+    /// `plugin.toml`, as text.
+    manifest: String,
+    /// `plugin.wasm`, base64 (standard alphabet, padded).
+    wasm_base64: String,
+}
+
+/// Largest upload accepted (a plugin component of up to ~24 MiB).
+pub const MAX_UPLOAD_BYTES: usize = 32 * 1024 * 1024;
+
+/// `POST /api/plugins` (admin): validates a bundle exactly as loading would,
+/// then installs it into the plugins directory (hot-loaded like any other
+/// plugin). 201 with the plugin when new, 200 when it replaced a version;
+/// 422 with the load error when it does not validate (nothing written).
+pub async fn upload(
+    _: Admin,
+    State(state): State<AppState>,
+    JsonBody(upload): JsonBody<Upload>,
+) -> Result<(StatusCode, Json<PluginInfo>), ApiError> {
+    let wasm = base64::engine::general_purpose::STANDARD
+        .decode(upload.wasm_base64.trim())
+        .map_err(|e| ApiError::bad_request(format!("`wasm_base64` is not base64: {e}")))?;
+    match state.runtime.install(&upload.manifest, &wasm).await {
+        Ok((info, created)) => Ok((
+            if created {
+                StatusCode::CREATED
+            } else {
+                StatusCode::OK
+            },
+            Json(info),
+        )),
+        Err(InstallError::Invalid(e)) => Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_bundle",
+            e.to_string(),
+        )),
+        Err(e @ InstallError::Io(_)) => Err(ApiError::internal(e)),
+    }
 }
 
 fn reload_error(e: ReloadError) -> ApiError {

@@ -14,6 +14,7 @@
 
 pub mod model;
 pub mod policy;
+pub mod trend;
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};

@@ -10,6 +10,7 @@ pub mod bindings;
 pub mod capabilities;
 pub mod engine;
 pub mod error;
+mod install;
 pub mod manifest;
 mod registry;
 mod sandbox;
@@ -31,6 +32,7 @@ use crate::store::Store;
 
 pub use capabilities::Capabilities;
 pub use error::{CallError, Fault, LoadError};
+pub use install::InstallError;
 pub use manifest::{API_VERSION, Manifest, PluginKind};
 pub use registry::{PluginInfo, PluginStatus, channel_kind_name};
 pub use sandbox::{CustomerDirectory, NoCustomers};
