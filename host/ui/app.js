@@ -126,7 +126,28 @@ function defaultView(me, views) {
   return views.includes(preferred) ? preferred : views[0];
 }
 
+/**
+ * Builds the signed-in screens. A failure here happens after the sign-in
+ * form is gone, so it is shown on a screen of its own (with a way out).
+ */
 async function startShell(me) {
+  try {
+    await buildShell(me);
+  } catch (err) {
+    const out = h("button", { type: "button", "data-testid": "signout" }, "Sign out");
+    out.addEventListener("click", () => {
+      clearToken();
+      location.reload();
+    });
+    root.replaceChildren(
+      h("main", { class: "fatal" },
+        h("p", { class: "error", role: "alert" }, `The console failed to start: ${errorText(err)}`),
+        out),
+    );
+  }
+}
+
+async function buildShell(me) {
   const views = viewsFor(me);
   if (!views.length) throw new Error(`No screen for role “${me.role}”.`);
 

@@ -514,6 +514,12 @@ export function mount(root, ctx) {
     const list = history ? open.conv.history : open.conv.messages;
     const known = list.findIndex((x) => x.id === m.id);
     if (known >= 0) {
+      // The reply's own answer (queued) can arrive after the event that it
+      // was sent: a message's status never goes back.
+      const prev = list[known];
+      if (prev.status && m.status && statusRank(m.status) < statusRank(prev.status)) {
+        m = { ...m, status: prev.status, error: prev.error };
+      }
       list[known] = m;
       replaceEntry(m, history);
       return;
@@ -535,6 +541,10 @@ export function mount(root, ctx) {
       timeline.append(el);
     }
     if (nearBottom || !history) timeline.scrollTop = timeline.scrollHeight;
+  }
+
+  function statusRank(status) {
+    return { queued: 0, sent: 1, delivered: 2, read: 3, failed: 4 }[status] ?? 0;
   }
 
   function replaceEntry(m, history) {

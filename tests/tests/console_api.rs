@@ -135,6 +135,19 @@ async fn an_uploaded_bundle_is_validated_then_installed_and_loaded() {
         );
     }
     assert!(!host.plugins_dir().join("uploaded").exists());
+    let (_, body) = host
+        .call(
+            "POST",
+            "/api/plugins",
+            Some(ADMIN_TOKEN),
+            Some(upload_body(&manifest, b"not a component")),
+        )
+        .await;
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("plugin.wasm") && !message.contains("switchboard-upload"),
+        "names the uploaded file, not where it was staged: {message}"
+    );
     assert!(!host.plugins_dir().join("../escape").exists());
     let (status, _) = host
         .call(

@@ -62,7 +62,8 @@ impl Runtime {
             self.prepare(&name, &staging, manifest)
                 .await
                 .map(drop)
-                .map_err(InstallError::Invalid)
+                // The staging path means nothing to the uploader.
+                .map_err(|e| InstallError::Invalid(e.file("plugin.wasm")))
         }
         .await;
         let _ = tokio::fs::remove_dir_all(&staging).await;

@@ -1,0 +1,419 @@
+//! The web UI in a real browser: headless Chromium (Debian's `chromium`)
+//! driven by Playwright (`tests/browser/run.mjs`) against a host on loopback
+//! whose channels talk to a mock provider.
+//!
+//! This side starts the host, seeds what the scenarios need with real signed
+//! webhooks (Sheena's earlier SMS, email and web chat, which merges her
+//! phone and email profiles, all handled by another agent), creates the
+//! agent, the supervisor and two plugin bundles, runs the script, and then
+//! checks what the browser did from the provider's and the store's side.
+//! Screenshots go to `target/browser-artifacts/`.
+//!
+//! Needs `/usr/bin/chromium` and `npm ci --prefix tests/browser`; `.ci/run`
+//! installs both and runs
+//! `cargo test -p switchboard-tests --test browser -- --ignored --nocapture`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use switchboard_tests::channels::{fixture, host_with_channels, mailgun_signed, twilio_signature};
+use switchboard_tests::{
+    ADMIN_TOKEN, MockServer, TestHost, eventually, first_party_manifest, wasm,
+};
+
+const PUBLIC: &str = "https://cc.example.com";
+const WA_SECRET: &str = "wa-app-secret";
+const WA_TOKEN: &str = "wa-access-token";
+const WA_VERIFY: &str = "switchboard-verify";
+/// The business number Sheena writes to on WhatsApp (`whatsapp/text.json`).
+const WA_PHONE_NUMBER_ID: &str = "106540352242922";
+/// The provider id the mock gives the agent's WhatsApp reply.
+const WA_REPLY_ID: &str = "wamid.BROWSERREPLY0001";
+const TWILIO_SID: &str = "AC3f8a2c1d9e7b6a5f4c3d2e1f0a9b8c7d";
+const TWILIO_TOKEN: &str = "twilio-auth-token";
+const MAILGUN_KEY: &str = "mailgun-signing-key";
+
+const AGENT: &str = "ana";
+const AGENT_NAME: &str = "Ana Lima";
+const SUPERVISOR: &str = "sue";
+const SEEDER: &str = "sam";
+const GOOD_PLUGIN: &str = "uploaded-router";
+const BROKEN_PLUGIN: &str = "broken-router";
+
+/// How long the whole browser run may take.
+const SCRIPT_TIMEOUT: Duration = Duration::from_secs(600);
+
+async fn start(mock: &MockServer) -> TestHost {
+    let twilio: &[(&str, &str)] = &[
+        ("account_sid", TWILIO_SID),
+        ("auth_token", TWILIO_TOKEN),
+        ("public_base_url", PUBLIC),
+    ];
+    host_with_channels(
+        mock,
+        &[
+            (
+                "whatsapp",
+                &[
+                    ("app_secret", WA_SECRET),
+                    ("access_token", WA_TOKEN),
+                    ("verify_token", WA_VERIFY),
+                ],
+            ),
+            ("sms", twilio),
+            ("voice", twilio),
+            (
+                "email",
+                &[
+                    ("domain", "mg.shop.example.com"),
+                    ("api_key", "mg-api-key"),
+                    ("signing_key", MAILGUN_KEY),
+                    ("from_address", "Support <support@shop.example.com>"),
+                ],
+            ),
+            ("webchat", &[]),
+        ],
+        |_| {},
+    )
+    .await
+}
+
+async fn post_ok(
+    host: &TestHost,
+    path: &str,
+    content_type: &str,
+    headers: &[(&str, String)],
+    body: Vec<u8>,
+) {
+    let (status, text) = host.post_webhook(path, content_type, headers, body).await;
+    assert_eq!(status, 200, "POST {path}: {text}");
+}
+
+/// Sheena's SMS, email and web chat (whose pre-chat form links her phone
+/// and email, merging the two profiles), each handled and completed by
+/// another agent who then signs off. Returns her customer id.
+async fn seed_history(host: &TestHost) -> String {
+    let sms = fixture("sms/inbound.form");
+    let signature = twilio_signature(TWILIO_TOKEN, &format!("{PUBLIC}/webhooks/sms"), &sms);
+    post_ok(
+        host,
+        "/webhooks/sms",
+        "application/x-www-form-urlencoded",
+        &[("x-twilio-signature", signature)],
+        sms,
+    )
+    .await;
+    post_ok(
+        host,
+        "/webhooks/email",
+        "application/x-www-form-urlencoded",
+        &[],
+        mailgun_signed(MAILGUN_KEY, &fixture("email/inbound.form")),
+    )
+    .await;
+    post_ok(
+        host,
+        "/webhooks/webchat",
+        "application/json",
+        &[],
+        fixture("webchat/message.json"),
+    )
+    .await;
+
+    let sam = host
+        .agent(
+            SEEDER,
+            json!({"name": "Sam Seed", "capacity": {"voice": 0, "chat": 2, "messaging": 3, "email": 5}}),
+        )
+        .await;
+    host.set_status(SEEDER, &sam, "available").await;
+    let tasks = host
+        .wait_tasks(SEEDER, &sam, |t| {
+            t.iter().filter(|t| t["state"] == "reserved").count() == 3
+        })
+        .await;
+    for task in &tasks {
+        let id = task["id"].as_str().unwrap();
+        host.accept_task(&sam, id).await;
+        host.complete_task(&sam, id, Some(json!({"disposition": "seeded"})))
+            .await;
+    }
+    host.set_status(SEEDER, &sam, "offline").await;
+    assert!(host.queue().await.is_empty(), "nothing left waiting");
+
+    let by_phone = host.customer_id("phone:+16505551234").await;
+    let by_email = host.customer_id("email:sheena.nelson@example.com").await;
+    assert_eq!(by_phone, by_email, "the web chat merged her profiles");
+    by_phone
+}
+
+/// The text of the first timeline entry on `channel`.
+fn timeline_text(timeline: &[Value], channel: &str) -> String {
+    timeline
+        .iter()
+        .find(|e| e["channel"] == channel)
+        .and_then(|e| e["text"].as_str())
+        .unwrap_or_else(|| panic!("no {channel} entry in {timeline:#?}"))
+        .to_string()
+}
+
+/// Two bundles for the admin's upload: a working router (`least-busy`
+/// renamed) and one whose manifest is fine but whose wasm is garbage.
+fn bundles(dir: &Path) -> (PathBuf, PathBuf) {
+    let good = dir.join("good");
+    std::fs::create_dir_all(&good).unwrap();
+    let manifest = first_party_manifest("least-busy").replace(
+        "name = \"least-busy\"",
+        &format!("name = \"{GOOD_PLUGIN}\""),
+    );
+    assert!(manifest.contains(GOOD_PLUGIN), "{manifest}");
+    std::fs::write(good.join("plugin.toml"), manifest).unwrap();
+    std::fs::copy(wasm("least-busy"), good.join("plugin.wasm")).unwrap();
+
+    let broken = dir.join("broken");
+    std::fs::create_dir_all(&broken).unwrap();
+    std::fs::write(
+        broken.join("plugin.toml"),
+        format!(
+            "name = \"{BROKEN_PLUGIN}\"\nversion = \"1.0.0\"\nkind = \"router\"\napi = \"0.1\"\n\
+             description = \"not a component\"\n\n[capabilities]\nkv = false\ncustomers = \"none\"\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        broken.join("plugin.wasm"),
+        b"\0asm this is not a WebAssembly component at all",
+    )
+    .unwrap();
+    (good, broken)
+}
+
+/// Runs `node tests/browser/run.mjs` with `vars`, inheriting its output;
+/// panics if it fails or outlives [`SCRIPT_TIMEOUT`].
+async fn run_script(browser_dir: &Path, vars: Vec<(&'static str, String)>) {
+    let mut child = Command::new("node")
+        .arg(browser_dir.join("run.mjs"))
+        .current_dir(browser_dir)
+        .envs(vars)
+        .stdin(Stdio::null())
+        .spawn()
+        .expect("node runs (Node.js 20 or later on PATH)");
+    let status = tokio::task::spawn_blocking(move || {
+        let deadline = Instant::now() + SCRIPT_TIMEOUT;
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                return Ok(status);
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(());
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    })
+    .await
+    .unwrap();
+    match status {
+        Ok(status) => assert!(
+            status.success(),
+            "the browser scenarios failed ({status}); see the log above and the screenshots"
+        ),
+        Err(()) => panic!("the browser script ran longer than {SCRIPT_TIMEOUT:?} and was killed"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs Chromium and tests/browser/node_modules; run by .ci/run"]
+async fn web_ui_in_headless_chromium() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let browser_dir = root.join("browser");
+    assert!(
+        browser_dir.join("node_modules/playwright-core").is_dir(),
+        "run `npm ci --prefix tests/browser` first"
+    );
+    let chromium = std::env::var("CHROMIUM_PATH").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    assert!(
+        Path::new(&chromium).exists(),
+        "{chromium} is missing: apt-get install -y --no-install-recommends chromium"
+    );
+    let artifacts = root.join("../target/browser-artifacts");
+    let _ = std::fs::remove_dir_all(&artifacts);
+    std::fs::create_dir_all(&artifacts).unwrap();
+    let artifacts = artifacts.canonicalize().unwrap();
+
+    let mock = MockServer::start().await;
+    let host = start(&mock).await;
+    let sheena = seed_history(&host).await;
+    let timeline = host.timeline(&sheena).await;
+    let sms_text = timeline_text(&timeline, "sms");
+    let email_text = timeline_text(&timeline, "email");
+
+    // The agent takes messaging, chat and email but no calls, and neither
+    // does the supervisor (who may take tasks too), so a call stays queued.
+    let agent_token = host
+        .agent(
+            AGENT,
+            json!({"name": AGENT_NAME, "languages": ["en"],
+                   "capacity": {"voice": 0, "chat": 2, "messaging": 3, "email": 5}}),
+        )
+        .await;
+    let supervisor_token = host
+        .agent(
+            SUPERVISOR,
+            json!({"name": "Sue Park", "role": "supervisor", "capacity": {"voice": 0}}),
+        )
+        .await;
+    let bundle_dir = tempfile::tempdir().unwrap();
+    let (good, broken) = bundles(bundle_dir.path());
+
+    // The provider's answer to the agent's WhatsApp reply (the only request
+    // the mock gets before the script ends).
+    mock.respond_with(200, &json!({"messages": [{"id": WA_REPLY_ID}]}).to_string());
+
+    let path = |p: &Path| p.display().to_string();
+    run_script(
+        &browser_dir,
+        vec![
+            ("BASE_URL", host.url("")),
+            ("ADMIN_TOKEN", ADMIN_TOKEN.into()),
+            ("AGENT_ID", AGENT.into()),
+            ("AGENT_NAME", AGENT_NAME.into()),
+            ("AGENT_TOKEN", agent_token.clone()),
+            ("SUPERVISOR_ID", SUPERVISOR.into()),
+            ("SUPERVISOR_TOKEN", supervisor_token),
+            ("WA_APP_SECRET", WA_SECRET.into()),
+            ("WA_REPLY_ID", WA_REPLY_ID.into()),
+            ("TWILIO_AUTH_TOKEN", TWILIO_TOKEN.into()),
+            ("PUBLIC_BASE_URL", PUBLIC.into()),
+            ("HISTORY_SMS_TEXT", sms_text),
+            ("HISTORY_EMAIL_TEXT", email_text),
+            ("GOOD_BUNDLE_DIR", path(&good)),
+            ("GOOD_PLUGIN_NAME", GOOD_PLUGIN.into()),
+            ("BROKEN_BUNDLE_DIR", path(&broken)),
+            ("BROKEN_PLUGIN_NAME", BROKEN_PLUGIN.into()),
+            ("ARTIFACTS_DIR", path(&artifacts)),
+            ("CHROMIUM_PATH", chromium),
+        ],
+    )
+    .await;
+
+    let result: Value = serde_json::from_slice(
+        &std::fs::read(artifacts.join("browser-result.json")).expect("the script wrote its result"),
+    )
+    .unwrap();
+    let task_id = result["task_id"].as_str().expect("task_id").to_string();
+    let reply_text = result["reply_text"]
+        .as_str()
+        .expect("reply_text")
+        .to_string();
+
+    // The provider got the reply typed in the browser: the Cloud API's
+    // messages endpoint of the number she wrote to, the bearer token, the text.
+    let sent_path = format!("/{WA_PHONE_NUMBER_ID}/messages");
+    assert!(
+        eventually(Duration::from_secs(10), || mock
+            .requests()
+            .iter()
+            .any(|r| r.uri == sent_path))
+        .await,
+        "the mock provider never got the reply; it got {:?}",
+        mock.requests()
+    );
+    let sent = mock
+        .requests()
+        .into_iter()
+        .find(|r| r.uri == sent_path)
+        .unwrap();
+    assert_eq!(sent.method, "POST");
+    assert_eq!(
+        sent.header("authorization"),
+        Some(format!("Bearer {WA_TOKEN}").as_str())
+    );
+    let body: Value = serde_json::from_slice(&sent.body).unwrap();
+    assert_eq!(body["to"], "16505551234", "{body}");
+    assert_eq!(body["text"]["body"], reply_text.as_str(), "{body}");
+    assert_eq!(
+        mock.requests()
+            .iter()
+            .filter(|r| r.uri == sent_path)
+            .count(),
+        1,
+        "sent once"
+    );
+
+    // The store agrees with what the browser showed.
+    let (status, task) = host
+        .call(
+            "GET",
+            &format!("/api/tasks/{task_id}"),
+            Some(ADMIN_TOKEN),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{task}");
+    assert_eq!(task["state"], "completed", "{task}");
+    assert_eq!(task["agent_id"], AGENT, "{task}");
+    assert_eq!(task["channel"], "whatsapp", "{task}");
+    assert_eq!(task["customer_id"], sheena.as_str(), "{task}");
+    assert_eq!(task["disposition"], result["disposition"], "{task}");
+    let conversation = host
+        .conversation(result["conversation_id"].as_str().unwrap())
+        .await;
+    let messages = conversation["messages"].as_array().unwrap();
+    let texts: Vec<&str> = messages
+        .iter()
+        .map(|m| m["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        texts,
+        [
+            result["inbound_text"].as_str().unwrap(),
+            reply_text.as_str()
+        ],
+        "{conversation}"
+    );
+    assert_eq!(messages[1]["status"], "delivered", "{conversation}");
+
+    let stats = host.admin_json("/api/stats").await;
+    let voice = &stats["channels"]["voice"];
+    assert_eq!(voice["waiting"], 0, "{stats}");
+    assert_eq!(voice["abandoned"], 1, "{stats}");
+    assert_eq!(stats["channels"]["messaging"]["handled"], 2, "{stats}");
+
+    assert_eq!(host.plugin(GOOD_PLUGIN).await["status"], "active");
+    let broken = host.plugin(BROKEN_PLUGIN).await;
+    assert!(broken.is_null() || broken["status"] != "active", "{broken}");
+    assert!(
+        result["broken_upload_error"]
+            .as_str()
+            .is_some_and(|e| !e.is_empty()),
+        "{result}"
+    );
+
+    for screen in [
+        "agent-desktop",
+        "agent-offer",
+        "agent-conversation",
+        "agent-reply",
+        "agent-wrapup",
+        "dashboard",
+        "dashboard-call-waiting",
+        "dashboard-call-abandoned",
+        "admin",
+        "admin-uploaded",
+        "admin-upload-refused",
+        "signin-wrong-token",
+        "agent-no-admin",
+        "signin",
+    ] {
+        let shot = artifacts.join(format!("{screen}.png"));
+        assert!(
+            std::fs::metadata(&shot).is_ok_and(|m| m.len() > 0),
+            "screenshot {} was not written",
+            shot.display()
+        );
+    }
+}
