@@ -114,8 +114,11 @@ export function followEvents({ onState, onOpen, onEvent }) {
   let retryTimer = null;
   let backoff = BACKOFF_MIN_MS;
 
+  let active = false;
+
   async function connect() {
     if (stopped) return;
+    active = true;
     onState("connecting");
     controller = new AbortController();
     let watchdog = null;
@@ -158,6 +161,7 @@ export function followEvents({ onState, onOpen, onEvent }) {
       // Network error, abort or a bad answer: fall through to a retry.
     }
     clearTimeout(watchdog);
+    active = false;
     if (stopped) return;
     onState("closed");
     // Jitter spreads reconnecting browsers after a host restart.
@@ -166,10 +170,27 @@ export function followEvents({ onState, onOpen, onEvent }) {
     retryTimer = setTimeout(connect, wait);
   }
 
+  // The browser knows before any keep-alive goes missing: drop the stream
+  // when it goes offline, and reconnect at once when it is back.
+  const offline = () => {
+    if (controller) controller.abort();
+  };
+  const online = () => {
+    backoff = BACKOFF_MIN_MS;
+    // A connection attempt still unwinding schedules its own retry.
+    if (stopped || active) return;
+    clearTimeout(retryTimer);
+    connect();
+  };
+  window.addEventListener("offline", offline);
+  window.addEventListener("online", online);
+
   connect();
   return function stop() {
     stopped = true;
     clearTimeout(retryTimer);
+    window.removeEventListener("offline", offline);
+    window.removeEventListener("online", online);
     if (controller) controller.abort();
   };
 }

@@ -380,6 +380,19 @@ async function agentDesktop(page) {
   log(s, "the delivery report shows live");
   await shot(page, "agent-reply");
 
+  // A dropped connection reconnects, and what arrived meanwhile shows up.
+  await page.context().setOffline(true);
+  await until("the live indicator to notice the dropped connection", async () => {
+    const state = await page.getByTestId("connection").getAttribute("data-state");
+    return [state !== "open", state];
+  });
+  const meanwhile = `Are you still there? (${randomBytes(3).toString("hex")})`;
+  await whatsappText(meanwhile);
+  await page.context().setOffline(false);
+  await expectAttr(page.getByTestId("connection"), "data-state", "open", "the live connection, back");
+  await expectCount(entries.filter({ hasText: meanwhile }), 1, "the message that arrived while the connection was down");
+  log(s, "the connection dropped and came back; the message sent meanwhile is shown");
+
   // Wrap-up.
   const disposition = page.getByTestId("wrapup-disposition");
   await disposition.waitFor();
@@ -404,7 +417,14 @@ async function agentDesktop(page) {
   log(s, `wrap-up done with disposition "${chosen}"`);
   await shot(page, "agent-after-wrapup");
 
-  Object.assign(result, { task_id: taskId, conversation_id: conversationId, inbound_text: text, reply_text: reply, disposition: chosen });
+  Object.assign(result, {
+    task_id: taskId,
+    conversation_id: conversationId,
+    inbound_text: text,
+    reply_text: reply,
+    meanwhile_text: meanwhile,
+    disposition: chosen,
+  });
 }
 
 /** 2. A supervisor watches a call wait and be abandoned, live. */

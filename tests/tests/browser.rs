@@ -371,7 +371,8 @@ async fn web_ui_in_headless_chromium() {
         texts,
         [
             result["inbound_text"].as_str().unwrap(),
-            reply_text.as_str()
+            reply_text.as_str(),
+            result["meanwhile_text"].as_str().unwrap(),
         ],
         "{conversation}"
     );
