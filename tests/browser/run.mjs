@@ -520,6 +520,24 @@ async function adminPlugins(page) {
   await expectText(row(env.goodPlugin).getByTestId("plugin-status"), "active", `${env.goodPlugin}'s status after the refused upload`);
   await shot(page, "admin-upload-refused", page.getByTestId("upload-result"));
   result.broken_upload_error = message;
+
+  // A new agent: its token is shown once, and it works.
+  log(s, "creating agent bea");
+  const form = page.getByTestId("agent-form");
+  await form.getByTestId("agent-id").fill("bea");
+  await form.getByTestId("agent-name").fill("Bea Ortiz");
+  await form.getByTestId("agent-skills").fill("billing:4, returns:2");
+  await form.getByTestId("agent-languages").fill("en, es");
+  await form.getByTestId("agent-capacity").fill("voice:1, chat:2, messaging:3, email:5");
+  await form.getByTestId("agent-save").click();
+  const token = page.getByTestId("agent-token");
+  await token.waitFor({ timeout: LIVE_MS });
+  const beaToken = (await token.textContent()).trim();
+  const bea = await api(beaToken, "/api/me");
+  assert(bea.role === "agent" && bea.agent.id === "bea", `the shown token signs in as bea: ${JSON.stringify(bea)}`);
+  assert(bea.agent.skills.billing === 4 && bea.agent.languages.includes("es"), `bea's skills and languages: ${JSON.stringify(bea.agent)}`);
+  log(s, "agent bea created; her token works");
+  await shot(page, "admin-agent-created", form);
 }
 
 /** 4. A wrong token is refused; an agent never sees the admin console. */
