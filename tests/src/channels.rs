@@ -83,6 +83,67 @@ pub async fn host_with_channels(
     .await
 }
 
+/// What [`host_with_all_channels`] configures its channels with.
+pub mod secrets {
+    /// The URL the providers call (Twilio signs it).
+    pub const PUBLIC_BASE_URL: &str = "https://cc.example.com";
+    /// WhatsApp app secret (`X-Hub-Signature-256`).
+    pub const WA_APP_SECRET: &str = "wa-app-secret";
+    /// WhatsApp bearer token for replies.
+    pub const WA_ACCESS_TOKEN: &str = "wa-access-token";
+    /// WhatsApp subscription handshake token.
+    pub const WA_VERIFY_TOKEN: &str = "switchboard-verify";
+    /// Twilio account (SMS and voice).
+    pub const TWILIO_SID: &str = "AC3f8a2c1d9e7b6a5f4c3d2e1f0a9b8c7d";
+    /// Twilio auth token (`X-Twilio-Signature`, basic auth).
+    pub const TWILIO_AUTH_TOKEN: &str = "twilio-auth-token";
+    /// Mailgun webhook signing key.
+    pub const MAILGUN_SIGNING_KEY: &str = "mailgun-signing-key";
+    /// Mailgun sending domain.
+    pub const MAILGUN_DOMAIN: &str = "mg.shop.example.com";
+}
+
+/// A host with all five first-party channels pointed at `mock`, configured
+/// with [`secrets`], and the `longest-idle` router.
+pub async fn host_with_all_channels(
+    mock: &MockServer,
+    configure: impl FnOnce(&mut switchboard::config::Config),
+) -> TestHost {
+    use secrets::*;
+    let twilio: &[(&str, &str)] = &[
+        ("account_sid", TWILIO_SID),
+        ("auth_token", TWILIO_AUTH_TOKEN),
+        ("public_base_url", PUBLIC_BASE_URL),
+    ];
+    host_with_channels(
+        mock,
+        &[
+            (
+                "whatsapp",
+                &[
+                    ("app_secret", WA_APP_SECRET),
+                    ("access_token", WA_ACCESS_TOKEN),
+                    ("verify_token", WA_VERIFY_TOKEN),
+                ],
+            ),
+            ("sms", twilio),
+            ("voice", twilio),
+            (
+                "email",
+                &[
+                    ("domain", MAILGUN_DOMAIN),
+                    ("api_key", "mg-api-key"),
+                    ("signing_key", MAILGUN_SIGNING_KEY),
+                    ("from_address", "Support <support@shop.example.com>"),
+                ],
+            ),
+            ("webchat", &[]),
+        ],
+        configure,
+    )
+    .await
+}
+
 /// `sha256=` + hex HMAC-SHA256 of the body with the app secret: Meta's
 /// `X-Hub-Signature-256`.
 pub fn meta_signature(app_secret: &str, body: &[u8]) -> String {

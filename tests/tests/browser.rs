@@ -18,22 +18,22 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use switchboard_tests::channels::{fixture, host_with_channels, mailgun_signed, twilio_signature};
+use switchboard_tests::channels::{
+    fixture, host_with_all_channels, mailgun_signed, secrets, twilio_signature,
+};
 use switchboard_tests::{
     ADMIN_TOKEN, MockServer, TestHost, eventually, first_party_manifest, wasm,
 };
 
-const PUBLIC: &str = "https://cc.example.com";
-const WA_SECRET: &str = "wa-app-secret";
-const WA_TOKEN: &str = "wa-access-token";
-const WA_VERIFY: &str = "switchboard-verify";
+const PUBLIC: &str = secrets::PUBLIC_BASE_URL;
+const WA_SECRET: &str = secrets::WA_APP_SECRET;
+const WA_TOKEN: &str = secrets::WA_ACCESS_TOKEN;
 /// The business number Sheena writes to on WhatsApp (`whatsapp/text.json`).
 const WA_PHONE_NUMBER_ID: &str = "106540352242922";
 /// The provider id the mock gives the agent's WhatsApp reply.
 const WA_REPLY_ID: &str = "wamid.BROWSERREPLY0001";
-const TWILIO_SID: &str = "AC3f8a2c1d9e7b6a5f4c3d2e1f0a9b8c7d";
-const TWILIO_TOKEN: &str = "twilio-auth-token";
-const MAILGUN_KEY: &str = "mailgun-signing-key";
+const TWILIO_TOKEN: &str = secrets::TWILIO_AUTH_TOKEN;
+const MAILGUN_KEY: &str = secrets::MAILGUN_SIGNING_KEY;
 
 const AGENT: &str = "ana";
 const AGENT_NAME: &str = "Ana Lima";
@@ -46,38 +46,7 @@ const BROKEN_PLUGIN: &str = "broken-router";
 const SCRIPT_TIMEOUT: Duration = Duration::from_secs(600);
 
 async fn start(mock: &MockServer) -> TestHost {
-    let twilio: &[(&str, &str)] = &[
-        ("account_sid", TWILIO_SID),
-        ("auth_token", TWILIO_TOKEN),
-        ("public_base_url", PUBLIC),
-    ];
-    host_with_channels(
-        mock,
-        &[
-            (
-                "whatsapp",
-                &[
-                    ("app_secret", WA_SECRET),
-                    ("access_token", WA_TOKEN),
-                    ("verify_token", WA_VERIFY),
-                ],
-            ),
-            ("sms", twilio),
-            ("voice", twilio),
-            (
-                "email",
-                &[
-                    ("domain", "mg.shop.example.com"),
-                    ("api_key", "mg-api-key"),
-                    ("signing_key", MAILGUN_KEY),
-                    ("from_address", "Support <support@shop.example.com>"),
-                ],
-            ),
-            ("webchat", &[]),
-        ],
-        |_| {},
-    )
-    .await
+    host_with_all_channels(mock, |_| {}).await
 }
 
 async fn post_ok(

@@ -5,6 +5,11 @@ use base64::Engine as _;
 use serde_json::{Value, json};
 use switchboard_tests::{ADMIN_TOKEN, TestHost, first_party_manifest, wasm};
 
+async fn upload(host: &TestHost, token: &str, body: Value) -> (u16, Value) {
+    host.call("POST", "/api/plugins", Some(token), Some(body))
+        .await
+}
+
 fn upload_body(manifest: &str, wasm_bytes: &[u8]) -> Value {
     json!({
         "manifest": manifest,
@@ -90,14 +95,7 @@ async fn an_uploaded_bundle_is_validated_then_installed_and_loaded() {
 
     // Not an admin: 403, nothing written.
     let agent = host.agent("ana", json!({"name": "Ana"})).await;
-    let (status, _) = host
-        .call(
-            "POST",
-            "/api/plugins",
-            Some(&agent),
-            Some(upload_body(&manifest, &good)),
-        )
-        .await;
+    let (status, _) = upload(&host, &agent, upload_body(&manifest, &good)).await;
     assert_eq!(status, 403);
 
     // Broken bundles: 422 with the error, nothing written.
@@ -116,14 +114,7 @@ async fn an_uploaded_bundle_is_validated_then_installed_and_loaded() {
         ("just text".to_string(), good.clone(), "name"),
     ];
     for (manifest, wasm_bytes, mentions) in broken_cases {
-        let (status, body) = host
-            .call(
-                "POST",
-                "/api/plugins",
-                Some(ADMIN_TOKEN),
-                Some(upload_body(&manifest, &wasm_bytes)),
-            )
-            .await;
+        let (status, body) = upload(&host, ADMIN_TOKEN, upload_body(&manifest, &wasm_bytes)).await;
         assert_eq!(status, 422, "{body}");
         assert_eq!(body["error"]["code"], "invalid_bundle");
         assert!(
@@ -135,39 +126,28 @@ async fn an_uploaded_bundle_is_validated_then_installed_and_loaded() {
         );
     }
     assert!(!host.plugins_dir().join("uploaded").exists());
-    let (_, body) = host
-        .call(
-            "POST",
-            "/api/plugins",
-            Some(ADMIN_TOKEN),
-            Some(upload_body(&manifest, b"not a component")),
-        )
-        .await;
+    let (_, body) = upload(
+        &host,
+        ADMIN_TOKEN,
+        upload_body(&manifest, b"not a component"),
+    )
+    .await;
     let message = body["error"]["message"].as_str().unwrap();
     assert!(
         message.contains("plugin.wasm") && !message.contains("switchboard-upload"),
         "names the uploaded file, not where it was staged: {message}"
     );
     assert!(!host.plugins_dir().join("../escape").exists());
-    let (status, _) = host
-        .call(
-            "POST",
-            "/api/plugins",
-            Some(ADMIN_TOKEN),
-            Some(json!({"manifest": manifest, "wasm_base64": "***"})),
-        )
-        .await;
+    let (status, _) = upload(
+        &host,
+        ADMIN_TOKEN,
+        json!({"manifest": manifest, "wasm_base64": "***"}),
+    )
+    .await;
     assert_eq!(status, 400);
 
     // A good one: installed, loaded, and listed.
-    let (status, info) = host
-        .call(
-            "POST",
-            "/api/plugins",
-            Some(ADMIN_TOKEN),
-            Some(upload_body(&manifest, &good)),
-        )
-        .await;
+    let (status, info) = upload(&host, ADMIN_TOKEN, upload_body(&manifest, &good)).await;
     assert_eq!(status, 201, "{info}");
     assert_eq!(info["name"], "uploaded");
     assert_eq!(info["status"], "active");
@@ -178,24 +158,10 @@ async fn an_uploaded_bundle_is_validated_then_installed_and_loaded() {
     );
     assert_eq!(host.plugin("uploaded").await["status"], "active");
     // Uploading again replaces it: 200.
-    let (status, _) = host
-        .call(
-            "POST",
-            "/api/plugins",
-            Some(ADMIN_TOKEN),
-            Some(upload_body(&manifest, &good)),
-        )
-        .await;
+    let (status, _) = upload(&host, ADMIN_TOKEN, upload_body(&manifest, &good)).await;
     assert_eq!(status, 200);
     // A broken upload over it leaves the good version serving and on disk.
-    let (status, _) = host
-        .call(
-            "POST",
-            "/api/plugins",
-            Some(ADMIN_TOKEN),
-            Some(upload_body(&manifest, b"\0asm garbage")),
-        )
-        .await;
+    let (status, _) = upload(&host, ADMIN_TOKEN, upload_body(&manifest, b"\0asm garbage")).await;
     assert_eq!(status, 422);
     assert_eq!(host.plugin("uploaded").await["status"], "active");
     assert_eq!(

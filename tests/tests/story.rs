@@ -7,45 +7,18 @@
 
 use serde_json::{Value, json};
 use switchboard_tests::channels::{
-    fixture, form_with, host_with_channels, mailgun_signed, meta_signature, reply, requests,
-    twilio_signature,
+    fixture, form_with, host_with_all_channels, mailgun_signed, meta_signature, reply, requests,
+    secrets, twilio_signature,
 };
 use switchboard_tests::{MockServer, TestHost};
 
-const PUBLIC: &str = "https://cc.example.com";
-const WA_SECRET: &str = "wa-secret";
-const TWILIO_TOKEN: &str = "twilio-token";
-const MAILGUN_KEY: &str = "mailgun-key";
+const PUBLIC: &str = secrets::PUBLIC_BASE_URL;
+const WA_SECRET: &str = secrets::WA_APP_SECRET;
+const TWILIO_TOKEN: &str = secrets::TWILIO_AUTH_TOKEN;
+const MAILGUN_KEY: &str = secrets::MAILGUN_SIGNING_KEY;
 
 async fn start(mock: &MockServer) -> TestHost {
-    let twilio: &[(&str, &str)] = &[
-        ("account_sid", "AC3f8a2c1d9e7b6a5f4c3d2e1f0a9b8c7d"),
-        ("auth_token", TWILIO_TOKEN),
-        ("public_base_url", PUBLIC),
-    ];
-    host_with_channels(
-        mock,
-        &[
-            (
-                "whatsapp",
-                &[("app_secret", WA_SECRET), ("access_token", "wa-token")],
-            ),
-            ("sms", twilio),
-            ("voice", twilio),
-            (
-                "email",
-                &[
-                    ("domain", "mg.shop.example.com"),
-                    ("api_key", "mg-api-key"),
-                    ("signing_key", MAILGUN_KEY),
-                    ("from_address", "Support <support@shop.example.com>"),
-                ],
-            ),
-            ("webchat", &[]),
-        ],
-        |_| {},
-    )
-    .await
+    host_with_all_channels(mock, |_| {}).await
 }
 
 async fn twilio_post(host: &TestHost, path: &str, body: Vec<u8>) -> u16 {
