@@ -273,6 +273,9 @@ pub struct PluginSettings {
     pub grants: Grants,
     /// Lowers the manifest's limits.
     pub limits: LimitOverrides,
+    /// For a channel: the bot plugin that takes each new conversation first
+    /// (until it hands off or resolves).
+    pub bot: Option<String>,
 }
 
 impl Default for PluginSettings {
@@ -282,6 +285,7 @@ impl Default for PluginSettings {
             config: toml::Table::new(),
             grants: Grants::default(),
             limits: LimitOverrides::default(),
+            bot: None,
         }
     }
 }

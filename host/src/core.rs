@@ -110,8 +110,12 @@ pub struct Core {
     pub events: Events,
     /// Waiting tasks over the last hour.
     pub trend: Arc<Trend>,
-    runtime: Runtime,
+    pub(crate) runtime: Runtime,
     channel_skills: std::collections::BTreeMap<String, std::collections::BTreeMap<String, u8>>,
+    /// The bot each channel hands new conversations to.
+    bots: std::collections::BTreeMap<String, String>,
+    /// Wakes the bot worker when a turn is queued.
+    pub(crate) bot_wake: tokio::sync::Notify,
     gate: Mutex<()>,
 }
 
@@ -149,12 +153,19 @@ impl Core {
             trend: Arc::default(),
             runtime,
             channel_skills: config.routing.channel_skills.clone(),
+            bots: config
+                .plugins
+                .iter()
+                .filter_map(|(channel, s)| Some((channel.clone(), s.bot.clone()?)))
+                .collect(),
+            bot_wake: tokio::sync::Notify::new(),
             gate: Mutex::new(()),
         })
     }
 
-    /// Starts the dispatcher, the outbox worker and the queue sampler.
-    pub fn start(&self) -> Vec<tokio::task::JoinHandle<()>> {
+    /// Starts the dispatcher, the outbox worker, the bot worker and the
+    /// queue sampler.
+    pub fn start(self: &Arc<Self>) -> Vec<tokio::task::JoinHandle<()>> {
         let (routing, trend, events) = (
             self.routing.clone(),
             self.trend.clone(),
@@ -170,7 +181,12 @@ impl Core {
                 }
             }
         });
-        vec![self.routing.start(), self.outbox.start(), sampler]
+        vec![
+            self.routing.start(),
+            self.outbox.start(),
+            crate::bots::start(self.clone()),
+            sampler,
+        ]
     }
 
     /// Stops them.
@@ -179,7 +195,7 @@ impl Core {
         self.outbox.stop();
     }
 
-    fn gate(&self) -> std::sync::MutexGuard<'_, ()> {
+    pub(crate) fn gate(&self) -> std::sync::MutexGuard<'_, ()> {
         self.gate.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -315,15 +331,20 @@ impl Core {
                 .open_for(&customer.id, channel, &m.thread_key)?
             {
                 Some(c) => c,
-                None => self.conversations.create(
-                    &mut batch,
-                    &customer.id,
-                    channel,
-                    kind,
-                    &m.thread_key,
-                    identities.first().cloned(),
-                    now,
-                )?,
+                None => {
+                    let mut created = self.conversations.create(
+                        &mut batch,
+                        &customer.id,
+                        channel,
+                        kind,
+                        &m.thread_key,
+                        identities.first().cloned(),
+                        now,
+                    )?;
+                    // A channel with a bot gives it every new conversation.
+                    created.bot = self.bots.get(channel).cloned();
+                    created
+                }
             };
         let message = Message {
             id: self.conversations.new_message_id()?,
@@ -350,12 +371,23 @@ impl Core {
         conversation.updated_at = now;
         // A conversation whose task was canceled (the customer gave up, then
         // wrote again) needs a new task.
-        let needs_task = match &conversation.task_id {
-            None => true,
-            Some(t) => self
-                .routing
-                .task(t)
-                .is_none_or(|t| t.state == TaskState::Canceled),
+        let needs_task = conversation.bot.is_none()
+            && match &conversation.task_id {
+                None => true,
+                Some(t) => self
+                    .routing
+                    .task(t)
+                    .is_none_or(|t| t.state == TaskState::Canceled),
+            };
+        let bot_turn = match &conversation.bot {
+            Some(bot) => Some(crate::bots::queue_turn(
+                &self.store,
+                &mut batch,
+                bot,
+                &conversation.id,
+                &message.id,
+            )?),
+            None => None,
         };
         let task = if needs_task {
             let task = self.routing.new_task(
@@ -379,6 +411,7 @@ impl Core {
                     language: customer.attributes.get("language").cloned(),
                     priority: None,
                     reason: None,
+                    summary: None,
                 },
             )?;
             conversation.task_id = Some(task.id.clone());
@@ -395,6 +428,9 @@ impl Core {
         self.publish_message(&message, &conversation);
         if let Some(task) = task {
             self.routing.enqueue(task);
+        }
+        if bot_turn.is_some() {
+            self.bot_wake.notify_one();
         }
         Ok(Some(Ingested {
             message_id: message.id,
@@ -516,7 +552,7 @@ impl Core {
 
     /// Tells listeners about a new message of `conversation`; the agent
     /// holding its task sees it on their own stream.
-    fn publish_message(&self, message: &Message, conversation: &Conversation) {
+    pub(crate) fn publish_message(&self, message: &Message, conversation: &Conversation) {
         let agent = message.agent_id.clone().or_else(|| {
             conversation
                 .task_id
@@ -615,36 +651,53 @@ impl Core {
                     "conversation {conversation_id} has no address to reply to"
                 )));
             }
-            let message = Message {
-                id: self.conversations.new_message_id()?,
-                at: now,
-                channel: conversation.channel.clone(),
-                conversation_id: conversation.id.clone(),
-                direction: Direction::Outbound,
-                author: if agent.is_some() {
-                    Author::Agent
-                } else {
-                    Author::System
-                },
-                text: text.to_string(),
-                attachments: Vec::new(),
-                status: Some(MessageStatus::Queued),
-                provider_message_id: None,
-                sent_at: None,
-                agent_id: agent.map(str::to_string),
-                error: None,
-                metadata: Default::default(),
+            let author = if agent.is_some() {
+                Author::Agent
+            } else {
+                Author::System
             };
             let mut batch = Batch::new();
-            self.conversations
-                .add_message(&mut batch, &conversation, &message);
-            self.outbox.enqueue(&mut batch, &message)?;
+            let message =
+                self.queue_outbound(&mut batch, &conversation, author, agent, text, now)?;
             let seq = self.store.write(batch)?;
             (message, conversation, seq)
         };
         self.store.durable(seq).await?;
         self.outbox.wake();
         self.publish_message(&message, &conversation);
+        Ok(message)
+    }
+
+    /// An outbound message of `conversation`, stored and queued for its
+    /// channel in `batch` (under the gate).
+    pub(crate) fn queue_outbound(
+        &self,
+        batch: &mut Batch,
+        conversation: &Conversation,
+        author: Author,
+        agent: Option<&str>,
+        text: &str,
+        now: u64,
+    ) -> Result<Message, CoreError> {
+        let message = Message {
+            id: self.conversations.new_message_id()?,
+            at: now,
+            channel: conversation.channel.clone(),
+            conversation_id: conversation.id.clone(),
+            direction: Direction::Outbound,
+            author,
+            text: text.to_string(),
+            attachments: Vec::new(),
+            status: Some(MessageStatus::Queued),
+            provider_message_id: None,
+            sent_at: None,
+            agent_id: agent.map(str::to_string),
+            error: None,
+            metadata: Default::default(),
+        };
+        self.conversations
+            .add_message(batch, conversation, &message);
+        self.outbox.enqueue(batch, &message)?;
         Ok(message)
     }
 
@@ -868,7 +921,7 @@ impl CustomerDirectory for Directory {
 }
 
 /// The latest `limit` messages of a customer's timeline, oldest first.
-fn timeline(
+pub(crate) fn timeline(
     customers: &Customers,
     conversations: &Conversations,
     customer_id: &str,

@@ -7,6 +7,7 @@
 //! [`runtime`] through its narrow typed functions.
 
 pub mod api;
+pub mod bots;
 pub mod bundled;
 pub mod config;
 pub mod conversations;

@@ -159,6 +159,7 @@ fn enqueue(routing: &Routing, store: &Store, n: usize) {
                     language: None,
                     priority: None,
                     reason: None,
+                    summary: None,
                 },
             )
             .unwrap();

@@ -59,6 +59,10 @@ pub struct Conversation {
     pub last_inbound: Option<LastInbound>,
     /// The task that routes it to an agent.
     pub task_id: Option<String>,
+    /// The bot plugin handling the conversation, until it hands off or
+    /// resolves; no task exists while it does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bot: Option<String>,
 }
 
 /// A media item.
@@ -321,6 +325,7 @@ impl Conversations {
             reply_to,
             last_inbound: None,
             task_id: None,
+            bot: None,
         };
         batch.put(open_key(customer, channel, thread), conversation.id.clone());
         batch.put(by_customer_key(customer, &conversation.id), Vec::new());

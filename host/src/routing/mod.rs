@@ -99,6 +99,8 @@ pub struct NewTask {
     pub priority: Option<u32>,
     /// Why it exists (e.g. a bot handoff reason).
     pub reason: Option<String>,
+    /// What the agent should know first.
+    pub summary: Option<String>,
 }
 
 /// A waiting task as `GET /api/queue` shows it.
@@ -620,6 +622,7 @@ impl Routing {
             abandoned: false,
             routed_by: None,
             reason: new.reason,
+            summary: new.summary,
         };
         batch.put_json(task_key(&task.id), &task);
         Ok(task)

@@ -159,6 +159,9 @@ pub struct Task {
     pub routed_by: Option<String>,
     /// Why it was created (e.g. a bot handoff reason).
     pub reason: Option<String>,
+    /// What the agent should know first (e.g. a bot's summary).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<String>,
 }
 
 /// Whether an agent takes work.

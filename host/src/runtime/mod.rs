@@ -175,19 +175,25 @@ impl Runtime {
 
     /// All installed plugins.
     pub fn plugins(&self) -> Vec<PluginInfo> {
-        let failing_after = self.inner.config.runtime.failing_after;
         self.inner
             .slots
             .load()
             .values()
-            .map(|s| s.info(failing_after))
+            .map(|s| self.info(s))
             .collect()
     }
 
     /// One installed plugin.
     pub fn plugin(&self, name: &str) -> Option<PluginInfo> {
-        self.slot(name)
-            .map(|s| s.info(self.inner.config.runtime.failing_after))
+        self.slot(name).map(|s| self.info(&s))
+    }
+
+    fn info(&self, slot: &PluginSlot) -> PluginInfo {
+        let mut info = slot.info(self.inner.config.runtime.failing_after);
+        if info.kind == Some(PluginKind::Channel) {
+            info.bot = self.inner.config.plugin(&slot.name).bot;
+        }
+        info
     }
 
     /// What a channel plugin said about itself at load.

@@ -91,6 +91,10 @@ pub struct PluginInfo {
     pub wasm_sha256: Option<String>,
     /// When the serving version was loaded (unix ms).
     pub loaded_at: Option<u64>,
+    /// For channels, the bot that takes their new conversations
+    /// (`[plugins.<name>] bot`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bot: Option<String>,
 }
 
 #[derive(Default)]
@@ -232,6 +236,7 @@ impl PluginSlot {
                     .duration_since(SystemTime::UNIX_EPOCH)
                     .map_or(0, |d| d.as_millis() as u64)
             }),
+            bot: None,
         }
     }
 }

@@ -1,0 +1,302 @@
+//! The bot stage: a channel configured with a bot (`[plugins.<channel>] bot =
+//! "<bot plugin>"`) gives it every new conversation. Each inbound message
+//! of a conversation in bot mode becomes a durable *turn* (written with the
+//! message, so an acknowledged message is never left unanswered by a
+//! restart); one worker takes turns in order and acts on the bot's answer:
+//! `reply` goes out through the channel's outbox, `handoff` creates a task
+//! (reason, summary, skills, priority) and takes the bot out of the
+//! conversation for good, `resolve` closes it. A bot that fails, times out
+//! or is missing hands off at once.
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::conversations::{Author, Conversation, ConversationStatus, Direction, Message};
+use crate::core::{Core, CoreError, timeline, timeline_entry};
+use crate::events::now_ms;
+use crate::routing::{NewTask, Skill};
+use crate::runtime::bindings::botting::{BotAction, BotContext};
+use crate::runtime::bindings::types::InboundMessage;
+use crate::store::{Batch, Store, StoreError};
+
+/// How many recent messages of the customer's other conversations a bot
+/// sees.
+const HISTORY: usize = 20;
+
+/// One inbound message waiting for its conversation's bot.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Turn {
+    /// Orders turns.
+    pub id: String,
+    /// The bot plugin.
+    pub bot: String,
+    /// The conversation.
+    pub conversation_id: String,
+    /// The message to answer.
+    pub message_id: String,
+}
+
+fn turn_key(id: &str) -> String {
+    format!("botq/{id}")
+}
+
+/// Queues a turn in `batch` (written with the message it answers).
+pub fn queue_turn(
+    store: &Store,
+    batch: &mut Batch,
+    bot: &str,
+    conversation_id: &str,
+    message_id: &str,
+) -> Result<Turn, StoreError> {
+    let turn = Turn {
+        id: format!("{:016x}", store.next_id()?),
+        bot: bot.to_string(),
+        conversation_id: conversation_id.to_string(),
+        message_id: message_id.to_string(),
+    };
+    batch.put_json(turn_key(&turn.id), &turn);
+    Ok(turn)
+}
+
+/// Runs the bot worker until the host shuts down.
+pub fn start(core: Arc<Core>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            let turns: Vec<Turn> = match core.store.scan_json("botq/") {
+                Ok(turns) => turns,
+                Err(e) => {
+                    tracing::error!(error = %e, "reading bot turns failed");
+                    Vec::new()
+                }
+            };
+            for turn in turns {
+                if let Err(e) = take_turn(&core, &turn).await {
+                    tracing::error!(turn = %turn.id, conversation = %turn.conversation_id, error = %e, "bot turn failed");
+                }
+            }
+            tokio::select! {
+                _ = core.bot_wake.notified() => {}
+                // A turn that failed on the store is tried again.
+                _ = tokio::time::sleep(std::time::Duration::from_secs(5)) => {}
+                _ = core.events.closed() => return,
+            }
+        }
+    })
+}
+
+/// Answers one turn: asks the bot, then acts on its answer.
+async fn take_turn(core: &Core, turn: &Turn) -> Result<(), CoreError> {
+    let conversation = core.conversations.get(&turn.conversation_id)?;
+    let message = core.conversations.message(&turn.message_id)?;
+    let (Some(conversation), Some(message)) = (conversation, message) else {
+        return drop_turn(core, turn);
+    };
+    // Handed off or closed since the turn was queued: the bot is out.
+    if conversation.bot.as_deref() != Some(turn.bot.as_str())
+        || conversation.status != ConversationStatus::Open
+    {
+        return drop_turn(core, turn);
+    }
+    let span = tracing::info_span!("bot.turn", bot = %turn.bot, conversation = %conversation.id);
+    let _enter = span.enter();
+    let context = context(core, &conversation, &message)?;
+    let inbound = InboundMessage {
+        provider_message_id: message.provider_message_id.clone().unwrap_or_default(),
+        thread_key: conversation.thread_key.clone(),
+        identities: Vec::new(),
+        display_name: None,
+        text: message.text.clone(),
+        attachments: message.attachments.iter().map(|a| a.to_wit()).collect(),
+        sent_at: message.sent_at,
+        metadata: message.metadata.clone().into_iter().collect(),
+    };
+    drop(_enter);
+    let answer = core
+        .runtime
+        .bot_message(&turn.bot, &context, &inbound)
+        .await;
+    match answer {
+        Ok(BotAction::Reply(text)) if !text.trim().is_empty() => reply(core, turn, &text).await,
+        Ok(BotAction::Reply(_)) => {
+            let last = message.text.clone();
+            handoff(
+                core,
+                turn,
+                "bot failed: it answered with an empty reply",
+                &last,
+                Vec::new(),
+                0,
+            )
+            .await
+        }
+        Ok(BotAction::Handoff(h)) => {
+            let skills = h
+                .skills
+                .iter()
+                .map(|s| Skill {
+                    name: s.name.clone(),
+                    min_level: s.min_level.clamp(1, 5),
+                })
+                .collect();
+            handoff(core, turn, &h.reason, &h.summary, skills, h.priority).await
+        }
+        Ok(BotAction::Resolve) => resolve(core, turn).await,
+        Err(e) => {
+            tracing::warn!(bot = %turn.bot, error = %e, "bot failed; handing off");
+            let summary = format!("The customer wrote: \"{}\"", message.text);
+            handoff(
+                core,
+                turn,
+                &format!("bot failed: {e}"),
+                &summary,
+                Vec::new(),
+                0,
+            )
+            .await
+        }
+    }
+}
+
+/// What the bot knows: the profile, the customer's recent messages on
+/// other conversations, and this conversation before the message.
+fn context(
+    core: &Core,
+    conversation: &Conversation,
+    message: &Message,
+) -> Result<BotContext, CoreError> {
+    let customer = core
+        .customers
+        .get(&conversation.customer_id)?
+        .ok_or_else(|| CoreError::NotFound(format!("no customer {}", conversation.customer_id)))?;
+    let mut history = timeline(&core.customers, &core.conversations, &customer.id, 200)?;
+    history.retain(|m| m.conversation_id != conversation.id);
+    let skip = history.len().saturating_sub(HISTORY);
+    let transcript: Vec<_> = core
+        .conversations
+        .messages(&conversation.id)?
+        .iter()
+        .filter(|m| m.id != message.id && m.at <= message.at)
+        .map(timeline_entry)
+        .collect();
+    Ok(BotContext {
+        conversation_id: conversation.id.clone(),
+        channel: conversation.channel.clone(),
+        channel_kind: conversation.channel_kind.to_wit(),
+        language: customer.attributes.get("language").cloned(),
+        customer: customer.to_wit(),
+        history: history[skip..].iter().map(timeline_entry).collect(),
+        transcript,
+    })
+}
+
+fn drop_turn(core: &Core, turn: &Turn) -> Result<(), CoreError> {
+    let mut batch = Batch::new();
+    batch.delete(turn_key(&turn.id));
+    core.store.write(batch)?;
+    Ok(())
+}
+
+/// The bot answers: through the channel's outbox, like an agent's reply.
+async fn reply(core: &Core, turn: &Turn, text: &str) -> Result<(), CoreError> {
+    let (message, conversation, seq) = {
+        let _gate = core.gate();
+        let Some(conversation) = core.conversations.get(&turn.conversation_id)? else {
+            return drop_turn(core, turn);
+        };
+        let mut batch = Batch::new();
+        batch.delete(turn_key(&turn.id));
+        let message =
+            core.queue_outbound(&mut batch, &conversation, Author::Bot, None, text, now_ms())?;
+        (message, conversation, core.store.write(batch)?)
+    };
+    core.store.durable(seq).await?;
+    core.outbox.wake();
+    core.publish_message(&message, &conversation);
+    Ok(())
+}
+
+/// The bot steps aside: a task for a human carries its reason, summary,
+/// skills and priority, and the bot never sees the conversation again.
+async fn handoff(
+    core: &Core,
+    turn: &Turn,
+    reason: &str,
+    summary: &str,
+    skills: Vec<Skill>,
+    priority: u32,
+) -> Result<(), CoreError> {
+    let now = now_ms();
+    let (task, note, conversation, seq) = {
+        let _gate = core.gate();
+        let Some(mut conversation) = core.conversations.get(&turn.conversation_id)? else {
+            return drop_turn(core, turn);
+        };
+        let mut batch = Batch::new();
+        batch.delete(turn_key(&turn.id));
+        let customer = core.customers.get(&conversation.customer_id)?;
+        let task = core.routing.new_task(
+            &mut batch,
+            NewTask {
+                channel: conversation.channel.clone(),
+                kind: conversation.channel_kind,
+                conversation_id: conversation.id.clone(),
+                customer_id: conversation.customer_id.clone(),
+                preferred_agent: customer.as_ref().and_then(|c| c.last_agent.clone()),
+                skills,
+                language: customer.and_then(|c| c.attributes.get("language").cloned()),
+                priority: Some(priority),
+                reason: Some(reason.to_string()),
+                summary: Some(summary.to_string()).filter(|s| !s.trim().is_empty()),
+            },
+        )?;
+        let note = Message {
+            id: core.conversations.new_message_id()?,
+            at: now,
+            channel: conversation.channel.clone(),
+            conversation_id: conversation.id.clone(),
+            direction: Direction::Inbound,
+            author: Author::System,
+            text: format!("Handed off to an agent: {reason}"),
+            attachments: Vec::new(),
+            status: None,
+            provider_message_id: None,
+            sent_at: None,
+            agent_id: None,
+            error: None,
+            metadata: [("summary".to_string(), summary.to_string())].into(),
+        };
+        core.conversations
+            .add_message(&mut batch, &conversation, &note);
+        conversation.bot = None;
+        conversation.task_id = Some(task.id.clone());
+        conversation.updated_at = now;
+        core.conversations.save(&mut batch, &conversation);
+        (task, note, conversation, core.store.write(batch)?)
+    };
+    core.store.durable(seq).await?;
+    tracing::info!(task = %task.id, %reason, "bot handed off");
+    // Queued before anyone hears of the handoff, so whoever sees the note
+    // finds the task.
+    core.routing.enqueue(task);
+    core.publish_message(&note, &conversation);
+    Ok(())
+}
+
+/// The bot closes the conversation (a later message starts a new one).
+async fn resolve(core: &Core, turn: &Turn) -> Result<(), CoreError> {
+    let seq = {
+        let _gate = core.gate();
+        let mut batch = Batch::new();
+        batch.delete(turn_key(&turn.id));
+        if let Some(mut conversation) = core.conversations.get(&turn.conversation_id)? {
+            conversation.bot = None;
+            // Saves the conversation too.
+            core.conversations
+                .resolve(&mut batch, &mut conversation, now_ms());
+        }
+        core.store.write(batch)?
+    };
+    core.store.durable(seq).await?;
+    Ok(())
+}
