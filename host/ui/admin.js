@@ -136,7 +136,13 @@ export function mount(root, ctx) {
     tr.replaceChildren(
       h("th", { scope: "row" }, p.name, p.description ? h("div", { class: "muted small" }, p.description) : null),
       h("td", null, p.version || "—"),
-      h("td", null, p.kind || "—", p.channel_kind ? h("span", { class: "muted" }, ` (${p.channel_kind})`) : null),
+      h(
+        "td",
+        null,
+        p.kind || "—",
+        p.channel_kind ? h("span", { class: "muted" }, ` (${p.channel_kind})`) : null,
+        p.bot ? h("div", { class: "muted small", "data-testid": "plugin-bot" }, `bot: ${p.bot}`) : null,
+      ),
       h("td", null, h("span", { class: `pill st-${p.status}`, "data-testid": "plugin-status" }, p.status)),
       h("td", { class: "num" }, String(p.calls ?? 0)),
       h("td", { class: "num" }, String(p.failures ?? 0)),

@@ -272,6 +272,11 @@ async fn faq_questions_are_answered_through_the_provider_without_a_task() {
     let plugin = host.plugin("faq-bot").await;
     assert_eq!(plugin["kind"], "bot", "{plugin}");
     assert_eq!(plugin["status"], "active", "{plugin}");
+    let channel = host.plugin("whatsapp").await;
+    assert_eq!(
+        channel["bot"], "faq-bot",
+        "the admin sees which bot a channel uses"
+    );
 
     customer_says(
         &host,
