@@ -294,6 +294,16 @@ async fn resolve(core: &Core, turn: &Turn) -> Result<(), CoreError> {
             // Saves the conversation too.
             core.conversations
                 .resolve(&mut batch, &mut conversation, now_ms());
+            if core.crm.record(
+                &mut batch,
+                &conversation.customer_id,
+                crate::crm::Change::ConversationClosed {
+                    conversation_id: conversation.id.clone(),
+                    disposition: None,
+                },
+            )? {
+                core.crm.wake();
+            }
         }
         core.store.write(batch)?
     };

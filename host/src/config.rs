@@ -40,6 +40,8 @@ pub struct Config {
     pub routing: RoutingConfig,
     /// Delivery of agent and bot replies through channel plugins.
     pub outbox: OutboxConfig,
+    /// Delivery of customer events to CRM plugins, and enrichment.
+    pub crm: CrmConfig,
     /// How acknowledged writes are made durable: `group_commit` (default) or
     /// `flush_each`.
     pub durability: crate::store::Durability,
@@ -58,6 +60,7 @@ impl Default for Config {
             customers: CustomersConfig::default(),
             routing: RoutingConfig::default(),
             outbox: OutboxConfig::default(),
+            crm: CrmConfig::default(),
             durability: crate::store::Durability::GroupCommit,
         }
     }
@@ -210,6 +213,31 @@ impl Default for OutboxConfig {
             max_attempts: 8,
             base_backoff_ms: 1_000,
             max_backoff_ms: 60_000,
+        }
+    }
+}
+
+/// `[crm]`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CrmConfig {
+    /// Tries before an event is dead-lettered (a CRM that stays down).
+    pub max_attempts: u32,
+    /// Delay before the first retry; doubles each time.
+    pub base_backoff_ms: u64,
+    /// Longest delay between tries.
+    pub max_backoff_ms: u64,
+    /// Enrich a customer again when their `enriched_at` is older than this.
+    pub enrich_ttl_ms: u64,
+}
+
+impl Default for CrmConfig {
+    fn default() -> Self {
+        CrmConfig {
+            max_attempts: 10,
+            base_backoff_ms: 1_000,
+            max_backoff_ms: 60_000,
+            enrich_ttl_ms: 24 * 60 * 60 * 1000,
         }
     }
 }

@@ -13,6 +13,7 @@ use crate::conversations::{
     Attachment, Author, Conversation, ConversationStatus, Conversations, Direction, Message,
     MessageStatus,
 };
+use crate::crm::{Change as CrmChange, Crm};
 use crate::customers::{Customer, CustomerError, Customers, Identity, Merge};
 use crate::events::{Event, Events, now_ms};
 use crate::outbox::{CallAction, Outbox};
@@ -106,6 +107,8 @@ pub struct Core {
     pub routing: Routing,
     /// Outbound delivery.
     pub outbox: Outbox,
+    /// Customer events for CRM plugins, and enrichment.
+    pub crm: Crm,
     /// Live events.
     pub events: Events,
     /// Waiting tasks over the last hour.
@@ -143,7 +146,9 @@ impl Core {
             config.outbox.clone(),
             events.clone(),
         );
+        let crm = Crm::new(store.clone(), runtime.clone(), config.crm.clone());
         Ok(Core {
+            crm,
             store,
             customers,
             conversations,
@@ -185,6 +190,7 @@ impl Core {
             self.routing.start(),
             self.outbox.start(),
             crate::bots::start(self.clone()),
+            crate::crm::start(self.clone()),
             sampler,
         ]
     }
@@ -325,6 +331,19 @@ impl Core {
         )?;
         let customer = resolved.customer;
         let mut batch = Batch::new();
+        let mut tell_crm = false;
+        if resolved.created {
+            tell_crm |= self
+                .crm
+                .record(&mut batch, &customer.id, CrmChange::CustomerCreated)?;
+        } else if resolved.updated {
+            tell_crm |= self
+                .crm
+                .record(&mut batch, &customer.id, CrmChange::CustomerUpdated)?;
+        }
+        tell_crm |= self
+            .crm
+            .enrich_if_stale(&mut batch, &customer.id, &customer.attributes);
         let mut conversation =
             match self
                 .conversations
@@ -364,6 +383,13 @@ impl Core {
         };
         self.conversations
             .add_message(&mut batch, &conversation, &message);
+        tell_crm |= self.crm.record(
+            &mut batch,
+            &customer.id,
+            CrmChange::InteractionLogged {
+                message_id: message.id.clone(),
+            },
+        )?;
         conversation.last_inbound = Some(crate::conversations::LastInbound {
             provider_message_id: m.provider_message_id.clone(),
             metadata: m.metadata.clone(),
@@ -431,6 +457,9 @@ impl Core {
         }
         if bot_turn.is_some() {
             self.bot_wake.notify_one();
+        }
+        if tell_crm {
+            self.crm.wake();
         }
         Ok(Some(Ingested {
             message_id: message.id,
@@ -574,6 +603,22 @@ impl Core {
     fn rekey(&self, batch: &mut Batch, merge: &Merge) -> Result<(), StoreError> {
         self.conversations.rekey(batch, merge)?;
         self.routing.rekey_customer(batch, merge);
+        // Events of the merged profile not yet delivered are delivered as
+        // the survivor's (their CRM contact is gone with the merge).
+        for mut entry in self.crm.pending()? {
+            if entry.customer_id == merge.merged {
+                entry.customer_id = merge.survivor.clone();
+                batch.put_json(format!("crmq/{}", entry.id), &entry);
+            }
+        }
+        self.crm.record(
+            batch,
+            &merge.survivor,
+            CrmChange::CustomersMerged {
+                merged_id: merge.merged.clone(),
+            },
+        )?;
+        self.crm.wake();
         Ok(())
     }
 
@@ -698,6 +743,15 @@ impl Core {
         self.conversations
             .add_message(batch, conversation, &message);
         self.outbox.enqueue(batch, &message)?;
+        if self.crm.record(
+            batch,
+            &conversation.customer_id,
+            CrmChange::InteractionLogged {
+                message_id: message.id.clone(),
+            },
+        )? {
+            self.crm.wake();
+        }
         Ok(message)
     }
 
@@ -769,8 +823,21 @@ impl Core {
             let _gate = self.gate();
             if let Some(mut conversation) = self.conversations.get(&task.conversation_id)? {
                 let mut batch = Batch::new();
+                let open = conversation.status == ConversationStatus::Open;
                 self.conversations
                     .resolve(&mut batch, &mut conversation, now_ms());
+                if open
+                    && self.crm.record(
+                        &mut batch,
+                        &conversation.customer_id,
+                        CrmChange::ConversationClosed {
+                            conversation_id: conversation.id.clone(),
+                            disposition: task.disposition.clone(),
+                        },
+                    )?
+                {
+                    self.crm.wake();
+                }
                 self.store.write(batch)?;
             }
         }
@@ -793,10 +860,26 @@ impl Core {
         }
         let (customer, seq) = {
             let _gate = self.gate();
+            // Recorded first: the event carries the profile as it is when
+            // delivered, so a crash in between costs a redundant update, not
+            // a lost one.
+            if self.customers.get(customer)?.is_some() {
+                let mut batch = Batch::new();
+                if self
+                    .crm
+                    .record(&mut batch, customer, CrmChange::CustomerUpdated)?
+                {
+                    self.store.write(batch)?;
+                    self.crm.wake();
+                }
+            }
             self.customers
                 .set_attributes(customer, attributes, now_ms())?
         };
         self.store.durable(seq).await?;
+        // Routers may weigh attributes (vip-first): waiting tasks are
+        // prioritized again.
+        self.routing.reprioritize_customer(&customer.id);
         Ok(customer)
     }
 

@@ -12,6 +12,7 @@ pub mod bundled;
 pub mod config;
 pub mod conversations;
 pub mod core;
+pub mod crm;
 pub mod customers;
 pub mod events;
 pub mod outbox;

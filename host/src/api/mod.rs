@@ -62,6 +62,8 @@ pub fn app(state: AppState, max_body_bytes: usize) -> Router {
         .route("/api/plugins/{name}/disable", post(plugins::disable))
         .route("/api/runtime", get(plugins::runtime))
         .route("/api/outbox", get(plugins::outbox))
+        .route("/api/crm", get(plugins::crm))
+        .route("/api/crm/redrive", post(plugins::crm_redrive))
         .route("/api/agents", get(agents::list))
         .route("/api/agents/{id}", get(agents::show).put(agents::put))
         .route("/api/agents/{id}/status", post(agents::status))

@@ -136,6 +136,38 @@ pub async fn runtime(_: Admin, State(state): State<AppState>) -> Json<RuntimeSta
     Json(state.runtime.stats())
 }
 
+/// What `GET /api/crm` answers.
+#[derive(serde::Serialize)]
+pub struct CrmView {
+    pending: Vec<crate::crm::Entry>,
+    dead_letters: Vec<crate::crm::Entry>,
+}
+
+/// `GET /api/crm` (admin): customer events waiting for CRM plugins, and the
+/// dead-lettered ones.
+pub async fn crm(_: Admin, State(state): State<AppState>) -> Result<Json<CrmView>, ApiError> {
+    Ok(Json(CrmView {
+        pending: state.core.crm.pending().map_err(ApiError::internal)?,
+        dead_letters: state.core.crm.dead_letters().map_err(ApiError::internal)?,
+    }))
+}
+
+/// `POST /api/crm/redrive` (admin): every dead-lettered event back into the
+/// queue with fresh tries.
+pub async fn crm_redrive(
+    _: Admin,
+    State(state): State<AppState>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let (n, seq) = state.core.crm.redrive().map_err(ApiError::internal)?;
+    state
+        .core
+        .store
+        .durable(seq)
+        .await
+        .map_err(ApiError::internal)?;
+    Ok(Json(serde_json::json!({ "redriven": n })))
+}
+
 /// What `GET /api/outbox` answers.
 #[derive(serde::Serialize)]
 pub struct OutboxView {

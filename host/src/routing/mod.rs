@@ -623,6 +623,7 @@ impl Routing {
             routed_by: None,
             reason: new.reason,
             summary: new.summary,
+            base_priority: None,
         };
         batch.put_json(task_key(&task.id), &task);
         Ok(task)
@@ -810,6 +811,20 @@ impl Routing {
         self.publish("task.canceled", &task);
         self.wake();
         Ok((task, seq))
+    }
+
+    /// Has the router prioritize a customer's waiting tasks again (their
+    /// profile changed, e.g. a CRM set `tier`).
+    pub fn reprioritize_customer(&self, customer_id: &str) {
+        {
+            let mut state = self.lock();
+            for task in state.tasks.values_mut() {
+                if task.customer_id == customer_id && task.state == TaskState::Pending {
+                    task.prioritized = false;
+                }
+            }
+        }
+        self.wake();
     }
 
     /// Moves a merged customer's tasks to the survivor.
@@ -1095,7 +1110,12 @@ impl Routing {
         let now = now_ms();
         let mut results = Vec::with_capacity(fresh.len());
         for task in &fresh {
-            let rt = self.route_task(task, None, now);
+            // Prioritizing again (the customer changed) starts from the
+            // priority the task had before the router adjusted it.
+            let mut task = task.clone();
+            let base = task.base_priority.unwrap_or(task.priority);
+            task.priority = base;
+            let rt = self.route_task(&task, None, now);
             let priority = match self
                 .inner
                 .runtime
@@ -1108,16 +1128,17 @@ impl Routing {
                     task.priority
                 }
             };
-            results.push((task.id.clone(), priority));
+            results.push((task.id.clone(), priority, base));
         }
         let mut state = self.lock();
         let mut batch = Batch::new();
-        for (id, priority) in results {
+        for (id, priority, base) in results {
             let Some(mut task) = state.tasks.get(&id).cloned() else {
                 continue;
             };
             let was_queued = state.queue.remove(&State::queue_key(&task));
             task.priority = priority;
+            task.base_priority = Some(base);
             task.prioritized = true;
             if was_queued {
                 state.queue.insert(State::queue_key(&task));

@@ -159,6 +159,10 @@ pub struct Task {
     pub routed_by: Option<String>,
     /// Why it was created (e.g. a bot handoff reason).
     pub reason: Option<String>,
+    /// The priority before the router's `prioritize` adjusted it, so a
+    /// task can be prioritized again when its customer changes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_priority: Option<u32>,
     /// What the agent should know first (e.g. a bot's summary).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub summary: Option<String>,
