@@ -212,6 +212,7 @@ async fn reply(core: &Core, turn: &Turn, text: &str) -> Result<(), CoreError> {
     };
     core.store.durable(seq).await?;
     core.outbox.wake();
+    core.crm.wake();
     core.publish_message(&message, &conversation);
     Ok(())
 }

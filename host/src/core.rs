@@ -709,6 +709,7 @@ impl Core {
         };
         self.store.durable(seq).await?;
         self.outbox.wake();
+        self.crm.wake();
         self.publish_message(&message, &conversation);
         Ok(message)
     }
@@ -743,15 +744,15 @@ impl Core {
         self.conversations
             .add_message(batch, conversation, &message);
         self.outbox.enqueue(batch, &message)?;
-        if self.crm.record(
+        // The caller writes the batch; the worker also looks every few
+        // seconds, and callers wake it after writing.
+        self.crm.record(
             batch,
             &conversation.customer_id,
             CrmChange::InteractionLogged {
                 message_id: message.id.clone(),
             },
-        )? {
-            self.crm.wake();
-        }
+        )?;
         Ok(message)
     }
 
@@ -826,7 +827,7 @@ impl Core {
                 let open = conversation.status == ConversationStatus::Open;
                 self.conversations
                     .resolve(&mut batch, &mut conversation, now_ms());
-                if open
+                let tell_crm = open
                     && self.crm.record(
                         &mut batch,
                         &conversation.customer_id,
@@ -834,11 +835,11 @@ impl Core {
                             conversation_id: conversation.id.clone(),
                             disposition: task.disposition.clone(),
                         },
-                    )?
-                {
+                    )?;
+                self.store.write(batch)?;
+                if tell_crm {
                     self.crm.wake();
                 }
-                self.store.write(batch)?;
             }
         }
         self.store.sync().await?;

@@ -337,7 +337,9 @@ fn event(core: &Core, entry: &Entry) -> Result<Option<CrmEvent>, StoreError> {
 async fn enrich_due(core: &Arc<Core>) -> Result<(), StoreError> {
     let keys = core.store.scan_keys("crmenrich/")?;
     for key in keys {
+        // Keys come back without the scanned prefix.
         let customer_id = key.trim_start_matches("crmenrich/").to_string();
+        let key = enrich_key(&customer_id);
         let customer = match core.customers.get(&customer_id) {
             Ok(Some(c)) => c,
             _ => {
