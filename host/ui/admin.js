@@ -1,5 +1,6 @@
 // The admin console: plugins (reload / enable / disable, upload of a
-// bundle) and agents (create / edit; a new agent's token is shown once).
+// bundle), CRM delivery (waiting events, dead letters, redrive) and agents
+// (create / edit; a new agent's token is shown once).
 // Loaded only for the admin token.
 
 import { h, reconcile, field, errorText, uid, formatDuration, serverNow, debounce } from "./util.js";
@@ -28,6 +29,11 @@ export function mount(root, ctx) {
   const pluginsError = h("p", { class: "error", role: "alert", hidden: true });
   const agentsBody = h("tbody");
   const agentsError = h("p", { class: "error", role: "alert", hidden: true });
+  // Declared before the layout below uses them in crmCard().
+  const crmPending = h("strong", { "data-testid": "crm-pending" }, "0");
+  const crmDead = h("strong", { "data-testid": "crm-dead" }, "0");
+  const crmList = h("ul", { class: "crm-dead-list" });
+  const crmNote = h("p", { class: "muted", role: "status" });
 
   root.append(
     h(
@@ -59,6 +65,7 @@ export function mount(root, ctx) {
         ),
       ),
       uploadCard(),
+      crmCard(),
       h(
         "section",
         { class: "card wide", "data-testid": "agents-admin", "aria-labelledby": "adm-agents" },
@@ -442,6 +449,48 @@ export function mount(root, ctx) {
     return out;
   }
 
+  // ---- CRM delivery ----------------------------------------------------------------
+
+  function crmCard() {
+    const redrive = h("button", { type: "button", "data-testid": "crm-redrive" }, "Redrive dead letters");
+    redrive.addEventListener("click", async () => {
+      redrive.disabled = true;
+      try {
+        const answer = await post("/api/crm/redrive");
+        crmNote.textContent = `${answer.redriven} event(s) back in the queue.`;
+      } catch (err) {
+        crmNote.textContent = `Redrive failed: ${errorText(err)}`;
+      } finally {
+        redrive.disabled = false;
+        refreshCrm();
+      }
+    });
+    return h(
+      "section",
+      { class: "card wide", "data-testid": "crm-admin", "aria-labelledby": "adm-crm" },
+      h("h2", { id: "adm-crm" }, "CRM delivery"),
+      h("p", null, "Waiting: ", crmPending, " · Dead letters: ", crmDead),
+      crmList,
+      redrive,
+      crmNote,
+    );
+  }
+
+  async function refreshCrm() {
+    try {
+      const view = await get("/api/crm");
+      crmPending.textContent = String(view.pending.length);
+      crmDead.textContent = String(view.dead_letters.length);
+      crmList.replaceChildren(
+        ...view.dead_letters
+          .slice(0, 20)
+          .map((e) => h("li", null, `${e.plugin} · ${e.event} · customer ${e.customer_id}: ${e.last_error || "failed"}`)),
+      );
+    } catch (err) {
+      crmNote.textContent = `Could not load CRM delivery: ${errorText(err)}`;
+    }
+  }
+
   // ---- lifecycle -----------------------------------------------------------------
 
   return {
@@ -449,9 +498,14 @@ export function mount(root, ctx) {
       visible = true;
       refreshPlugins();
       refreshAgents();
+      refreshCrm();
       clearInterval(timer);
-      // Plugin health changes without events (hot reload, failures): poll.
-      timer = setInterval(() => !document.hidden && refreshPlugins(), PLUGINS_REFRESH_MS);
+      // Plugin health and CRM delivery change without events: poll.
+      timer = setInterval(() => {
+        if (document.hidden) return;
+        refreshPlugins();
+        refreshCrm();
+      }, PLUGINS_REFRESH_MS);
     },
     hide() {
       visible = false;
@@ -461,6 +515,7 @@ export function mount(root, ctx) {
       if (visible) {
         refreshPlugins();
         refreshAgents();
+        refreshCrm();
       }
     },
     onEvent(ev) {

@@ -476,6 +476,14 @@ async function adminPlugins(page) {
   const row = (name) => page.locator(tid("plugin-row", { "data-name": name }));
   await expectText(row("whatsapp").getByTestId("plugin-status"), "active", "whatsapp's status");
   await page.getByTestId("agents-admin").waitFor();
+  // CRM delivery: depth, dead letters and a redrive that answers.
+  await expectText(page.getByTestId("crm-pending"), "0", "CRM events waiting");
+  await expectText(page.getByTestId("crm-dead"), "0", "CRM dead letters");
+  await page.getByTestId("crm-redrive").click();
+  await until("the redrive to answer", async () => {
+    const note = (await page.getByTestId("crm-admin").textContent()) || "";
+    return [note.includes("0 event(s) back in the queue."), note];
+  });
   await shot(page, "admin");
 
   log(s, `uploading ${env.goodPlugin}`);
