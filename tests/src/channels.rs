@@ -55,6 +55,17 @@ pub async fn host_with_channels(
     channels: &[(&str, &[(&str, &str)])],
     configure: impl FnOnce(&mut switchboard::config::Config),
 ) -> TestHost {
+    host_with_channels_and(mock, channels, &[], configure).await
+}
+
+/// [`host_with_channels`] plus other bundles (`name`, `manifest`; the wasm
+/// of the plugin crate of that name), e.g. a bot or a CRM connector.
+pub async fn host_with_channels_and(
+    mock: &MockServer,
+    channels: &[(&str, &[(&str, &str)])],
+    bundles: &[(&str, &str)],
+    configure: impl FnOnce(&mut switchboard::config::Config),
+) -> TestHost {
     let dir = Arc::new(tempfile::tempdir().unwrap());
     let plugins = test_config(dir.path()).plugins_dir();
     std::fs::create_dir_all(&plugins).unwrap();
@@ -64,6 +75,9 @@ pub async fn host_with_channels(
         &first_party_manifest("longest-idle"),
         &wasm("longest-idle"),
     );
+    for (name, manifest) in bundles {
+        install(&plugins, name, manifest, &wasm(name));
+    }
     let mut settings = Vec::new();
     for (name, values) in channels {
         install(&plugins, name, &manifest_for_mock(name, mock), &wasm(name));

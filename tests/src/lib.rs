@@ -27,6 +27,38 @@ pub fn wasm(package: &str) -> PathBuf {
     path
 }
 
+/// Builds an example plugin that lives outside the workspace
+/// (`examples/<dir>`, its own Cargo workspace) for `wasm32-wasip2`, the way
+/// a partner would, and returns the built `.wasm` (crate `artifact`).
+pub fn build_example(dir: &str, artifact: &str) -> PathBuf {
+    let example = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../examples")
+        .join(dir);
+    let target_dir = Path::new(env!("SWITCHBOARD_WASM_TARGET_DIR"));
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let out = std::process::Command::new(cargo)
+        .args([
+            "build",
+            "--release",
+            "--target",
+            "wasm32-wasip2",
+            "--manifest-path",
+        ])
+        .arg(example.join("Cargo.toml"))
+        .arg("--target-dir")
+        .arg(target_dir)
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "building examples/{dir} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    target_dir.join(format!("wasm32-wasip2/release/{artifact}.wasm"))
+}
+
 /// The manifest of a first-party plugin in `plugins/<dir>/plugin.toml`.
 pub fn first_party_manifest(dir: &str) -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))

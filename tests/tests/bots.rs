@@ -3,14 +3,14 @@
 //! per-language answers, handoffs with a summary), and a bot that traps or
 //! loops (`rogue-bot`) handing off at once with nothing lost.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use switchboard_tests::channels::{manifest_for_mock, meta_signature, take_task, texts};
+use switchboard_tests::channels::{
+    host_with_channels_and, manifest_for_mock, meta_signature, take_task, texts,
+};
 use switchboard_tests::{
-    ADMIN_TOKEN, MockServer, Recorded, TestHost, eventually, first_party_manifest, install,
-    test_config, wasm,
+    ADMIN_TOKEN, MockServer, Recorded, TestHost, eventually, first_party_manifest,
 };
 
 const WA_SECRET: &str = "wa-app-secret";
@@ -32,39 +32,25 @@ async fn start(
     manifest: &str,
     configure: impl FnOnce(&mut switchboard::config::Config),
 ) -> TestHost {
-    let dir = Arc::new(tempfile::tempdir().unwrap());
-    let plugins = test_config(dir.path()).plugins_dir();
-    std::fs::create_dir_all(&plugins).unwrap();
-    install(
-        &plugins,
-        "longest-idle",
-        &first_party_manifest("longest-idle"),
-        &wasm("longest-idle"),
-    );
-    install(
-        &plugins,
-        "whatsapp",
-        &manifest_for_mock("whatsapp", provider),
-        &wasm("whatsapp"),
-    );
-    install(&plugins, bot, manifest, &wasm(bot));
-    let api_base = provider.url();
     let bot = bot.to_string();
-    TestHost::start_in(dir, move |config| {
-        config.outbox.base_backoff_ms = 20;
-        config.outbox.max_backoff_ms = 50;
-        let whatsapp = config.plugins.entry("whatsapp".into()).or_default();
-        for (k, v) in [
-            ("api_base", api_base.as_str()),
-            ("access_token", WA_TOKEN),
-            ("app_secret", WA_SECRET),
-            ("verify_token", "switchboard-verify"),
-        ] {
-            whatsapp.config.insert(k.into(), v.into());
-        }
-        whatsapp.bot = Some(bot);
-        configure(config);
-    })
+    host_with_channels_and(
+        provider,
+        &[(
+            "whatsapp",
+            &[
+                ("access_token", WA_TOKEN),
+                ("app_secret", WA_SECRET),
+                ("verify_token", "switchboard-verify"),
+            ],
+        )],
+        &[(bot.as_str(), manifest)],
+        |config| {
+            config.outbox.base_backoff_ms = 20;
+            config.outbox.max_backoff_ms = 50;
+            config.plugins.entry("whatsapp".into()).or_default().bot = Some(bot.clone());
+            configure(config);
+        },
+    )
     .await
 }
 

@@ -11,8 +11,6 @@
 //! - a partner's connector (`examples/partner-crm`) builds outside the
 //!   workspace and hot-loads into a running host, which then sends it events.
 
-use std::path::Path;
-use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -693,30 +691,7 @@ async fn enrichment_makes_a_vip_whom_vip_first_serves_before_an_older_task() {
 
 #[tokio::test]
 async fn the_partner_connector_builds_outside_the_workspace_and_hot_loads() {
-    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/partner-crm");
-    let target_dir = Path::new(env!("SWITCHBOARD_WASM_TARGET_DIR"));
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let out = Command::new(cargo)
-        .args([
-            "build",
-            "--release",
-            "--target",
-            "wasm32-wasip2",
-            "--manifest-path",
-        ])
-        .arg(example.join("Cargo.toml"))
-        .arg("--target-dir")
-        .arg(target_dir)
-        .env_remove("RUSTFLAGS")
-        .env_remove("CARGO_ENCODED_RUSTFLAGS")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let built = target_dir.join("wasm32-wasip2/release/partner_crm.wasm");
+    let built = build_example("partner-crm", "partner_crm");
 
     let acme = MockServer::start().await;
     let provider = MockServer::start().await;
@@ -732,18 +707,21 @@ async fn the_partner_connector_builds_outside_the_workspace_and_hot_loads() {
 
     // The partner's bundle, its grant pointed at the mock Acme API, dropped
     // into the running host's plugins directory.
-    let manifest = std::fs::read_to_string(example.join("plugin.toml"))
-        .unwrap()
-        .lines()
-        .map(|line| {
-            if line.starts_with("outbound_http") {
-                format!("outbound_http = [\"{}\"]", acme.host_port())
-            } else {
-                line.to_string()
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("\n");
+    let manifest = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../examples/partner-crm/plugin.toml"),
+    )
+    .unwrap()
+    .lines()
+    .map(|line| {
+        if line.starts_with("outbound_http") {
+            format!("outbound_http = [\"{}\"]", acme.host_port())
+        } else {
+            line.to_string()
+        }
+    })
+    .collect::<Vec<_>>()
+    .join("\n");
     install(&host.plugins_dir(), "partner-crm", &manifest, &built);
     let mut active = false;
     for _ in 0..500 {

@@ -3,8 +3,6 @@
 //! switchboard-sdk alone) with cargo, drop the bundle into a running host's
 //! plugins directory, and use it — no restart.
 
-use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
 use switchboard::runtime::bindings::routing::Decision;
@@ -12,33 +10,14 @@ use switchboard_tests::*;
 
 #[tokio::test]
 async fn the_example_plugin_builds_outside_the_workspace_and_hot_loads() {
-    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/least-loaded-router");
-    let target_dir = Path::new(env!("SWITCHBOARD_WASM_TARGET_DIR"));
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let out = Command::new(cargo)
-        .args([
-            "build",
-            "--release",
-            "--target",
-            "wasm32-wasip2",
-            "--manifest-path",
-        ])
-        .arg(example.join("Cargo.toml"))
-        .arg("--target-dir")
-        .arg(target_dir)
-        .env_remove("RUSTFLAGS")
-        .env_remove("CARGO_ENCODED_RUSTFLAGS")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let built = target_dir.join("wasm32-wasip2/release/least_loaded_router.wasm");
+    let built = build_example("least-loaded-router", "least_loaded_router");
 
     let host = TestHost::start(|_| {}).await;
-    let manifest = std::fs::read_to_string(example.join("plugin.toml")).unwrap();
+    let manifest = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../examples/least-loaded-router/plugin.toml"),
+    )
+    .unwrap();
     install(&host.plugins_dir(), "least-loaded", &manifest, &built);
     let mut active = false;
     for _ in 0..250 {
