@@ -20,7 +20,7 @@ use crate::runtime::bindings::crm_sync::{
     ConversationClosed, CrmEvent, CustomerMerge, Interaction,
 };
 use crate::runtime::bindings::types::ErrorKind;
-use crate::runtime::{PluginKind, PluginStatus, Runtime};
+use crate::runtime::{PluginKind, Runtime};
 use crate::store::{Batch, Store, StoreError};
 
 /// What changed.
@@ -106,16 +106,9 @@ impl Crm {
     }
 
     /// The CRM plugins events go to: every one that is loaded and enabled.
+    /// Asked for every message, so it reads the slots, not admin views.
     fn plugins(&self) -> Vec<String> {
-        self.runtime
-            .plugins()
-            .into_iter()
-            .filter(|p| {
-                p.kind == Some(PluginKind::Crm)
-                    && !matches!(p.status, PluginStatus::Disabled | PluginStatus::Failed)
-            })
-            .map(|p| p.name)
-            .collect()
+        self.runtime.loaded_of_kind(PluginKind::Crm)
     }
 
     /// Records `change` for every CRM plugin, in `batch` (written with the

@@ -5,6 +5,20 @@ use crate::{
     Identity, OutboundMessage, PluginError, RouteTask, SkillRequirement, WebhookOutcome,
 };
 
+impl ErrorKind {
+    /// The HTTP status the host answers a webhook with for this kind.
+    pub fn http_status(self) -> u16 {
+        match self {
+            ErrorKind::BadRequest => 400,
+            ErrorKind::Unauthorized => 401,
+            ErrorKind::Forbidden => 403,
+            ErrorKind::NotFound => 404,
+            ErrorKind::Unavailable => 503,
+            ErrorKind::Internal => 500,
+        }
+    }
+}
+
 impl PluginError {
     /// An error of the given kind.
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {

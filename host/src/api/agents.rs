@@ -34,12 +34,7 @@ pub async fn put(
     JsonBody(input): JsonBody<AgentInput>,
 ) -> Result<Response, ApiError> {
     let (agent, token, seq) = state.core.routing.put_agent(&id, input)?;
-    state
-        .core
-        .store
-        .durable(seq)
-        .await
-        .map_err(ApiError::internal)?;
+    state.core.store.durable(seq).await?;
     let mut body =
         serde_json::to_value(state.core.routing.view(&agent)).map_err(ApiError::internal)?;
     Ok(match token {
@@ -97,12 +92,7 @@ pub async fn status(
     }
     who.require_self_or_supervisor(&id)?;
     let (agent, seq) = state.core.routing.set_status(&id, body.status)?;
-    state
-        .core
-        .store
-        .durable(seq)
-        .await
-        .map_err(ApiError::internal)?;
+    state.core.store.durable(seq).await?;
     Ok(Json(state.core.routing.view(&agent)))
 }
 

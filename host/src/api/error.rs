@@ -104,6 +104,12 @@ impl From<crate::core::CoreError> for ApiError {
     }
 }
 
+impl From<crate::store::StoreError> for ApiError {
+    fn from(e: crate::store::StoreError) -> Self {
+        ApiError::internal(e)
+    }
+}
+
 impl From<crate::customers::CustomerError> for ApiError {
     fn from(e: crate::customers::CustomerError) -> Self {
         crate::core::CoreError::from(e).into()

@@ -159,12 +159,7 @@ pub async fn crm_redrive(
     State(state): State<AppState>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let (n, seq) = state.core.crm.redrive().map_err(ApiError::internal)?;
-    state
-        .core
-        .store
-        .durable(seq)
-        .await
-        .map_err(ApiError::internal)?;
+    state.core.store.durable(seq).await?;
     Ok(Json(serde_json::json!({ "redriven": n })))
 }
 

@@ -183,6 +183,24 @@ impl Runtime {
             .collect()
     }
 
+    /// The plugins of `kind` that are loaded and enabled, by name: cheap
+    /// enough for the request path (no admin view is built).
+    pub fn loaded_of_kind(&self, kind: PluginKind) -> Vec<String> {
+        self.inner
+            .slots
+            .load()
+            .values()
+            .filter(|s| {
+                !s.is_disabled()
+                    && s.current
+                        .load()
+                        .as_ref()
+                        .is_some_and(|p| p.manifest.kind == kind)
+            })
+            .map(|s| s.name.clone())
+            .collect()
+    }
+
     /// One installed plugin.
     pub fn plugin(&self, name: &str) -> Option<PluginInfo> {
         self.slot(name).map(|s| self.info(&s))

@@ -681,14 +681,7 @@ fn is_client_error(kind: ErrorKind) -> bool {
 
 /// An error in the host's JSON shape, for responses we build ourselves.
 fn error_response(e: &PluginError) -> HttpResponse {
-    let status = match e.kind {
-        ErrorKind::BadRequest => 400,
-        ErrorKind::Unauthorized => 401,
-        ErrorKind::Forbidden => 403,
-        ErrorKind::NotFound => 404,
-        ErrorKind::Unavailable => 503,
-        ErrorKind::Internal => 500,
-    };
+    let status = e.kind.http_status();
     HttpResponse::json(
         status,
         &json!({"error": {"code": "plugin_error", "message": e.message}}),
