@@ -1,10 +1,16 @@
-//! Routing and ingest benchmarks, each against a baseline in the same run.
+//! Core benchmarks (figures in the issues' closing notes):
 //!
-//! - `route_decision/{wasm,native}/{0,100,1000}`: one routing decision by the
-//!   `longest-idle` plugin through the runtime (a warm instance, as the
-//!   dispatcher uses) and by the same algorithm compiled into the host
-//!   (`routing::policy`), with 0, 100 and 1,000 candidate agents. Goal: wasm
-//!   ≤ 2× native at 1,000.
+//! - `route_decision/{wasm,native}/{100,1000}`: one routing decision as the
+//!   dispatcher makes it — candidates gathered from the agents' state, the
+//!   customer's attributes read, the policy asked — through the
+//!   `longest-idle` plugin (a warm instance) and through the same policy
+//!   built into the host (`routing.router = "built-in"`), with 100 and
+//!   1,000 available agents. Goal: wasm ≤ 2× native at 1,000.
+//! - `router_call/{wasm,wasm-crossing-only,native}/{0,100,1000}`: the
+//!   policy call alone on prepared candidate columns: the plugin through
+//!   the runtime, a plugin that answers without reading the candidates
+//!   (what crossing into the sandbox with them costs), and the policy as a
+//!   plain function call.
 //! - `assignments/{wasm,built-in}`: 10,000 queued tasks and 1,000 available
 //!   agents (capacity 10 each); the time for the dispatcher to reserve all of
 //!   them. Throughput is reported in tasks (assignments) per second.
@@ -21,14 +27,11 @@ use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use switchboard::config::Config;
-use switchboard::customers::Customers;
-use switchboard::events::Events;
-use switchboard::routing::{AgentInput, AgentStatus, Kind, NewTask, Routing, policy};
-use switchboard::runtime::{NoCustomers, Runtime, RuntimeOptions};
+use switchboard::routing::{AgentInput, Kind, NewTask, Routing, policy};
 use switchboard::store::{Batch, Durability, Store};
 use switchboard_tests::*;
 
-fn route_decision(c: &mut Criterion) {
+fn router_call(c: &mut Criterion) {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let tr = rt.block_on(TestRuntime::new(
         &[
@@ -49,7 +52,7 @@ fn route_decision(c: &mut Criterion) {
         ],
         |_| {},
     ));
-    let mut group = c.benchmark_group("route_decision");
+    let mut group = c.benchmark_group("router_call");
     for agents in [0u32, 100, 1000] {
         let (task, candidates) = sample_routing(agents);
         // The same call to a policy that answers without reading the
@@ -93,54 +96,60 @@ fn route_decision(c: &mut Criterion) {
 
 /// A routing core over a fresh store with 1,000 available agents.
 async fn routing_core(router: &str) -> (Routing, Store, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let mut config = test_config(dir.path());
-    config.routing.router = router.to_string();
-    config.routing.escalate_after_ms = 0;
-    let plugins_dir = config.plugins_dir();
-    install(
-        &plugins_dir,
-        "longest-idle",
-        &first_party_manifest("longest-idle"),
-        &wasm("longest-idle"),
-    );
-    let store = Store::open(&dir.path().join("db")).unwrap();
-    let runtime = Runtime::new(RuntimeOptions {
-        cache_dir: dir.path().join("cache"),
-        plugins_dir,
-        store: store.clone(),
-        customers: Arc::new(NoCustomers),
-        config: Arc::new(config.clone()),
+    let (routing, store, dir, _) = routing_with_agents(router, 1000, |_| AgentInput {
+        name: String::new(),
+        skills: Default::default(),
+        languages: vec!["en".into()],
+        capacity: [(Kind::Messaging, 10)].into_iter().collect(),
+        voice_endpoint: None,
+        role: None,
     })
-    .unwrap();
-    runtime.load_all().await;
-    let customers = Arc::new(Customers::new(store.clone(), &config.customers).unwrap());
-    let routing = Routing::new(
-        store.clone(),
-        runtime,
-        customers,
-        config.routing.clone(),
-        Events::new(),
-    )
-    .unwrap();
-    for i in 0..1000 {
-        let id = format!("agent-{i}");
-        routing
-            .put_agent(
-                &id,
-                AgentInput {
-                    name: id.clone(),
-                    skills: Default::default(),
-                    languages: vec!["en".into()],
-                    capacity: [(Kind::Messaging, 10)].into_iter().collect(),
-                    voice_endpoint: None,
-                    role: None,
-                },
-            )
-            .unwrap();
-        routing.set_status(&id, AgentStatus::Available).unwrap();
-    }
+    .await;
     (routing, store, dir)
+}
+
+/// The whole decision for one waiting chat task, as the dispatcher makes
+/// it, with the plugin and with the built-in copy of the same policy.
+fn route_decision(c: &mut Criterion) {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let mut group = c.benchmark_group("route_decision");
+    for agents in [100usize, 1000] {
+        let mut chosen = Vec::new();
+        for (label, router) in [("wasm", "longest-idle"), ("native", "built-in")] {
+            let (routing, _store, _dir, task) =
+                rt.block_on(routing_with_waiting_chat(router, agents));
+            let decision = rt.block_on(routing.decision_for(&task));
+            assert!(
+                matches!(
+                    decision,
+                    Some(switchboard::runtime::bindings::routing::Decision::Assign(_))
+                ),
+                "{label}: {decision:?}"
+            );
+            chosen.push(format!("{decision:?}"));
+            group.bench_with_input(BenchmarkId::new(label, agents), &agents, |b, _| {
+                b.iter_custom(|iters| {
+                    rt.block_on(async {
+                        let start = Instant::now();
+                        for _ in 0..iters {
+                            std::hint::black_box(routing.decision_for(&task).await);
+                        }
+                        start.elapsed()
+                    })
+                })
+            });
+            assert_eq!(
+                routing.stats().router.fallbacks,
+                0,
+                "{label}: the router must not have fallen back"
+            );
+        }
+        assert_eq!(
+            chosen[0], chosen[1],
+            "the plugin and the built-in policy disagree"
+        );
+    }
+    group.finish();
 }
 
 fn enqueue(routing: &Routing, store: &Store, n: usize) {
@@ -313,6 +322,7 @@ fn durable_writes(c: &mut Criterion) {
 criterion_group!(
     benches,
     route_decision,
+    router_call,
     assignments,
     durable_ingest,
     durable_writes

@@ -611,3 +611,129 @@ impl std::io::Write for LogCapture {
         Ok(())
     }
 }
+
+/// Routing cores driven directly, without HTTP.
+mod routing_core {
+    use super::*;
+    use switchboard::customers::Customers;
+    use switchboard::events::Events;
+    use switchboard::routing::{AgentInput, AgentStatus, Kind, NewTask, Routing, Skill};
+    use switchboard::store::Batch;
+
+    /// A routing core over a fresh store and runtime (with the `longest-idle`
+    /// plugin installed) with `agents` available agents made by `agent(i)`,
+    /// using `router`. For tests and benchmarks that drive `Routing` directly.
+    pub async fn routing_with_agents(
+        router: &str,
+        agents: usize,
+        agent: impl Fn(usize) -> AgentInput,
+    ) -> (Routing, Store, tempfile::TempDir, Arc<Customers>) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = test_config(dir.path());
+        config.routing.router = router.to_string();
+        config.routing.escalate_after_ms = 0;
+        let plugins_dir = config.plugins_dir();
+        install(
+            &plugins_dir,
+            "longest-idle",
+            &first_party_manifest("longest-idle"),
+            &wasm("longest-idle"),
+        );
+        let store = Store::open(&dir.path().join("db")).unwrap();
+        let runtime = Runtime::new(RuntimeOptions {
+            cache_dir: dir.path().join("cache"),
+            plugins_dir,
+            store: store.clone(),
+            customers: Arc::new(NoCustomers),
+            config: Arc::new(config.clone()),
+        })
+        .unwrap();
+        runtime.load_all().await;
+        let customers = Arc::new(Customers::new(store.clone(), &config.customers).unwrap());
+        let routing = Routing::new(
+            store.clone(),
+            runtime,
+            customers.clone(),
+            config.routing.clone(),
+            Events::new(),
+        )
+        .unwrap();
+        for i in 0..agents {
+            let id = format!("agent-{i}");
+            let mut input = agent(i);
+            input.name = id.clone();
+            routing.put_agent(&id, input).unwrap();
+            routing.set_status(&id, AgentStatus::Available).unwrap();
+        }
+        (routing, store, dir, customers)
+    }
+
+    /// `agents` available agents with two skills at varied levels, a quarter
+    /// of them speaking only Spanish, and one waiting English chat task that
+    /// needs billing ≥ 2 from a customer with profile attributes; returns the
+    /// task's id last.
+    pub async fn routing_with_waiting_chat(
+        router: &str,
+        agents: usize,
+    ) -> (Routing, Store, tempfile::TempDir, String) {
+        let (routing, store, dir, customers) =
+            routing_with_agents(router, agents, |i| AgentInput {
+                name: String::new(),
+                skills: [
+                    ("billing".to_string(), (i % 5) as u8 + 1),
+                    ("sales".to_string(), (i * 7 % 5) as u8 + 1),
+                ]
+                .into_iter()
+                .collect(),
+                languages: if i % 4 == 0 {
+                    vec!["es".into()]
+                } else {
+                    vec!["en".into()]
+                },
+                capacity: [(Kind::Chat, 2)].into_iter().collect(),
+                voice_endpoint: None,
+                role: None,
+            })
+            .await;
+        let identity = customers.normalizer().email("ana@example.com").unwrap();
+        let resolved = customers
+            .resolve(&[identity], Some("Ana"), 1, &mut |_, _| Ok(()))
+            .unwrap();
+        customers
+            .set_attributes(
+                &resolved.customer.id,
+                &[("tier", "gold"), ("plan", "pro"), ("region", "emea")]
+                    .into_iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+                2,
+            )
+            .unwrap();
+        let mut batch = Batch::new();
+        let task = routing
+            .new_task(
+                &mut batch,
+                NewTask {
+                    channel: "webchat".into(),
+                    kind: Kind::Chat,
+                    conversation_id: "con_1".into(),
+                    customer_id: resolved.customer.id.clone(),
+                    preferred_agent: None,
+                    skills: vec![Skill {
+                        name: "billing".into(),
+                        min_level: 2,
+                    }],
+                    language: Some("en".into()),
+                    priority: None,
+                    reason: None,
+                    summary: None,
+                },
+            )
+            .unwrap();
+        store.write(batch).unwrap();
+        let id = task.id.clone();
+        routing.enqueue(task);
+        (routing, store, dir, id)
+    }
+}
+pub use routing_core::{routing_with_agents, routing_with_waiting_chat};

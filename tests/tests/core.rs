@@ -732,3 +732,43 @@ async fn the_customers_last_agent_is_preferred() {
     host.wait_tasks("ann", &ann, |t| t.len() == 1).await;
     host.stop().await;
 }
+
+/// The dispatcher's decision for one task, asked without acting on it (what
+/// the `route_decision` benchmark measures): the plugin and the built-in
+/// copy of its policy name the same agent — one who has the skill and
+/// speaks the customer's language — asking changes nothing, and the
+/// dispatcher then reserves the task for exactly that agent.
+#[tokio::test]
+async fn decision_for_matches_the_dispatcher_and_the_built_in_policy() {
+    use switchboard::routing::TaskState;
+    use switchboard::runtime::bindings::routing::Decision;
+    let mut chosen = Vec::new();
+    for router in ["longest-idle", "built-in"] {
+        let (routing, _store, _dir, task) =
+            switchboard_tests::routing_with_waiting_chat(router, 40).await;
+        let decision = routing.decision_for(&task).await;
+        let Some(Decision::Assign(number)) = decision else {
+            panic!("{router}: expected an assignment, got {decision:?}");
+        };
+        let agent = routing
+            .agents()
+            .into_iter()
+            .find(|a| a.number == number)
+            .expect("the decision names a known agent");
+        assert!(agent.skills["billing"] >= 2, "{router}: {agent:?}");
+        assert!(agent.languages.iter().any(|l| l == "en"), "{router}: {agent:?}");
+        assert_eq!(routing.task(&task).unwrap().state, TaskState::Pending);
+        assert_eq!(routing.stats().router.fallbacks, 0, "{router} fell back");
+
+        assert_eq!(routing.dispatch_round().await, 1);
+        let reserved = routing.task(&task).unwrap();
+        assert_eq!(reserved.state, TaskState::Reserved);
+        assert_eq!(reserved.agent_id.as_deref(), Some(agent.id.as_str()));
+        assert!(
+            routing.decision_for(&task).await.is_none(),
+            "a reserved task is not routed again"
+        );
+        chosen.push(agent.id);
+    }
+    assert_eq!(chosen[0], chosen[1], "plugin and built-in policy disagree");
+}

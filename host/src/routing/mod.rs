@@ -979,35 +979,15 @@ impl Routing {
             if exhausted.len() == Kind::ALL.len() {
                 break;
             }
-            let snapshot = {
-                let state = self.lock();
-                let Some(task) = state
-                    .tasks
-                    .get(&id)
-                    .filter(|t| t.state == TaskState::Pending)
-                else {
-                    continue;
-                };
-                if exhausted.contains(&task.channel_kind) {
+            let plan = plan(&self.lock(), &id, &self.inner.config, now, &exhausted);
+            let (task, candidates, preferred) = match plan {
+                Plan::Skip => continue,
+                Plan::Exhausted(kind) => {
+                    exhausted.insert(kind);
                     continue;
                 }
-                let (candidates, any_free) = candidates_for(&state, task, &self.inner.config, now);
-                if !any_free {
-                    exhausted.insert(task.channel_kind);
-                    continue;
-                }
-                if candidates.agents.is_empty() {
-                    continue;
-                }
-                let preferred = task
-                    .preferred_agent
-                    .as_ref()
-                    .and_then(|p| state.agents.get(p))
-                    .map(|a| a.number)
-                    .filter(|n| candidates.agents.contains(n));
-                (task.clone(), candidates, preferred)
+                Plan::Route(task, candidates, preferred) => (task, candidates, preferred),
             };
-            let (task, candidates, preferred) = snapshot;
             let route_task = self.route_task(&task, preferred, now);
             let decision = self.decide(&route_task, &candidates).await;
             match decision {
@@ -1023,6 +1003,27 @@ impl Routing {
             }
         }
         reserved
+    }
+
+    /// The decision the dispatcher would make for one waiting task right
+    /// now — candidates gathered from the agents' state, the customer's
+    /// attributes read, the router asked (or the built-in policy on its
+    /// failure) — without acting on it. `None` when the task is not
+    /// waiting or nobody can take it. What `route_decision` benchmarks.
+    pub async fn decision_for(&self, task_id: &str) -> Option<Decision> {
+        let now = now_ms();
+        let plan = plan(
+            &self.lock(),
+            task_id,
+            &self.inner.config,
+            now,
+            &HashSet::new(),
+        );
+        let Plan::Route(task, candidates, preferred) = plan else {
+            return None;
+        };
+        let route_task = self.route_task(&task, preferred, now);
+        Some(self.decide(&route_task, &candidates).await)
     }
 
     fn route_task(&self, task: &Task, preferred: Option<u32>, now: u64) -> RouteTask {
@@ -1325,6 +1326,52 @@ fn finish(state: &mut State, task: &mut Task, now: u64) {
         .increment(1);
 }
 
+/// What the dispatcher does with one queued task.
+enum Plan {
+    /// Not waiting any more, or nobody free may take it (e.g. all rejected).
+    Skip,
+    /// Nobody has free capacity on this channel kind: later tasks of the
+    /// kind need not be looked at this round.
+    Exhausted(Kind),
+    /// Ask the router: the task, its candidates, and the preferred agent's
+    /// number when that agent is among them.
+    Route(Task, Candidates, Option<u32>),
+}
+
+/// Gathers what routing task `id` needs, under the state lock.
+fn plan(
+    state: &State,
+    id: &str,
+    config: &RoutingConfig,
+    now: u64,
+    exhausted: &HashSet<Kind>,
+) -> Plan {
+    let Some(task) = state
+        .tasks
+        .get(id)
+        .filter(|t| t.state == TaskState::Pending)
+    else {
+        return Plan::Skip;
+    };
+    if exhausted.contains(&task.channel_kind) {
+        return Plan::Skip;
+    }
+    let (candidates, any_free) = candidates_for(state, task, config, now);
+    if !any_free {
+        return Plan::Exhausted(task.channel_kind);
+    }
+    if candidates.agents.is_empty() {
+        return Plan::Skip;
+    }
+    let preferred = task
+        .preferred_agent
+        .as_ref()
+        .and_then(|p| state.agents.get(p))
+        .map(|a| a.number)
+        .filter(|n| candidates.agents.contains(n));
+    Plan::Route(task.clone(), candidates, preferred)
+}
+
 /// The agents who can take `task` now, in column form, plus whether any
 /// agent at all has free capacity on its channel kind.
 fn candidates_for(
@@ -1333,13 +1380,16 @@ fn candidates_for(
     config: &RoutingConfig,
     now: u64,
 ) -> (Candidates, bool) {
+    // Sized for every agent up front: growing six columns push by push
+    // cost more than the scan itself with a thousand agents.
+    let n = state.agents.len();
     let mut c = Candidates {
-        agents: Vec::new(),
-        idle_ms: Vec::new(),
-        load: Vec::new(),
-        free: Vec::new(),
-        skill_levels: Vec::new(),
-        speaks_language: Vec::new(),
+        agents: Vec::with_capacity(n),
+        idle_ms: Vec::with_capacity(n),
+        load: Vec::with_capacity(n),
+        free: Vec::with_capacity(n),
+        skill_levels: Vec::with_capacity(n * task.skills.len()),
+        speaks_language: Vec::with_capacity(n),
     };
     let mut any_free = false;
     for agent in state.agents.values() {

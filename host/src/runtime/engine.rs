@@ -101,6 +101,11 @@ fn base_config() -> Config {
         .epoch_interruption(true)
         .parallel_compilation(true)
         .cranelift_opt_level(wasmtime::OptLevel::Speed);
+    // `perf record` can name plugin functions only with a map of the JIT
+    // code; off by default because it writes a file per process to /tmp.
+    if std::env::var_os("SWITCHBOARD_PERF_MAP").is_some() {
+        config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+    }
     config
 }
 
