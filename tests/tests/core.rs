@@ -756,7 +756,10 @@ async fn decision_for_matches_the_dispatcher_and_the_built_in_policy() {
             .find(|a| a.number == number)
             .expect("the decision names a known agent");
         assert!(agent.skills["billing"] >= 2, "{router}: {agent:?}");
-        assert!(agent.languages.iter().any(|l| l == "en"), "{router}: {agent:?}");
+        assert!(
+            agent.languages.iter().any(|l| l == "en"),
+            "{router}: {agent:?}"
+        );
         assert_eq!(routing.task(&task).unwrap().state, TaskState::Pending);
         assert_eq!(routing.stats().router.fallbacks, 0, "{router} fell back");
 

@@ -1335,7 +1335,7 @@ enum Plan {
     Exhausted(Kind),
     /// Ask the router: the task, its candidates, and the preferred agent's
     /// number when that agent is among them.
-    Route(Task, Candidates, Option<u32>),
+    Route(Box<Task>, Candidates, Option<u32>),
 }
 
 /// Gathers what routing task `id` needs, under the state lock.
@@ -1369,7 +1369,7 @@ fn plan(
         .and_then(|p| state.agents.get(p))
         .map(|a| a.number)
         .filter(|n| candidates.agents.contains(n));
-    Plan::Route(task.clone(), candidates, preferred)
+    Plan::Route(Box::new(task.clone()), candidates, preferred)
 }
 
 /// The agents who can take `task` now, in column form, plus whether any
