@@ -10,29 +10,46 @@ use crate::runtime::bindings::routing::{Candidates, Decision, RouteTask};
 /// speakers of its language first — the preferred agent if present, else
 /// the one idle longest (ties: lower number).
 pub fn longest_idle(task: &RouteTask, candidates: &Candidates) -> Decision {
+    let mins: Vec<u8> = task.skills.iter().map(|s| s.min_level).collect();
+    let levels = &candidates.skill_levels[..];
+    // One loop per row width, chosen once: a width looked up per agent
+    // costs a jump table in every iteration of the hottest loop.
+    match *mins.as_slice() {
+        [] => scan(task, candidates, std::iter::repeat(&[][..]), |_| true),
+        [a] => scan(task, candidates, levels.chunks_exact(1), |r| r[0] >= a),
+        [a, b] => scan(task, candidates, levels.chunks_exact(2), |r| {
+            (r[0] >= a) & (r[1] >= b)
+        }),
+        [a, b, c] => scan(task, candidates, levels.chunks_exact(3), |r| {
+            (r[0] >= a) & (r[1] >= b) & (r[2] >= c)
+        }),
+        _ => scan(task, candidates, levels.chunks_exact(mins.len()), |r| {
+            r.iter().zip(&mins).all(|(l, m)| l >= m)
+        }),
+    }
+}
+
+/// The policy over the candidate columns side by side, `rows` giving each
+/// agent's skill levels and `covers` whether they meet the task's minimums.
+fn scan<'a>(
+    task: &RouteTask,
+    candidates: &Candidates,
+    rows: impl Iterator<Item = &'a [u8]>,
+    covers: impl Fn(&[u8]) -> bool,
+) -> Decision {
     // Best so far: (speaks the language, idle ms, agent).
     let mut best: Option<(bool, u64, u32)> = None;
     let mut preferred: Option<bool> = None;
     let mut any_speaks = false;
-    let mins: Vec<u8> = task.skills.iter().map(|s| s.min_level).collect();
-    let width = mins.len().max(1);
-    // With no required skills there are no levels: walk a row of zeros.
-    let no_levels;
-    let levels: &[u8] = if mins.is_empty() {
-        no_levels = vec![0u8; candidates.agents.len()];
-        &no_levels
-    } else {
-        &candidates.skill_levels
-    };
-    let rows = candidates
+    let columns = candidates
         .agents
         .iter()
         .zip(&candidates.idle_ms)
         .zip(&candidates.free)
         .zip(&candidates.speaks_language)
-        .zip(levels.chunks_exact(width));
-    for ((((&agent, &idle), &free), &speaks), row) in rows {
-        if free == 0 || (!mins.is_empty() && !covers_row(row, &mins)) {
+        .zip(rows);
+    for ((((&agent, &idle), &free), &speaks), row) in columns {
+        if free == 0 || !covers(row) {
             continue;
         }
         let speaks = speaks != 0;
@@ -57,18 +74,6 @@ pub fn longest_idle(task: &RouteTask, candidates: &Candidates) -> Decision {
         return Decision::Assign(agent);
     }
     best.map_or(Decision::Wait, |(_, _, agent)| Decision::Assign(agent))
-}
-
-/// The SDK's `covers_row`.
-fn covers_row(row: &[u8], mins: &[u8]) -> bool {
-    match (row, mins) {
-        ([], []) => true,
-        ([a], [x]) => a >= x,
-        ([a, b], [x, y]) => (a >= x) & (b >= y),
-        ([a, b, c], [x, y, z]) => (a >= x) & (b >= y) & (c >= z),
-        ([a, b, c, d], [x, y, z, w]) => (a >= x) & (b >= y) & (c >= z) & (d >= w),
-        _ => row.len() == mins.len() && row.iter().zip(mins).all(|(l, m)| l >= m),
-    }
 }
 
 #[cfg(test)]
