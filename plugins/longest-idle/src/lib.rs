@@ -10,9 +10,13 @@
 //! qualified agents, in a loop specialised for the number of required
 //! skills: this runs on every assignment, over up to thousands of agents,
 //! and every loop iteration in a plugin pays for the host's deadline check.
-//! The host's built-in policy (`host/src/routing/policy.rs`) is this same
-//! code, so the benchmarks compare one policy compiled two ways.
+//! The policy lives in `policy.rs`, which the host also compiles as its
+//! built-in policy, so the fallback is this exact code and the benchmarks
+//! compare one source compiled two ways.
 
+mod policy;
+
+use policy::longest_idle;
 use switchboard_sdk::{Candidates, Decision, RouteTask, Router};
 
 struct LongestIdle;
@@ -21,76 +25,6 @@ impl Router for LongestIdle {
     fn select(task: &RouteTask, candidates: &Candidates) -> Decision {
         longest_idle(task, candidates)
     }
-}
-
-/// Among candidates with free capacity who cover the task's skills —
-/// speakers of its language first — the preferred agent if present, else
-/// the one idle longest (ties: lower number).
-pub fn longest_idle(task: &RouteTask, candidates: &Candidates) -> Decision {
-    let mins: Vec<u8> = task.skills.iter().map(|s| s.min_level).collect();
-    let levels = &candidates.skill_levels[..];
-    // One loop per row width, chosen once: a width looked up per agent
-    // costs a jump table in every iteration of the hottest loop.
-    match *mins.as_slice() {
-        [] => scan(task, candidates, std::iter::repeat(&[][..]), |_| true),
-        [a] => scan(task, candidates, levels.chunks_exact(1), |r| r[0] >= a),
-        [a, b] => scan(task, candidates, levels.chunks_exact(2), |r| {
-            (r[0] >= a) & (r[1] >= b)
-        }),
-        [a, b, c] => scan(task, candidates, levels.chunks_exact(3), |r| {
-            (r[0] >= a) & (r[1] >= b) & (r[2] >= c)
-        }),
-        _ => scan(task, candidates, levels.chunks_exact(mins.len()), |r| {
-            r.iter().zip(&mins).all(|(l, m)| l >= m)
-        }),
-    }
-}
-
-/// The policy over the candidate columns side by side, `rows` giving each
-/// agent's skill levels and `covers` whether they meet the task's minimums.
-fn scan<'a>(
-    task: &RouteTask,
-    candidates: &Candidates,
-    rows: impl Iterator<Item = &'a [u8]>,
-    covers: impl Fn(&[u8]) -> bool,
-) -> Decision {
-    // Best so far: (speaks the language, idle ms, agent).
-    let mut best: Option<(bool, u64, u32)> = None;
-    let mut preferred: Option<bool> = None;
-    let mut any_speaks = false;
-    let columns = candidates
-        .agents
-        .iter()
-        .zip(&candidates.idle_ms)
-        .zip(&candidates.free)
-        .zip(&candidates.speaks_language)
-        .zip(rows);
-    for ((((&agent, &idle), &free), &speaks), row) in columns {
-        if free == 0 || !covers(row) {
-            continue;
-        }
-        let speaks = speaks != 0;
-        any_speaks |= speaks;
-        if task.preferred_agent == Some(agent) {
-            preferred = Some(speaks);
-        }
-        let better = match best {
-            None => true,
-            Some((b_speaks, b_idle, b_agent)) => {
-                (speaks, idle, std::cmp::Reverse(agent))
-                    > (b_speaks, b_idle, std::cmp::Reverse(b_agent))
-            }
-        };
-        if better {
-            best = Some((speaks, idle, agent));
-        }
-    }
-    if let (Some(speaks), Some(agent)) = (preferred, task.preferred_agent)
-        && (speaks || !any_speaks)
-    {
-        return Decision::Assign(agent);
-    }
-    best.map_or(Decision::Wait, |(_, _, agent)| Decision::Assign(agent))
 }
 
 switchboard_sdk::register_router!(LongestIdle);
