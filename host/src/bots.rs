@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::conversations::{Author, Conversation, ConversationStatus, Direction, Message};
+use crate::conversations::{Author, Conversation, ConversationStatus, Message};
 use crate::core::{Core, CoreError, timeline, timeline_entry};
 use crate::events::now_ms;
 use crate::routing::{NewTask, Skill};
@@ -251,22 +251,12 @@ async fn handoff(
                 summary: Some(summary.to_string()).filter(|s| !s.trim().is_empty()),
             },
         )?;
-        let note = Message {
-            id: core.conversations.new_message_id()?,
-            at: now,
-            channel: conversation.channel.clone(),
-            conversation_id: conversation.id.clone(),
-            direction: Direction::Inbound,
-            author: Author::System,
-            text: format!("Handed off to an agent: {reason}"),
-            attachments: Vec::new(),
-            status: None,
-            provider_message_id: None,
-            sent_at: None,
-            agent_id: None,
-            error: None,
-            metadata: [("summary".to_string(), summary.to_string())].into(),
-        };
+        let mut note = core.conversations.system_note(
+            &conversation,
+            format!("Handed off to an agent: {reason}"),
+            now,
+        )?;
+        note.metadata = [("summary".to_string(), summary.to_string())].into();
         core.conversations
             .add_message(&mut batch, &conversation, &note);
         conversation.bot = None;

@@ -544,22 +544,10 @@ impl Core {
         } else {
             format!("Call ended{duration}")
         };
-        let message = Message {
-            id: self.conversations.new_message_id()?,
-            at: now,
-            channel: channel.to_string(),
-            conversation_id: conversation.id.clone(),
-            direction: Direction::Inbound,
-            author: Author::System,
-            text,
-            attachments: Vec::new(),
-            status: None,
-            provider_message_id: Some(end_id),
-            sent_at: call.at,
-            agent_id: None,
-            error: None,
-            metadata: call.metadata.iter().cloned().collect(),
-        };
+        let mut message = self.conversations.system_note(&conversation, text, now)?;
+        message.provider_message_id = Some(end_id);
+        message.sent_at = call.at;
+        message.metadata = call.metadata.iter().cloned().collect();
         let mut batch = Batch::new();
         self.conversations
             .add_message(&mut batch, &conversation, &message);

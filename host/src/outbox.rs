@@ -118,19 +118,13 @@ impl Outbox {
 
     /// Queues a message for delivery, in `batch`.
     pub fn enqueue(&self, batch: &mut Batch, message: &Message) -> Result<OutboxEntry, StoreError> {
-        let entry = OutboxEntry {
-            id: format!("{:016x}", self.inner.store.next_id()?),
-            message_id: message.id.clone(),
-            call: None,
-            conversation_id: message.conversation_id.clone(),
-            channel: message.channel.clone(),
-            attempts: 0,
-            next_at: 0,
-            created_at: now_ms(),
-            last_error: None,
-        };
-        batch.put_json(pending_key(&entry.id), &entry);
-        Ok(entry)
+        self.queue(
+            batch,
+            message.id.clone(),
+            None,
+            &message.conversation_id,
+            &message.channel,
+        )
     }
 
     /// Queues a call action for `channel`, in `batch`.
@@ -141,10 +135,22 @@ impl Outbox {
         conversation_id: &str,
         action: CallAction,
     ) -> Result<OutboxEntry, StoreError> {
+        self.queue(batch, String::new(), Some(action), conversation_id, channel)
+    }
+
+    /// A fresh entry, due now, put in `batch`.
+    fn queue(
+        &self,
+        batch: &mut Batch,
+        message_id: String,
+        call: Option<CallAction>,
+        conversation_id: &str,
+        channel: &str,
+    ) -> Result<OutboxEntry, StoreError> {
         let entry = OutboxEntry {
             id: format!("{:016x}", self.inner.store.next_id()?),
-            message_id: String::new(),
-            call: Some(action),
+            message_id,
+            call,
             conversation_id: conversation_id.to_string(),
             channel: channel.to_string(),
             attempts: 0,

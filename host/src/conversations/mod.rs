@@ -356,6 +356,33 @@ impl Conversations {
         Ok(format!("msg_{:012}", self.store.next_id()?))
     }
 
+    /// A new system-authored entry on `conversation`'s timeline (a call
+    /// ended, a bot handed off), not yet stored: the caller adds it to its
+    /// batch, setting any provider id or metadata first.
+    pub fn system_note(
+        &self,
+        conversation: &Conversation,
+        text: String,
+        at: u64,
+    ) -> Result<Message, StoreError> {
+        Ok(Message {
+            id: self.new_message_id()?,
+            at,
+            channel: conversation.channel.clone(),
+            conversation_id: conversation.id.clone(),
+            direction: Direction::Inbound,
+            author: Author::System,
+            text,
+            attachments: Vec::new(),
+            status: None,
+            provider_message_id: None,
+            sent_at: None,
+            agent_id: None,
+            error: None,
+            metadata: Default::default(),
+        })
+    }
+
     /// Adds a message to a conversation and its customer's timeline.
     pub fn add_message(&self, batch: &mut Batch, conversation: &Conversation, message: &Message) {
         batch.put_json(message_key(&message.id), message);
