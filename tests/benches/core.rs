@@ -20,7 +20,7 @@
 //! - `durable_writes/{group_commit,flush_each}`: the store alone — 64
 //!   writers each applying ~0.5 KB batches and waiting for durability.
 //!
-//! Run with `cargo bench -p switchboard-tests --bench core`.
+//! Run with `cargo bench --bench core`.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -10,7 +10,7 @@
 //! - `hot_reload/swap`: `plugin.wasm` overwritten → the new version answering
 //!   (includes the watcher's debounce, 200 ms by default).
 //!
-//! Run with `cargo bench -p switchboard-tests --bench runtime`.
+//! Run with `cargo bench --bench runtime`.
 
 use std::time::{Duration, Instant};
 
