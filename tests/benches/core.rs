@@ -14,6 +14,10 @@
 //! - `assignments/{wasm,built-in}`: 10,000 queued tasks and 1,000 available
 //!   agents (capacity 10 each); the time for the dispatcher to reserve all of
 //!   them. Throughput is reported in tasks (assignments) per second.
+//! - `dispatch_round/saturated`: one dispatch round with 10,000 messaging
+//!   tasks waiting behind 1,000 agents who are all at their messaging
+//!   capacity (what every event costs while a queue is backed up); the
+//!   round must not walk the waiting tasks of a kind nobody can take.
 //! - `durable_ingest/{group_commit,flush_each}`: 64 concurrent clients post
 //!   messages to the test channel's webhook over loopback; each 2xx comes
 //!   only after its writes are durable. Throughput in messages per second.
@@ -152,8 +156,8 @@ fn route_decision(c: &mut Criterion) {
     group.finish();
 }
 
-fn enqueue(routing: &Routing, store: &Store, n: usize) {
-    for i in 0..n {
+fn enqueue(routing: &Routing, store: &Store, ids: std::ops::Range<usize>) {
+    for i in ids {
         let mut batch = Batch::new();
         let task = routing
             .new_task(
@@ -196,7 +200,7 @@ fn assignments(c: &mut Criterion) {
                     let mut total = Duration::ZERO;
                     for _ in 0..iters {
                         let (routing, store, _dir) = routing_core(router).await;
-                        enqueue(&routing, &store, 10_000);
+                        enqueue(&routing, &store, 0..10_000);
                         let start = Instant::now();
                         let mut reserved = 0;
                         while reserved < 10_000 {
@@ -212,6 +216,38 @@ fn assignments(c: &mut Criterion) {
         });
     }
     group.finish();
+}
+
+/// A dispatch round while every agent is at capacity and 10,000 tasks wait.
+fn dispatch_round(c: &mut Criterion) {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (routing, store, _dir) = rt.block_on(async {
+        let (routing, store, dir) = routing_core("longest-idle").await;
+        // Fill every agent (1,000 × messaging 10) and have them accept, so
+        // no reservation expires while the benchmark runs.
+        enqueue(&routing, &store, 0..10_000);
+        let mut reserved = 0;
+        while reserved < 10_000 {
+            let n = routing.dispatch_round().await;
+            assert!(n > 0, "dispatch stalled at {reserved}");
+            reserved += n;
+        }
+        for agent in routing.agents() {
+            for task in routing.agent_tasks(&agent.id).unwrap() {
+                routing.accept(&task.id, &agent.id).unwrap();
+            }
+        }
+        enqueue(&routing, &store, 10_000..20_000);
+        assert_eq!(routing.dispatch_round().await, 0, "nobody should be free");
+        (routing, store, dir)
+    });
+    assert_eq!(routing.queue().len(), 10_000);
+    let mut group = c.benchmark_group("dispatch_round");
+    group.bench_function("saturated", |b| {
+        b.iter(|| assert_eq!(rt.block_on(routing.dispatch_round()), 0))
+    });
+    group.finish();
+    drop(store);
 }
 
 fn durable_ingest(c: &mut Criterion) {
@@ -324,6 +360,7 @@ criterion_group!(
     route_decision,
     router_call,
     assignments,
+    dispatch_round,
     durable_ingest,
     durable_writes
 );

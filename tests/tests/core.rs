@@ -427,6 +427,68 @@ async fn reservation_timeout_returns_the_task_and_sets_the_agent_away() {
 }
 
 #[tokio::test]
+async fn wrap_up_time_holds_capacity_then_completes_the_task_even_across_a_restart() {
+    fn configure(c: &mut switchboard::config::Config) {
+        c.routing.wrap_up_ms.chat = 300;
+    }
+    let handled = async |host: &TestHost| {
+        let (_, stats) = host.admin_get("/api/stats").await;
+        stats["channels"]["chat"]["handled"].as_u64().unwrap()
+    };
+    let host = TestHost::start(configure).await;
+    host.install_channel("chat", "chat", None, "").await;
+    let ann = host
+        .agent("ann", json!({"name": "Ann", "capacity": {"chat": 1}}))
+        .await;
+    host.set_status("ann", &ann, "available").await;
+
+    // Live: the wrap-up holds Ann's one chat slot, then runs out.
+    host.inbound("chat", msg("m1", json!({"email": "a@example.com"}), "one"))
+        .await;
+    let t = host.wait_tasks("ann", &ann, |t| t.len() == 1).await;
+    let first = t[0]["id"].as_str().unwrap().to_string();
+    host.accept_task(&ann, &first).await;
+    let wrapping = host.complete_task(&ann, &first, None).await;
+    assert_eq!(wrapping["state"], "wrapping");
+    host.inbound("chat", msg("m2", json!({"email": "b@example.com"}), "two"))
+        .await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(host.queue().await.len(), 1, "wrap-up still holds the slot");
+    assert_eq!(handled(&host).await, 0);
+    let t = host
+        .wait_tasks("ann", &ann, |t| {
+            t.len() == 1 && t[0]["id"] != first.as_str()
+        })
+        .await;
+    let second = t[0]["id"].as_str().unwrap().to_string();
+    assert_eq!(handled(&host).await, 1, "the first task completed");
+
+    // Across a restart: the wrap-up runs out while the host is down and is
+    // finished when it comes back.
+    host.accept_task(&ann, &second).await;
+    let wrapping = host.complete_task(&ann, &second, None).await;
+    assert_eq!(wrapping["state"], "wrapping");
+    host.inbound(
+        "chat",
+        msg("m3", json!({"email": "c@example.com"}), "three"),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(host.queue().await.len(), 1);
+    let dir = host.stop().await;
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let host = TestHost::start_in(dir, configure).await;
+    let t = host
+        .wait_tasks("ann", &ann, |t| {
+            t.len() == 1 && t[0]["id"] != first.as_str() && t[0]["id"] != second.as_str()
+        })
+        .await;
+    assert_eq!(t[0]["state"], "reserved");
+    assert_eq!(handled(&host).await, 2);
+    host.stop().await;
+}
+
+#[tokio::test]
 async fn rejected_task_is_offered_to_another_agent() {
     let host = TestHost::start(|_| {}).await;
     host.install_channel("chat", "chat", None, "").await;

@@ -14,9 +14,9 @@
 
 pub mod model;
 pub mod policy;
+mod queue;
 pub mod trend;
 
-use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -32,6 +32,7 @@ use crate::runtime::Runtime;
 use crate::runtime::bindings::routing::{Candidates, Decision, RouteTask};
 use crate::runtime::bindings::types::SkillRequirement;
 use crate::store::{Batch, Store, StoreError};
+use queue::Queue;
 
 pub use model::{Agent, AgentStatus, Kind, Role, Skill, Task, TaskState};
 
@@ -175,7 +176,13 @@ struct State {
     tokens: HashMap<String, String>,
     next_number: u32,
     tasks: HashMap<String, Task>,
-    queue: BTreeSet<(Reverse<u32>, u64, String)>,
+    queue: Queue,
+    /// When a reservation lapses or a wrap-up ends, by task. Entries are
+    /// not removed when the task moves on: the timer re-checks the task.
+    deadlines: BTreeSet<(u64, String)>,
+    /// Waiting tasks the router has not prioritized yet (new, or their
+    /// customer changed).
+    unprioritized: Vec<String>,
     /// Each agent's reserved, assigned and wrapping tasks with their kind,
     /// indexed by agent number: the dispatcher checks every agent's
     /// capacity for every decision, so this is an array index, not a hash
@@ -184,10 +191,6 @@ struct State {
 }
 
 impl State {
-    fn queue_key(task: &Task) -> (Reverse<u32>, u64, String) {
-        (Reverse(task.priority), task.created_at, task.id.clone())
-    }
-
     fn held_of(&self, number: u32) -> &[(String, Kind)] {
         self.holdings
             .get(number as usize)
@@ -300,7 +303,9 @@ impl Routing {
             tokens: HashMap::new(),
             next_number: 1,
             tasks: HashMap::new(),
-            queue: BTreeSet::new(),
+            queue: Queue::default(),
+            deadlines: BTreeSet::new(),
+            unprioritized: Vec::new(),
             holdings: Vec::new(),
         };
         for agent in store.scan_json::<Agent>("agent/")? {
@@ -312,9 +317,15 @@ impl Routing {
         for task in store.scan_json::<Task>("task/")? {
             match task.state {
                 TaskState::Pending => {
-                    state.queue.insert(State::queue_key(&task));
+                    state.queue.insert(&task);
+                    if !task.prioritized {
+                        state.unprioritized.push(task.id.clone());
+                    }
                 }
                 s if s.holds_agent() => {
+                    if let Some(at) = task.reservation_expires_at.or(task.wrap_until) {
+                        state.deadlines.insert((at, task.id.clone()));
+                    }
                     if let Some(number) = task
                         .agent_id
                         .as_ref()
@@ -404,18 +415,12 @@ impl Routing {
     fn next_timer(&self) -> Option<u64> {
         let state = self.lock();
         let escalate = self.inner.config.escalate_after_ms;
-        state
-            .tasks
-            .values()
-            .filter_map(|t| match t.state {
-                TaskState::Reserved => t.reservation_expires_at,
-                TaskState::Wrapping => t.wrap_until,
-                TaskState::Pending if escalate > 0 && !t.escalated && !t.skills.is_empty() => {
-                    Some(t.created_at + escalate)
-                }
-                _ => None,
-            })
-            .min()
+        let deadline = state.deadlines.first().map(|(at, _)| *at);
+        let escalation = (escalate > 0)
+            .then(|| state.queue.oldest_escalation())
+            .flatten()
+            .map(|created| created + escalate);
+        deadline.into_iter().chain(escalation).min()
     }
 
     // ---- agents ------------------------------------------------------------
@@ -557,7 +562,7 @@ impl Routing {
             task.reservation_expires_at = None;
             batch.put_json(task_key(&id), &*task);
             let t = task.clone();
-            state.queue.insert(State::queue_key(&t));
+            state.queue.insert(&t);
             out.push(t);
         }
         out
@@ -635,7 +640,8 @@ impl Routing {
             .increment(1);
         {
             let mut state = self.lock();
-            state.queue.insert(State::queue_key(&task));
+            state.queue.insert(&task);
+            state.unprioritized.push(task.id.clone());
             state.tasks.insert(task.id.clone(), task.clone());
         }
         self.publish("task.created", &task);
@@ -707,7 +713,7 @@ impl Routing {
             task.rejected_by.push(agent.to_string());
             task.agent_id = None;
             task.reservation_expires_at = None;
-            state.queue.insert(State::queue_key(task));
+            state.queue.insert(task);
             Ok(())
         })
     }
@@ -732,6 +738,7 @@ impl Routing {
                     if wrap_ms > 0 {
                         task.state = TaskState::Wrapping;
                         task.wrap_until = Some(now + wrap_ms);
+                        state.deadlines.insert((now + wrap_ms, task.id.clone()));
                     } else {
                         finish(state, task, now);
                     }
@@ -762,12 +769,15 @@ impl Routing {
             .and_then(|t| t.agent_id)
             .ok_or_else(|| RoutingError::Conflict(format!("task {task_id} has no agent")))?;
         let wrap = self.inner.config.wrap_up_ms;
-        self.transition(task_id, &agent, "task.wrapping", |_, task, now| {
+        self.transition(task_id, &agent, "task.wrapping", |state, task, now| {
             require_state(task, TaskState::Assigned)?;
             task.state = TaskState::Wrapping;
             task.wrap_until = Some(wrap.get(task.channel_kind))
                 .filter(|ms| *ms > 0)
                 .map(|ms| now + ms);
+            if let Some(at) = task.wrap_until {
+                state.deadlines.insert((at, task.id.clone()));
+            }
             Ok(())
         })
     }
@@ -784,7 +794,7 @@ impl Routing {
             .ok_or_else(|| RoutingError::NotFound(format!("no task {task_id}")))?;
         match task.state {
             TaskState::Pending => {
-                state.queue.remove(&State::queue_key(&task));
+                state.queue.remove(&task);
             }
             TaskState::Reserved => {
                 if let Some(a) = &task.agent_id {
@@ -818,11 +828,14 @@ impl Routing {
     pub fn reprioritize_customer(&self, customer_id: &str) {
         {
             let mut state = self.lock();
+            let mut fresh = Vec::new();
             for task in state.tasks.values_mut() {
                 if task.customer_id == customer_id && task.state == TaskState::Pending {
                     task.prioritized = false;
+                    fresh.push(task.id.clone());
                 }
             }
+            state.unprioritized.extend(fresh);
         }
         self.wake();
     }
@@ -846,8 +859,8 @@ impl Routing {
         let state = self.lock();
         state
             .queue
-            .iter()
-            .filter_map(|(_, _, id)| state.tasks.get(id))
+            .ids()
+            .filter_map(|id| state.tasks.get(id))
             .enumerate()
             .map(|(i, t)| {
                 let target = self.inner.config.sla_ms.get(t.channel_kind);
@@ -967,19 +980,22 @@ impl Routing {
             return 0;
         }
         self.prioritize_new().await;
-        let order: Vec<String> = self
-            .lock()
-            .queue
-            .iter()
-            .map(|(_, _, id)| id.clone())
-            .collect();
         let mut exhausted: HashSet<Kind> = HashSet::new();
         let mut reserved = 0;
-        for id in order {
-            if exhausted.len() == Kind::ALL.len() {
-                break;
-            }
-            let plan = plan(&self.lock(), &id, &self.inner.config, now, &exhausted);
+        // Walk the queue one task at a time from a cursor (the lock is let
+        // go while the router decides), passing over kinds nobody can take:
+        // a round costs the tasks it can act on, not the queue's length.
+        let mut cursor = None;
+        while exhausted.len() < Kind::ALL.len() {
+            let plan = {
+                let state = self.lock();
+                let Some(key) = state.queue.next_after(cursor.as_ref(), &exhausted).cloned() else {
+                    break;
+                };
+                let plan = plan(&state, &key.2, &self.inner.config, now, &exhausted);
+                cursor = Some(key);
+                plan
+            };
             let (task, candidates, preferred) = match plan {
                 Plan::Skip => continue,
                 Plan::Exhausted(kind) => {
@@ -1087,12 +1103,13 @@ impl Routing {
 
     async fn prioritize_new(&self) {
         let fresh: Vec<Task> = {
-            let state = self.lock();
-            state
-                .queue
-                .iter()
-                .filter_map(|(_, _, id)| state.tasks.get(id))
-                .filter(|t| !t.prioritized)
+            let mut state = self.lock();
+            let ids = std::mem::take(&mut state.unprioritized);
+            let mut seen = HashSet::new();
+            ids.into_iter()
+                .filter(|id| seen.insert(id.clone()))
+                .filter_map(|id| state.tasks.get(&id))
+                .filter(|t| t.state == TaskState::Pending && !t.prioritized)
                 .cloned()
                 .collect()
         };
@@ -1137,12 +1154,12 @@ impl Routing {
             let Some(mut task) = state.tasks.get(&id).cloned() else {
                 continue;
             };
-            let was_queued = state.queue.remove(&State::queue_key(&task));
+            let was_queued = state.queue.remove(&task);
             task.priority = priority;
             task.base_priority = Some(base);
             task.prioritized = true;
             if was_queued {
-                state.queue.insert(State::queue_key(&task));
+                state.queue.insert(&task);
             }
             batch.put_json(task_key(&id), &task);
             state.tasks.insert(id, task);
@@ -1154,23 +1171,24 @@ impl Routing {
 
     fn escalate(&self, task_id: &str, skills: Vec<SkillRequirement>) -> Result<(), StoreError> {
         let mut state = self.lock();
-        let Some(task) = state.tasks.get_mut(task_id) else {
+        let Some(mut task) = state.tasks.get(task_id).cloned() else {
             return Ok(());
         };
         if task.state != TaskState::Pending || task.escalated {
             return Ok(());
         }
-        task.skills = skills
+        let skills = skills
             .into_iter()
             .map(|s| Skill {
                 name: s.name,
                 min_level: s.min_level,
             })
             .collect();
-        task.escalated = true;
+        relax(&mut state, &mut task, skills);
         let mut batch = Batch::new();
-        batch.put_json(task_key(task_id), &*task);
+        batch.put_json(task_key(task_id), &task);
         let t = task.clone();
+        state.tasks.insert(task.id.clone(), task);
         self.inner.store.write(batch)?;
         drop(state);
         self.publish("task.escalated", &t);
@@ -1200,7 +1218,7 @@ impl Routing {
         {
             return Ok(false);
         }
-        state.queue.remove(&State::queue_key(&task));
+        state.queue.remove(&task);
         let mut task = task;
         task.state = TaskState::Reserved;
         task.agent_id = Some(agent_id.clone());
@@ -1213,9 +1231,12 @@ impl Routing {
         batch.put_json(task_key(task_id), &task);
         batch.put_json(agent_key(&agent_id), &agent);
         if let Err(e) = self.inner.store.write(batch) {
-            let key = State::queue_key(&state.tasks[task_id]);
-            state.queue.insert(key);
+            let queued = state.tasks[task_id].clone();
+            state.queue.insert(&queued);
             return Err(e);
+        }
+        if let Some(at) = task.reservation_expires_at {
+            state.deadlines.insert((at, task_id.to_string()));
         }
         state.hold(agent.number, task_id, task.channel_kind);
         state.tasks.insert(task_id.to_string(), task.clone());
@@ -1237,9 +1258,26 @@ impl Routing {
         let mut completed = Vec::new();
         let mut escalated = Vec::new();
         let mut away = Vec::new();
-        let due: Vec<(String, TaskState)> = state
-            .tasks
-            .values()
+        // Only the indexed deadlines that have passed are looked at; each is
+        // checked against the task as it is now (it may have moved on).
+        let mut candidates: Vec<String> = Vec::new();
+        while let Some((at, _)) = state.deadlines.first()
+            && *at <= now
+        {
+            let (_, id) = state.deadlines.pop_first().expect("checked");
+            candidates.push(id);
+        }
+        if config.escalate_after_ms > 0
+            && let Some(created_by) = now.checked_sub(config.escalate_after_ms)
+        {
+            candidates.extend(state.queue.escalations_due(created_by).map(str::to_string));
+        }
+        // A task re-reserved after a lapse has two entries: act once.
+        candidates.sort_unstable();
+        candidates.dedup();
+        let due: Vec<(String, TaskState)> = candidates
+            .into_iter()
+            .filter_map(|id| state.tasks.get(&id))
             .filter(|t| match t.state {
                 TaskState::Reserved => t.reservation_expires_at.is_some_and(|at| at <= now),
                 TaskState::Wrapping => t.wrap_until.is_some_and(|at| at <= now),
@@ -1279,11 +1317,11 @@ impl Routing {
                     completed.push(task);
                 }
                 TaskState::Pending => {
-                    let task = state.tasks.get_mut(&id).expect("due task exists");
-                    task.skills.clear();
-                    task.escalated = true;
-                    batch.put_json(task_key(&id), &*task);
+                    let mut task = state.tasks[&id].clone();
+                    relax(&mut state, &mut task, Vec::new());
+                    batch.put_json(task_key(&id), &task);
                     escalated.push(task.clone());
+                    state.tasks.insert(id, task);
                 }
                 _ => {}
             }
@@ -1308,6 +1346,18 @@ impl Routing {
             self.publish("task.escalated", t);
         }
         Ok(())
+    }
+}
+
+/// Escalates a waiting task: its required skills become `skills` (none
+/// when the wait ran out; the router's when it asked to escalate), keeping
+/// its place in the queue.
+fn relax(state: &mut State, task: &mut Task, skills: Vec<Skill>) {
+    let was_queued = state.queue.remove(task);
+    task.skills = skills;
+    task.escalated = true;
+    if was_queued {
+        state.queue.insert(task);
     }
 }
 
