@@ -217,6 +217,15 @@ impl Default for OutboxConfig {
     }
 }
 
+/// The wait before the next try after `attempts` failed ones: `base_ms`,
+/// doubling per try, at most `max_ms` (the outbox's and the CRM stage's
+/// retries).
+pub fn retry_delay_ms(base_ms: u64, max_ms: u64, attempts: u32) -> u64 {
+    base_ms
+        .saturating_mul(1u64 << attempts.saturating_sub(1).min(20))
+        .min(max_ms)
+}
+
 /// `[crm]`.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]

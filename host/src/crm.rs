@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::CrmConfig;
+use crate::config::{CrmConfig, retry_delay_ms};
 use crate::core::{Core, timeline_entry};
 use crate::events::now_ms;
 use crate::runtime::bindings::crm_sync::{
@@ -188,10 +188,11 @@ impl Crm {
     }
 
     fn backoff(&self, attempts: u32) -> u64 {
-        self.config
-            .base_backoff_ms
-            .saturating_mul(1u64 << attempts.saturating_sub(1).min(20))
-            .min(self.config.max_backoff_ms)
+        retry_delay_ms(
+            self.config.base_backoff_ms,
+            self.config.max_backoff_ms,
+            attempts,
+        )
     }
 }
 

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 
-use crate::config::OutboxConfig;
+use crate::config::{OutboxConfig, retry_delay_ms};
 use crate::conversations::{Conversations, Message, MessageStatus};
 use crate::events::{Event, Events, now_ms};
 use crate::runtime::Runtime;
@@ -292,13 +292,13 @@ impl Outbox {
         if !retryable || entry.attempts >= self.inner.config.max_attempts {
             return self.dead(entry, message, error);
         }
-        let backoff = self
-            .inner
-            .config
-            .base_backoff_ms
-            .saturating_mul(1u64 << (entry.attempts - 1).min(20))
-            .min(self.inner.config.max_backoff_ms);
-        entry.next_at = now_ms() + backoff;
+        let config = &self.inner.config;
+        entry.next_at = now_ms()
+            + retry_delay_ms(
+                config.base_backoff_ms,
+                config.max_backoff_ms,
+                entry.attempts,
+            );
         entry.last_error = Some(error);
         let mut batch = Batch::new();
         batch.put_json(pending_key(&entry.id), &entry);

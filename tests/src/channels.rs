@@ -258,6 +258,28 @@ impl TestHost {
         body
     }
 
+    /// Polls `GET path` as the admin (20 s at most) until `check` holds;
+    /// returns that answer. `what` names the awaited state in the failure.
+    pub async fn admin_json_until(
+        &self,
+        path: &str,
+        what: &str,
+        check: impl Fn(&Value) -> bool,
+    ) -> Value {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let body = self.admin_json(path).await;
+            if check(&body) {
+                return body;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "GET {path} never showed {what}: {body}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// The customers holding `identity` (`kind:value`).
     pub async fn lookup(&self, identity: &str) -> Vec<Value> {
         self.admin_json(&format!("/api/customers?identity={}", urlencode(identity)))

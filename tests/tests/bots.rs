@@ -124,26 +124,18 @@ async fn conversation_of(host: &TestHost, wa_id: &str) -> String {
     timeline[0]["conversation_id"].as_str().unwrap().to_string()
 }
 
-/// Polls the conversation (10 s at most) until `check` holds for its
-/// messages; returns the conversation.
+/// Polls the conversation until `check` holds for its messages; returns
+/// the conversation.
 async fn wait_conversation(
     host: &TestHost,
     conversation: &str,
     what: &str,
     check: impl Fn(&[Value]) -> bool,
 ) -> Value {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let c = host.conversation(conversation).await;
-        if check(c["messages"].as_array().unwrap()) {
-            return c;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{what} never happened: {c:#}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    host.admin_json_until(&format!("/api/conversations/{conversation}"), what, |c| {
+        check(c["messages"].as_array().unwrap())
+    })
+    .await
 }
 
 /// Waits until the conversation has `n` messages written by the bot.
@@ -162,20 +154,14 @@ async fn wait_handoff(host: &TestHost, conversation: &str) -> Value {
     .await
 }
 
-/// Waits (10 s at most) until the conversation is resolved.
+/// Waits until the conversation is resolved.
 async fn wait_resolved(host: &TestHost, conversation: &str) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let c = host.conversation(conversation).await;
-        if c["status"] == "resolved" {
-            return;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "never resolved: {c:#}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    host.admin_json_until(
+        &format!("/api/conversations/{conversation}"),
+        "resolved",
+        |c| c["status"] == "resolved",
+    )
+    .await;
 }
 
 /// The messages of `author`.
@@ -225,20 +211,14 @@ async fn wait_task_for(host: &TestHost, conversation: &str) -> Value {
         .unwrap()
 }
 
-/// Polls the queue (10 s at most) until `check` holds; returns it.
+/// Polls the queue until `check` holds; returns it.
 async fn wait_queue(host: &TestHost, check: impl Fn(&[Value]) -> bool) -> Vec<Value> {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let queue = host.queue().await;
-        if check(&queue) {
-            return queue;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the queue never matched: {queue:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let queue = host
+        .admin_json_until("/api/queue", "the awaited tasks", |q| {
+            check(q.as_array().unwrap())
+        })
+        .await;
+    queue.as_array().unwrap().clone()
 }
 
 /// How many calls the plugin has served.

@@ -57,21 +57,11 @@ async fn stats_history_ends_with_the_queue_now() {
     );
     // The sampler records one point at start, then every interval; the
     // answer always ends with the queue as it is now.
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
-    let history = loop {
-        let (status, history) = host
-            .call("GET", "/api/stats/history", Some(ADMIN_TOKEN), None)
-            .await;
-        assert_eq!(status, 200, "{history}");
-        if history["points"].as_array().unwrap().len() >= 2 {
-            break history;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "never sampled: {history}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    };
+    let history = host
+        .admin_json_until("/api/stats/history", "two points", |h| {
+            h["points"].as_array().unwrap().len() >= 2
+        })
+        .await;
     assert_eq!(history["interval_ms"], 15_000);
     let points = history["points"].as_array().unwrap();
     let now = points.last().unwrap();

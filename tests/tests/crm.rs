@@ -125,18 +125,7 @@ async fn crm_view(host: &TestHost) -> Value {
 
 /// Waits (20 s at most) until `GET /api/crm` satisfies `check`; returns it.
 async fn crm_view_until(host: &TestHost, what: &str, check: impl Fn(&Value) -> bool) -> Value {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        let view = crm_view(host).await;
-        if check(&view) {
-            return view;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "GET /api/crm never showed {what}: {view}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    host.admin_json_until("/api/crm", what, check).await
 }
 
 fn list(view: &Value, key: &str) -> Vec<Value> {
@@ -585,18 +574,8 @@ async fn a_refused_event_is_dead_lettered_and_redriven_on_request() {
 /// Waits (20 s at most) until customer `id`'s profile satisfies `check`;
 /// returns it.
 async fn profile_until(host: &TestHost, id: &str, check: impl Fn(&Value) -> bool) -> Value {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        let profile = host.admin_json(&format!("/api/customers/{id}")).await;
-        if check(&profile) {
-            return profile;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "customer {id} never matched: {profile}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    host.admin_json_until(&format!("/api/customers/{id}"), "the profile", check)
+        .await
 }
 
 #[tokio::test]
@@ -654,26 +633,18 @@ async fn enrichment_makes_a_vip_whom_vip_first_serves_before_an_older_task() {
     assert!(bobs["attributes"].get("tier").is_none(), "{bobs}");
 
     // Both wait; Ann's task, the younger, now ranks first.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        let queue = host.queue().await;
+    host.admin_json_until("/api/queue", "Ann's task prioritized", |queue| {
         let priority = |customer: &str| {
             queue
+                .as_array()
+                .unwrap()
                 .iter()
                 .find(|t| t["customer_id"] == customer)
                 .map(|t| t["priority"].as_u64().unwrap())
         };
-        if let (Some(a), Some(b)) = (priority(&ann), priority(&bob))
-            && a > b
-        {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "Ann's task was never prioritized: {queue:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+        matches!((priority(&ann), priority(&bob)), (Some(a), Some(b)) if a > b)
+    })
+    .await;
 
     // One agent, room for one chat: Ann is served first.
     let token = host

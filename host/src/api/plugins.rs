@@ -147,8 +147,8 @@ pub struct CrmView {
 /// dead-lettered ones.
 pub async fn crm(_: Admin, State(state): State<AppState>) -> Result<Json<CrmView>, ApiError> {
     Ok(Json(CrmView {
-        pending: state.core.crm.pending().map_err(ApiError::internal)?,
-        dead_letters: state.core.crm.dead_letters().map_err(ApiError::internal)?,
+        pending: state.core.crm.pending()?,
+        dead_letters: state.core.crm.dead_letters()?,
     }))
 }
 
@@ -158,7 +158,7 @@ pub async fn crm_redrive(
     _: Admin,
     State(state): State<AppState>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let (n, seq) = state.core.crm.redrive().map_err(ApiError::internal)?;
+    let (n, seq) = state.core.crm.redrive()?;
     state.core.store.durable(seq).await?;
     Ok(Json(serde_json::json!({ "redriven": n })))
 }
@@ -174,11 +174,7 @@ pub struct OutboxView {
 /// dead-lettered ones.
 pub async fn outbox(_: Admin, State(state): State<AppState>) -> Result<Json<OutboxView>, ApiError> {
     Ok(Json(OutboxView {
-        pending: state.core.outbox.pending().map_err(ApiError::internal)?,
-        dead_letters: state
-            .core
-            .outbox
-            .dead_letters()
-            .map_err(ApiError::internal)?,
+        pending: state.core.outbox.pending()?,
+        dead_letters: state.core.outbox.dead_letters()?,
     }))
 }

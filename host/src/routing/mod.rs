@@ -827,15 +827,13 @@ impl Routing {
     /// profile changed, e.g. a CRM set `tier`).
     pub fn reprioritize_customer(&self, customer_id: &str) {
         {
-            let mut state = self.lock();
-            let mut fresh = Vec::new();
+            let state = &mut *self.lock();
             for task in state.tasks.values_mut() {
                 if task.customer_id == customer_id && task.state == TaskState::Pending {
                     task.prioritized = false;
-                    fresh.push(task.id.clone());
+                    state.unprioritized.push(task.id.clone());
                 }
             }
-            state.unprioritized.extend(fresh);
         }
         self.wake();
     }
@@ -1104,11 +1102,11 @@ impl Routing {
     async fn prioritize_new(&self) {
         let fresh: Vec<Task> = {
             let mut state = self.lock();
-            let ids = std::mem::take(&mut state.unprioritized);
-            let mut seen = HashSet::new();
-            ids.into_iter()
-                .filter(|id| seen.insert(id.clone()))
-                .filter_map(|id| state.tasks.get(&id))
+            let mut ids = std::mem::take(&mut state.unprioritized);
+            ids.sort_unstable();
+            ids.dedup();
+            ids.iter()
+                .filter_map(|id| state.tasks.get(id))
                 .filter(|t| t.state == TaskState::Pending && !t.prioritized)
                 .cloned()
                 .collect()

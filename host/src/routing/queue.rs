@@ -87,8 +87,9 @@ impl Queue {
 
     /// The tasks that may escalate, created at or before `created_by`.
     pub fn escalations_due(&self, created_by: u64) -> impl Iterator<Item = &str> {
+        // Every (created_by, id) sorts before (created_by + 1, "").
         self.escalations
-            .range(..=(created_by, String::from('\u{10FFFF}')))
+            .range(..(created_by + 1, String::new()))
             .map(|(_, id)| id.as_str())
     }
 }
