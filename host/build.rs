@@ -28,11 +28,10 @@ fn main() {
     let target_dir = cargo_target_dir(&out_dir).join("wasm-plugins");
     let wasm_dir = build_plugins(&root.join("plugins"), &target_dir);
     println!("cargo:wasm_dir={}", wasm_dir.display());
-    // For this package's own integration tests (the CLI tests).
-    println!(
-        "cargo:rustc-env=SWITCHBOARD_WASM_DIR={}",
-        wasm_dir.display()
-    );
+    // For this package's own integration tests (the CLI tests). Not
+    // `SWITCHBOARD_*`: cargo also sets it for `cargo run`, and the host reads
+    // that prefix as settings.
+    println!("cargo:rustc-env=PLUGINS_WASM_DIR={}", wasm_dir.display());
     embed_bundles(&root.join("plugins"), &wasm_dir, &out_dir);
     let ui = manifest_dir.join("ui");
     println!("cargo:rerun-if-changed={}", ui.display());

@@ -5,7 +5,7 @@
 fn main() {
     let dir = std::env::var("DEP_SWITCHBOARD_PLUGINS_WASM_DIR")
         .expect("switchboard's build script publishes the plugin artifact directory");
-    println!("cargo:rustc-env=SWITCHBOARD_WASM_DIR={dir}");
+    println!("cargo:rustc-env=PLUGINS_WASM_DIR={dir}");
     // <target>/wasm-plugins: tests that build plugins the way an author does
     // reuse it, so the SDK and its dependencies are already compiled.
     let target_dir = std::path::Path::new(&dir).ancestors().nth(2).unwrap();

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 const BIN: &str = env!("CARGO_BIN_EXE_switchboard");
 
 fn wasm(package: &str) -> std::path::PathBuf {
-    Path::new(env!("SWITCHBOARD_WASM_DIR")).join(format!("{}.wasm", package.replace('-', "_")))
+    Path::new(env!("PLUGINS_WASM_DIR")).join(format!("{}.wasm", package.replace('-', "_")))
 }
 
 fn bundle(dir: &Path, name: &str, manifest: &str, wasm_file: &Path) {
@@ -159,6 +159,38 @@ fn wait_healthy(port: u16) {
         std::thread::sleep(Duration::from_millis(100));
     }
     panic!("host never became healthy");
+}
+
+/// `cargo run` gives the binary the environment `cargo test` gives this
+/// test, build scripts' `rustc-env` variables included: the host must start
+/// in it (it once took such a variable for an unknown setting and refused).
+#[test]
+fn starts_in_the_environment_cargo_run_gives_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut child = Command::new(BIN)
+        .current_dir(dir.path())
+        .env("SWITCHBOARD_LISTEN", format!("127.0.0.1:{port}"))
+        .env("RUST_LOG", "error")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(60) {
+        if let Some(status) = child.try_wait().unwrap() {
+            let mut stderr = String::new();
+            std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+            panic!("the host exited ({status}): {stderr}");
+        }
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    wait_healthy(port);
+    child.kill().unwrap();
+    child.wait().unwrap();
 }
 
 #[test]

@@ -19,7 +19,7 @@ fn install(plugins: &Path, name: &str, manifest: &str, package: &str) {
     let dir = plugins.join(name);
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("plugin.toml"), manifest).unwrap();
-    let wasm = Path::new(env!("SWITCHBOARD_WASM_DIR")).join(format!("{package}.wasm"));
+    let wasm = Path::new(env!("PLUGINS_WASM_DIR")).join(format!("{package}.wasm"));
     std::fs::copy(wasm, dir.join("plugin.wasm")).unwrap();
 }
 

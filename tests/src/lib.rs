@@ -22,7 +22,7 @@ pub const ADMIN_TOKEN: &str = "test-admin-token";
 /// `misbehave-v2`, `longest-idle`).
 pub fn wasm(package: &str) -> PathBuf {
     let path =
-        Path::new(env!("SWITCHBOARD_WASM_DIR")).join(format!("{}.wasm", package.replace('-', "_")));
+        Path::new(env!("PLUGINS_WASM_DIR")).join(format!("{}.wasm", package.replace('-', "_")));
     assert!(path.exists(), "{} was not built", path.display());
     path
 }
