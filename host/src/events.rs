@@ -66,17 +66,14 @@ impl Events {
     pub fn close(&self) {
         self.closed.send_replace(true);
     }
+    /// Whether [`Events::close`] was called.
+    pub fn is_closed(&self) -> bool {
+        *self.closed.borrow()
+    }
+
     /// Resolves once [`Events::close`] was called.
     pub async fn closed(&self) {
         let mut rx = self.closed.subscribe();
         let _ = rx.wait_for(|c| *c).await;
     }
-}
-
-/// Unix ms now.
-pub fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
 }

@@ -3,20 +3,25 @@
 //! CRM connector and routing policy is a sandboxed WebAssembly component
 //! loaded from the plugins directory and hot-reloaded when it changes.
 //!
-//! Data flows one way: [`api`] → core → [`store`]; the core calls the
-//! [`runtime`] through its narrow typed functions.
+//! Data flows one way: [`api`] → [`core`] → ([`customers`],
+//! [`conversations`], [`routing`]) → [`store`]; the core calls the
+//! [`runtime`] through its typed calls. [`wit`], [`kind`], [`clock`] and
+//! [`events`] are leaves any module may use. The layout test
+//! (`layout.rs`) keeps it so.
 
 pub mod api;
-pub mod bots;
 pub mod bundled;
+pub mod clock;
 pub mod config;
 pub mod conversations;
 pub mod core;
-pub mod crm;
 pub mod customers;
 pub mod events;
-pub mod outbox;
+pub mod kind;
+#[cfg(test)]
+mod layout;
 pub mod routing;
 pub mod runtime;
 pub mod server;
 pub mod store;
+pub mod wit;

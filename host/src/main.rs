@@ -150,14 +150,8 @@ async fn list_plugins(
 ) -> anyhow::Result<std::process::ExitCode> {
     let config = Config::load(config_path.as_deref(), std::env::vars(), &[])?;
     let dir = plugins_dir.unwrap_or_else(|| config.plugins_dir());
-    let mut names: Vec<String> = std::fs::read_dir(&dir)
-        .with_context(|| format!("reading plugins directory {}", dir.display()))?
-        .filter_map(|e| e.ok())
-        .filter(|e| e.path().is_dir())
-        .filter_map(|e| e.file_name().into_string().ok())
-        .filter(|n| !n.starts_with('.'))
-        .collect();
-    names.sort();
+    let names = runtime::bundle_names(&dir)
+        .with_context(|| format!("reading plugins directory {}", dir.display()))?;
     let scratch = std::env::temp_dir().join(format!("switchboard-check-{}", std::process::id()));
     let store = Store::open(&scratch).context("opening a scratch database")?;
     let config = Arc::new(config);

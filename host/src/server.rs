@@ -1,10 +1,9 @@
 //! Wiring: data directory, admin token, plugins, runtime and HTTP server.
 
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use anyhow::Context as _;
 use sha2::{Digest, Sha256};
 use tokio::sync::oneshot;
 
@@ -13,10 +12,10 @@ use crate::bundled;
 use crate::config::Config;
 use crate::conversations::Conversations;
 use crate::core::{Core, Directory};
-use crate::customers::Customers;
+use crate::customers::{Customers, IdentityError};
 use crate::events::Events;
-use crate::runtime::{Runtime, RuntimeOptions, WatchHandle};
-use crate::store::Store;
+use crate::runtime::{Runtime, RuntimeError, RuntimeOptions, WatchHandle};
+use crate::store::{Store, StoreError};
 
 /// A running host.
 pub struct Server {
@@ -39,23 +38,81 @@ pub struct Server {
 /// Where the generated admin token is kept.
 pub const ADMIN_TOKEN_FILE: &str = "admin-token";
 
+/// Why the host did not start or stop cleanly.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// A file or directory of the host's could not be used.
+    #[error("{what} {}: {source}", path.display())]
+    Io {
+        /// What the host was doing.
+        what: &'static str,
+        /// With which file or directory.
+        path: PathBuf,
+        /// Why it failed.
+        source: std::io::Error,
+    },
+    /// The database could not be opened, loaded or flushed.
+    #[error("{what}: {source}")]
+    Store {
+        /// What the host was doing.
+        what: String,
+        /// Why it failed.
+        source: StoreError,
+    },
+    /// `customers.default_region` is not a region.
+    #[error("customers.default_region: {0}")]
+    Region(#[from] IdentityError),
+    /// The plugin runtime did not start.
+    #[error(transparent)]
+    Runtime(#[from] RuntimeError),
+    /// No randomness for a generated admin token.
+    #[error("no randomness for the admin token: {0}")]
+    Random(String),
+    /// The listen address cannot be bound.
+    #[error("listening on {addr}: {source}")]
+    Listen {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Serving HTTP failed.
+    #[error("serving HTTP: {0}")]
+    Serve(std::io::Error),
+    /// The HTTP server's task panicked or was cancelled.
+    #[error("server task: {0}")]
+    Task(#[from] tokio::task::JoinError),
+}
+
+fn io_error(what: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> ServerError {
+    let path = path.to_path_buf();
+    move |source| ServerError::Io { what, path, source }
+}
+
+fn store_error(what: String) -> impl FnOnce(StoreError) -> ServerError {
+    move |source| ServerError::Store { what, source }
+}
+
 impl Server {
     /// Opens the data directory, seeds and loads the plugins, and starts
     /// serving HTTP on `config.listen`.
-    pub async fn start(config: Config) -> anyhow::Result<Server> {
+    pub async fn start(config: Config) -> Result<Server, ServerError> {
         let config = Arc::new(config);
         std::fs::create_dir_all(&config.data_dir)
-            .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
-        let store = Store::open_with(&config.data_dir.join("db"), config.durability)
-            .with_context(|| format!("opening the database in {}", config.data_dir.display()))?;
-        let customers =
-            Arc::new(Customers::new(store.clone(), &config.customers).map_err(anyhow::Error::msg)?);
+            .map_err(io_error("creating data directory", &config.data_dir))?;
+        let store = Store::open_with(&config.data_dir.join("db"), config.durability).map_err(
+            store_error(format!(
+                "opening the database in {}",
+                config.data_dir.display()
+            )),
+        )?;
+        let customers = Arc::new(Customers::new(store.clone(), &config.customers)?);
         let conversations = Arc::new(Conversations::new(store.clone()));
         let admin_token = admin_token(&config)?;
 
         let plugins_dir = config.plugins_dir();
-        let seeded = bundled::seed(&plugins_dir)
-            .with_context(|| format!("seeding plugins into {}", plugins_dir.display()))?;
+        let seeded =
+            bundled::seed(&plugins_dir).map_err(io_error("seeding plugins into", &plugins_dir))?;
         if !seeded.is_empty() {
             tracing::info!(dir = %plugins_dir.display(), plugins = ?seeded, "seeded first-party plugins");
         }
@@ -79,17 +136,16 @@ impl Server {
                 runtime.clone(),
                 Events::new(),
             )
-            .context("loading agents and tasks")?,
+            .map_err(store_error("loading agents and tasks".into()))?,
         );
         let workers = core.start();
         let watch = if config.runtime.watch {
-            Some(runtime.watch().context("watching the plugins directory")?)
+            Some(runtime.watch()?)
         } else {
             None
         };
 
         let state = AppState {
-            runtime: runtime.clone(),
             core: core.clone(),
             metrics: api::metrics::handle(),
             admin_token_digest: Arc::new(Sha256::digest(admin_token.as_bytes()).into()),
@@ -97,10 +153,14 @@ impl Server {
         };
         let app_lifetime = Arc::downgrade(&state.lifetime);
         let app = api::app(state, config.max_body_bytes);
+        let listen_error = |source| ServerError::Listen {
+            addr: config.listen,
+            source,
+        };
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
-            .with_context(|| format!("listening on {}", config.listen))?;
-        let addr = listener.local_addr()?;
+            .map_err(listen_error)?;
+        let addr = listener.local_addr().map_err(listen_error)?;
         let (tx, rx) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             axum::serve(listener, app)
@@ -127,12 +187,12 @@ impl Server {
     /// Stops accepting connections, lets requests in flight finish, stops
     /// the watcher, flushes the database, and returns once nothing holds the
     /// data directory any more (so another host can open it).
-    pub async fn shutdown(mut self) -> anyhow::Result<()> {
-        self.core.events.close();
+    pub async fn shutdown(mut self) -> Result<(), ServerError> {
+        self.core.close();
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
-        let served = (&mut self.task).await.context("server task")?;
+        let served = (&mut self.task).await?;
         if let Some(watch) = self.watch.take() {
             watch.stop().await;
         }
@@ -146,15 +206,17 @@ impl Server {
         while self.app_lifetime.strong_count() > 0 && tokio::time::Instant::now() < deadline {
             tokio::time::sleep(std::time::Duration::from_millis(1)).await;
         }
-        self.store.flush().context("flushing the database")?;
-        served.context("serving HTTP")
+        self.store
+            .flush()
+            .map_err(store_error("flushing the database".into()))?;
+        served.map_err(ServerError::Serve)
     }
 }
 
 /// The admin token: from the config (or `SWITCHBOARD_ADMIN_TOKEN`), else the
 /// one stored in the data directory, else a new one — printed once and
 /// stored (mode 0600) for next time.
-fn admin_token(config: &Config) -> anyhow::Result<String> {
+fn admin_token(config: &Config) -> Result<String, ServerError> {
     if let Some(token) = config.admin_token.as_ref().filter(|t| !t.trim().is_empty()) {
         return Ok(token.trim().to_string());
     }
@@ -165,11 +227,9 @@ fn admin_token(config: &Config) -> anyhow::Result<String> {
         return Ok(token.trim().to_string());
     }
     let mut bytes = [0u8; 24];
-    getrandom::fill(&mut bytes)
-        .map_err(|e| anyhow::anyhow!("no randomness for the admin token: {e}"))?;
+    getrandom::fill(&mut bytes).map_err(|e| ServerError::Random(e.to_string()))?;
     let token = format!("sb_admin_{}", hex::encode(bytes));
-    write_private(&path, &token)
-        .with_context(|| format!("storing the admin token in {}", path.display()))?;
+    write_private(&path, &token).map_err(io_error("storing the admin token in", &path))?;
     println!(
         "Generated an admin token (shown once; stored in {}):\n\n    {token}\n",
         path.display()

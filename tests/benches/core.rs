@@ -126,7 +126,7 @@ fn route_decision(c: &mut Criterion) {
             assert!(
                 matches!(
                     decision,
-                    Some(switchboard::runtime::bindings::routing::Decision::Assign(_))
+                    Some(switchboard::wit::routing::Decision::Assign(_))
                 ),
                 "{label}: {decision:?}"
             );

@@ -16,8 +16,8 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use switchboard::config::RuntimeConfig;
-use switchboard::runtime::bindings::router::RouterPre;
 use switchboard::runtime::engine::build_engine;
+use switchboard::wit::router::RouterPre;
 use switchboard_tests::*;
 use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{Engine, Store};

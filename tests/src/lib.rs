@@ -168,7 +168,7 @@ pub async fn webhook(
     plugin: &str,
     path: &str,
 ) -> Result<(u16, String), switchboard::runtime::CallError> {
-    use switchboard::runtime::bindings::types::HttpRequest;
+    use switchboard::wit::types::HttpRequest;
     let request = HttpRequest {
         method: "POST".into(),
         path_with_query: format!("/webhooks/{plugin}{path}"),
@@ -188,11 +188,11 @@ pub async fn webhook(
 pub fn sample_routing(
     agents: u32,
 ) -> (
-    switchboard::runtime::bindings::routing::RouteTask,
-    switchboard::runtime::bindings::routing::Candidates,
+    switchboard::wit::routing::RouteTask,
+    switchboard::wit::routing::Candidates,
 ) {
-    use switchboard::runtime::bindings::routing::{Candidates, RouteTask};
-    use switchboard::runtime::bindings::types::{ChannelKind, SkillRequirement};
+    use switchboard::wit::routing::{Candidates, RouteTask};
+    use switchboard::wit::types::{ChannelKind, SkillRequirement};
     let task = RouteTask {
         id: "task-1".into(),
         channel: "webchat".into(),

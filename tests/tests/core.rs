@@ -803,7 +803,7 @@ async fn the_customers_last_agent_is_preferred() {
 #[tokio::test]
 async fn decision_for_matches_the_dispatcher_and_the_built_in_policy() {
     use switchboard::routing::TaskState;
-    use switchboard::runtime::bindings::routing::Decision;
+    use switchboard::wit::routing::Decision;
     let mut chosen = Vec::new();
     for router in ["longest-idle", "built-in"] {
         let (routing, _store, _dir, task) =

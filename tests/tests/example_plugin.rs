@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use switchboard::runtime::bindings::routing::Decision;
+use switchboard::wit::routing::Decision;
 use switchboard_tests::*;
 
 #[tokio::test]

@@ -331,7 +331,7 @@ async fn router_assigning_a_non_candidate_is_a_fault() {
         .unwrap();
     assert!(matches!(
         decision,
-        switchboard::runtime::bindings::routing::Decision::Assign(5)
+        switchboard::wit::routing::Decision::Assign(5)
     ));
     assert_eq!(
         t.runtime
@@ -409,7 +409,7 @@ async fn warm_router_instances_survive_traps_and_timeouts_of_other_calls() {
     ));
     let t = TestRuntime::new(&all, |_| {}).await;
     let (mut task, candidates) = sample_routing(5);
-    use switchboard::runtime::bindings::routing::Decision;
+    use switchboard::wit::routing::Decision;
     for bad in ["trap", "loop", "trap"] {
         task.channel = "chat".into();
         let ok = t

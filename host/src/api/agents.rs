@@ -1,4 +1,4 @@
-//! Agents and their tasks: `/api/agents/...`, `/api/tasks/...`.
+//! Agents: `/api/me`, `/api/agents/...` (create, list, status, their tasks).
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::routing::{AgentInput, AgentStatus, Task};
+use crate::core::{Agent, AgentInput, AgentStatus, Task};
 
 use super::auth::{Admin, Principal};
 use super::body::JsonBody;
@@ -18,10 +18,9 @@ use super::{ApiError, AppState};
 pub async fn me(who: Principal, State(state): State<AppState>) -> Json<serde_json::Value> {
     let (role, agent) = match &who {
         Principal::Admin => ("admin", None),
-        Principal::Supervisor(id) => ("supervisor", state.core.routing.agent(id)),
-        Principal::Agent(id) => ("agent", state.core.routing.agent(id)),
+        Principal::Supervisor(id) => ("supervisor", state.core.agent(id)),
+        Principal::Agent(id) => ("agent", state.core.agent(id)),
     };
-    let agent = agent.map(|a| state.core.routing.view(&a));
     Json(json!({ "role": role, "agent": agent }))
 }
 
@@ -33,10 +32,8 @@ pub async fn put(
     Path(id): Path<String>,
     JsonBody(input): JsonBody<AgentInput>,
 ) -> Result<Response, ApiError> {
-    let (agent, token, seq) = state.core.routing.put_agent(&id, input)?;
-    state.core.store.durable(seq).await?;
-    let mut body =
-        serde_json::to_value(state.core.routing.view(&agent)).map_err(ApiError::internal)?;
+    let (agent, token) = state.core.put_agent(&id, input).await?;
+    let mut body = serde_json::to_value(agent).map_err(ApiError::internal)?;
     Ok(match token {
         Some(token) => {
             body["token"] = json!(token);
@@ -50,12 +47,9 @@ pub async fn put(
 pub async fn list(
     who: Principal,
     State(state): State<AppState>,
-) -> Result<Json<Vec<crate::routing::Agent>>, ApiError> {
+) -> Result<Json<Vec<Agent>>, ApiError> {
     who.require_supervisor()?;
-    let routing = &state.core.routing;
-    Ok(Json(
-        routing.agents().iter().map(|a| routing.view(a)).collect(),
-    ))
+    Ok(Json(state.core.agents()))
 }
 
 /// `GET /api/agents/{id}` (the agent, supervisor).
@@ -63,14 +57,13 @@ pub async fn show(
     who: Principal,
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> Result<Json<crate::routing::Agent>, ApiError> {
+) -> Result<Json<Agent>, ApiError> {
     let agent = state
         .core
-        .routing
         .agent(&id)
         .ok_or_else(|| ApiError::not_found(format!("no agent {id}")))?;
     who.require_self_or_supervisor(&id)?;
-    Ok(Json(state.core.routing.view(&agent)))
+    Ok(Json(agent))
 }
 
 /// The status change body.
@@ -86,14 +79,12 @@ pub async fn status(
     State(state): State<AppState>,
     Path(id): Path<String>,
     JsonBody(body): JsonBody<StatusBody>,
-) -> Result<Json<crate::routing::Agent>, ApiError> {
-    if state.core.routing.agent(&id).is_none() {
+) -> Result<Json<Agent>, ApiError> {
+    if state.core.agent(&id).is_none() {
         return Err(ApiError::not_found(format!("no agent {id}")));
     }
     who.require_self_or_supervisor(&id)?;
-    let (agent, seq) = state.core.routing.set_status(&id, body.status)?;
-    state.core.store.durable(seq).await?;
-    Ok(Json(state.core.routing.view(&agent)))
+    Ok(Json(state.core.set_agent_status(&id, body.status).await?))
 }
 
 /// `GET /api/agents/{id}/tasks` (the agent, supervisor).
@@ -102,75 +93,9 @@ pub async fn tasks(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<Vec<Task>>, ApiError> {
-    if state.core.routing.agent(&id).is_none() {
+    if state.core.agent(&id).is_none() {
         return Err(ApiError::not_found(format!("no agent {id}")));
     }
     who.require_self_or_supervisor(&id)?;
-    Ok(Json(state.core.routing.agent_tasks(&id)?))
-}
-
-/// `GET /api/tasks/{id}` (its agent, supervisor).
-pub async fn task(
-    who: Principal,
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-) -> Result<Json<Task>, ApiError> {
-    let task = state
-        .core
-        .routing
-        .task(&id)
-        .ok_or_else(|| ApiError::not_found(format!("no task {id}")))?;
-    if !who.sees_all() && task.agent_id.as_deref() != who.agent_id() {
-        return Err(ApiError::forbidden(format!("task {id} is not yours")));
-    }
-    Ok(Json(task))
-}
-
-/// `POST /api/tasks/{id}/accept` (the reserved agent).
-pub async fn accept(
-    who: Principal,
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-) -> Result<Json<Task>, ApiError> {
-    let agent = who.require_agent()?;
-    Ok(Json(state.core.accept(&id, agent).await?))
-}
-
-/// `POST /api/tasks/{id}/reject` (the reserved agent).
-pub async fn reject(
-    who: Principal,
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-) -> Result<Json<Task>, ApiError> {
-    let agent = who.require_agent()?;
-    Ok(Json(state.core.reject(&id, agent).await?))
-}
-
-/// The completion body; may be empty.
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-pub struct CompleteBody {
-    #[serde(default)]
-    disposition: Option<String>,
-}
-
-/// `POST /api/tasks/{id}/complete` (the assigned agent), body
-/// `{"disposition": "..."}` or none.
-pub async fn complete(
-    who: Principal,
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-    request: axum::extract::Request,
-) -> Result<Json<Task>, ApiError> {
-    let agent = who.require_agent()?.to_string();
-    let bytes = super::body::read_body(request, &()).await?;
-    let body: CompleteBody = if bytes.iter().all(u8::is_ascii_whitespace) {
-        CompleteBody::default()
-    } else {
-        serde_json::from_slice(&bytes)
-            .map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))?
-    };
-    Ok(Json(
-        state.core.complete(&id, &agent, body.disposition).await?,
-    ))
+    Ok(Json(state.core.agent_tasks(&id)?))
 }

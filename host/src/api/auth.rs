@@ -9,7 +9,7 @@ use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use sha2::{Digest, Sha256};
 
-use crate::routing::Role;
+use crate::core::Role;
 
 use super::{ApiError, AppState};
 
@@ -116,7 +116,7 @@ impl FromRequestParts<AppState> for Principal {
             return Ok(Principal::Admin);
         }
         // Agent tokens are looked up by digest in a map.
-        match state.core.routing.agent_by_token(token) {
+        match state.core.agent_by_token(token) {
             Some(agent) => Ok(match agent.role {
                 Role::Supervisor => Principal::Supervisor(agent.id),
                 Role::Agent => Principal::Agent(agent.id),

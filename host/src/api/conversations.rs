@@ -5,7 +5,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 
-use crate::conversations::{Conversation, Message};
+use crate::core::{Conversation, Message};
 
 use super::auth::Principal;
 use super::body::JsonBody;
@@ -34,7 +34,7 @@ pub async fn show(
 ) -> Result<Json<ConversationView>, ApiError> {
     let (conversation, messages) = state.core.conversation(&id)?;
     if let Principal::Agent(agent) = &who
-        && !state.core.routing.agent_has_conversation(agent, &id)
+        && !state.core.agent_has_conversation(agent, &id)
     {
         return Err(ApiError::forbidden(format!(
             "conversation {id} is not yours"
@@ -66,16 +66,10 @@ pub async fn reply(
     JsonBody(body): JsonBody<ReplyBody>,
 ) -> Result<(StatusCode, Json<Message>), ApiError> {
     let agent = who.require_agent()?.to_string();
-    if state
-        .core
-        .conversations
-        .get(&id)
-        .map_err(ApiError::internal)?
-        .is_none()
-    {
+    if !state.core.conversation_exists(&id)? {
         return Err(ApiError::not_found(format!("no conversation {id}")));
     }
-    if !state.core.routing.agent_has_conversation(&agent, &id) {
+    if !state.core.agent_has_conversation(&agent, &id) {
         return Err(ApiError::forbidden(format!(
             "conversation {id} is not yours"
         )));

@@ -6,8 +6,7 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use serde::{Deserialize, Serialize};
 
-use crate::conversations::Message;
-use crate::customers::{AuditEntry, Customer, MergeSuggestion};
+use crate::core::{AuditEntry, Customer, Identity, MergeSuggestion, Message};
 
 use super::auth::{Admin, Principal};
 use super::body::JsonBody;
@@ -18,7 +17,7 @@ use super::{ApiError, AppState};
 pub struct CustomerView {
     id: String,
     display_name: Option<String>,
-    identities: Vec<crate::customers::Identity>,
+    identities: Vec<Identity>,
     attributes: BTreeMap<String, String>,
     created_at: u64,
     updated_at: u64,
@@ -55,17 +54,7 @@ pub async fn lookup(
     let raw = q
         .identity
         .ok_or_else(|| ApiError::bad_request("missing `identity=KIND:VALUE`"))?;
-    let identity = state
-        .core
-        .customers
-        .normalizer()
-        .parse(&raw)
-        .map_err(|e| ApiError::bad_request(e.to_string()))?;
-    let found = state
-        .core
-        .customers
-        .by_identity(&identity)
-        .map_err(ApiError::from)?;
+    let found = state.core.find_customers(&raw)?;
     Ok(Json(
         found
             .into_iter()
@@ -77,7 +66,7 @@ pub async fn lookup(
 
 fn can_see(who: &Principal, state: &AppState, customer: &str) -> bool {
     match who {
-        Principal::Agent(agent) => state.core.routing.agent_has_customer(agent, customer),
+        Principal::Agent(agent) => state.core.agent_has_customer(agent, customer),
         _ => true,
     }
 }
@@ -85,9 +74,7 @@ fn can_see(who: &Principal, state: &AppState, customer: &str) -> bool {
 fn load(who: &Principal, state: &AppState, id: &str) -> Result<Customer, ApiError> {
     let customer = state
         .core
-        .customers
-        .get(id)
-        .map_err(ApiError::from)?
+        .customer(id)?
         .ok_or_else(|| ApiError::not_found(format!("no customer {id}")))?;
     if !can_see(who, state, &customer.id) {
         return Err(ApiError::forbidden(format!(
@@ -152,12 +139,7 @@ pub async fn audit(
     _: Admin,
     State(state): State<AppState>,
 ) -> Result<Json<Vec<AuditEntry>>, ApiError> {
-    state
-        .core
-        .customers
-        .audit_log()
-        .map(Json)
-        .map_err(ApiError::from)
+    Ok(Json(state.core.audit_log()?))
 }
 
 /// `GET /api/merge-suggestions` (admin): pairs an event tied together under
@@ -166,10 +148,5 @@ pub async fn suggestions(
     _: Admin,
     State(state): State<AppState>,
 ) -> Result<Json<Vec<MergeSuggestion>>, ApiError> {
-    state
-        .core
-        .customers
-        .suggestions()
-        .map(Json)
-        .map_err(ApiError::from)
+    Ok(Json(state.core.merge_suggestions()?))
 }

@@ -6,6 +6,9 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
+use crate::core::{CoreError, Failure};
+use crate::wit::types::ErrorKind;
+
 /// An error response.
 #[derive(Debug)]
 pub struct ApiError {
@@ -64,60 +67,36 @@ impl IntoResponse for ApiError {
     }
 }
 
-impl From<crate::core::CoreError> for ApiError {
-    fn from(e: crate::core::CoreError) -> Self {
-        use crate::core::CoreError;
-        use crate::runtime::CallError;
-        match e {
-            CoreError::Invalid(m) => ApiError::bad_request(m),
-            CoreError::NotFound(m) => ApiError::not_found(m),
-            CoreError::Forbidden(m) => ApiError::forbidden(m),
-            CoreError::Conflict(m) => ApiError::conflict(m),
-            CoreError::Plugin { status, message } => ApiError::new(
-                StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
-                "plugin_error",
-                message,
-            ),
-            CoreError::Call(call) => match call {
-                CallError::NotFound(_) | CallError::WrongKind { .. } => {
-                    ApiError::not_found(call.to_string())
-                }
-                CallError::Disabled(_)
-                | CallError::NotLoaded { .. }
-                | CallError::CircuitOpen { .. }
-                | CallError::Busy { .. } => ApiError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "plugin_unavailable",
-                    call.to_string(),
-                ),
-                CallError::Fault { .. } => {
-                    tracing::warn!(error = %call, "plugin fault answering a request");
-                    ApiError::new(
-                        StatusCode::INTERNAL_SERVER_ERROR,
-                        "plugin_failed",
-                        call.to_string(),
-                    )
-                }
-            },
-            CoreError::Store(s) => ApiError::internal(s),
-        }
+impl From<CoreError> for ApiError {
+    /// The HTTP answer to a core failure: the status table of the API.
+    fn from(e: CoreError) -> Self {
+        let (status, code) = match e.failure() {
+            Failure::Invalid => (StatusCode::BAD_REQUEST, "bad_request"),
+            Failure::NotFound => (StatusCode::NOT_FOUND, "not_found"),
+            Failure::Forbidden => (StatusCode::FORBIDDEN, "forbidden"),
+            Failure::Conflict => (StatusCode::CONFLICT, "conflict"),
+            Failure::InvalidBundle => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_bundle"),
+            Failure::LoadFailed => (StatusCode::UNPROCESSABLE_ENTITY, "load_failed"),
+            Failure::PluginAnswered(kind) => (plugin_status(kind), "plugin_error"),
+            Failure::PluginUnavailable => (StatusCode::SERVICE_UNAVAILABLE, "plugin_unavailable"),
+            Failure::PluginFailed => {
+                tracing::warn!(error = %e, "plugin fault answering a request");
+                (StatusCode::INTERNAL_SERVER_ERROR, "plugin_failed")
+            }
+            Failure::Internal => return ApiError::internal(e),
+        };
+        ApiError::new(status, code, e.to_string())
     }
 }
 
-impl From<crate::store::StoreError> for ApiError {
-    fn from(e: crate::store::StoreError) -> Self {
-        ApiError::internal(e)
-    }
-}
-
-impl From<crate::customers::CustomerError> for ApiError {
-    fn from(e: crate::customers::CustomerError) -> Self {
-        crate::core::CoreError::from(e).into()
-    }
-}
-
-impl From<crate::routing::RoutingError> for ApiError {
-    fn from(e: crate::routing::RoutingError) -> Self {
-        crate::core::CoreError::from(e).into()
+/// The status a channel plugin asks for when it refuses a webhook.
+fn plugin_status(kind: ErrorKind) -> StatusCode {
+    match kind {
+        ErrorKind::BadRequest => StatusCode::BAD_REQUEST,
+        ErrorKind::Unauthorized => StatusCode::UNAUTHORIZED,
+        ErrorKind::Forbidden => StatusCode::FORBIDDEN,
+        ErrorKind::NotFound => StatusCode::NOT_FOUND,
+        ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }

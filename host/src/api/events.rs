@@ -18,13 +18,13 @@ pub async fn stream(
     who: Principal,
     State(state): State<AppState>,
 ) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
-    let rx = state.core.events.subscribe();
+    let rx = state.core.subscribe();
     let stream =
         futures_util::stream::unfold((rx, who, state), |(mut rx, who, state)| async move {
             loop {
                 let next = tokio::select! {
                     e = rx.recv() => e,
-                    _ = state.core.events.closed() => return None,
+                    _ = state.core.closed() => return None,
                 };
                 let event = match next {
                     Ok(e) => e,
@@ -39,9 +39,10 @@ pub async fn stream(
                 let visible = match &who {
                     Principal::Agent(agent) => {
                         event.agent_id.as_deref() == Some(agent.as_str())
-                            || event.conversation_id.as_deref().is_some_and(|c| {
-                                state.core.routing.agent_has_conversation(agent, c)
-                            })
+                            || event
+                                .conversation_id
+                                .as_deref()
+                                .is_some_and(|c| state.core.agent_has_conversation(agent, c))
                     }
                     _ => true,
                 };

@@ -3,9 +3,7 @@
 use axum::Json;
 use axum::extract::State;
 
-use crate::events::now_ms;
-use crate::routing::trend::{self, Sample};
-use crate::routing::{QueueEntry, Stats};
+use crate::core::{QueueEntry, Sample, Stats};
 
 use super::auth::Principal;
 use super::{ApiError, AppState};
@@ -17,13 +15,13 @@ pub async fn queue(
     State(state): State<AppState>,
 ) -> Result<Json<Vec<QueueEntry>>, ApiError> {
     who.require_supervisor()?;
-    Ok(Json(state.core.routing.queue()))
+    Ok(Json(state.core.queue()))
 }
 
 /// `GET /api/stats` (supervisor).
 pub async fn stats(who: Principal, State(state): State<AppState>) -> Result<Json<Stats>, ApiError> {
     who.require_supervisor()?;
-    Ok(Json(state.core.routing.stats()))
+    Ok(Json(state.core.stats()))
 }
 
 /// What `GET /api/stats/history` answers.
@@ -42,10 +40,9 @@ pub async fn history(
     State(state): State<AppState>,
 ) -> Result<Json<History>, ApiError> {
     who.require_supervisor()?;
-    let mut points = state.core.trend.samples();
-    points.push(Sample::of(&state.core.routing.stats(), now_ms()));
+    let (interval_ms, points) = state.core.stats_history();
     Ok(Json(History {
-        interval_ms: trend::INTERVAL_MS,
+        interval_ms,
         points,
     }))
 }

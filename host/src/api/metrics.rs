@@ -29,7 +29,7 @@ pub fn handle() -> PrometheusHandle {
 
 /// The scrape endpoint.
 pub async fn scrape(State(state): State<AppState>) -> impl IntoResponse {
-    let stats = state.core.routing.stats();
+    let stats = state.core.stats();
     for (kind, s) in &stats.channels {
         let kind = kind.as_str();
         metrics::gauge!("switchboard_queue_waiting", "kind" => kind).set(s.waiting as f64);
@@ -41,7 +41,7 @@ pub async fn scrape(State(state): State<AppState>) -> impl IntoResponse {
         metrics::gauge!("switchboard_agents", "status" => *status).set(*n as f64);
     }
     metrics::gauge!("switchboard_router_fallbacks").set(stats.router.fallbacks as f64);
-    for p in state.runtime.plugins() {
+    for p in state.core.plugins() {
         metrics::gauge!("switchboard_plugin_calls", "plugin" => p.name.clone()).set(p.calls as f64);
         metrics::gauge!("switchboard_plugin_failures", "plugin" => p.name.clone())
             .set(p.failures as f64);

@@ -11,6 +11,8 @@ mod events;
 mod floor;
 pub mod metrics;
 mod plugins;
+mod queues;
+mod tasks;
 mod ui;
 mod webhooks;
 
@@ -23,7 +25,6 @@ use serde_json::json;
 use tower_http::trace::TraceLayer;
 
 use crate::core::Core;
-use crate::runtime::Runtime;
 
 pub use auth::Principal;
 pub use error::ApiError;
@@ -31,9 +32,7 @@ pub use error::ApiError;
 /// What every handler can reach.
 #[derive(Clone)]
 pub struct AppState {
-    /// The plugin runtime.
-    pub runtime: Runtime,
-    /// Customers, conversations, routing, outbox.
+    /// Everything the endpoints act on.
     pub core: Arc<Core>,
     /// Renders `/metrics`.
     pub metrics: metrics_exporter_prometheus::PrometheusHandle,
@@ -61,17 +60,17 @@ pub fn app(state: AppState, max_body_bytes: usize) -> Router {
         .route("/api/plugins/{name}/enable", post(plugins::enable))
         .route("/api/plugins/{name}/disable", post(plugins::disable))
         .route("/api/runtime", get(plugins::runtime))
-        .route("/api/outbox", get(plugins::outbox))
-        .route("/api/crm", get(plugins::crm))
-        .route("/api/crm/redrive", post(plugins::crm_redrive))
+        .route("/api/outbox", get(queues::outbox))
+        .route("/api/crm", get(queues::crm))
+        .route("/api/crm/redrive", post(queues::crm_redrive))
         .route("/api/agents", get(agents::list))
         .route("/api/agents/{id}", get(agents::show).put(agents::put))
         .route("/api/agents/{id}/status", post(agents::status))
         .route("/api/agents/{id}/tasks", get(agents::tasks))
-        .route("/api/tasks/{id}", get(agents::task))
-        .route("/api/tasks/{id}/accept", post(agents::accept))
-        .route("/api/tasks/{id}/reject", post(agents::reject))
-        .route("/api/tasks/{id}/complete", post(agents::complete))
+        .route("/api/tasks/{id}", get(tasks::task))
+        .route("/api/tasks/{id}/accept", post(tasks::accept))
+        .route("/api/tasks/{id}/reject", post(tasks::reject))
+        .route("/api/tasks/{id}/complete", post(tasks::complete))
         .route("/api/queue", get(floor::queue))
         .route("/api/stats", get(floor::stats))
         .route("/api/stats/history", get(floor::history))

@@ -18,8 +18,8 @@ use std::time::Duration;
 
 use tokio::sync::broadcast;
 
+use crate::core::{HttpRequest, HttpResponse};
 use crate::events::Event;
-use crate::runtime::bindings::types::{HttpRequest, HttpResponse};
 
 use super::{ApiError, AppState};
 
@@ -67,7 +67,7 @@ pub async fn handle(State(state): State<AppState>, request: Request) -> Result<R
     // Subscribed before the plugin reads, so nothing that happens between
     // its answer and the wait is missed. Only reads can long-poll, so
     // writes do not make the core build events for nobody.
-    let mut changes = (http.method == "GET").then(|| state.core.events.subscribe());
+    let mut changes = (http.method == "GET").then(|| state.core.subscribe());
     let mut response = state.core.handle_webhook(&plugin, &http).await?;
     // Held until the plugin has something to say (it stops asking to wait)
     // or the first answer's time runs out: a change on the channel may not
@@ -140,6 +140,6 @@ async fn wait_for_channel(
     tokio::select! {
         changed = wait => changed,
         _ = tokio::time::sleep_until(deadline) => false,
-        _ = state.core.events.closed() => false,
+        _ = state.core.closed() => false,
     }
 }

@@ -9,10 +9,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::customers::{Identity, Merge, timeline_key};
-use crate::routing::Kind;
-use crate::runtime::bindings::types as wit;
-use crate::store::{Batch, Store, StoreError};
+use crate::customers::{Identity, Merge};
+use crate::kind::Kind;
+use crate::store::{Batch, Store, StoreError, keys};
+use crate::wit::types as wit;
 
 /// Whether a conversation is still going.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -193,27 +193,35 @@ pub struct Message {
     pub metadata: std::collections::BTreeMap<String, String>,
 }
 
-fn conversation_key(id: &str) -> String {
-    format!("conv/{id}")
-}
-fn open_key(customer: &str, channel: &str, thread: &str) -> String {
-    format!("convopen/{customer}/{channel}/{thread}")
-}
-fn by_customer_key(customer: &str, conversation: &str) -> String {
-    format!("convcust/{customer}/{conversation}")
-}
-/// Key of a message record.
-pub fn message_key(id: &str) -> String {
-    format!("msg/{id}")
-}
-fn conversation_message_key(conversation: &str, at: u64, message: &str) -> String {
-    format!("convmsg/{conversation}/{at:016x}/{message}")
-}
-fn inbound_id_key(channel: &str, provider_id: &str) -> String {
-    format!("pmid/in/{channel}/{provider_id}")
-}
-fn outbound_id_key(channel: &str, provider_id: &str) -> String {
-    format!("pmid/out/{channel}/{provider_id}")
+impl Message {
+    /// The message as plugins see it.
+    pub fn to_wit(&self) -> wit::TimelineEntry {
+        wit::TimelineEntry {
+            id: self.id.clone(),
+            at: self.at,
+            channel: self.channel.clone(),
+            conversation_id: self.conversation_id.clone(),
+            direction: match self.direction {
+                Direction::Inbound => wit::Direction::Inbound,
+                Direction::Outbound => wit::Direction::Outbound,
+            },
+            author: match self.author {
+                Author::Customer => wit::Author::Customer,
+                Author::Agent => wit::Author::Agent,
+                Author::Bot => wit::Author::Bot,
+                Author::System => wit::Author::System,
+            },
+            text: self.text.clone(),
+            attachments: self.attachments.iter().map(Attachment::to_wit).collect(),
+            status: self.status.and_then(|s| match s {
+                MessageStatus::Queued => None,
+                MessageStatus::Sent => Some(wit::DeliveryStatus::Sent),
+                MessageStatus::Delivered => Some(wit::DeliveryStatus::Delivered),
+                MessageStatus::Read => Some(wit::DeliveryStatus::Read),
+                MessageStatus::Failed => Some(wit::DeliveryStatus::Failed),
+            }),
+        }
+    }
 }
 
 /// Conversations and messages in the store.
@@ -229,7 +237,7 @@ impl Conversations {
 
     /// A conversation by id.
     pub fn get(&self, id: &str) -> Result<Option<Conversation>, StoreError> {
-        self.store.get_json(&conversation_key(id))
+        self.store.get_json(&keys::conversation(id))
     }
 
     /// The open conversation of a customer on a channel thread.
@@ -241,7 +249,7 @@ impl Conversations {
     ) -> Result<Option<Conversation>, StoreError> {
         match self
             .store
-            .get_string(&open_key(customer, channel, thread))?
+            .get_string(&keys::open_conversation(customer, channel, thread))?
         {
             None => Ok(None),
             Some(id) => self.get(&id),
@@ -250,7 +258,7 @@ impl Conversations {
 
     /// A message by id.
     pub fn message(&self, id: &str) -> Result<Option<Message>, StoreError> {
-        self.store.get_json(&message_key(id))
+        self.store.get_json(&keys::message(id))
     }
 
     /// The message already stored for an inbound provider id.
@@ -259,7 +267,8 @@ impl Conversations {
         channel: &str,
         provider_id: &str,
     ) -> Result<Option<String>, StoreError> {
-        self.store.get_string(&inbound_id_key(channel, provider_id))
+        self.store
+            .get_string(&keys::inbound_provider_id(channel, provider_id))
     }
 
     /// The outbound message a provider id refers to.
@@ -270,17 +279,42 @@ impl Conversations {
     ) -> Result<Option<Message>, StoreError> {
         match self
             .store
-            .get_string(&outbound_id_key(channel, provider_id))?
+            .get_string(&keys::outbound_provider_id(channel, provider_id))?
         {
             None => Ok(None),
             Some(id) => self.message(&id),
         }
     }
 
+    /// The ids of a customer's messages (every conversation), in time
+    /// order.
+    pub fn timeline_ids(&self, customer: &str) -> Result<Vec<String>, StoreError> {
+        Ok(self
+            .store
+            .scan_keys(&keys::timeline_of(customer))?
+            .into_iter()
+            .filter_map(|k| k.split('/').nth(1).map(str::to_string))
+            .collect())
+    }
+
+    /// The latest `limit` messages of a customer's timeline (every
+    /// conversation, every channel), oldest first.
+    pub fn timeline(&self, customer: &str, limit: usize) -> Result<Vec<Message>, StoreError> {
+        let ids = self.timeline_ids(customer)?;
+        let skip = ids.len().saturating_sub(limit);
+        let mut out = Vec::new();
+        for id in &ids[skip..] {
+            if let Some(m) = self.message(id)? {
+                out.push(m);
+            }
+        }
+        Ok(out)
+    }
+
     /// A conversation's messages in time order.
     pub fn messages(&self, conversation: &str) -> Result<Vec<Message>, StoreError> {
         let mut out = Vec::new();
-        for rest in self.store.scan_keys(&format!("convmsg/{conversation}/"))? {
+        for rest in self.store.scan_keys(&keys::messages_of(conversation))? {
             if let Some(id) = rest.split('/').nth(1)
                 && let Some(m) = self.message(id)?
             {
@@ -293,7 +327,7 @@ impl Conversations {
     /// A customer's conversations, oldest first.
     pub fn of_customer(&self, customer: &str) -> Result<Vec<Conversation>, StoreError> {
         let mut out = Vec::new();
-        for id in self.store.scan_keys(&format!("convcust/{customer}/"))? {
+        for id in self.store.scan_keys(&keys::conversations_of(customer))? {
             if let Some(c) = self.get(&id)? {
                 out.push(c);
             }
@@ -327,14 +361,20 @@ impl Conversations {
             task_id: None,
             bot: None,
         };
-        batch.put(open_key(customer, channel, thread), conversation.id.clone());
-        batch.put(by_customer_key(customer, &conversation.id), Vec::new());
+        batch.put(
+            keys::open_conversation(customer, channel, thread),
+            conversation.id.clone(),
+        );
+        batch.put(
+            keys::customer_conversation(customer, &conversation.id),
+            Vec::new(),
+        );
         Ok(conversation)
     }
 
     /// Writes a conversation record.
     pub fn save(&self, batch: &mut Batch, conversation: &Conversation) {
-        batch.put_json(conversation_key(&conversation.id), conversation);
+        batch.put_json(keys::conversation(&conversation.id), conversation);
     }
 
     /// Resolves a conversation: later messages on its thread start a new one.
@@ -342,7 +382,7 @@ impl Conversations {
         if conversation.status == ConversationStatus::Open {
             conversation.status = ConversationStatus::Resolved;
             conversation.updated_at = now;
-            batch.delete(open_key(
+            batch.delete(keys::open_conversation(
                 &conversation.customer_id,
                 &conversation.channel,
                 &conversation.thread_key,
@@ -385,46 +425,63 @@ impl Conversations {
 
     /// Adds a message to a conversation and its customer's timeline.
     pub fn add_message(&self, batch: &mut Batch, conversation: &Conversation, message: &Message) {
-        batch.put_json(message_key(&message.id), message);
+        batch.put_json(keys::message(&message.id), message);
         batch.put(
-            conversation_message_key(&conversation.id, message.at, &message.id),
+            keys::conversation_message(&conversation.id, message.at, &message.id),
             Vec::new(),
         );
         batch.put(
-            timeline_key(&conversation.customer_id, message.at, &message.id),
+            keys::timeline(&conversation.customer_id, message.at, &message.id),
             Vec::new(),
         );
         if message.direction == Direction::Inbound
             && let Some(pmid) = &message.provider_message_id
         {
-            batch.put(inbound_id_key(&message.channel, pmid), message.id.clone());
+            batch.put(
+                keys::inbound_provider_id(&message.channel, pmid),
+                message.id.clone(),
+            );
         }
     }
 
     /// Updates a message record (status, provider id).
     pub fn save_message(&self, batch: &mut Batch, message: &Message) {
-        batch.put_json(message_key(&message.id), message);
+        batch.put_json(keys::message(&message.id), message);
         if message.direction == Direction::Outbound
             && let Some(pmid) = &message.provider_message_id
         {
-            batch.put(outbound_id_key(&message.channel, pmid), message.id.clone());
+            batch.put(
+                keys::outbound_provider_id(&message.channel, pmid),
+                message.id.clone(),
+            );
         }
     }
 
     /// Moves the conversations of a merged customer to the survivor.
     pub fn rekey(&self, batch: &mut Batch, merge: &Merge) -> Result<(), StoreError> {
         for mut c in self.of_customer(&merge.merged)? {
-            batch.delete(by_customer_key(&merge.merged, &c.id));
-            batch.put(by_customer_key(&merge.survivor, &c.id), Vec::new());
+            batch.delete(keys::customer_conversation(&merge.merged, &c.id));
+            batch.put(
+                keys::customer_conversation(&merge.survivor, &c.id),
+                Vec::new(),
+            );
             if c.status == ConversationStatus::Open {
-                batch.delete(open_key(&merge.merged, &c.channel, &c.thread_key));
+                batch.delete(keys::open_conversation(
+                    &merge.merged,
+                    &c.channel,
+                    &c.thread_key,
+                ));
                 if self
                     .store
-                    .get_raw(&open_key(&merge.survivor, &c.channel, &c.thread_key))?
+                    .get_raw(&keys::open_conversation(
+                        &merge.survivor,
+                        &c.channel,
+                        &c.thread_key,
+                    ))?
                     .is_none()
                 {
                     batch.put(
-                        open_key(&merge.survivor, &c.channel, &c.thread_key),
+                        keys::open_conversation(&merge.survivor, &c.channel, &c.thread_key),
                         c.id.clone(),
                     );
                 }

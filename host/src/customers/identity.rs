@@ -53,6 +53,9 @@ pub enum IdentityError {
     /// Not `kind:value`.
     #[error("expected `email:…`, `phone:…` or `handle:<channel>:<value>`, got `{0}`")]
     Syntax(String),
+    /// Not a region code (the default region for national numbers).
+    #[error("`{0}` is not a region code (e.g. US, GB, DE)")]
+    Region(String),
 }
 
 /// Normalizes identities with a default region for national phone numbers.
@@ -63,9 +66,9 @@ pub struct Normalizer {
 
 impl Normalizer {
     /// A normalizer for `region` (ISO 3166 alpha-2, e.g. `US`).
-    pub fn new(region: &str) -> Result<Self, String> {
+    pub fn new(region: &str) -> Result<Self, IdentityError> {
         let region = phonenumber::country::Id::from_str(&region.trim().to_ascii_uppercase())
-            .map_err(|_| format!("`{region}` is not a region code (e.g. US, GB, DE)"))?;
+            .map_err(|_| IdentityError::Region(region.to_string()))?;
         Ok(Normalizer { region })
     }
 
@@ -144,9 +147,9 @@ impl Normalizer {
     /// Normalizes an identity a plugin attested.
     pub fn from_wit(
         &self,
-        identity: &crate::runtime::bindings::types::Identity,
+        identity: &crate::wit::types::Identity,
     ) -> Result<Identity, IdentityError> {
-        use crate::runtime::bindings::types::Identity as W;
+        use crate::wit::types::Identity as W;
         match identity {
             W::Email(e) => self.email(e),
             W::Phone(p) => self.phone(p),
@@ -162,8 +165,8 @@ impl Identity {
     }
 
     /// The identity as plugins see it.
-    pub fn to_wit(&self) -> crate::runtime::bindings::types::Identity {
-        use crate::runtime::bindings::types::{Handle, Identity as W};
+    pub fn to_wit(&self) -> crate::wit::types::Identity {
+        use crate::wit::types::{Handle, Identity as W};
         match self.kind {
             IdentityKind::Email => W::Email(self.value.clone()),
             IdentityKind::Phone => W::Phone(self.value.clone()),

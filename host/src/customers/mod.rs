@@ -16,7 +16,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::config::{CustomersConfig, MergePolicy};
-use crate::store::{Batch, Store, StoreError};
+use crate::store::{Batch, Store, StoreError, keys};
+use crate::wit::types as wit;
 
 pub use identity::{Identity, IdentityError, IdentityKind, Normalizer};
 
@@ -45,8 +46,8 @@ pub struct Customer {
 
 impl Customer {
     /// The profile as plugins see it.
-    pub fn to_wit(&self) -> crate::runtime::bindings::types::Customer {
-        crate::runtime::bindings::types::Customer {
+    pub fn to_wit(&self) -> wit::Customer {
+        wit::Customer {
             id: self.id.clone(),
             display_name: self.display_name.clone(),
             identities: self.identities.iter().map(Identity::to_wit).collect(),
@@ -131,17 +132,8 @@ pub enum CustomerError {
     NoIdentity,
 }
 
-/// Keys of customer records.
-pub fn customer_key(id: &str) -> String {
-    format!("cust/{id}")
-}
 fn identity_key(identity: &Identity) -> String {
-    format!("ident/{}", identity.key())
-}
-/// The timeline index: `tl/<customer>/<at>/<message>`, so a prefix scan
-/// returns a customer's messages in time order.
-pub fn timeline_key(customer: &str, at: u64, message: &str) -> String {
-    format!("tl/{customer}/{at:016x}/{message}")
+    keys::identity(&identity.key())
 }
 
 /// The customer store.
@@ -153,11 +145,10 @@ pub struct Customers {
 
 impl Customers {
     /// A store using `config`'s region and merge policy.
-    pub fn new(store: Store, config: &CustomersConfig) -> Result<Self, String> {
+    pub fn new(store: Store, config: &CustomersConfig) -> Result<Self, IdentityError> {
         Ok(Customers {
             store,
-            normalizer: Normalizer::new(&config.default_region)
-                .map_err(|e| format!("customers.default_region: {e}"))?,
+            normalizer: Normalizer::new(&config.default_region)?,
             policy: config.merge_policy,
         })
     }
@@ -171,7 +162,7 @@ impl Customers {
     pub fn get(&self, id: &str) -> Result<Option<Customer>, CustomerError> {
         let mut id = id.to_string();
         for _ in 0..32 {
-            match self.store.get_json::<Customer>(&customer_key(&id))? {
+            match self.store.get_json::<Customer>(&keys::customer(&id))? {
                 None => return Ok(None),
                 Some(c) => match &c.merged_into {
                     Some(next) => id = next.clone(),
@@ -190,24 +181,14 @@ impl Customers {
         }
     }
 
-    /// The ids of a customer's messages, in time order.
-    pub fn timeline_message_ids(&self, customer: &str) -> Result<Vec<String>, CustomerError> {
-        Ok(self
-            .store
-            .scan_keys(&format!("tl/{customer}/"))?
-            .into_iter()
-            .filter_map(|k| k.split('/').nth(1).map(str::to_string))
-            .collect())
-    }
-
     /// The audit log, oldest first.
     pub fn audit_log(&self) -> Result<Vec<AuditEntry>, CustomerError> {
-        Ok(self.store.scan_json("audit/")?)
+        Ok(self.store.scan_json(keys::AUDIT)?)
     }
 
     /// Merge suggestions, oldest first.
     pub fn suggestions(&self) -> Result<Vec<MergeSuggestion>, CustomerError> {
-        Ok(self.store.scan_json("suggest/")?)
+        Ok(self.store.scan_json(keys::SUGGESTIONS)?)
     }
 
     /// Resolves an event's identities to one customer, creating, linking
@@ -283,7 +264,7 @@ impl Customers {
                         ids.sort();
                         for pair in ids.windows(2) {
                             batch.put_json(
-                                format!("suggest/{}/{}", pair[0], pair[1]),
+                                keys::suggestion(pair[0], pair[1]),
                                 &MergeSuggestion {
                                     at: now,
                                     customers: [pair[0].to_string(), pair[1].to_string()],
@@ -315,7 +296,7 @@ impl Customers {
         }
         if created || updated || !merges.is_empty() {
             customer.updated_at = now;
-            batch.put_json(customer_key(&customer.id), &customer);
+            batch.put_json(keys::customer(&customer.id), &customer);
             self.store.write(batch)?;
         } else if !batch.is_empty() {
             self.store.write(batch)?;
@@ -350,7 +331,7 @@ impl Customers {
         let merge =
             self.merge_into(&mut batch, &mut survivor, other, actor, "manual merge", now)?;
         on_merge(&mut batch, &merge)?;
-        batch.put_json(customer_key(&survivor.id), &survivor);
+        batch.put_json(keys::customer(&survivor.id), &survivor);
         let seq = self.store.write(batch)?;
         Ok((survivor, merge, seq))
     }
@@ -386,17 +367,20 @@ impl Customers {
             survivor.last_agent = other.last_agent.clone();
         }
         survivor.updated_at = now;
-        let prefix = format!("tl/{}/", other.id);
-        for rest in self.store.scan_keys(&prefix)? {
-            batch.delete(format!("{prefix}{rest}"));
-            batch.put(format!("tl/{}/{rest}", survivor.id), Vec::new());
+        let (from, to) = (
+            keys::timeline_of(&other.id),
+            keys::timeline_of(&survivor.id),
+        );
+        for rest in self.store.scan_keys(&from)? {
+            batch.delete(format!("{from}{rest}"));
+            batch.put(format!("{to}{rest}"), Vec::new());
         }
         other.merged_into = Some(survivor.id.clone());
         other.updated_at = now;
-        batch.put_json(customer_key(&other.id), &other);
+        batch.put_json(keys::customer(&other.id), &other);
         let audit_id = self.store.next_id()?;
         batch.put_json(
-            format!("audit/{audit_id:016x}"),
+            keys::audit(audit_id),
             &AuditEntry {
                 id: format!("aud_{audit_id:012}"),
                 at: now,
@@ -434,7 +418,7 @@ impl Customers {
         }
         customer.updated_at = now;
         let mut batch = Batch::new();
-        batch.put_json(customer_key(&customer.id), &customer);
+        batch.put_json(keys::customer(&customer.id), &customer);
         let seq = self.store.write(batch)?;
         Ok((customer, seq))
     }
@@ -452,7 +436,7 @@ impl Customers {
         {
             c.last_agent = Some(agent.to_string());
             c.updated_at = now;
-            batch.put_json(customer_key(&c.id), &c);
+            batch.put_json(keys::customer(&c.id), &c);
         }
         Ok(())
     }

@@ -6,7 +6,7 @@
 //! exactly as the default plugin does and the benchmark compares one policy
 //! compiled two ways.
 
-use crate::runtime::bindings::routing::{Candidates, Decision, RouteTask};
+use crate::wit::routing::{Candidates, Decision, RouteTask};
 
 #[path = "../../../plugins/longest-idle/src/policy.rs"]
 mod longest_idle_source;
@@ -16,7 +16,7 @@ pub use longest_idle_source::longest_idle;
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runtime::bindings::types::{ChannelKind, SkillRequirement};
+    use crate::wit::types::{ChannelKind, SkillRequirement};
 
     fn task(skills: &[u8], preferred: Option<u32>) -> RouteTask {
         RouteTask {

@@ -4,7 +4,7 @@
 
 use crate::config::{CustomerAccess, Grants};
 
-use super::manifest::{DeclaredCapabilities, HostPort, parse_host_port};
+use super::manifest::{DeclaredCapabilities, HostPort, ManifestError, parse_host_port};
 
 /// The capabilities in effect for one loaded plugin.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -19,23 +19,28 @@ pub struct Capabilities {
 
 impl Capabilities {
     /// `declared ∩ granted`. Grant keys that are absent keep the declared
-    /// value. The error describes an unparsable grant.
-    pub fn effective(declared: &DeclaredCapabilities, grants: &Grants) -> Result<Self, String> {
-        let declared_hosts = declared
-            .outbound_http
-            .iter()
-            .map(|e| parse_host_port(e))
-            .collect::<Result<Vec<_>, _>>()?;
+    /// value. The error describes an unparsable entry.
+    pub fn effective(
+        declared: &DeclaredCapabilities,
+        grants: &Grants,
+    ) -> Result<Self, ManifestError> {
+        let hosts = |field: &'static str, entries: &[String]| {
+            entries
+                .iter()
+                .map(|entry| {
+                    parse_host_port(entry).map_err(|reason| ManifestError::Host {
+                        field,
+                        entry: entry.clone(),
+                        reason,
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()
+        };
+        let declared_hosts = hosts("capabilities.outbound_http", &declared.outbound_http)?;
         let outbound_http = match &grants.outbound_http {
             None => declared_hosts,
             Some(granted) => {
-                let granted = granted
-                    .iter()
-                    .map(|e| {
-                        parse_host_port(e)
-                            .map_err(|m| format!("grants.outbound_http entry `{e}`: {m}"))
-                    })
-                    .collect::<Result<Vec<_>, _>>()?;
+                let granted = hosts("grants.outbound_http", granted)?;
                 declared_hosts
                     .into_iter()
                     .filter(|d| granted.contains(d))

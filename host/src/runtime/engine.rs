@@ -6,12 +6,13 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use anyhow::Context as _;
 use sha2::{Digest, Sha256};
 use wasmtime::component::Component;
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 use crate::config::RuntimeConfig;
+
+use super::RuntimeError;
 
 /// How often the epoch advances. Every running plugin yields to the async
 /// executor once per tick and is cut off at the first tick past its deadline.
@@ -35,7 +36,7 @@ pub enum Allocator {
 /// stacks are preallocated and memory images are copy-on-write, which makes a
 /// fresh instance per call cheap; `PAGEMAP_SCAN` is used where the kernel has
 /// it. Falls back step by step when the OS refuses.
-pub fn build_engine(cfg: &RuntimeConfig) -> anyhow::Result<(Engine, Allocator)> {
+pub fn build_engine(cfg: &RuntimeConfig) -> Result<(Engine, Allocator), RuntimeError> {
     if cfg.pooling {
         // Measured on a 2-core Linux 6.18 machine (tests/benches/runtime.rs):
         // a fresh-instance no-op call costs ~7 us with PAGEMAP_SCAN and 1 MiB
@@ -67,9 +68,7 @@ pub fn build_engine(cfg: &RuntimeConfig) -> anyhow::Result<(Engine, Allocator)> 
         }
         tracing::warn!("pooling allocator unavailable, falling back to on-demand allocation");
     }
-    let engine = Engine::new(&base_config())
-        .map_err(anyhow::Error::from)
-        .context("creating the wasmtime engine")?;
+    let engine = Engine::new(&base_config()).map_err(|e| RuntimeError::Engine(format!("{e:#}")))?;
     Ok((engine, Allocator::OnDemand))
 }
 
@@ -191,13 +190,14 @@ impl CompileCache {
         Ok(component)
     }
 
-    fn store(&self, path: &Path, component: &Component) -> anyhow::Result<()> {
-        std::fs::create_dir_all(&self.dir)?;
-        let bytes = component.serialize().map_err(anyhow::Error::from)?;
+    fn store(&self, path: &Path, component: &Component) -> Result<(), String> {
+        let io = |e: std::io::Error| e.to_string();
+        std::fs::create_dir_all(&self.dir).map_err(io)?;
+        let bytes = component.serialize().map_err(|e| format!("{e:#}"))?;
         // Write then rename, so a crash never leaves a torn artifact behind.
         let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-        std::fs::write(&tmp, bytes)?;
-        std::fs::rename(&tmp, path)?;
+        std::fs::write(&tmp, bytes).map_err(io)?;
+        std::fs::rename(&tmp, path).map_err(io)?;
         self.prune();
         Ok(())
     }

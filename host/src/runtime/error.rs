@@ -157,3 +157,22 @@ impl CallError {
         }
     }
 }
+
+/// The runtime could not start (or start watching).
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    /// wasmtime refused the engine configuration.
+    #[error("creating the wasmtime engine: {0}")]
+    Engine(String),
+    /// The host functions could not be linked.
+    #[error("linking the host functions: {0}")]
+    Linker(String),
+    /// The plugins directory cannot be watched.
+    #[error("watching the plugins directory {}: {message}", dir.display())]
+    Watch {
+        /// The plugins directory.
+        dir: PathBuf,
+        /// Why.
+        message: String,
+    },
+}

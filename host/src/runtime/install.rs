@@ -40,7 +40,7 @@ impl Runtime {
                 ))
             })?;
         let manifest = Manifest::parse(&name, manifest_text)
-            .map_err(|m| InstallError::Invalid(LoadError::new(&name, m)))?;
+            .map_err(|m| InstallError::Invalid(LoadError::new(&name, m.to_string())))?;
 
         // Compile and link from a staging directory outside the plugins
         // directory (which the watcher would pick up half-written). The

@@ -86,49 +86,105 @@ pub struct ManifestLimits {
     pub timeout_ms: Option<u64>,
 }
 
+/// Why a manifest (or an admin's grant) is not valid.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ManifestError {
+    /// Not TOML, or not the manifest's schema.
+    #[error("{0}")]
+    Syntax(String),
+    /// `name` is not the directory's name.
+    #[error("`name = \"{name}\"` does not match the plugin directory `{dir}`")]
+    NameMismatch {
+        /// The manifest's name.
+        name: String,
+        /// The directory's.
+        dir: String,
+    },
+    /// `name` is not usable as a plugin (and webhook path) name.
+    #[error(
+        "`name = \"{0}\"`: use 1-64 lower-case letters, digits, `-` or `_`, starting with a letter or digit"
+    )]
+    Name(String),
+    /// `version` is not semantic.
+    #[error("`version = \"{0}\"` is not a MAJOR.MINOR.PATCH version")]
+    Version(String),
+    /// `api` names a contract this host does not implement.
+    #[error(
+        "`api = \"{0}\"` is not supported: this host implements switchboard:plugin {API_VERSION}"
+    )]
+    Api(String),
+    /// An outbound HTTP entry does not parse.
+    #[error("{field} entry `{entry}`: {reason}")]
+    Host {
+        /// `capabilities.outbound_http` or `grants.outbound_http`.
+        field: &'static str,
+        /// The entry.
+        entry: String,
+        /// What is wrong with it.
+        reason: HostPortError,
+    },
+    /// A limit of zero.
+    #[error("limits.{0} must be at least 1")]
+    ZeroLimit(&'static str),
+}
+
+/// Why an outbound HTTP entry does not parse.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HostPortError {
+    /// `[` without `]`.
+    #[error("unclosed `[`")]
+    Unclosed,
+    /// Something after `]` that is not `:port`.
+    #[error("expected `:port` after `]`")]
+    AfterBracket,
+    /// No host.
+    #[error("empty host")]
+    Empty,
+    /// A scheme, path, wildcard or other character.
+    #[error("host may only hold letters, digits, `.`, `-` (no scheme, path or wildcard)")]
+    Characters,
+    /// A port that is not 0-65535.
+    #[error("invalid port `{0}`")]
+    Port(String),
+}
+
 impl Manifest {
     /// Parses and validates a manifest for the plugin in directory `dir_name`.
-    /// The error is a message for a [`super::LoadError`].
-    pub fn parse(dir_name: &str, text: &str) -> Result<Manifest, String> {
-        let manifest: Manifest = toml::from_str(text).map_err(|e| e.to_string())?;
+    pub fn parse(dir_name: &str, text: &str) -> Result<Manifest, ManifestError> {
+        let manifest: Manifest =
+            toml::from_str(text).map_err(|e| ManifestError::Syntax(e.to_string()))?;
         manifest.validate(dir_name)?;
         Ok(manifest)
     }
 
-    fn validate(&self, dir_name: &str) -> Result<(), String> {
+    fn validate(&self, dir_name: &str) -> Result<(), ManifestError> {
         if self.name != dir_name {
-            return Err(format!(
-                "`name = \"{}\"` does not match the plugin directory `{dir_name}`",
-                self.name
-            ));
+            return Err(ManifestError::NameMismatch {
+                name: self.name.clone(),
+                dir: dir_name.to_string(),
+            });
         }
         if !valid_name(&self.name) {
-            return Err(format!(
-                "`name = \"{}\"`: use 1-64 lower-case letters, digits, `-` or `_`, starting with a letter or digit",
-                self.name
-            ));
+            return Err(ManifestError::Name(self.name.clone()));
         }
         if !valid_version(&self.version) {
-            return Err(format!(
-                "`version = \"{}\"` is not a MAJOR.MINOR.PATCH version",
-                self.version
-            ));
+            return Err(ManifestError::Version(self.version.clone()));
         }
         if !api_compatible(&self.api) {
-            return Err(format!(
-                "`api = \"{}\"` is not supported: this host implements switchboard:plugin {API_VERSION}",
-                self.api
-            ));
+            return Err(ManifestError::Api(self.api.clone()));
         }
         for entry in &self.capabilities.outbound_http {
-            parse_host_port(entry)
-                .map_err(|e| format!("capabilities.outbound_http entry `{entry}`: {e}"))?;
+            parse_host_port(entry).map_err(|reason| ManifestError::Host {
+                field: "capabilities.outbound_http",
+                entry: entry.clone(),
+                reason,
+            })?;
         }
         if self.limits.memory_mb == Some(0) {
-            return Err("limits.memory_mb must be at least 1".into());
+            return Err(ManifestError::ZeroLimit("memory_mb"));
         }
         if self.limits.timeout_ms == Some(0) {
-            return Err("limits.timeout_ms must be at least 1".into());
+            return Err(ManifestError::ZeroLimit("timeout_ms"));
         }
         Ok(())
     }
@@ -184,13 +240,13 @@ impl fmt::Display for HostPort {
 }
 
 /// Parses `host`, `host:port`, `[v6]` or `[v6]:port`.
-pub fn parse_host_port(entry: &str) -> Result<HostPort, String> {
+pub fn parse_host_port(entry: &str) -> Result<HostPort, HostPortError> {
     let entry = entry.trim().to_ascii_lowercase();
     let (host, port) = if let Some(rest) = entry.strip_prefix('[') {
-        let (host, after) = rest.split_once(']').ok_or("unclosed `[`")?;
+        let (host, after) = rest.split_once(']').ok_or(HostPortError::Unclosed)?;
         let port = match after {
             "" => None,
-            p => Some(p.strip_prefix(':').ok_or("expected `:port` after `]`")?),
+            p => Some(p.strip_prefix(':').ok_or(HostPortError::AfterBracket)?),
         };
         (host.to_string(), port.map(str::to_string))
     } else {
@@ -200,21 +256,19 @@ pub fn parse_host_port(entry: &str) -> Result<HostPort, String> {
         }
     };
     if host.is_empty() {
-        return Err("empty host".into());
+        return Err(HostPortError::Empty);
     }
     if !host
         .bytes()
         .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-' || b == b':')
     {
-        return Err(
-            "host may only hold letters, digits, `.`, `-` (no scheme, path or wildcard)".into(),
-        );
+        return Err(HostPortError::Characters);
     }
     let port = match port {
         None => None,
         Some(p) => Some(
             p.parse::<u16>()
-                .map_err(|_| format!("invalid port `{p}`"))?,
+                .map_err(|_| HostPortError::Port(p.clone()))?,
         ),
     };
     Ok(HostPort { host, port })
@@ -271,7 +325,7 @@ app_secret = ""
             ),
         ];
         for (text, expected) in cases {
-            let err = Manifest::parse("whatsapp", &text).unwrap_err();
+            let err = Manifest::parse("whatsapp", &text).unwrap_err().to_string();
             assert!(err.contains(expected), "{expected}: {err}");
         }
     }

@@ -9,11 +9,12 @@ use std::time::SystemTime;
 use arc_swap::ArcSwapOption;
 use serde::Serialize;
 
-use super::bindings::channeling::ChannelInfo;
-use super::bindings::types::ChannelKind;
+use super::error::Fault;
 use super::manifest::{Manifest, PluginKind};
 use super::sandbox::{PluginContext, State};
-use super::{bindings, error::Fault};
+use crate::kind::Kind;
+use crate::wit as bindings;
+use crate::wit::channeling::ChannelInfo;
 
 /// The pre-linked component for one world: instantiating it is just
 /// allocating a slot and running initializers.
@@ -22,6 +23,22 @@ pub(crate) enum WorldPre {
     Bot(bindings::bot::BotPre<State>),
     Crm(bindings::crm::CrmPre<State>),
     Router(bindings::router::RouterPre<State>),
+}
+
+impl WorldPre {
+    /// The world of `kind` over a linked component; fails when the
+    /// component does not export that world.
+    pub fn new(
+        kind: PluginKind,
+        pre: wasmtime::component::InstancePre<State>,
+    ) -> wasmtime::Result<WorldPre> {
+        Ok(match kind {
+            PluginKind::Channel => WorldPre::Channel(bindings::channel::ChannelPre::new(pre)?),
+            PluginKind::Bot => WorldPre::Bot(bindings::bot::BotPre::new(pre)?),
+            PluginKind::Crm => WorldPre::Crm(bindings::crm::CrmPre::new(pre)?),
+            PluginKind::Router => WorldPre::Router(bindings::router::RouterPre::new(pre)?),
+        })
+    }
 }
 
 /// One loaded version of a plugin.
@@ -42,7 +59,7 @@ pub(crate) struct LoadedPlugin {
 /// A router instance and its store, ready for the next call.
 pub(crate) type WarmRouter = (
     wasmtime::Store<super::sandbox::State>,
-    super::bindings::router::Router,
+    crate::wit::router::Router,
 );
 
 /// Warm router instances kept per loaded version.
@@ -229,7 +246,7 @@ impl PluginSlot {
             channel_kind: current
                 .as_ref()
                 .and_then(|p| p.channel_info.as_ref())
-                .map(|i| channel_kind_name(i.kind)),
+                .map(|i| Kind::from_wit(i.kind).as_str()),
             wasm_sha256: current.as_ref().map(|p| p.wasm_sha256.clone()),
             loaded_at: current.as_ref().map(|p| {
                 p.loaded_at
@@ -238,15 +255,5 @@ impl PluginSlot {
             }),
             bot: None,
         }
-    }
-}
-
-/// The wire name of a channel kind.
-pub fn channel_kind_name(kind: ChannelKind) -> &'static str {
-    match kind {
-        ChannelKind::Voice => "voice",
-        ChannelKind::Chat => "chat",
-        ChannelKind::Messaging => "messaging",
-        ChannelKind::Email => "email",
     }
 }

@@ -15,29 +15,30 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView};
 
 use crate::config::CustomerAccess;
-use crate::store::{MAX_KV_KEY, MAX_KV_VALUE, PluginKv};
+use crate::store::{MAX_KV_KEY, MAX_KV_VALUE, PluginKv, StoreError};
 
-use super::bindings::host::{self, HostError, LogLevel};
-use super::bindings::types::{Customer, Identity, TimelineEntry};
+use super::RuntimeError;
 use super::capabilities::Capabilities;
+use crate::wit::host::{self, HostError, LogLevel};
+use crate::wit::types::{Customer, Identity, TimelineEntry};
 
 /// Read access to customers for plugins granted `customers = "read"`.
 /// Implemented by the contact-center core; the runtime only calls it.
 pub trait CustomerDirectory: Send + Sync {
     /// The customer owning `identity`.
-    fn by_identity(&self, identity: &Identity) -> Result<Option<Customer>, String>;
+    fn by_identity(&self, identity: &Identity) -> Result<Option<Customer>, StoreError>;
     /// The customer's latest `limit` timeline entries, oldest first.
-    fn timeline(&self, customer_id: &str, limit: u32) -> Result<Vec<TimelineEntry>, String>;
+    fn timeline(&self, customer_id: &str, limit: u32) -> Result<Vec<TimelineEntry>, StoreError>;
 }
 
 /// A directory with no customers, for hosts (and tests) without a core.
 pub struct NoCustomers;
 
 impl CustomerDirectory for NoCustomers {
-    fn by_identity(&self, _: &Identity) -> Result<Option<Customer>, String> {
+    fn by_identity(&self, _: &Identity) -> Result<Option<Customer>, StoreError> {
         Ok(None)
     }
-    fn timeline(&self, _: &str, _: u32) -> Result<Vec<TimelineEntry>, String> {
+    fn timeline(&self, _: &str, _: u32) -> Result<Vec<TimelineEntry>, StoreError> {
         Ok(Vec::new())
     }
 }
@@ -199,13 +200,13 @@ impl WasiHttpView for State {
 
 /// The linker every plugin is instantiated against: WASI 0.2 (with nothing
 /// granted), `wasi:http` (checked per request), and the Switchboard host API.
-pub(crate) fn linker(engine: &wasmtime::Engine) -> anyhow::Result<Linker<State>> {
+pub(crate) fn linker(engine: &wasmtime::Engine) -> Result<Linker<State>, RuntimeError> {
+    let error = |e: wasmtime::Error| RuntimeError::Linker(format!("{e:#}"));
     let mut linker = Linker::new(engine);
-    wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(anyhow::Error::from)?;
-    wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)
-        .map_err(anyhow::Error::from)?;
+    wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(error)?;
+    wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker).map_err(error)?;
     host::add_to_linker::<State, HasSelf<HostState>>(&mut linker, |s| &mut s.host)
-        .map_err(anyhow::Error::from)?;
+        .map_err(error)?;
     Ok(linker)
 }
 
@@ -353,7 +354,7 @@ fn unavailable(e: impl std::fmt::Display) -> HostError {
     HostError::Unavailable(e.to_string())
 }
 
-impl super::bindings::types::Host for HostState {}
+impl crate::wit::types::Host for HostState {}
 
 impl host::Host for HostState {
     fn log(&mut self, level: LogLevel, mut message: String) {
@@ -414,7 +415,7 @@ impl host::Host for HostState {
     fn customer_by_identity(&mut self, identity: Identity) -> Result<Option<Customer>, HostError> {
         self.customers()?
             .by_identity(&identity)
-            .map_err(HostError::Unavailable)
+            .map_err(|e| HostError::Unavailable(e.to_string()))
     }
 
     fn customer_timeline(
@@ -424,6 +425,6 @@ impl host::Host for HostState {
     ) -> Result<Vec<TimelineEntry>, HostError> {
         self.customers()?
             .timeline(&customer_id, limit.min(200))
-            .map_err(HostError::Unavailable)
+            .map_err(|e| HostError::Unavailable(e.to_string()))
     }
 }

@@ -11,15 +11,52 @@ use notify::{RecommendedWatcher, RecursiveMode, Watcher as _};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use super::Runtime;
+use super::{Runtime, RuntimeError};
 
-pub(super) fn spawn(
+impl Runtime {
+    /// Starts watching the plugins directory: changed bundles are reloaded
+    /// (after the debounce), new ones loaded, removed ones unloaded.
+    pub fn watch(&self) -> Result<WatchHandle, RuntimeError> {
+        let debounce = Duration::from_millis(self.inner.config.runtime.reload_debounce_ms);
+        spawn(self.clone(), debounce).map(|task| WatchHandle { task: Some(task) })
+    }
+}
+
+/// Keeps the plugins directory watcher alive; dropping it stops watching.
+pub struct WatchHandle {
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl WatchHandle {
+    /// Stops watching and waits until the watcher (and the runtime handle it
+    /// holds) is gone.
+    pub async fn stop(mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for WatchHandle {
+    fn drop(&mut self) {
+        if let Some(task) = &self.task {
+            task.abort();
+        }
+    }
+}
+
+fn spawn(
     runtime: Runtime,
     debounce: Duration,
-) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+) -> Result<tokio::task::JoinHandle<()>, RuntimeError> {
     let root = runtime.plugins_dir().to_path_buf();
-    std::fs::create_dir_all(&root)?;
-    let root = root.canonicalize()?;
+    let watch_error = |e: &dyn std::fmt::Display| RuntimeError::Watch {
+        dir: root.clone(),
+        message: e.to_string(),
+    };
+    std::fs::create_dir_all(&root).map_err(|e| watch_error(&e))?;
+    let root = root.canonicalize().map_err(|e| watch_error(&e))?;
     let (tx, mut rx) = mpsc::unbounded_channel::<String>();
     let watch_root = root.clone();
     let mut watcher: RecommendedWatcher =
@@ -37,8 +74,11 @@ pub(super) fn spawn(
                 }
                 Err(e) => tracing::warn!(error = %e, "plugins directory watch error"),
             }
-        })?;
-    watcher.watch(&root, RecursiveMode::Recursive)?;
+        })
+        .map_err(|e| watch_error(&e))?;
+    watcher
+        .watch(&root, RecursiveMode::Recursive)
+        .map_err(|e| watch_error(&e))?;
     tracing::info!(dir = %root.display(), debounce_ms = debounce.as_millis() as u64, "watching plugins directory");
 
     Ok(tokio::spawn(async move {

@@ -4,10 +4,13 @@
 //! live behind the narrow [`Backend`] trait; writes go in atomic batches and a
 //! request is acknowledged only after [`Store::durable`] says its batch (and
 //! everything applied before it) reached the disk — see [`commit`] for the
-//! group commit that makes that cheap.
+//! group commit that makes that cheap. Every key's format is in [`keys`];
+//! the durable retry queue the core's stages share is [`queue`].
 
 mod backend;
 pub mod commit;
+pub mod keys;
+pub mod queue;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -15,6 +18,7 @@ use std::sync::Arc;
 pub use backend::{Backend, Batch, Op, SledBackend};
 pub use commit::Durability;
 use commit::GroupCommit;
+pub use queue::{Backoff, DurableQueue, Entry, Verdict};
 
 /// A storage failure.
 #[derive(Debug, thiserror::Error)]
@@ -161,14 +165,14 @@ impl Store {
     /// A plugin's private key-value namespace.
     pub fn plugin_kv(&self, plugin: &str) -> Result<PluginKv, StoreError> {
         Ok(PluginKv {
-            tree: self.db.open_tree(format!("kv/{plugin}"))?,
+            tree: self.db.open_tree(keys::plugin_kv_tree(plugin))?,
         })
     }
 
     /// Whether the admin enabled (`Some(true)`) or disabled (`Some(false)`)
     /// a plugin through the API; `None` when never toggled.
     pub fn plugin_enabled_override(&self, plugin: &str) -> Result<Option<bool>, StoreError> {
-        let tree = self.db.open_tree("plugin-enabled")?;
+        let tree = self.db.open_tree(keys::PLUGIN_ENABLED_TREE)?;
         Ok(tree.get(plugin)?.map(|v| v.as_ref() == b"1"))
     }
 
@@ -178,7 +182,7 @@ impl Store {
         plugin: &str,
         enabled: bool,
     ) -> Result<(), StoreError> {
-        let tree = self.db.open_tree("plugin-enabled")?;
+        let tree = self.db.open_tree(keys::PLUGIN_ENABLED_TREE)?;
         tree.insert(plugin, if enabled { b"1" } else { b"0" })?;
         tree.flush()?;
         Ok(())

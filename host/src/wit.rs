@@ -1,7 +1,11 @@
-//! Host-side bindings for the `switchboard:plugin@0.1.0` worlds. The `plugin`
-//! world generates the shared `types` and `host` interfaces once; each kind's
-//! world reuses them through `with`, so a `Customer` is the same Rust type
-//! whichever plugin it goes to.
+//! The plugin contract as Rust types: host-side bindings for the
+//! `switchboard:plugin@0.1.0` worlds. The `plugin` world generates the shared
+//! `types` and `host` interfaces once; each kind's world reuses them through
+//! `with`, so a `Customer` is the same Rust type whichever plugin it goes to.
+//!
+//! A leaf: the domain modules convert their records to and from these types
+//! (`Customer::to_wit`, `Attachment::from`, …) without importing the
+//! runtime, which only runs the calls.
 
 /// The imports every plugin gets, and the shared types.
 pub mod plugin {

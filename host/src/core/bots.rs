@@ -8,27 +8,29 @@
 //! conversation for good, `resolve` closes it. A bot that fails, times out
 //! or is missing hands off at once.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use crate::clock::now_ms;
+use crate::config::Config;
 use crate::conversations::{Author, Conversation, ConversationStatus, Message};
-use crate::core::{Core, CoreError, timeline, timeline_entry};
-use crate::events::now_ms;
 use crate::routing::{NewTask, Skill};
-use crate::runtime::bindings::botting::{BotAction, BotContext};
-use crate::runtime::bindings::types::InboundMessage;
-use crate::store::{Batch, Store, StoreError};
+use crate::store::{Backoff, Batch, DurableQueue, Entry, Store, StoreError, Verdict, keys};
+use crate::wit::botting::{BotAction, BotContext};
+use crate::wit::types::InboundMessage;
+
+use super::crm::Change as CrmChange;
+use super::{Core, CoreError};
 
 /// How many recent messages of the customer's other conversations a bot
 /// sees.
 const HISTORY: usize = 20;
 
 /// One inbound message waiting for its conversation's bot.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Turn {
-    /// Orders turns.
-    pub id: String,
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TurnItem {
     /// The bot plugin.
     pub bot: String,
     /// The conversation.
@@ -37,68 +39,118 @@ pub struct Turn {
     pub message_id: String,
 }
 
-fn turn_key(id: &str) -> String {
-    format!("botq/{id}")
+/// A turn in the queue.
+pub type Turn = Entry<TurnItem>;
+
+/// The bot stage: which channel gives its conversations to which bot, and
+/// the turns waiting for them.
+pub(super) struct Bots {
+    queue: DurableQueue<TurnItem>,
+    /// Channel plugin → bot plugin.
+    by_channel: BTreeMap<String, String>,
 }
 
-/// Queues a turn in `batch` (written with the message it answers).
-pub fn queue_turn(
-    store: &Store,
-    batch: &mut Batch,
-    bot: &str,
-    conversation_id: &str,
-    message_id: &str,
-) -> Result<Turn, StoreError> {
-    let turn = Turn {
-        id: format!("{:016x}", store.next_id()?),
-        bot: bot.to_string(),
-        conversation_id: conversation_id.to_string(),
-        message_id: message_id.to_string(),
-    };
-    batch.put_json(turn_key(&turn.id), &turn);
-    Ok(turn)
+impl Bots {
+    /// The stage as `config` sets it up (`[plugins.<channel>] bot`).
+    pub fn new(store: Store, config: &Config) -> Bots {
+        // A turn is answered or handed off, never dead-lettered: a failing
+        // bot hands off at once, and a store error leaves the turn queued.
+        let backoff = Backoff {
+            max_attempts: u32::MAX,
+            base_ms: 1_000,
+            max_ms: 60_000,
+        };
+        Bots {
+            queue: DurableQueue::new(store, keys::BOT_TURNS, backoff),
+            by_channel: config
+                .plugins
+                .iter()
+                .filter_map(|(channel, s)| Some((channel.clone(), s.bot.clone()?)))
+                .collect(),
+        }
+    }
+
+    /// The bot that takes `channel`'s new conversations.
+    pub fn bot_of(&self, channel: &str) -> Option<String> {
+        self.by_channel.get(channel).cloned()
+    }
+
+    /// Queues a turn in `batch` (written with the message it answers).
+    pub fn queue_turn(
+        &self,
+        batch: &mut Batch,
+        bot: &str,
+        conversation_id: &str,
+        message_id: &str,
+    ) -> Result<Turn, StoreError> {
+        self.queue.push(
+            batch,
+            TurnItem {
+                bot: bot.to_string(),
+                conversation_id: conversation_id.to_string(),
+                message_id: message_id.to_string(),
+            },
+        )
+    }
+
+    /// Wakes the worker.
+    pub fn wake(&self) {
+        self.queue.wake();
+    }
 }
 
-/// Runs the bot worker until the host shuts down.
-pub fn start(core: Arc<Core>) -> tokio::task::JoinHandle<()> {
+/// Runs the bot worker until the host shuts down: one turn at a time, in
+/// order per conversation.
+pub(super) fn start(core: Arc<Core>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         loop {
-            let turns: Vec<Turn> = match core.store.scan_json("botq/") {
-                Ok(turns) => turns,
-                Err(e) => {
-                    tracing::error!(error = %e, "reading bot turns failed");
-                    Vec::new()
-                }
-            };
-            for turn in turns {
-                if let Err(e) = take_turn(&core, &turn).await {
-                    tracing::error!(turn = %turn.id, conversation = %turn.conversation_id, error = %e, "bot turn failed");
-                }
-            }
-            tokio::select! {
-                _ = core.bot_wake.notified() => {}
-                // A turn that failed on the store is tried again.
-                _ = tokio::time::sleep(std::time::Duration::from_secs(5)) => {}
-                _ = core.events.closed() => return,
+            let next = take_due(&core).await;
+            let closed = core.events.closed();
+            if !core.bots.queue.wait("bot turns", next, closed).await {
+                return;
             }
         }
     })
 }
 
+/// Takes every waiting turn once; a turn that fails on the store is tried
+/// again soon, and its conversation's later turns wait behind it.
+async fn take_due(core: &Core) -> Result<Option<u64>, StoreError> {
+    let mut round = core
+        .bots
+        .queue
+        .round(|turn: &TurnItem| Some(turn.conversation_id.clone()))?;
+    while let Some(turn) = round.next_due() {
+        if core.events.is_closed() {
+            break;
+        }
+        let verdict = match take_turn(core, &turn).await {
+            Ok(()) => Verdict::Done,
+            Err(e) => {
+                tracing::error!(turn = %turn.id, conversation = %turn.item.conversation_id, error = %e, "bot turn failed");
+                Verdict::RetryAt(now_ms() + 1_000)
+            }
+        };
+        round.settled(verdict);
+    }
+    Ok(round.next_at())
+}
+
 /// Answers one turn: asks the bot, then acts on its answer.
 async fn take_turn(core: &Core, turn: &Turn) -> Result<(), CoreError> {
-    let conversation = core.conversations.get(&turn.conversation_id)?;
-    let message = core.conversations.message(&turn.message_id)?;
+    let item = &turn.item;
+    let conversation = core.conversations.get(&item.conversation_id)?;
+    let message = core.conversations.message(&item.message_id)?;
     let (Some(conversation), Some(message)) = (conversation, message) else {
         return drop_turn(core, turn);
     };
     // Handed off or closed since the turn was queued: the bot is out.
-    if conversation.bot.as_deref() != Some(turn.bot.as_str())
+    if conversation.bot.as_deref() != Some(item.bot.as_str())
         || conversation.status != ConversationStatus::Open
     {
         return drop_turn(core, turn);
     }
-    let span = tracing::info_span!("bot.turn", bot = %turn.bot, conversation = %conversation.id);
+    let span = tracing::info_span!("bot.turn", bot = %item.bot, conversation = %conversation.id);
     let _enter = span.enter();
     let context = context(core, &conversation, &message)?;
     let inbound = InboundMessage {
@@ -114,7 +166,7 @@ async fn take_turn(core: &Core, turn: &Turn) -> Result<(), CoreError> {
     drop(_enter);
     let answer = core
         .runtime
-        .bot_message(&turn.bot, &context, &inbound)
+        .bot_message(&item.bot, &context, &inbound)
         .await;
     match answer {
         Ok(BotAction::Reply(text)) if !text.trim().is_empty() => reply(core, turn, &text).await,
@@ -143,7 +195,7 @@ async fn take_turn(core: &Core, turn: &Turn) -> Result<(), CoreError> {
         }
         Ok(BotAction::Resolve) => resolve(core, turn).await,
         Err(e) => {
-            tracing::warn!(bot = %turn.bot, error = %e, "bot failed; handing off");
+            tracing::warn!(bot = %item.bot, error = %e, "bot failed; handing off");
             let summary = format!("The customer wrote: \"{}\"", message.text);
             handoff(
                 core,
@@ -169,7 +221,7 @@ fn context(
         .customers
         .get(&conversation.customer_id)?
         .ok_or_else(|| CoreError::NotFound(format!("no customer {}", conversation.customer_id)))?;
-    let mut history = timeline(&core.customers, &core.conversations, &customer.id, 200)?;
+    let mut history = core.conversations.timeline(&customer.id, 200)?;
     history.retain(|m| m.conversation_id != conversation.id);
     let skip = history.len().saturating_sub(HISTORY);
     let transcript: Vec<_> = core
@@ -177,7 +229,7 @@ fn context(
         .messages(&conversation.id)?
         .iter()
         .filter(|m| m.id != message.id && m.at <= message.at)
-        .map(timeline_entry)
+        .map(Message::to_wit)
         .collect();
     Ok(BotContext {
         conversation_id: conversation.id.clone(),
@@ -185,27 +237,24 @@ fn context(
         channel_kind: conversation.channel_kind.to_wit(),
         language: customer.attributes.get("language").cloned(),
         customer: customer.to_wit(),
-        history: history[skip..].iter().map(timeline_entry).collect(),
+        history: history[skip..].iter().map(Message::to_wit).collect(),
         transcript,
     })
 }
 
 fn drop_turn(core: &Core, turn: &Turn) -> Result<(), CoreError> {
-    let mut batch = Batch::new();
-    batch.delete(turn_key(&turn.id));
-    core.store.write(batch)?;
-    Ok(())
+    Ok(core.bots.queue.discard(turn)?)
 }
 
 /// The bot answers: through the channel's outbox, like an agent's reply.
 async fn reply(core: &Core, turn: &Turn, text: &str) -> Result<(), CoreError> {
     let (message, conversation, seq) = {
         let _gate = core.gate();
-        let Some(conversation) = core.conversations.get(&turn.conversation_id)? else {
+        let Some(conversation) = core.conversations.get(&turn.item.conversation_id)? else {
             return drop_turn(core, turn);
         };
         let mut batch = Batch::new();
-        batch.delete(turn_key(&turn.id));
+        core.bots.queue.remove(&mut batch, turn);
         let message =
             core.queue_outbound(&mut batch, &conversation, Author::Bot, None, text, now_ms())?;
         (message, conversation, core.store.write(batch)?)
@@ -230,11 +279,11 @@ async fn handoff(
     let now = now_ms();
     let (task, note, conversation, seq) = {
         let _gate = core.gate();
-        let Some(mut conversation) = core.conversations.get(&turn.conversation_id)? else {
+        let Some(mut conversation) = core.conversations.get(&turn.item.conversation_id)? else {
             return drop_turn(core, turn);
         };
         let mut batch = Batch::new();
-        batch.delete(turn_key(&turn.id));
+        core.bots.queue.remove(&mut batch, turn);
         let customer = core.customers.get(&conversation.customer_id)?;
         let task = core.routing.new_task(
             &mut batch,
@@ -279,8 +328,8 @@ async fn resolve(core: &Core, turn: &Turn) -> Result<(), CoreError> {
     let seq = {
         let _gate = core.gate();
         let mut batch = Batch::new();
-        batch.delete(turn_key(&turn.id));
-        if let Some(mut conversation) = core.conversations.get(&turn.conversation_id)? {
+        core.bots.queue.remove(&mut batch, turn);
+        if let Some(mut conversation) = core.conversations.get(&turn.item.conversation_id)? {
             conversation.bot = None;
             // Saves the conversation too.
             core.conversations
@@ -288,7 +337,7 @@ async fn resolve(core: &Core, turn: &Turn) -> Result<(), CoreError> {
             if core.crm.record(
                 &mut batch,
                 &conversation.customer_id,
-                crate::crm::Change::ConversationClosed {
+                CrmChange::ConversationClosed {
                     conversation_id: conversation.id.clone(),
                     disposition: None,
                 },

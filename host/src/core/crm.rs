@@ -8,20 +8,21 @@
 //! admins, redriven on request). Enrichment asks every CRM for profile
 //! attributes on a customer's first contact and when they are stale.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::{CrmConfig, retry_delay_ms};
-use crate::core::{Core, timeline_entry};
-use crate::events::now_ms;
-use crate::runtime::bindings::crm_sync::{
-    ConversationClosed, CrmEvent, CustomerMerge, Interaction,
-};
-use crate::runtime::bindings::types::ErrorKind;
+use crate::clock::now_ms;
+use crate::config::CrmConfig;
+use crate::conversations::Message;
+use crate::customers::{CustomerError, Merge};
 use crate::runtime::{PluginKind, Runtime};
-use crate::store::{Batch, Store, StoreError};
+use crate::store::{Backoff, Batch, DurableQueue, Entry, Store, StoreError, Verdict, keys};
+use crate::wit::crm_sync::{ConversationClosed, CrmEvent, CustomerMerge, Interaction};
+use crate::wit::types::ErrorKind;
+
+use super::{Core, CoreError};
 
 /// What changed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -51,10 +52,8 @@ pub enum Change {
 }
 
 /// One event for one CRM plugin.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Entry {
-    /// Orders delivery.
-    pub id: String,
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CrmItem {
     /// The CRM plugin.
     pub plugin: String,
     /// The customer it is about.
@@ -62,46 +61,35 @@ pub struct Entry {
     /// What happened.
     #[serde(flatten)]
     pub change: Change,
-    /// Tries so far.
-    pub attempts: u32,
-    /// Unix ms of the next try.
-    pub next_at: u64,
-    /// Unix ms.
-    pub created_at: u64,
-    /// The last failure.
-    pub last_error: Option<String>,
 }
 
-fn pending_key(id: &str) -> String {
-    format!("crmq/{id}")
-}
-fn dead_key(id: &str) -> String {
-    format!("crmdead/{id}")
-}
-fn enrich_key(customer: &str) -> String {
-    format!("crmenrich/{customer}")
-}
+/// A CRM event waiting for delivery (or dead-lettered).
+pub type CrmEntry = Entry<CrmItem>;
 
 /// The attribute recording when a customer was last enriched (unix ms).
 pub const ENRICHED_AT: &str = "enriched_at";
 
-/// The CRM stage. Cheap to clone.
+/// The CRM stage: its queue of events and the enrichment requests. Cheap
+/// to clone.
 #[derive(Clone)]
-pub struct Crm {
-    store: Store,
+pub(super) struct Crm {
+    queue: DurableQueue<CrmItem>,
     runtime: Runtime,
-    config: CrmConfig,
-    wake: Arc<tokio::sync::Notify>,
+    enrich_ttl_ms: u64,
 }
 
 impl Crm {
     /// The stage over `store`; [`start`] delivers.
     pub fn new(store: Store, runtime: Runtime, config: CrmConfig) -> Crm {
+        let backoff = Backoff {
+            max_attempts: config.max_attempts,
+            base_ms: config.base_backoff_ms,
+            max_ms: config.max_backoff_ms,
+        };
         Crm {
-            store,
+            queue: DurableQueue::new(store, keys::CRM_EVENTS, backoff),
             runtime,
-            config,
-            wake: Arc::new(tokio::sync::Notify::new()),
+            enrich_ttl_ms: config.enrich_ttl_ms,
         }
     }
 
@@ -120,21 +108,27 @@ impl Crm {
         change: Change,
     ) -> Result<bool, StoreError> {
         let plugins = self.plugins();
-        let now = now_ms();
         for plugin in &plugins {
-            let entry = Entry {
-                id: format!("{:016x}", self.store.next_id()?),
+            let item = CrmItem {
                 plugin: plugin.clone(),
                 customer_id: customer_id.to_string(),
                 change: change.clone(),
-                attempts: 0,
-                next_at: 0,
-                created_at: now,
-                last_error: None,
             };
-            batch.put_json(pending_key(&entry.id), &entry);
+            self.queue.push(batch, item)?;
         }
         Ok(!plugins.is_empty())
+    }
+
+    /// Hands a merged profile's undelivered events to its survivor (their
+    /// CRM contact is gone with the merge), in `batch`.
+    pub fn rekey_customer(&self, batch: &mut Batch, merge: &Merge) -> Result<(), StoreError> {
+        for mut entry in self.queue.pending()? {
+            if entry.item.customer_id == merge.merged {
+                entry.item.customer_id = merge.survivor.clone();
+                self.queue.update(batch, &entry);
+            }
+        }
+        Ok(())
     }
 
     /// Asks for the customer to be enriched when it never was or its
@@ -148,145 +142,108 @@ impl Crm {
         let fresh = attributes
             .get(ENRICHED_AT)
             .and_then(|at| at.parse::<u64>().ok())
-            .is_some_and(|at| now_ms().saturating_sub(at) < self.config.enrich_ttl_ms);
+            .is_some_and(|at| now_ms().saturating_sub(at) < self.enrich_ttl_ms);
         if fresh || self.plugins().is_empty() {
             return false;
         }
-        batch.put(enrich_key(customer_id), Vec::new());
+        batch.put(keys::crm_enrich(customer_id), Vec::new());
         true
     }
 
     /// Wakes the worker.
     pub fn wake(&self) {
-        self.wake.notify_one();
+        self.queue.wake();
+    }
+}
+
+impl Core {
+    /// Customer events waiting for CRM plugins, and the dead-lettered ones.
+    pub fn crm_events(&self) -> Result<(Vec<CrmEntry>, Vec<CrmEntry>), CoreError> {
+        Ok((self.crm.queue.pending()?, self.crm.queue.dead_letters()?))
     }
 
-    /// Events waiting for delivery.
-    pub fn pending(&self) -> Result<Vec<Entry>, StoreError> {
-        self.store.scan_json("crmq/")
-    }
-
-    /// Events that could not be delivered.
-    pub fn dead_letters(&self) -> Result<Vec<Entry>, StoreError> {
-        self.store.scan_json("crmdead/")
-    }
-
-    /// Moves every dead letter back to the queue (fresh tries); returns how
-    /// many and the store sequence to wait for.
-    pub fn redrive(&self) -> Result<(usize, u64), StoreError> {
-        let dead = self.dead_letters()?;
-        let mut batch = Batch::new();
-        for mut entry in dead.iter().cloned() {
-            batch.delete(dead_key(&entry.id));
-            entry.attempts = 0;
-            entry.next_at = 0;
-            batch.put_json(pending_key(&entry.id), &entry);
-        }
-        let seq = self.store.write(batch)?;
-        self.wake();
-        Ok((dead.len(), seq))
-    }
-
-    fn backoff(&self, attempts: u32) -> u64 {
-        retry_delay_ms(
-            self.config.base_backoff_ms,
-            self.config.max_backoff_ms,
-            attempts,
-        )
+    /// Moves every dead-lettered CRM event back into the queue with fresh
+    /// tries; returns how many, once that is durable.
+    pub async fn redrive_crm(&self) -> Result<usize, CoreError> {
+        let (n, seq) = self.crm.queue.redrive()?;
+        self.store.durable(seq).await?;
+        Ok(n)
     }
 }
 
 /// Runs the delivery and enrichment worker until the host shuts down.
-pub fn start(core: Arc<Core>) -> tokio::task::JoinHandle<()> {
+pub(super) fn start(core: Arc<Core>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         loop {
-            let next = match deliver_due(&core).await {
-                Ok(next) => next,
-                Err(e) => {
-                    tracing::error!(error = %e, "CRM delivery failed");
-                    Some(now_ms() + 1_000)
-                }
-            };
+            let next = deliver_due(&core).await;
             if let Err(e) = enrich_due(&core).await {
                 tracing::error!(error = %e, "CRM enrichment failed");
             }
-            let sleep = next.map_or(5_000, |at| at.saturating_sub(now_ms()).clamp(1, 5_000));
-            tokio::select! {
-                _ = core.crm.wake.notified() => {}
-                _ = tokio::time::sleep(std::time::Duration::from_millis(sleep)) => {}
-                _ = core.events.closed() => return,
+            let closed = core.events.closed();
+            if !core.crm.queue.wait("CRM delivery", next, closed).await {
+                return;
             }
         }
     })
 }
 
-/// Tries every due event once, oldest first, skipping customers whose
-/// earlier event waits for a retry; returns when the next retry is due.
+/// Tries every due event once, oldest first, keeping each customer's
+/// events in order per plugin; returns when the next retry is due.
 async fn deliver_due(core: &Core) -> Result<Option<u64>, StoreError> {
-    let crm = &core.crm;
-    let mut waiting: HashSet<(String, String)> = HashSet::new();
-    let mut next: Option<u64> = None;
-    for mut entry in crm.pending()? {
-        let key = (entry.plugin.clone(), entry.customer_id.clone());
-        if waiting.contains(&key) {
-            continue;
+    let mut round = core
+        .crm
+        .queue
+        .round(|item: &CrmItem| Some((item.plugin.clone(), item.customer_id.clone())))?;
+    while let Some(entry) = round.next_due() {
+        if core.events.is_closed() {
+            break;
         }
-        if entry.next_at > now_ms() {
-            next = Some(next.map_or(entry.next_at, |n| n.min(entry.next_at)));
-            waiting.insert(key);
-            continue;
-        }
-        let Some(event) = event(core, &entry)? else {
-            // What it was about is gone (e.g. a message of a merged-away
-            // customer): nothing to tell.
-            let mut batch = Batch::new();
-            batch.delete(pending_key(&entry.id));
-            crm.store.write(batch)?;
-            continue;
-        };
-        entry.attempts += 1;
-        let (retry, error) = match core.runtime.crm_event(&entry.plugin, &event).await {
-            Ok(Ok(())) => {
-                let mut batch = Batch::new();
-                batch.delete(pending_key(&entry.id));
-                crm.store.write(batch)?;
-                metrics::counter!("switchboard_crm_delivered_total", "plugin" => entry.plugin.clone())
-                    .increment(1);
-                continue;
-            }
-            Ok(Err(e)) => (e.kind == ErrorKind::Unavailable, e.message),
-            // Missing, reloading or faulty: it may be fixed.
-            Err(e) => (true, e.to_string()),
-        };
-        tracing::warn!(plugin = %entry.plugin, customer = %entry.customer_id, attempt = entry.attempts, retry, %error, "CRM event not delivered");
-        entry.last_error = Some(error);
-        let mut batch = Batch::new();
-        if retry && entry.attempts < crm.config.max_attempts {
-            entry.next_at = now_ms() + crm.backoff(entry.attempts);
-            next = Some(next.map_or(entry.next_at, |n| n.min(entry.next_at)));
-            batch.put_json(pending_key(&entry.id), &entry);
-            waiting.insert(key);
-        } else {
-            batch.delete(pending_key(&entry.id));
-            batch.put_json(dead_key(&entry.id), &entry);
-            metrics::counter!("switchboard_crm_dead_letters_total", "plugin" => entry.plugin.clone())
-                .increment(1);
-        }
-        crm.store.write(batch)?;
+        round.settled(deliver(core, entry).await?);
     }
-    Ok(next)
+    Ok(round.next_at())
+}
+
+/// One try of one event.
+async fn deliver(core: &Core, mut entry: CrmEntry) -> Result<Verdict, StoreError> {
+    let queue = &core.crm.queue;
+    let Some(event) = event(core, &entry.item)? else {
+        // What it was about is gone (e.g. a message of a merged-away
+        // customer): nothing to tell.
+        queue.discard(&entry)?;
+        return Ok(Verdict::Done);
+    };
+    entry.attempts += 1;
+    let plugin = entry.item.plugin.clone();
+    let (retry, error) = match core.runtime.crm_event(&plugin, &event).await {
+        Ok(Ok(())) => {
+            queue.discard(&entry)?;
+            metrics::counter!("switchboard_crm_delivered_total", "plugin" => plugin).increment(1);
+            return Ok(Verdict::Done);
+        }
+        Ok(Err(e)) => (e.kind == ErrorKind::Unavailable, e.message),
+        // Missing, reloading or faulty: it may be fixed.
+        Err(e) => (true, e.to_string()),
+    };
+    tracing::warn!(%plugin, customer = %entry.item.customer_id, attempt = entry.attempts, retry, %error, "CRM event not delivered");
+    let mut batch = Batch::new();
+    let verdict = queue.fail(&mut batch, &mut entry, error, retry);
+    core.store.write(batch)?;
+    if verdict == Verdict::Dead {
+        metrics::counter!("switchboard_crm_dead_letters_total", "plugin" => plugin).increment(1);
+    }
+    Ok(verdict)
 }
 
 /// The event as the plugin sees it, from the store as it is now.
-fn event(core: &Core, entry: &Entry) -> Result<Option<CrmEvent>, StoreError> {
-    let customer = match core.customers.get(&entry.customer_id) {
+fn event(core: &Core, item: &CrmItem) -> Result<Option<CrmEvent>, StoreError> {
+    let customer = match core.customers.get(&item.customer_id) {
         Ok(Some(c)) => c,
         Ok(None) => return Ok(None),
-        Err(crate::customers::CustomerError::Store(e)) => return Err(e),
+        Err(CustomerError::Store(e)) => return Err(e),
         Err(_) => return Ok(None),
     };
     let wit_customer = customer.to_wit();
-    Ok(Some(match &entry.change {
+    Ok(Some(match &item.change {
         Change::CustomerCreated => CrmEvent::CustomerCreated(wit_customer),
         Change::CustomerUpdated => CrmEvent::CustomerUpdated(wit_customer),
         Change::CustomersMerged { merged_id } => CrmEvent::CustomersMerged(CustomerMerge {
@@ -299,7 +256,7 @@ fn event(core: &Core, entry: &Entry) -> Result<Option<CrmEvent>, StoreError> {
             };
             CrmEvent::InteractionLogged(Interaction {
                 customer: wit_customer,
-                entry: timeline_entry(&message),
+                entry: message.to_wit(),
             })
         }
         Change::ConversationClosed {
@@ -313,7 +270,7 @@ fn event(core: &Core, entry: &Entry) -> Result<Option<CrmEvent>, StoreError> {
                 .conversations
                 .messages(conversation_id)?
                 .iter()
-                .map(timeline_entry)
+                .map(Message::to_wit)
                 .collect();
             CrmEvent::ConversationClosed(ConversationClosed {
                 conversation_id: conversation_id.clone(),
@@ -329,11 +286,10 @@ fn event(core: &Core, entry: &Entry) -> Result<Option<CrmEvent>, StoreError> {
 /// Enriches every customer that asked for it; one whose CRM is
 /// unavailable is tried again on the next round.
 async fn enrich_due(core: &Arc<Core>) -> Result<(), StoreError> {
-    let keys = core.store.scan_keys("crmenrich/")?;
-    for key in keys {
-        // Keys come back without the scanned prefix.
-        let customer_id = key.trim_start_matches("crmenrich/").to_string();
-        let key = enrich_key(&customer_id);
+    let customers = core.store.scan_keys(keys::CRM_ENRICH)?;
+    // Keys come back without the scanned prefix: customer ids.
+    for customer_id in customers {
+        let key = keys::crm_enrich(&customer_id);
         let customer = match core.customers.get(&customer_id) {
             Ok(Some(c)) => c,
             _ => {

@@ -1,0 +1,256 @@
+//! Agents and what they do: the admin creates them, they set their status,
+//! accept, reject and complete tasks, and reply to customers. Every action
+//! returns once its writes are durable.
+
+use crate::clock::now_ms;
+use crate::conversations::{
+    Author, Conversation, ConversationStatus, Direction, Message, MessageStatus,
+};
+use crate::kind::Kind;
+use crate::routing::{Agent, AgentInput, AgentStatus, Task};
+use crate::store::Batch;
+
+use super::crm::Change as CrmChange;
+use super::outbox::CallAction;
+use super::{Core, CoreError};
+
+impl Core {
+    /// Creates or updates an agent; a new agent's bearer token is returned
+    /// once (only its digest is stored).
+    pub async fn put_agent(
+        &self,
+        id: &str,
+        input: AgentInput,
+    ) -> Result<(Agent, Option<String>), CoreError> {
+        let (agent, token, seq) = self.routing.put_agent(id, input)?;
+        self.store.durable(seq).await?;
+        Ok((self.routing.view(&agent), token))
+    }
+
+    /// An agent as the API shows it (default capacities filled in).
+    pub fn agent(&self, id: &str) -> Option<Agent> {
+        self.routing.agent(id).map(|a| self.routing.view(&a))
+    }
+
+    /// Every agent, as the API shows them.
+    pub fn agents(&self) -> Vec<Agent> {
+        let routing = &self.routing;
+        routing.agents().iter().map(|a| routing.view(a)).collect()
+    }
+
+    /// The agent or supervisor holding this bearer token.
+    pub fn agent_by_token(&self, token: &str) -> Option<Agent> {
+        self.routing.agent_by_token(token)
+    }
+
+    /// Sets an agent's status (leaving `available` gives back its
+    /// reservations).
+    pub async fn set_agent_status(
+        &self,
+        id: &str,
+        status: AgentStatus,
+    ) -> Result<Agent, CoreError> {
+        let (agent, seq) = self.routing.set_status(id, status)?;
+        self.store.durable(seq).await?;
+        Ok(self.routing.view(&agent))
+    }
+
+    /// The agent's reserved, assigned and wrapping tasks.
+    pub fn agent_tasks(&self, id: &str) -> Result<Vec<Task>, CoreError> {
+        Ok(self.routing.agent_tasks(id)?)
+    }
+
+    /// A task by id.
+    pub fn task(&self, id: &str) -> Option<Task> {
+        self.routing.task(id)
+    }
+
+    /// Whether the agent holds a task on this conversation (what an agent
+    /// may see and answer).
+    pub fn agent_has_conversation(&self, agent: &str, conversation: &str) -> bool {
+        self.routing.agent_has_conversation(agent, conversation)
+    }
+
+    /// Whether the agent holds a task of this customer (whose profile and
+    /// timeline the agent may see).
+    pub fn agent_has_customer(&self, agent: &str, customer: &str) -> bool {
+        self.routing.agent_has_customer(agent, customer)
+    }
+
+    /// The assigned agent replies: the message goes into the outbox.
+    pub async fn reply(
+        &self,
+        conversation_id: &str,
+        agent: Option<&str>,
+        text: &str,
+    ) -> Result<Message, CoreError> {
+        if text.trim().is_empty() {
+            return Err(CoreError::Invalid("`text` must not be empty".into()));
+        }
+        let now = now_ms();
+        let (message, conversation, seq) = {
+            let _gate = self.gate();
+            let conversation = self
+                .conversations
+                .get(conversation_id)?
+                .ok_or_else(|| CoreError::NotFound(format!("no conversation {conversation_id}")))?;
+            if conversation.status != ConversationStatus::Open {
+                return Err(CoreError::Conflict(format!(
+                    "conversation {conversation_id} is resolved"
+                )));
+            }
+            if conversation.reply_to.is_none() {
+                return Err(CoreError::Conflict(format!(
+                    "conversation {conversation_id} has no address to reply to"
+                )));
+            }
+            let author = if agent.is_some() {
+                Author::Agent
+            } else {
+                Author::System
+            };
+            let mut batch = Batch::new();
+            let message =
+                self.queue_outbound(&mut batch, &conversation, author, agent, text, now)?;
+            let seq = self.store.write(batch)?;
+            (message, conversation, seq)
+        };
+        self.store.durable(seq).await?;
+        self.outbox.wake();
+        self.crm.wake();
+        self.publish_message(&message, &conversation);
+        Ok(message)
+    }
+
+    /// An outbound message of `conversation`, stored and queued for its
+    /// channel in `batch` (under the gate).
+    pub(super) fn queue_outbound(
+        &self,
+        batch: &mut Batch,
+        conversation: &Conversation,
+        author: Author,
+        agent: Option<&str>,
+        text: &str,
+        now: u64,
+    ) -> Result<Message, CoreError> {
+        let message = Message {
+            id: self.conversations.new_message_id()?,
+            at: now,
+            channel: conversation.channel.clone(),
+            conversation_id: conversation.id.clone(),
+            direction: Direction::Outbound,
+            author,
+            text: text.to_string(),
+            attachments: Vec::new(),
+            status: Some(MessageStatus::Queued),
+            provider_message_id: None,
+            sent_at: None,
+            agent_id: agent.map(str::to_string),
+            error: None,
+            metadata: Default::default(),
+        };
+        self.conversations
+            .add_message(batch, conversation, &message);
+        self.outbox.enqueue(batch, &message)?;
+        // The caller writes the batch; the worker also looks every few
+        // seconds, and callers wake it after writing.
+        self.crm.record(
+            batch,
+            &conversation.customer_id,
+            CrmChange::InteractionLogged {
+                message_id: message.id.clone(),
+            },
+        )?;
+        Ok(message)
+    }
+
+    /// The reserved agent accepts; the customer's last agent becomes this
+    /// one.
+    pub async fn accept(&self, task_id: &str, agent: &str) -> Result<Task, CoreError> {
+        let (task, _) = self.routing.accept(task_id, agent)?;
+        let mut connect = false;
+        {
+            let _gate = self.gate();
+            let mut batch = Batch::new();
+            self.customers
+                .set_last_agent(&mut batch, &task.customer_id, agent, now_ms())?;
+            // A caller is waiting: bridge the call to the agent.
+            if task.channel_kind == Kind::Voice
+                && let Some(conversation) = self.conversations.get(&task.conversation_id)?
+            {
+                let endpoint = self
+                    .routing
+                    .agent(agent)
+                    .and_then(|a| a.voice_endpoint)
+                    .filter(|e| !e.trim().is_empty());
+                match endpoint {
+                    Some(endpoint) => {
+                        self.outbox.enqueue_call(
+                            &mut batch,
+                            &task.channel,
+                            &conversation.id,
+                            CallAction::Connect {
+                                call_id: conversation.thread_key.clone(),
+                                endpoint,
+                            },
+                        )?;
+                        connect = true;
+                    }
+                    None => tracing::warn!(
+                        task = %task.id,
+                        %agent,
+                        "a voice task was accepted by an agent without a voice_endpoint; the call is not connected"
+                    ),
+                }
+            }
+            self.store.write(batch)?;
+        }
+        self.store.sync().await?;
+        if connect {
+            self.outbox.wake();
+        }
+        Ok(task)
+    }
+
+    /// The reserved agent declines.
+    pub async fn reject(&self, task_id: &str, agent: &str) -> Result<Task, CoreError> {
+        let (task, seq) = self.routing.reject(task_id, agent)?;
+        self.store.durable(seq).await?;
+        Ok(task)
+    }
+
+    /// The agent is done: the task wraps up or completes, and its
+    /// conversation is resolved (a later message starts a new one).
+    pub async fn complete(
+        &self,
+        task_id: &str,
+        agent: &str,
+        disposition: Option<String>,
+    ) -> Result<Task, CoreError> {
+        let (task, _) = self.routing.complete(task_id, agent, disposition)?;
+        {
+            let _gate = self.gate();
+            if let Some(mut conversation) = self.conversations.get(&task.conversation_id)? {
+                let mut batch = Batch::new();
+                let open = conversation.status == ConversationStatus::Open;
+                self.conversations
+                    .resolve(&mut batch, &mut conversation, now_ms());
+                let tell_crm = open
+                    && self.crm.record(
+                        &mut batch,
+                        &conversation.customer_id,
+                        CrmChange::ConversationClosed {
+                            conversation_id: conversation.id.clone(),
+                            disposition: task.disposition.clone(),
+                        },
+                    )?;
+                self.store.write(batch)?;
+                if tell_crm {
+                    self.crm.wake();
+                }
+            }
+        }
+        self.store.sync().await?;
+        Ok(task)
+    }
+}

@@ -1,0 +1,190 @@
+//! The contact-center core: what happens when a channel reports something,
+//! an agent or an admin acts, or a background stage has work — across
+//! customers, conversations and routing. The API calls [`Core`]'s methods
+//! and nothing else; each does the whole job, durability included (it
+//! returns once its writes are on disk).
+//!
+//! | file | what it holds |
+//! |---|---|
+//! | `inbound.rs` | a webhook → the channel plugin → messages, delivery reports |
+//! | `calls.rs` | voice call events: a ringing call opens a task, a hang-up ends it |
+//! | `agents.rs` | agents and their actions: status, accept, reject, complete, reply |
+//! | `profiles.rs` | customer profiles: look-up, attributes, merges, audit |
+//! | `views.rs` | read models: conversations, timelines, queue, stats, plugin look-ups |
+//! | `plugins.rs` | plugin administration: list, upload, reload, enable, disable |
+//! | `outbox.rs`, `crm.rs`, `bots.rs` | the stages that hand work to plugins through durable queues |
+//! | `error.rs` | [`CoreError`] and the [`Failure`] kinds the API maps to statuses |
+//!
+//! Writes that touch customers and conversations run under one short write
+//! gate (no awaits inside it), so identity resolution and idempotency checks
+//! see a consistent store.
+
+mod agents;
+mod bots;
+mod calls;
+mod crm;
+mod error;
+mod inbound;
+mod outbox;
+mod plugins;
+mod profiles;
+mod views;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use tokio::sync::broadcast;
+
+use crate::clock::now_ms;
+use crate::config::Config;
+use crate::conversations::Conversations;
+use crate::customers::Customers;
+use crate::events::{Event, Events};
+use crate::routing::Routing;
+use crate::routing::trend::{self, Trend};
+use crate::runtime::Runtime;
+use crate::store::{Store, StoreError};
+
+use bots::Bots;
+use crm::Crm;
+use outbox::Outbox;
+
+pub use crm::{Change as CrmChange, CrmEntry, CrmItem};
+pub use error::{CoreError, Failure};
+pub use inbound::Ingested;
+pub use outbox::{CallAction, OutboxEntry, OutboxItem};
+pub use views::Directory;
+
+// The records the API shows, re-exported on purpose so that it needs no
+// module but this one.
+pub use crate::conversations::{Conversation, Message};
+pub use crate::customers::{AuditEntry, Customer, Identity, MergeSuggestion};
+pub use crate::routing::trend::Sample;
+pub use crate::routing::{Agent, AgentInput, AgentStatus, QueueEntry, Role, Stats, Task};
+pub use crate::runtime::{PluginInfo, RuntimeStats};
+pub use crate::wit::types::{HttpRequest, HttpResponse};
+
+/// The core services, wired together.
+pub struct Core {
+    store: Store,
+    customers: Arc<Customers>,
+    conversations: Arc<Conversations>,
+    routing: Routing,
+    outbox: Outbox,
+    crm: Crm,
+    bots: Bots,
+    events: Events,
+    /// Waiting tasks over the last hour.
+    trend: Arc<Trend>,
+    runtime: Runtime,
+    /// Skills every task of a channel requires.
+    channel_skills: BTreeMap<String, BTreeMap<String, u8>>,
+    gate: Mutex<()>,
+}
+
+impl Core {
+    /// Wires the services together and loads agents and tasks (nothing
+    /// runs until [`Core::start`]).
+    pub fn new(
+        config: &Config,
+        store: Store,
+        customers: Arc<Customers>,
+        conversations: Arc<Conversations>,
+        runtime: Runtime,
+        events: Events,
+    ) -> Result<Core, StoreError> {
+        let routing = Routing::new(
+            store.clone(),
+            runtime.clone(),
+            customers.clone(),
+            config.routing.clone(),
+            events.clone(),
+        )?;
+        let outbox = Outbox::new(
+            store.clone(),
+            runtime.clone(),
+            conversations.clone(),
+            &config.outbox,
+            events.clone(),
+        );
+        Ok(Core {
+            crm: Crm::new(store.clone(), runtime.clone(), config.crm.clone()),
+            bots: Bots::new(store.clone(), config),
+            store,
+            customers,
+            conversations,
+            routing,
+            outbox,
+            events,
+            trend: Arc::default(),
+            runtime,
+            channel_skills: config.routing.channel_skills.clone(),
+            gate: Mutex::new(()),
+        })
+    }
+
+    /// Starts the dispatcher, the outbox, CRM and bot workers, and the
+    /// queue sampler.
+    pub fn start(self: &Arc<Self>) -> Vec<tokio::task::JoinHandle<()>> {
+        let (routing, trend, events) = (
+            self.routing.clone(),
+            self.trend.clone(),
+            self.events.clone(),
+        );
+        let sampler = tokio::spawn(async move {
+            let mut tick =
+                tokio::time::interval(std::time::Duration::from_millis(trend::INTERVAL_MS));
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => trend.record(Sample::of(&routing.stats(), now_ms())),
+                    _ = events.closed() => return,
+                }
+            }
+        });
+        vec![
+            self.routing.start(),
+            self.outbox.start(),
+            bots::start(self.clone()),
+            crm::start(self.clone()),
+            sampler,
+        ]
+    }
+
+    /// Ends live event streams and long-polls; the workers finish their
+    /// current item and stop.
+    pub fn close(&self) {
+        self.events.close();
+    }
+
+    /// Stops the dispatcher (after [`Core::close`]).
+    pub fn stop(&self) {
+        self.routing.stop();
+    }
+
+    /// Live events, for `/api/events` and webhook long-polls.
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.events.subscribe()
+    }
+
+    /// Resolves once the host is shutting down.
+    pub async fn closed(&self) {
+        self.events.closed().await
+    }
+
+    fn gate(&self) -> MutexGuard<'_, ()> {
+        self.gate.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Tells listeners that a message's delivery status changed.
+fn publish_status(events: &Events, message: &Message, customer: Option<&str>) {
+    events.publish(|| Event {
+        kind: "message.status",
+        at: now_ms(),
+        agent_id: message.agent_id.clone(),
+        task_id: None,
+        conversation_id: Some(message.conversation_id.clone()),
+        customer_id: customer.map(str::to_string),
+        data: serde_json::to_value(message).unwrap_or_default(),
+    });
+}

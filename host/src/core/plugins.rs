@@ -1,0 +1,51 @@
+//! Plugin administration: what is installed and how healthy it is, uploads
+//! of new bundles, and the admin's reload / enable / disable. The runtime
+//! does the work; this is the core's door to it for the API.
+
+use crate::runtime::{PluginInfo, RuntimeStats};
+
+use super::{Core, CoreError};
+
+impl Core {
+    /// Every installed plugin.
+    pub fn plugins(&self) -> Vec<PluginInfo> {
+        self.runtime.plugins()
+    }
+
+    /// One installed plugin.
+    pub fn plugin(&self, name: &str) -> Option<PluginInfo> {
+        self.runtime.plugin(name)
+    }
+
+    /// Validates an uploaded bundle exactly as loading would, then installs
+    /// and loads it; returns the plugin and whether it is new. Nothing is
+    /// written when it does not validate.
+    pub async fn install_plugin(
+        &self,
+        manifest: &str,
+        wasm: &[u8],
+    ) -> Result<(PluginInfo, bool), CoreError> {
+        Ok(self.runtime.install(manifest, wasm).await?)
+    }
+
+    /// Reloads a plugin from its directory now (a broken bundle leaves the
+    /// previous version serving).
+    pub async fn reload_plugin(&self, name: &str) -> Result<PluginInfo, CoreError> {
+        Ok(self.runtime.reload(name).await?)
+    }
+
+    /// Turns a plugin on (remembered across restarts) and loads it.
+    pub async fn enable_plugin(&self, name: &str) -> Result<PluginInfo, CoreError> {
+        Ok(self.runtime.enable(name).await?)
+    }
+
+    /// Turns a plugin off (remembered across restarts).
+    pub async fn disable_plugin(&self, name: &str) -> Result<PluginInfo, CoreError> {
+        Ok(self.runtime.disable(name).await?)
+    }
+
+    /// Compile cache and pool figures.
+    pub fn runtime_stats(&self) -> RuntimeStats {
+        self.runtime.stats()
+    }
+}

@@ -1,0 +1,108 @@
+//! Customer profiles: look-ups for agents and supervisors, attributes,
+//! merges (by an admin, or when one event attests two profiles) and what a
+//! merge moves along with the profile: conversations, tasks and the CRM
+//! events not yet delivered.
+
+use std::collections::BTreeMap;
+
+use crate::clock::now_ms;
+use crate::customers::{AuditEntry, Customer, Merge, MergeSuggestion};
+use crate::store::{Batch, StoreError};
+
+use super::crm::Change as CrmChange;
+use super::{Core, CoreError};
+
+impl Core {
+    /// A customer by id (a merged profile's id answers with its survivor).
+    pub fn customer(&self, id: &str) -> Result<Option<Customer>, CoreError> {
+        Ok(self.customers.get(id)?)
+    }
+
+    /// The customers owning an identity written `KIND:VALUE` (e.g.
+    /// `phone:+15551234567`), normalized as inbound identities are.
+    pub fn find_customers(&self, identity: &str) -> Result<Vec<Customer>, CoreError> {
+        let identity = self
+            .customers
+            .normalizer()
+            .parse(identity)
+            .map_err(|e| CoreError::Invalid(e.to_string()))?;
+        Ok(self.customers.by_identity(&identity)?.into_iter().collect())
+    }
+
+    /// The audit log, oldest first.
+    pub fn audit_log(&self) -> Result<Vec<AuditEntry>, CoreError> {
+        Ok(self.customers.audit_log()?)
+    }
+
+    /// Merge suggestions (policy `suggest`), oldest first.
+    pub fn merge_suggestions(&self) -> Result<Vec<MergeSuggestion>, CoreError> {
+        Ok(self.customers.suggestions()?)
+    }
+
+    /// Sets profile attributes (an empty value removes one).
+    pub async fn set_attributes(
+        &self,
+        customer: &str,
+        attributes: &BTreeMap<String, String>,
+    ) -> Result<Customer, CoreError> {
+        for key in attributes.keys() {
+            if key.trim().is_empty() || key.len() > 64 {
+                return Err(CoreError::Invalid(
+                    "attribute names are 1-64 characters".into(),
+                ));
+            }
+        }
+        let (customer, seq) = {
+            let _gate = self.gate();
+            // Recorded first: the event carries the profile as it is when
+            // delivered, so a crash in between costs a redundant update, not
+            // a lost one.
+            if self.customers.get(customer)?.is_some() {
+                let mut batch = Batch::new();
+                if self
+                    .crm
+                    .record(&mut batch, customer, CrmChange::CustomerUpdated)?
+                {
+                    self.store.write(batch)?;
+                    self.crm.wake();
+                }
+            }
+            self.customers
+                .set_attributes(customer, attributes, now_ms())?
+        };
+        self.store.durable(seq).await?;
+        // Routers may weigh attributes (vip-first): waiting tasks are
+        // prioritized again.
+        self.routing.reprioritize_customer(&customer.id);
+        Ok(customer)
+    }
+
+    /// Merges two customers on an admin's request.
+    pub async fn merge(&self, survivor: &str, other: &str) -> Result<Customer, CoreError> {
+        let (customer, _, seq) = {
+            let _gate = self.gate();
+            self.customers
+                .merge(survivor, other, "admin", now_ms(), &mut |batch, merge| {
+                    self.rekey(batch, merge)
+                })?
+        };
+        self.store.durable(seq).await?;
+        Ok(customer)
+    }
+
+    /// Moves what belonged to a merged profile to its survivor, in `batch`.
+    pub(super) fn rekey(&self, batch: &mut Batch, merge: &Merge) -> Result<(), StoreError> {
+        self.conversations.rekey(batch, merge)?;
+        self.routing.rekey_customer(batch, merge);
+        self.crm.rekey_customer(batch, merge)?;
+        self.crm.record(
+            batch,
+            &merge.survivor,
+            CrmChange::CustomersMerged {
+                merged_id: merge.merged.clone(),
+            },
+        )?;
+        self.crm.wake();
+        Ok(())
+    }
+}

@@ -1,0 +1,382 @@
+//! The one call path every plugin export goes through: find the serving
+//! version of a plugin of the right kind, get an instance (fresh from its
+//! `InstancePre`, or a warm one for routers), run the call under the
+//! plugin's memory limit and deadline, classify how it ended, and charge
+//! the outcome to the plugin's health.
+
+use std::sync::{Arc, Mutex};
+
+use wasmtime::Engine;
+
+use crate::wit::types::{ErrorKind, PluginError};
+
+use super::registry::{LoadedPlugin, PluginSlot, WARM_ROUTERS, WarmRouter, WorldPre};
+use super::sandbox::{PluginContext, State};
+use super::{CallError, Fault, PluginKind, Runtime};
+
+/// Why a call did not run to a result, before it is charged to the plugin.
+pub(super) enum RunError {
+    Fault(Fault),
+    Busy(String),
+}
+
+/// A plugin world as the call path needs it: which kind it is, how to find
+/// its pre-linked component, and how to instantiate it.
+pub(super) trait World {
+    /// The plugin kind implementing the world.
+    const KIND: PluginKind;
+    /// The pre-linked component.
+    type Pre: Send + Sync;
+    /// An instance's typed exports.
+    type Bindings: Send;
+    /// The world's `InstancePre` in a loaded plugin (its kind was checked).
+    fn pre(world: &WorldPre) -> Option<&Self::Pre>;
+    /// A fresh instance in `store`.
+    fn instantiate(
+        pre: &Self::Pre,
+        store: &mut wasmtime::Store<State>,
+    ) -> impl Future<Output = wasmtime::Result<Self::Bindings>> + Send;
+    /// Warm instances kept between calls, for worlds that keep them.
+    fn warm_pool(_plugin: &LoadedPlugin) -> Option<&Mutex<Vec<WarmInstance<Self>>>> {
+        None
+    }
+}
+
+/// A live instance and its store, ready for the next call.
+pub(super) type WarmInstance<W> = (wasmtime::Store<State>, <W as World>::Bindings);
+
+macro_rules! world {
+    ($marker:ident, $kind:ident, $variant:ident, $pre:ty, $bindings:ty) => {
+        #[doc = concat!("`world ", stringify!($kind), "`.")]
+        pub(super) struct $marker;
+
+        impl World for $marker {
+            const KIND: PluginKind = PluginKind::$variant;
+            type Pre = $pre;
+            type Bindings = $bindings;
+
+            fn pre(world: &WorldPre) -> Option<&Self::Pre> {
+                match world {
+                    WorldPre::$variant(pre) => Some(pre),
+                    _ => None,
+                }
+            }
+
+            async fn instantiate(
+                pre: &Self::Pre,
+                store: &mut wasmtime::Store<State>,
+            ) -> wasmtime::Result<Self::Bindings> {
+                pre.instantiate_async(store).await
+            }
+
+            world!(@warm $variant);
+        }
+    };
+    (@warm Router) => {
+        fn warm_pool(plugin: &LoadedPlugin) -> Option<&Mutex<Vec<WarmRouter>>> {
+            Some(&plugin.warm_routers)
+        }
+    };
+    (@warm $other:ident) => {};
+}
+
+world!(
+    ChannelWorld,
+    channel,
+    Channel,
+    crate::wit::channel::ChannelPre<State>,
+    crate::wit::channel::Channel
+);
+world!(
+    BotWorld,
+    bot,
+    Bot,
+    crate::wit::bot::BotPre<State>,
+    crate::wit::bot::Bot
+);
+world!(
+    CrmWorld,
+    crm,
+    Crm,
+    crate::wit::crm::CrmPre<State>,
+    crate::wit::crm::Crm
+);
+world!(
+    RouterWorld,
+    router,
+    Router,
+    crate::wit::router::RouterPre<State>,
+    crate::wit::router::Router
+);
+
+/// The plugin a call ran on, for checks of what it returned: an invalid
+/// answer is charged to the plugin like a trap.
+pub(super) struct Called<'a> {
+    runtime: &'a Runtime,
+    slot: Arc<PluginSlot>,
+    plugin: Arc<LoadedPlugin>,
+}
+
+impl Called<'_> {
+    /// Charges a fault found in the call's output; the call fails with it.
+    pub fn reject(&self, fault: Fault) -> CallError {
+        self.runtime.fault(&self.slot, &self.plugin, fault, true)
+    }
+
+    /// A plugin-reported error of kind `internal` is a fault of the plugin
+    /// (its health counts it), though the caller still gets the error.
+    pub fn check_reported<T>(&self, result: &Result<T, PluginError>) {
+        if let Err(e) = result
+            && e.kind == ErrorKind::Internal
+        {
+            self.reject(Fault::Internal(e.message.clone()));
+        }
+    }
+}
+
+impl Runtime {
+    /// Calls `export` on plugin `name` of world `W`: the whole path every
+    /// typed call shares.
+    pub(super) async fn call<W: World, T>(
+        &self,
+        name: &str,
+        export: impl AsyncFnOnce(&W::Bindings, &mut wasmtime::Store<State>) -> wasmtime::Result<T>,
+    ) -> Result<(T, Called<'_>), CallError> {
+        let (slot, plugin) = self.begin(name, W::KIND)?;
+        let pre = W::pre(&plugin.pre).ok_or_else(|| CallError::WrongKind {
+            plugin: name.to_string(),
+            expected: W::KIND,
+            actual: plugin.manifest.kind,
+        })?;
+        let outcome = match W::warm_pool(&plugin) {
+            Some(pool) => {
+                warm_call::<W, T>(&self.inner.engine, &plugin.ctx, pool, pre, export).await
+            }
+            None => {
+                run(&self.inner.engine, &plugin.ctx, async |store| {
+                    let instance = W::instantiate(pre, store).await?;
+                    export(&instance, store).await
+                })
+                .await
+            }
+        };
+        let value = self.settle(&slot, &plugin, outcome)?;
+        Ok((
+            value,
+            Called {
+                runtime: self,
+                slot,
+                plugin,
+            },
+        ))
+    }
+
+    /// Looks up a plugin that can take a call of `kind`.
+    fn begin(
+        &self,
+        name: &str,
+        kind: PluginKind,
+    ) -> Result<(Arc<PluginSlot>, Arc<LoadedPlugin>), CallError> {
+        let slot = self
+            .slot(name)
+            .ok_or_else(|| CallError::NotFound(name.to_string()))?;
+        if slot.is_disabled() {
+            return Err(CallError::Disabled(name.to_string()));
+        }
+        let plugin = slot
+            .current
+            .load_full()
+            .ok_or_else(|| CallError::NotLoaded {
+                plugin: name.to_string(),
+                error: slot.load_error().unwrap_or_else(|| "not loaded".into()),
+            })?;
+        if plugin.manifest.kind != kind {
+            return Err(CallError::WrongKind {
+                plugin: name.to_string(),
+                expected: kind,
+                actual: plugin.manifest.kind,
+            });
+        }
+        if slot.circuit_open() {
+            return Err(CallError::CircuitOpen {
+                plugin: name.to_string(),
+                version: plugin.manifest.version.clone(),
+            });
+        }
+        Ok((slot, plugin))
+    }
+
+    /// Charges a call's outcome to the plugin's health.
+    fn settle<T>(
+        &self,
+        slot: &PluginSlot,
+        plugin: &LoadedPlugin,
+        outcome: Result<T, RunError>,
+    ) -> Result<T, CallError> {
+        match outcome {
+            Ok(value) => {
+                slot.record_success();
+                Ok(value)
+            }
+            Err(RunError::Busy(message)) => Err(CallError::Busy {
+                plugin: slot.name.clone(),
+                version: plugin.manifest.version.clone(),
+                message,
+            }),
+            Err(RunError::Fault(fault)) => Err(self.fault(slot, plugin, fault, false)),
+        }
+    }
+
+    /// Charges a fault to the plugin (opening its circuit after too many in
+    /// a row) and turns it into the call's error.
+    fn fault(
+        &self,
+        slot: &PluginSlot,
+        plugin: &LoadedPlugin,
+        fault: Fault,
+        after_success: bool,
+    ) -> CallError {
+        let threshold = self.inner.config.runtime.circuit_open_after;
+        let opened = if after_success {
+            slot.record_output_fault(&fault, threshold)
+        } else {
+            slot.record_fault(&fault, threshold)
+        };
+        tracing::warn!(plugin = %slot.name, version = %plugin.manifest.version, %fault, "plugin call failed");
+        if opened {
+            tracing::error!(plugin = %slot.name, version = %plugin.manifest.version, "circuit opened after {threshold} consecutive failures; calls refused until reload");
+        }
+        CallError::Fault {
+            plugin: slot.name.clone(),
+            version: plugin.manifest.version.clone(),
+            fault,
+        }
+    }
+}
+
+/// Runs a call in a warm instance when one is free (routers run on every
+/// assignment, and a decision costs less than instantiating). Only an
+/// instance whose call succeeded goes back to the pool, so nothing survives
+/// a trap, a timeout or a memory fault.
+async fn warm_call<W: World, T>(
+    engine: &Engine,
+    ctx: &Arc<PluginContext>,
+    pool: &Mutex<Vec<WarmInstance<W>>>,
+    pre: &W::Pre,
+    export: impl AsyncFnOnce(&W::Bindings, &mut wasmtime::Store<State>) -> wasmtime::Result<T>,
+) -> Result<T, RunError> {
+    let warm = pool.lock().unwrap_or_else(|e| e.into_inner()).pop();
+    let (mut store, instance) = match warm {
+        Some((mut store, instance)) => {
+            store.data_mut().rearm(ctx.timeout);
+            store.set_epoch_deadline(1);
+            (store, Some(instance))
+        }
+        None => (State::store(engine, ctx), None),
+    };
+    let mut kept = None;
+    let outcome = run_in(&mut store, ctx, async |store| {
+        let instance = match instance {
+            Some(i) => i,
+            None => W::instantiate(pre, store).await?,
+        };
+        let value = export(&instance, store).await?;
+        kept = Some(instance);
+        Ok(value)
+    })
+    .await;
+    if outcome.is_ok()
+        && store.data().stderr_is_empty()
+        && let Some(instance) = kept
+    {
+        let mut pool = pool.lock().unwrap_or_else(|e| e.into_inner());
+        if pool.len() < WARM_ROUTERS {
+            pool.push((store, instance));
+        }
+    }
+    outcome
+}
+
+/// Runs one call in a fresh store with the plugin's limits and deadline, and
+/// classifies how it ended.
+pub(super) async fn run<T>(
+    engine: &Engine,
+    ctx: &Arc<PluginContext>,
+    call: impl AsyncFnOnce(&mut wasmtime::Store<State>) -> wasmtime::Result<T>,
+) -> Result<T, RunError> {
+    let mut store = State::store(engine, ctx);
+    run_in(&mut store, ctx, call).await
+}
+
+/// Runs a call in `store` (fresh, or a warm router's re-armed one) under the
+/// plugin's deadline and classifies how it ended.
+async fn run_in<T>(
+    store: &mut wasmtime::Store<State>,
+    ctx: &Arc<PluginContext>,
+    call: impl AsyncFnOnce(&mut wasmtime::Store<State>) -> wasmtime::Result<T>,
+) -> Result<T, RunError> {
+    let deadline = store.data().deadline();
+    let result = tokio::time::timeout_at(deadline.into(), call(store)).await;
+    let trace = store.data().trace();
+    if let Some(violation) = trace.violation {
+        return Err(RunError::Fault(Fault::CapabilityDenied(violation)));
+    }
+    let result = match result {
+        Err(_elapsed) => {
+            return Err(RunError::Fault(Fault::Timeout {
+                ms: ctx.timeout.as_millis() as u64,
+            }));
+        }
+        Ok(result) => result,
+    };
+    match result {
+        Ok(value) => Ok(value),
+        Err(_) if trace.timed_out => Err(RunError::Fault(Fault::Timeout {
+            ms: ctx.timeout.as_millis() as u64,
+        })),
+        Err(_) if trace.memory_exceeded => {
+            Err(RunError::Fault(Fault::MemoryLimit { mb: ctx.memory_mb }))
+        }
+        Err(e) => {
+            let chain = error_chain(&e);
+            if chain.contains("concurrent") && chain.contains("limit") {
+                return Err(RunError::Busy(chain));
+            }
+            let mut message = match e.downcast_ref::<wasmtime::Trap>() {
+                Some(trap) => trap.to_string(),
+                None => first_line(&e),
+            };
+            if let Some(panic) = panic_message(&store.data().stderr_text()) {
+                message = format!("{message} ({panic})");
+            }
+            Err(RunError::Fault(Fault::Trap(message)))
+        }
+    }
+}
+
+/// The guest's panic message from its stderr: `panicked at <place>:` and the
+/// message lines after it, without the thread name and backtrace note.
+fn panic_message(stderr: &str) -> Option<String> {
+    let mut lines = stderr.lines().skip_while(|l| !l.contains("panicked at"));
+    let first = lines.next()?;
+    let place = &first[first.find("panicked at")?..];
+    let message: Vec<&str> = lines
+        .take_while(|l| !l.starts_with("note:") && !l.trim().is_empty())
+        .map(str::trim)
+        .collect();
+    Some(format!("{place} {}", message.join(" ")).trim().to_string())
+}
+
+/// An error's first line.
+pub(super) fn first_line(e: &wasmtime::Error) -> String {
+    e.to_string().lines().next().unwrap_or_default().to_string()
+}
+
+/// An error with its causes, on one line.
+pub(super) fn error_chain(e: &wasmtime::Error) -> String {
+    format!("{e:#}")
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_string()
+}

@@ -1,0 +1,355 @@
+//! Loading: the one place that loads and unloads plugins. A bundle is
+//! read, validated (manifest, component, world, imports, capabilities),
+//! compiled (or taken from the compile cache) and linked off the call path,
+//! then swapped in with one atomic store; calls in flight finish on the
+//! version they started with. A bundle that does not load never
+//! half-loads: the previous version keeps serving and the error is shown.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use sha2::{Digest, Sha256};
+
+use crate::config::{Config, LimitOverrides, RuntimeConfig};
+use crate::store::Store;
+
+use super::call::{RunError, error_chain, first_line, run};
+use super::manifest::ManifestLimits;
+use super::registry::{LoadedPlugin, WorldPre};
+use super::sandbox::PluginContext;
+use super::{
+    API_VERSION, Capabilities, LoadError, Manifest, NoCustomers, PluginInfo, PluginKind, Runtime,
+    RuntimeOptions,
+};
+
+/// Largest `plugin.wasm` accepted.
+const MAX_WASM_BYTES: u64 = 64 * 1024 * 1024;
+
+impl Runtime {
+    /// Loads every bundle in the plugins directory. Broken bundles are
+    /// recorded (status `failed`), never fatal.
+    pub async fn load_all(&self) {
+        for name in self.bundle_names() {
+            self.sync(&name).await;
+        }
+    }
+
+    /// Names of the plugin directories present on disk.
+    fn bundle_names(&self) -> Vec<String> {
+        bundle_names(&self.inner.plugins_dir).unwrap_or_default()
+    }
+
+    /// Brings one plugin in line with its directory: loads or reloads it if
+    /// present (unless disabled), unloads it if gone.
+    pub(crate) async fn sync(&self, name: &str) {
+        if !self.inner.plugins_dir.join(name).is_dir() {
+            self.unload(name).await;
+            return;
+        }
+        if let Err(e) = self.load(name).await {
+            tracing::warn!(plugin = name, error = %e, "plugin failed to load");
+        }
+    }
+
+    /// Removes a plugin whose directory is gone.
+    pub(super) async fn unload(&self, name: &str) {
+        let _guard = self.inner.load_lock.lock().await;
+        let mut map = BTreeMap::clone(&self.inner.slots.load());
+        if map.remove(name).is_some() {
+            self.inner.slots.store(Arc::new(map));
+            tracing::info!(plugin = name, "plugin unloaded (its directory is gone)");
+        }
+    }
+
+    /// Whether the plugin is on: the admin's last toggle, else the config.
+    fn enabled(&self, name: &str) -> bool {
+        match self.inner.store.plugin_enabled_override(name) {
+            Ok(Some(enabled)) => enabled,
+            _ => self.inner.config.plugin(name).enabled,
+        }
+    }
+
+    /// Loads (or reloads) a plugin and swaps it in. Calls in flight finish on
+    /// the version they started with.
+    pub(super) async fn load(&self, name: &str) -> Result<(), LoadError> {
+        let _guard = self.inner.load_lock.lock().await;
+        let slot = self.slot(name).unwrap_or_else(|| self.insert_slot(name));
+        if !self.enabled(name) {
+            slot.set_disabled(true);
+            return Ok(());
+        }
+        slot.set_disabled(false);
+        let started = std::time::Instant::now();
+        match self.build(name).await {
+            Ok(plugin) => {
+                tracing::info!(
+                    plugin = name,
+                    version = %plugin.manifest.version,
+                    kind = %plugin.manifest.kind,
+                    ms = started.elapsed().as_millis() as u64,
+                    "plugin loaded"
+                );
+                slot.install(Arc::new(plugin));
+                Ok(())
+            }
+            Err((e, version)) => {
+                slot.load_failed(e.to_string(), version);
+                Err(e)
+            }
+        }
+    }
+
+    /// Validates and prepares a bundle without installing it.
+    async fn build(
+        &self,
+        name: &str,
+    ) -> Result<LoadedPlugin, (LoadError, Option<(String, PluginKind)>)> {
+        let dir = self.inner.plugins_dir.join(name);
+        let manifest = read_manifest(name, &dir).await.map_err(|e| (e, None))?;
+        let tag = Some((manifest.version.clone(), manifest.kind));
+        self.prepare(name, &dir, manifest)
+            .await
+            .map_err(|e| (e, tag))
+    }
+
+    /// Validates a bundle in `dir` and prepares everything its calls need:
+    /// capabilities, limits, config, the compiled and linked component.
+    pub(super) async fn prepare(
+        &self,
+        name: &str,
+        dir: &Path,
+        manifest: Manifest,
+    ) -> Result<LoadedPlugin, LoadError> {
+        let version = manifest.version.clone();
+        let err = |message: String| LoadError::new(name, message).version(&version);
+        let wasm_path = dir.join("plugin.wasm");
+        let wasm = read_wasm(&wasm_path)
+            .await
+            .map_err(|m| err(m).file(&wasm_path))?;
+        let wasm_sha256 = hex::encode(Sha256::digest(&wasm));
+        let settings = self.inner.config.plugin(name);
+        let config_file = || PathBuf::from(format!("switchboard.toml [plugins.{name}]"));
+        let caps = Capabilities::effective(&manifest.capabilities, &settings.grants)
+            .map_err(|m| err(m.to_string()).file(config_file()))?;
+        let (memory_mb, timeout_ms) = limits(
+            &manifest.limits,
+            &settings.limits,
+            &self.inner.config.runtime,
+        );
+        let mut config = BTreeMap::new();
+        for (key, value) in manifest.config.iter().chain(settings.config.iter()) {
+            config.insert(key.clone(), config_value(value));
+        }
+        let kv = if caps.kv {
+            Some(
+                self.inner
+                    .store
+                    .plugin_kv(name)
+                    .map_err(|e| err(e.to_string()))?,
+            )
+        } else {
+            None
+        };
+
+        let engine = self.inner.engine.clone();
+        let inner = self.inner.clone();
+        let component = tokio::task::spawn_blocking(move || inner.cache.load(&engine, &wasm))
+            .await
+            .map_err(|e| err(format!("compilation aborted: {e}")))?
+            .map_err(|e| {
+                err(format!("not a valid component: {}", first_line(&e))).file(&wasm_path)
+            })?;
+        let instance_pre = self.inner.linker.instantiate_pre(&component).map_err(|e| {
+            err(format!(
+                "imports something this host does not provide: {}",
+                error_chain(&e)
+            ))
+            .file(&wasm_path)
+        })?;
+        let world = |e: wasmtime::Error| {
+            err(format!(
+                "does not implement the `{}` world of switchboard:plugin@{API_VERSION}: {}",
+                manifest.kind,
+                error_chain(&e)
+            ))
+            .file(&wasm_path)
+        };
+        let pre = WorldPre::new(manifest.kind, instance_pre).map_err(world)?;
+        let ctx = Arc::new(PluginContext {
+            name: name.to_string(),
+            version: manifest.version.clone(),
+            caps,
+            config,
+            kv,
+            customers: self.inner.customers.clone(),
+            memory_mb,
+            timeout: Duration::from_millis(timeout_ms),
+        });
+        let mut plugin = LoadedPlugin {
+            manifest,
+            ctx,
+            pre,
+            channel_info: None,
+            wasm_sha256,
+            loaded_at: SystemTime::now(),
+            warm_routers: std::sync::Mutex::new(Vec::new()),
+        };
+        if let WorldPre::Channel(pre) = &plugin.pre {
+            let info = run(&self.inner.engine, &plugin.ctx, async |store| {
+                pre.instantiate_async(&mut *store)
+                    .await?
+                    .call_describe(&mut *store)
+                    .await
+            })
+            .await
+            .map_err(|e| match e {
+                RunError::Fault(f) => err(format!("describe() failed: {f}")),
+                RunError::Busy(m) => err(format!("describe() could not run: {m}")),
+            })?;
+            plugin.channel_info = Some(info);
+        }
+        Ok(plugin)
+    }
+}
+
+/// A plugin's memory limit (MiB) and deadline (ms): the manifest's (or the
+/// host default), lowered by the admin's limits and the host's maximums.
+fn limits(manifest: &ManifestLimits, admin: &LimitOverrides, host: &RuntimeConfig) -> (u32, u64) {
+    let memory_mb = [
+        manifest.memory_mb.unwrap_or(host.default_memory_mb),
+        admin.memory_mb.unwrap_or(u32::MAX),
+        host.max_memory_mb,
+    ]
+    .into_iter()
+    .min()
+    .unwrap_or(host.default_memory_mb)
+    .max(1);
+    let timeout_ms = [
+        manifest.timeout_ms.unwrap_or(host.default_timeout_ms),
+        admin.timeout_ms.unwrap_or(u64::MAX),
+        host.max_timeout_ms,
+    ]
+    .into_iter()
+    .min()
+    .unwrap_or(host.default_timeout_ms)
+    .max(1);
+    (memory_mb, timeout_ms)
+}
+
+async fn read_manifest(name: &str, dir: &Path) -> Result<Manifest, LoadError> {
+    let path = dir.join("plugin.toml");
+    let text = tokio::fs::read_to_string(&path)
+        .await
+        .map_err(|e| LoadError::new(name, format!("cannot read: {e}")).file(&path))?;
+    Manifest::parse(name, &text).map_err(|m| LoadError::new(name, m.to_string()).file(&path))
+}
+
+/// Reads `plugin.wasm` and checks it is a component before compiling it, so
+/// the common mistakes get a precise message.
+async fn read_wasm(path: &Path) -> Result<Vec<u8>, String> {
+    let meta = tokio::fs::metadata(path)
+        .await
+        .map_err(|e| format!("cannot read: {e}"))?;
+    if meta.len() > MAX_WASM_BYTES {
+        return Err(format!(
+            "larger than {} MiB",
+            MAX_WASM_BYTES / (1024 * 1024)
+        ));
+    }
+    let wasm = tokio::fs::read(path)
+        .await
+        .map_err(|e| format!("cannot read: {e}"))?;
+    if wasm.len() < 8 || &wasm[..4] != b"\0asm" {
+        return Err("not a WebAssembly file".into());
+    }
+    // Bytes 4..8: version and layer. Components are layer 1; core modules 0.
+    if wasm[6..8] == [0, 0] {
+        return Err(
+            "a core WebAssembly module, not a component: build the plugin for the wasm32-wasip2 target"
+                .into(),
+        );
+    }
+    Ok(wasm)
+}
+
+/// The bundles in a plugins directory: its subdirectories but hidden ones
+/// (editors' and uploaders' temporary files), by name.
+pub fn bundle_names(plugins_dir: &Path) -> std::io::Result<Vec<String>> {
+    let mut names: Vec<String> = std::fs::read_dir(plugins_dir)?
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().is_dir())
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|n| !n.starts_with('.'))
+        .collect();
+    names.sort();
+    Ok(names)
+}
+
+/// A plugin config value as a string: strings as they are, everything else
+/// as JSON.
+fn config_value(value: &toml::Value) -> String {
+    match value {
+        toml::Value::String(s) => s.clone(),
+        other => serde_json::to_string(other).unwrap_or_default(),
+    }
+}
+
+/// Checks a bundle directory without a running host (for
+/// `switchboard plugins`): parses, compiles and links it.
+pub async fn check_bundle(
+    config: Arc<Config>,
+    plugins_dir: &Path,
+    name: &str,
+    store: Store,
+) -> Result<PluginInfo, LoadError> {
+    let rt = Runtime::new(RuntimeOptions {
+        config,
+        plugins_dir: plugins_dir.to_path_buf(),
+        cache_dir: std::env::temp_dir().join("switchboard-check-cache"),
+        store,
+        customers: Arc::new(NoCustomers),
+    })
+    .map_err(|e| LoadError::new(name, e.to_string()))?;
+    rt.load(name).await?;
+    rt.plugin(name)
+        .ok_or_else(|| LoadError::new(name, "not found"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limits_are_the_lowest_of_manifest_admin_and_host() {
+        let host = RuntimeConfig::default();
+        let none = LimitOverrides::default();
+        let asked = ManifestLimits {
+            memory_mb: Some(16),
+            timeout_ms: Some(100),
+        };
+        assert_eq!(limits(&asked, &none, &host), (16, 100));
+        let lower = LimitOverrides {
+            memory_mb: Some(8),
+            timeout_ms: Some(50),
+        };
+        assert_eq!(limits(&asked, &lower, &host), (8, 50));
+        let greedy = ManifestLimits {
+            memory_mb: Some(u32::MAX),
+            timeout_ms: Some(u64::MAX),
+        };
+        assert_eq!(
+            limits(&greedy, &none, &host),
+            (host.max_memory_mb, host.max_timeout_ms)
+        );
+        let unset = ManifestLimits {
+            memory_mb: None,
+            timeout_ms: None,
+        };
+        assert_eq!(
+            limits(&unset, &none, &host),
+            (host.default_memory_mb, host.default_timeout_ms)
+        );
+    }
+}

@@ -1,0 +1,165 @@
+//! Every key the host writes, in one place: the record each prefix holds,
+//! its owner, and how the rest of the key is built. Keys sort the way
+//! their scans need (ids and `{:016x}` times are fixed-width), so a prefix
+//! scan returns records in order.
+//!
+//! The formats are the on-disk layout of existing data directories: change
+//! one only with a migration.
+
+use super::queue::QueueKeys;
+
+// ---- customers (owner: `customers`) -----------------------------------------
+
+/// `cust/<id>` → a customer profile (JSON).
+pub fn customer(id: &str) -> String {
+    format!("cust/{id}")
+}
+
+/// `ident/<kind:value>` → the id of the customer owning an identity.
+pub fn identity(identity_key: &str) -> String {
+    format!("ident/{identity_key}")
+}
+
+/// `tl/<customer>/<at>/<message>` → empty: the customer's timeline, in time
+/// order.
+pub fn timeline(customer: &str, at: u64, message: &str) -> String {
+    format!("{}{at:016x}/{message}", timeline_of(customer))
+}
+
+/// The prefix of one customer's timeline entries.
+pub fn timeline_of(customer: &str) -> String {
+    format!("tl/{customer}/")
+}
+
+/// Prefix of the audit log: `audit/<seq>` → an audit entry (JSON).
+pub const AUDIT: &str = "audit/";
+
+/// `audit/<seq>`.
+pub fn audit(seq: u64) -> String {
+    format!("{AUDIT}{seq:016x}")
+}
+
+/// Prefix of merge suggestions: `suggest/<a>/<b>` → a suggestion (JSON).
+pub const SUGGESTIONS: &str = "suggest/";
+
+/// `suggest/<a>/<b>` (the two customer ids, in order).
+pub fn suggestion(a: &str, b: &str) -> String {
+    format!("{SUGGESTIONS}{a}/{b}")
+}
+
+// ---- conversations (owner: `conversations`) ---------------------------------
+
+/// `conv/<id>` → a conversation (JSON).
+pub fn conversation(id: &str) -> String {
+    format!("conv/{id}")
+}
+
+/// `convopen/<customer>/<channel>/<thread>` → the id of the open
+/// conversation on that thread.
+pub fn open_conversation(customer: &str, channel: &str, thread: &str) -> String {
+    format!("convopen/{customer}/{channel}/{thread}")
+}
+
+/// `convcust/<customer>/<conversation>` → empty: a customer's
+/// conversations.
+pub fn customer_conversation(customer: &str, conversation: &str) -> String {
+    format!("{}{conversation}", conversations_of(customer))
+}
+
+/// The prefix of one customer's conversations.
+pub fn conversations_of(customer: &str) -> String {
+    format!("convcust/{customer}/")
+}
+
+/// `msg/<id>` → a message (JSON).
+pub fn message(id: &str) -> String {
+    format!("msg/{id}")
+}
+
+/// `convmsg/<conversation>/<at>/<message>` → empty: a conversation's
+/// messages in time order.
+pub fn conversation_message(conversation: &str, at: u64, message: &str) -> String {
+    format!("{}{at:016x}/{message}", messages_of(conversation))
+}
+
+/// The prefix of one conversation's messages.
+pub fn messages_of(conversation: &str) -> String {
+    format!("convmsg/{conversation}/")
+}
+
+/// `pmid/in/<channel>/<provider id>` → the message stored for a provider's
+/// inbound message id (the idempotency key of webhooks).
+pub fn inbound_provider_id(channel: &str, provider_id: &str) -> String {
+    format!("pmid/in/{channel}/{provider_id}")
+}
+
+/// `pmid/out/<channel>/<provider id>` → our outbound message the provider
+/// knows by that id (where its status reports land).
+pub fn outbound_provider_id(channel: &str, provider_id: &str) -> String {
+    format!("pmid/out/{channel}/{provider_id}")
+}
+
+// ---- routing (owner: `routing`) ---------------------------------------------
+
+/// Prefix of tasks: `task/<id>` → a task (JSON).
+pub const TASKS: &str = "task/";
+
+/// `task/<id>`.
+pub fn task(id: &str) -> String {
+    format!("{TASKS}{id}")
+}
+
+/// Prefix of agents: `agent/<id>` → an agent (JSON).
+pub const AGENTS: &str = "agent/";
+
+/// `agent/<id>`.
+pub fn agent(id: &str) -> String {
+    format!("{AGENTS}{id}")
+}
+
+/// Prefix of agent tokens: `agenttok/<sha256 hex>` → the agent id. Kept out
+/// of the agent record, so the record is what the API shows.
+pub const AGENT_TOKENS: &str = "agenttok/";
+
+/// `agenttok/<digest>`.
+pub fn agent_token(digest: &str) -> String {
+    format!("{AGENT_TOKENS}{digest}")
+}
+
+// ---- the core's stages (owner: `core`) --------------------------------------
+
+/// Replies and call actions waiting for their channel plugin.
+pub const OUTBOX: QueueKeys = QueueKeys {
+    pending: "outbox/",
+    dead: "deadletter/",
+};
+
+/// Customer events waiting for a CRM plugin.
+pub const CRM_EVENTS: QueueKeys = QueueKeys {
+    pending: "crmq/",
+    dead: "crmdead/",
+};
+
+/// Inbound messages waiting for their conversation's bot.
+pub const BOT_TURNS: QueueKeys = QueueKeys {
+    pending: "botq/",
+    dead: "botdead/",
+};
+
+/// Prefix of enrichment requests: `crmenrich/<customer>` → empty.
+pub const CRM_ENRICH: &str = "crmenrich/";
+
+/// `crmenrich/<customer>`.
+pub fn crm_enrich(customer: &str) -> String {
+    format!("{CRM_ENRICH}{customer}")
+}
+
+// ---- sled trees beside the main keyspace (owner: `store`) -------------------
+
+/// The tree of one plugin's private key-value store.
+pub fn plugin_kv_tree(plugin: &str) -> String {
+    format!("kv/{plugin}")
+}
+
+/// The tree of the admin's enable/disable toggles, by plugin name.
+pub const PLUGIN_ENABLED_TREE: &str = "plugin-enabled";
