@@ -3,8 +3,6 @@
 //! switchboard-sdk alone) with cargo, drop the bundle into a running host's
 //! plugins directory, and use it — no restart.
 
-use std::time::Duration;
-
 use switchboard::runtime::bindings::routing::Decision;
 use switchboard_tests::*;
 
@@ -19,15 +17,8 @@ async fn the_example_plugin_builds_outside_the_workspace_and_hot_loads() {
     )
     .unwrap();
     install(&host.plugins_dir(), "least-loaded", &manifest, &built);
-    let mut active = false;
-    for _ in 0..250 {
-        if host.plugin("least-loaded").await["status"] == "active" {
-            active = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    assert!(active, "{}", host.plugin("least-loaded").await);
+    host.plugin_until("least-loaded", "active", |p| p["status"] == "active")
+        .await;
 
     let (task, mut candidates) = sample_routing(4);
     // All four have the skill (levels 2-5, level 2 needed); agents 1 and 3
