@@ -28,10 +28,16 @@ pub fn fixture_text(path: &str) -> String {
 }
 
 /// A first-party plugin's manifest whose `outbound_http` declaration names
-/// the mock provider instead of the real one (an admin's grants can only
-/// narrow a declaration, so tests rewrite it).
+/// the mock provider instead of the real one.
 pub fn manifest_for_mock(name: &str, mock: &MockServer) -> String {
-    first_party_manifest(name)
+    granting(&first_party_manifest(name), mock)
+}
+
+/// `manifest` with its `outbound_http` declaration naming the mock provider
+/// instead of the real one (an admin's grants can only narrow a
+/// declaration, so tests rewrite it).
+pub fn granting(manifest: &str, mock: &MockServer) -> String {
+    manifest
         .lines()
         .map(|line| {
             if line.starts_with("outbound_http") {
@@ -226,6 +232,21 @@ impl TestHost {
             .as_array()
             .unwrap()
             .clone()
+    }
+
+    /// Sets customer attributes (`{"tier": "vip"}`) as the admin, asserting
+    /// 200; returns the customer.
+    pub async fn set_attributes(&self, customer: &str, attributes: Value) -> Value {
+        let (status, body) = self
+            .call(
+                "PATCH",
+                &format!("/api/customers/{customer}/attributes"),
+                Some(crate::ADMIN_TOKEN),
+                Some(attributes),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        body
     }
 
     /// A customer's timeline.

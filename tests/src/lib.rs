@@ -33,9 +33,7 @@ pub fn wasm(package: &str) -> PathBuf {
 /// (`examples/<dir>`, its own Cargo workspace) for `wasm32-wasip2`, the way
 /// a partner would, and returns the built `.wasm` (crate `artifact`).
 pub fn build_example(dir: &str, artifact: &str) -> PathBuf {
-    let example = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../examples")
-        .join(dir);
+    let example = example_dir(dir);
     let target_dir = Path::new(env!("SWITCHBOARD_WASM_TARGET_DIR"));
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let out = std::process::Command::new(cargo)
@@ -68,6 +66,17 @@ pub fn first_party_manifest(dir: &str) -> String {
         .join(dir)
         .join("plugin.toml");
     std::fs::read_to_string(path).unwrap()
+}
+
+/// The manifest of an example plugin in `examples/<dir>/plugin.toml`.
+pub fn example_manifest(dir: &str) -> String {
+    std::fs::read_to_string(example_dir(dir).join("plugin.toml")).unwrap()
+}
+
+fn example_dir(dir: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../examples")
+        .join(dir)
 }
 
 /// A `misbehave` manifest named `name` with extra `[capabilities]` lines and

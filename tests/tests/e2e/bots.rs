@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use switchboard_tests::channels::secrets::{ORDERS_TOKEN, WA_ACCESS_TOKEN as WA_TOKEN};
 use switchboard_tests::channels::{post_whatsapp, take_task, texts};
-use switchboard_tests::{ADMIN_TOKEN, MockServer, Recorded, TestHost, eventually};
+use switchboard_tests::{MockServer, Recorded, TestHost, eventually};
 
 /// The business number the fixtures' customers write to.
 const PHONE_NUMBER_ID: &str = "106540352242922";
@@ -483,15 +483,8 @@ async fn answers_follow_the_customers_language() {
     assert_eq!(wait_sent(&provider, 1).await, [SHIPPING]);
 
     let customer = host.customer_id("phone:+16505551234").await;
-    let (status, body) = host
-        .call(
-            "PATCH",
-            &format!("/api/customers/{customer}/attributes"),
-            Some(ADMIN_TOKEN),
-            Some(json!({"language": "es"})),
-        )
+    host.set_attributes(&customer, json!({"language": "es"}))
         .await;
-    assert_eq!(status, 200, "{body}");
 
     customer_says(&host, "16505551234", "wamid.2", "¿Cuánto tarda el envío?").await;
     assert_eq!(wait_sent(&provider, 2).await[1], SHIPPING_ES);

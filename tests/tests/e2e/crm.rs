@@ -17,7 +17,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use switchboard::config::Config;
 use switchboard_tests::channels::secrets::CRM_TOKEN;
-use switchboard_tests::channels::{reply, take_task};
+use switchboard_tests::channels::{granting, reply, take_task};
 use switchboard_tests::*;
 
 /// The test channel's plugin name (a `chat` channel).
@@ -158,15 +158,7 @@ async fn anns_conversation(host: &TestHost, crm: &MockServer) -> (String, String
         count(r, "POST", "/api/contacts/c1/activities") >= 2
     })
     .await;
-    let (status, profile) = host
-        .call(
-            "PATCH",
-            &format!("/api/customers/{ann}/attributes"),
-            Some(ADMIN_TOKEN),
-            Some(json!({"plan": "gold"})),
-        )
-        .await;
-    assert_eq!(status, 200, "{profile}");
+    host.set_attributes(&ann, json!({"plan": "gold"})).await;
     let (token, task) = take_task(host, "ana", json!({})).await;
     let conversation = task["conversation_id"].as_str().unwrap().to_string();
     reply(host, &token, &conversation, "hello").await;
@@ -592,21 +584,7 @@ async fn the_partner_connector_builds_outside_the_workspace_and_hot_loads() {
 
     // The partner's bundle, its grant pointed at the mock Acme API, dropped
     // into the running host's plugins directory.
-    let manifest = std::fs::read_to_string(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../examples/partner-crm/plugin.toml"),
-    )
-    .unwrap()
-    .lines()
-    .map(|line| {
-        if line.starts_with("outbound_http") {
-            format!("outbound_http = [\"{}\"]", acme.host_port())
-        } else {
-            line.to_string()
-        }
-    })
-    .collect::<Vec<_>>()
-    .join("\n");
+    let manifest = granting(&example_manifest("partner-crm"), &acme);
     install(&host.plugins_dir(), "partner-crm", &manifest, &built);
     host.plugin_until("partner-crm", "active", |p| p["status"] == "active")
         .await;

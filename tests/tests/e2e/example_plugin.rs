@@ -11,11 +11,7 @@ async fn the_example_plugin_builds_outside_the_workspace_and_hot_loads() {
     let built = build_example("least-loaded-router", "least_loaded_router");
 
     let host = TestHost::start(|_| {}).await;
-    let manifest = std::fs::read_to_string(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../examples/least-loaded-router/plugin.toml"),
-    )
-    .unwrap();
+    let manifest = example_manifest("least-loaded-router");
     install(&host.plugins_dir(), "least-loaded", &manifest, &built);
     host.plugin_until("least-loaded", "active", |p| p["status"] == "active")
         .await;

@@ -7,9 +7,7 @@
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use switchboard_tests::{
-    ADMIN_TOKEN, TestHost, install, test_message as msg, wait_past, wait_until, wasm,
-};
+use switchboard_tests::{TestHost, install, test_message as msg, wait_past, wait_until, wasm};
 
 /// Waits until plugin `name` runs the build of crate `package`.
 async fn wait_for_version(host: &TestHost, name: &str, package: &str) {
@@ -430,15 +428,7 @@ async fn hot_swapped_router_changes_decisions_and_failing_router_falls_back() {
 }
 
 async fn set_attribute(host: &TestHost, customer: &str, key: &str, value: &str) {
-    let (status, body) = host
-        .call(
-            "PATCH",
-            &format!("/api/customers/{customer}/attributes"),
-            Some(ADMIN_TOKEN),
-            Some(json!({ key: value })),
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
+    let body = host.set_attributes(customer, json!({ key: value })).await;
     assert_eq!(body["attributes"][key], value);
 }
 
