@@ -217,9 +217,10 @@ impl TestHost {
     ) -> Value {
         poll(Duration::from_secs(20), async || {
             let body = self.admin_json(path).await;
-            match check(&body) {
-                true => Ok(body),
-                false => Err(format!("GET {path} never showed {what}: {body}")),
+            if check(&body) {
+                Ok(body)
+            } else {
+                Err(format!("GET {path} never showed {what}: {body}"))
             }
         })
         .await
@@ -379,9 +380,10 @@ pub async fn wait_status(host: &TestHost, conversation: &str, id: &str, status: 
             .find(|m| m["id"] == id)
             .cloned()
             .unwrap();
-        match m["status"] == status {
-            true => Ok(m),
-            false => Err(format!("message {id} never became {status}: {m}")),
+        if m["status"] == status {
+            Ok(m)
+        } else {
+            Err(format!("message {id} never became {status}: {m}"))
         }
     })
     .await

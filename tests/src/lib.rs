@@ -263,9 +263,12 @@ pub async fn poll<T, E: std::fmt::Display>(
 /// Polls the async `check` every 20 ms until it holds; panics naming
 /// `what` once `timeout` has passed.
 pub async fn wait_until(timeout: Duration, what: &str, mut check: impl AsyncFnMut() -> bool) {
-    poll(timeout, async || match check().await {
-        true => Ok(()),
-        false => Err(format!("waited {timeout:?} for {what}")),
+    poll(timeout, async || {
+        if check().await {
+            Ok(())
+        } else {
+            Err(format!("waited {timeout:?} for {what}"))
+        }
     })
     .await
 }
@@ -546,18 +549,20 @@ impl TestHost {
     ) -> Vec<serde_json::Value> {
         poll(Duration::from_secs(10), async || {
             let tasks = self.tasks_of(id, token).await;
-            match check(&tasks) {
-                true => Ok(tasks),
-                false => Err(format!("agent {id}'s tasks never matched; last: {tasks:?}")),
+            if check(&tasks) {
+                Ok(tasks)
+            } else {
+                Err(format!("agent {id}'s tasks never matched; last: {tasks:?}"))
             }
         })
         .await
     }
 
     /// Waits (20 s at most) until the router has prioritized every waiting
-    /// task. The dispatch round that prioritizes a task goes on to offer it,
-    /// so after this every waiting task has had its chance: one still
-    /// waiting was passed over. For checks that something is *not* offered.
+    /// task. A dispatch round prioritizes the new tasks first and then
+    /// offers the waiting ones, so after this the dispatcher has looked at
+    /// every task now waiting: for checks that something is *not* offered,
+    /// instead of a pause.
     pub async fn wait_prioritized(&self) {
         self.admin_json_until("/api/queue", "every waiting task prioritized", |q| {
             q.as_array()
