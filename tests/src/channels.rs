@@ -1,6 +1,8 @@
-//! Helpers for the channel tests: first-party channel plugins pointed at a
-//! mock provider, the providers' fixtures, and signatures computed the way
-//! each provider computes them (independently of the SDK's checks).
+//! Helpers for the tests that go through channels: the providers' fixtures
+//! and the [`secrets`] the presets configure, signatures computed the way
+//! each provider computes them (independently of the SDK's checks), signed
+//! webhook posts, and the admin's views of customers, conversations and the
+//! queue.
 
 use std::path::Path;
 use std::time::Duration;

@@ -1,8 +1,9 @@
 //! The admin's API over real HTTP: first start on a fresh data directory
-//! (every first-party plugin seeded and loaded), the admin token, JSON
-//! errors, plugins disabled, enabled and reloaded, broken bundles shown and
-//! refused while the old version serves, bundle uploads, and restarts from
-//! the compile cache.
+//! (every first-party plugin seeded and loaded; an admin's own plugins
+//! directory never reseeded), the admin token, JSON errors, plugins
+//! disabled, enabled and reloaded, broken bundles shown and refused while
+//! the old version serves, bundle uploads, and restarts from the compile
+//! cache.
 
 use std::time::Duration;
 

@@ -516,8 +516,7 @@ async fn after_a_handoff_the_bot_stays_out_of_the_conversation() {
     )
     .await;
     customer_says(&host, "16505551234", "wamid.3", "where is order 4821").await;
-    // Nothing to wait for: after a handoff a message queues no bot turn, so
-    // no later event shows the bot left out; give a wrong one time to act.
+    // A pause: a message after a handoff queues no bot turn, so no event marks the bot left out.
     tokio::time::sleep(Duration::from_millis(500)).await;
     let c = host.conversation(&conversation).await;
     let messages = c["messages"].as_array().unwrap();

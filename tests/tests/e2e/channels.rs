@@ -550,9 +550,8 @@ async fn a_call_is_queued_connected_to_the_agent_and_wrapped_up() {
         })
         .await;
     assert_eq!(tasks[0]["id"], task["id"]);
-    // Wrap-up lasts until the agent completes with a disposition. Nothing to
-    // wait for: without a wrap-up time no timer ends it; give a wrong one
-    // time to fire.
+    // Wrap-up lasts until the agent completes with a disposition.
+    // A pause: with no wrap-up time there is no timer, so no event marks it still wrapping.
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert_eq!(host.tasks_of("ana", &token).await[0]["state"], "wrapping");
     let (status, done) = host
