@@ -1,6 +1,6 @@
 // Real-browser tests of Switchboard's web UI: headless Chromium (Debian's
 // `chromium`) driven by playwright-core, against a host that
-// tests/tests/browser.rs started on loopback with a mock provider, seeded,
+// tests/tests/e2e/browser.rs started on loopback with a mock provider, seeded,
 // and described in environment variables. Provider webhooks are sent from
 // here mid-scenario, signed the way each provider signs them.
 //
@@ -11,7 +11,7 @@
 // and the script exits 1. On success it writes `browser-result.json` for
 // the Rust side to check the provider and the store.
 //
-//   node tests/browser/run.mjs        (normally run by tests/tests/browser.rs)
+//   node tests/browser/run.mjs        (normally run by tests/tests/e2e/browser.rs)
 
 import { createHmac, randomBytes } from "node:crypto";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -25,7 +25,7 @@ const fixtures = join(here, "..", "fixtures");
 function need(name) {
   const value = process.env[name];
   if (!value) {
-    console.error(`run.mjs: environment variable ${name} is not set (tests/tests/browser.rs sets them all)`);
+    console.error(`run.mjs: environment variable ${name} is not set (tests/tests/e2e/browser.rs sets them all)`);
     process.exit(2);
   }
   return value;

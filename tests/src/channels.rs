@@ -1,18 +1,17 @@
-//! Helpers for the channel tests: first-party channel plugins pointed at a
-//! mock provider, the providers' fixtures, and signatures computed the way
-//! each provider computes them (independently of the SDK's checks).
+//! Helpers for the tests that go through channels: the providers' fixtures
+//! and the [`secrets`] the presets configure, signatures computed the way
+//! each provider computes them (independently of the SDK's checks), signed
+//! webhook posts, and the admin's views of customers, conversations and the
+//! queue.
 
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
 
-use crate::{
-    MockServer, Recorded, TestHost, eventually, first_party_manifest, install, test_config, wasm,
-};
+use crate::{MockServer, Recorded, TestHost, eventually, first_party_manifest, poll};
 
 /// A provider fixture from `tests/fixtures/<path>`, as bytes.
 pub fn fixture(path: &str) -> Vec<u8> {
@@ -31,10 +30,16 @@ pub fn fixture_text(path: &str) -> String {
 }
 
 /// A first-party plugin's manifest whose `outbound_http` declaration names
-/// the mock provider instead of the real one (an admin's grants can only
-/// narrow a declaration, so tests rewrite it).
+/// the mock provider instead of the real one.
 pub fn manifest_for_mock(name: &str, mock: &MockServer) -> String {
-    first_party_manifest(name)
+    granting(&first_party_manifest(name), mock)
+}
+
+/// `manifest` with its `outbound_http` declaration naming the mock provider
+/// instead of the real one (an admin's grants can only narrow a
+/// declaration, so tests rewrite it).
+pub fn granting(manifest: &str, mock: &MockServer) -> String {
+    manifest
         .lines()
         .map(|line| {
             if line.starts_with("outbound_http") {
@@ -47,57 +52,7 @@ pub fn manifest_for_mock(name: &str, mock: &MockServer) -> String {
         .join("\n")
 }
 
-/// Starts a host whose plugins directory holds the `longest-idle` router and
-/// the given first-party channels, each with `api_base` pointing at `mock`
-/// and the given config values.
-pub async fn host_with_channels(
-    mock: &MockServer,
-    channels: &[(&str, &[(&str, &str)])],
-    configure: impl FnOnce(&mut switchboard::config::Config),
-) -> TestHost {
-    host_with_channels_and(mock, channels, &[], configure).await
-}
-
-/// [`host_with_channels`] plus other bundles (`name`, `manifest`; the wasm
-/// of the plugin crate of that name), e.g. a bot or a CRM connector.
-pub async fn host_with_channels_and(
-    mock: &MockServer,
-    channels: &[(&str, &[(&str, &str)])],
-    bundles: &[(&str, &str)],
-    configure: impl FnOnce(&mut switchboard::config::Config),
-) -> TestHost {
-    let dir = Arc::new(tempfile::tempdir().unwrap());
-    let plugins = test_config(dir.path()).plugins_dir();
-    std::fs::create_dir_all(&plugins).unwrap();
-    install(
-        &plugins,
-        "longest-idle",
-        &first_party_manifest("longest-idle"),
-        &wasm("longest-idle"),
-    );
-    for (name, manifest) in bundles {
-        install(&plugins, name, manifest, &wasm(name));
-    }
-    let mut settings = Vec::new();
-    for (name, values) in channels {
-        install(&plugins, name, &manifest_for_mock(name, mock), &wasm(name));
-        let mut table = toml::Table::new();
-        table.insert("api_base".into(), mock.url().into());
-        for (k, v) in *values {
-            table.insert((*k).into(), (*v).into());
-        }
-        settings.push((name.to_string(), table));
-    }
-    TestHost::start_in(dir, move |config| {
-        for (name, table) in settings {
-            config.plugins.entry(name).or_default().config = table;
-        }
-        configure(config);
-    })
-    .await
-}
-
-/// What [`host_with_all_channels`] configures its channels with.
+/// What the [`presets`](crate::presets) configure their plugins with.
 pub mod secrets {
     /// The URL the providers call (Twilio signs it).
     pub const PUBLIC_BASE_URL: &str = "https://cc.example.com";
@@ -115,47 +70,13 @@ pub mod secrets {
     pub const MAILGUN_SIGNING_KEY: &str = "mailgun-signing-key";
     /// Mailgun sending domain.
     pub const MAILGUN_DOMAIN: &str = "mg.shop.example.com";
-}
-
-/// A host with all five first-party channels pointed at `mock`, configured
-/// with [`secrets`], and the `longest-idle` router.
-pub async fn host_with_all_channels(
-    mock: &MockServer,
-    configure: impl FnOnce(&mut switchboard::config::Config),
-) -> TestHost {
-    use secrets::*;
-    let twilio: &[(&str, &str)] = &[
-        ("account_sid", TWILIO_SID),
-        ("auth_token", TWILIO_AUTH_TOKEN),
-        ("public_base_url", PUBLIC_BASE_URL),
-    ];
-    host_with_channels(
-        mock,
-        &[
-            (
-                "whatsapp",
-                &[
-                    ("app_secret", WA_APP_SECRET),
-                    ("access_token", WA_ACCESS_TOKEN),
-                    ("verify_token", WA_VERIFY_TOKEN),
-                ],
-            ),
-            ("sms", twilio),
-            ("voice", twilio),
-            (
-                "email",
-                &[
-                    ("domain", MAILGUN_DOMAIN),
-                    ("api_key", "mg-api-key"),
-                    ("signing_key", MAILGUN_SIGNING_KEY),
-                    ("from_address", "Support <support@shop.example.com>"),
-                ],
-            ),
-            ("webchat", &[]),
-        ],
-        configure,
-    )
-    .await
+    /// The Mailgun signing key of the email channel alone
+    /// ([`TestHost::with_email`](crate::TestHost::with_email)).
+    pub const EMAIL_SIGNING_KEY: &str = "sign-1";
+    /// `faq-bot`'s bearer token for the order API.
+    pub const ORDERS_TOKEN: &str = "orders-token";
+    /// `rest-crm`'s bearer token for the CRM.
+    pub const CRM_TOKEN: &str = "crm-secret-token";
 }
 
 /// `sha256=` + hex HMAC-SHA256 of the body with the app secret: Meta's
@@ -202,6 +123,36 @@ pub fn mailgun_signed(signing_key: &str, form_body: &[u8]) -> Vec<u8> {
         }
     }
     serde_urlencoded::to_string(&params).unwrap().into_bytes()
+}
+
+/// POSTs a WhatsApp webhook body signed with the presets' app secret;
+/// returns status and body text.
+pub async fn post_whatsapp(host: &TestHost, body: &[u8]) -> (u16, String) {
+    host.post_webhook(
+        "/webhooks/whatsapp",
+        "application/json",
+        &[(
+            "x-hub-signature-256",
+            meta_signature(secrets::WA_APP_SECRET, body),
+        )],
+        body.to_vec(),
+    )
+    .await
+}
+
+/// POSTs a form to `/webhooks/<path>` signed as Twilio signs it for the
+/// presets' account and public URL; returns status and body text.
+pub async fn post_twilio(host: &TestHost, path: &str, body: &[u8]) -> (u16, String) {
+    let path = format!("/webhooks/{path}");
+    let url = format!("{}{path}", secrets::PUBLIC_BASE_URL);
+    let signature = twilio_signature(secrets::TWILIO_AUTH_TOKEN, &url, body);
+    host.post_webhook(
+        &path,
+        "application/x-www-form-urlencoded",
+        &[("x-twilio-signature", signature)],
+        body.to_vec(),
+    )
+    .await
 }
 
 /// Replaces (or adds) one field of a form body.
@@ -266,18 +217,15 @@ impl TestHost {
         what: &str,
         check: impl Fn(&Value) -> bool,
     ) -> Value {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-        loop {
+        poll(Duration::from_secs(20), async || {
             let body = self.admin_json(path).await;
             if check(&body) {
-                return body;
+                Ok(body)
+            } else {
+                Err(format!("GET {path} never showed {what}: {body}"))
             }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "GET {path} never showed {what}: {body}"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        })
+        .await
     }
 
     /// The customers holding `identity` (`kind:value`).
@@ -287,6 +235,21 @@ impl TestHost {
             .as_array()
             .unwrap()
             .clone()
+    }
+
+    /// Sets customer attributes (`{"tier": "vip"}`) as the admin, asserting
+    /// 200; returns the customer.
+    pub async fn set_attributes(&self, customer: &str, attributes: Value) -> Value {
+        let (status, body) = self
+            .call(
+                "PATCH",
+                &format!("/api/customers/{customer}/attributes"),
+                Some(crate::ADMIN_TOKEN),
+                Some(attributes),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        body
     }
 
     /// A customer's timeline.
@@ -410,8 +373,7 @@ pub async fn requests(mock: &MockServer, n: usize) -> Vec<Recorded> {
 /// Waits (10 s at most) until message `id` of `conversation` has `status`;
 /// returns the message.
 pub async fn wait_status(host: &TestHost, conversation: &str, id: &str, status: &str) -> Value {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
+    poll(Duration::from_secs(10), async || {
         let c = host.conversation(conversation).await;
         let m = c["messages"]
             .as_array()
@@ -421,12 +383,10 @@ pub async fn wait_status(host: &TestHost, conversation: &str, id: &str, status: 
             .cloned()
             .unwrap();
         if m["status"] == status {
-            return m;
+            Ok(m)
+        } else {
+            Err(format!("message {id} never became {status}: {m}"))
         }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "message {id} never became {status}: {m}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    })
+    .await
 }

@@ -1,6 +1,7 @@
 //! Shared helpers for Switchboard's end-to-end tests: hosts on loopback with
-//! a fresh data directory, runtimes over a temporary plugins directory, real
-//! compiled plugins, and mock providers that record what they receive.
+//! a fresh data directory (and [`presets`] of them for each area), runtimes
+//! over a temporary plugins directory, real compiled plugins, mock providers
+//! that record what they receive, and waits on what the tests expect.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -9,6 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 pub mod channels;
+pub mod presets;
 
 use switchboard::config::Config;
 use switchboard::runtime::{NoCustomers, PluginInfo, Runtime, RuntimeOptions};
@@ -31,9 +33,7 @@ pub fn wasm(package: &str) -> PathBuf {
 /// (`examples/<dir>`, its own Cargo workspace) for `wasm32-wasip2`, the way
 /// a partner would, and returns the built `.wasm` (crate `artifact`).
 pub fn build_example(dir: &str, artifact: &str) -> PathBuf {
-    let example = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../examples")
-        .join(dir);
+    let example = example_dir(dir);
     let target_dir = Path::new(env!("SWITCHBOARD_WASM_TARGET_DIR"));
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let out = std::process::Command::new(cargo)
@@ -66,6 +66,17 @@ pub fn first_party_manifest(dir: &str) -> String {
         .join(dir)
         .join("plugin.toml");
     std::fs::read_to_string(path).unwrap()
+}
+
+/// The manifest of an example plugin in `examples/<dir>/plugin.toml`.
+pub fn example_manifest(dir: &str) -> String {
+    std::fs::read_to_string(example_dir(dir).join("plugin.toml")).unwrap()
+}
+
+fn example_dir(dir: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../examples")
+        .join(dir)
 }
 
 /// A `misbehave` manifest named `name` with extra `[capabilities]` lines and
@@ -232,6 +243,62 @@ pub async fn eventually(timeout: Duration, mut check: impl FnMut() -> bool) -> b
     }
 }
 
+/// Polls the async `check` every 20 ms until it answers `Ok`, and returns
+/// that; once `timeout` has passed, panics with its last `Err` (what it saw
+/// instead).
+pub async fn poll<T, E: std::fmt::Display>(
+    timeout: Duration,
+    mut check: impl AsyncFnMut() -> Result<T, E>,
+) -> T {
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        match check().await {
+            Ok(value) => return value,
+            Err(e) => assert!(tokio::time::Instant::now() < deadline, "{e}"),
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Polls the async `check` every 20 ms until it holds; panics naming
+/// `what` once `timeout` has passed.
+pub async fn wait_until(timeout: Duration, what: &str, mut check: impl AsyncFnMut() -> bool) {
+    poll(timeout, async || {
+        if check().await {
+            Ok(())
+        } else {
+            Err(format!("waited {timeout:?} for {what}"))
+        }
+    })
+    .await
+}
+
+/// Unix ms now, by the clock the host stamps its records with (the same
+/// machine's).
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+}
+
+/// Waits until the clock has passed `at` (unix ms: a task's `created_at`,
+/// an agent's `idle_since`…), so that what happens next is stamped later.
+/// For tests whose outcome depends on what is older or who was idle longer.
+pub async fn wait_past(at: u64) {
+    wait_until(
+        Duration::from_secs(10),
+        "the clock to move on",
+        async || now_ms() > at,
+    )
+    .await
+}
+
+/// A message in the `test-channel` webhook's format.
+pub fn test_message(id: &str, from: serde_json::Value, text: &str) -> serde_json::Value {
+    serde_json::json!({"id": id, "from": from, "text": text})
+}
+
 /// A plugin's admin view, by name.
 pub fn info(runtime: &Runtime, name: &str) -> PluginInfo {
     runtime
@@ -288,6 +355,32 @@ impl TestHost {
     /// `POST path` with the admin token; returns status and JSON body.
     pub async fn admin_post(&self, path: &str) -> (u16, serde_json::Value) {
         self.call("POST", path, Some(ADMIN_TOKEN), None).await
+    }
+
+    /// Polls `/api/plugins` (20 s at most) until `name`'s entry satisfies
+    /// `check`; returns the entry. `what` names the awaited state.
+    pub async fn plugin_until(
+        &self,
+        name: &str,
+        what: &str,
+        check: impl Fn(&serde_json::Value) -> bool,
+    ) -> serde_json::Value {
+        let plugins = self
+            .admin_json_until("/api/plugins", &format!("{name} {what}"), |plugins| {
+                plugins
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|p| p["name"] == name && check(p))
+            })
+            .await;
+        plugins
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == name)
+            .cloned()
+            .unwrap()
     }
 
     /// The `/api/plugins` entry for `name`.
@@ -412,8 +505,8 @@ impl TestHost {
         agent["token"].as_str().unwrap().to_string()
     }
 
-    /// Sets an agent's status with its own token.
-    pub async fn set_status(&self, id: &str, token: &str, status: &str) {
+    /// Sets an agent's status with its own token; returns the agent.
+    pub async fn set_status(&self, id: &str, token: &str, status: &str) -> serde_json::Value {
         let (code, body) = self
             .call(
                 "POST",
@@ -423,6 +516,7 @@ impl TestHost {
             )
             .await;
         assert_eq!(code, 200, "{body}");
+        body
     }
 
     /// Posts a message to a test channel's webhook; returns the status.
@@ -453,18 +547,30 @@ impl TestHost {
         token: &str,
         check: impl Fn(&[serde_json::Value]) -> bool,
     ) -> Vec<serde_json::Value> {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-        loop {
+        poll(Duration::from_secs(10), async || {
             let tasks = self.tasks_of(id, token).await;
             if check(&tasks) {
-                return tasks;
+                Ok(tasks)
+            } else {
+                Err(format!("agent {id}'s tasks never matched; last: {tasks:?}"))
             }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "agent {id}'s tasks never matched; last: {tasks:?}"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        })
+        .await
+    }
+
+    /// Waits (20 s at most) until the router has prioritized every waiting
+    /// task. A dispatch round prioritizes the new tasks first and then
+    /// offers the waiting ones, so after this the dispatcher has looked at
+    /// every task now waiting: for checks that something is *not* offered,
+    /// instead of a pause.
+    pub async fn wait_prioritized(&self) {
+        self.admin_json_until("/api/queue", "every waiting task prioritized", |q| {
+            q.as_array()
+                .unwrap()
+                .iter()
+                .all(|t| t["prioritized"] == true)
+        })
+        .await;
     }
 }
 

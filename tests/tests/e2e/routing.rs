@@ -1,16 +1,13 @@
-//! The contact-center core over real HTTP: identity resolution and merges,
-//! idempotency, capacity, queue order, reservations, SLA, escalation,
-//! router swaps and fallback, roles, the outbox and bad input.
+//! Routing over real HTTP: capacity per channel kind (voice exclusive),
+//! queue order by priority and age with SLA state, reservation timeouts,
+//! wrap-up time (across a restart too), rejects, escalation, hot-swapped and
+//! failing routers, `vip-first`, the customer's preferred agent, and the
+//! dispatcher's decision for one task.
 
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use switchboard_tests::channels::texts;
-use switchboard_tests::{ADMIN_TOKEN, TestHost, install, wasm};
-
-fn msg(id: &str, from: Value, text: &str) -> Value {
-    json!({"id": id, "from": from, "text": text})
-}
+use switchboard_tests::{TestHost, install, test_message as msg, wait_past, wait_until, wasm};
 
 /// Waits until plugin `name` runs the build of crate `package`.
 async fn wait_for_version(host: &TestHost, name: &str, package: &str) {
@@ -26,216 +23,11 @@ async fn wait_for_version(host: &TestHost, name: &str, package: &str) {
     );
 }
 
-/// Accepts and completes task `id` as the agent holding `token`.
-async fn serve(host: &TestHost, token: &str, id: &str) {
+/// Accepts and completes task `id` as the agent holding `token`; returns
+/// the completed task.
+async fn serve(host: &TestHost, token: &str, id: &str) -> Value {
     host.accept_task(token, id).await;
-    host.complete_task(token, id, None).await;
-}
-
-/// Merges customer `other` into `customer` as admin; returns status and
-/// body.
-async fn merge(host: &TestHost, customer: &str, other: &str) -> (u16, Value) {
-    host.call(
-        "POST",
-        &format!("/api/customers/{customer}/merge"),
-        Some(ADMIN_TOKEN),
-        Some(json!({ "other": other })),
-    )
-    .await
-}
-
-#[tokio::test]
-async fn identities_normalize_and_merge_with_both_timelines() {
-    let host = TestHost::start(|_| {}).await;
-    host.install_channel("chat", "chat", None, "").await;
-
-    assert_eq!(
-        host.inbound(
-            "chat",
-            msg(
-                "e1",
-                json!({"email": "Sheena.Nelson@Example.com "}),
-                "hello by email"
-            )
-        )
-        .await,
-        200
-    );
-    assert_eq!(
-        host.inbound(
-            "chat",
-            msg(
-                "e2",
-                json!({"email": "sheena.nelson@example.com"}),
-                "email again"
-            )
-        )
-        .await,
-        200
-    );
-    let email_customer = host.customer_id("email:sheena.nelson@example.com").await;
-    assert_eq!(
-        texts(&host.timeline(&email_customer).await),
-        ["hello by email", "email again"]
-    );
-
-    for (id, phone) in [
-        ("p1", "+1 (650) 555-1234"),
-        ("p2", "16505551234"),
-        ("p3", "+16505551234"),
-    ] {
-        assert_eq!(
-            host.inbound(
-                "chat",
-                msg(id, json!({"phone": phone}), &format!("sms {id}"))
-            )
-            .await,
-            200
-        );
-    }
-    let phone_customer = host.customer_id("phone:+16505551234").await;
-    assert_ne!(phone_customer, email_customer);
-    assert_eq!(
-        host.customer_id("phone:(650) 555-1234").await,
-        phone_customer
-    );
-    assert_eq!(host.timeline(&phone_customer).await.len(), 3);
-
-    // One event attests both: the profiles merge into the older one.
-    let both = json!({"email": "SHEENA.NELSON@example.com", "phone": "+16505551234"});
-    assert_eq!(
-        host.inbound("chat", msg("both", both, "it's me")).await,
-        200
-    );
-    let a = host.lookup("email:sheena.nelson@example.com").await;
-    let b = host.lookup("phone:+16505551234").await;
-    assert_eq!(a[0]["id"], b[0]["id"]);
-    assert_eq!(
-        a[0]["id"],
-        email_customer.as_str(),
-        "the older profile survives"
-    );
-    let identities: Vec<String> = a[0]["identities"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| {
-            format!(
-                "{}:{}",
-                i["kind"].as_str().unwrap(),
-                i["value"].as_str().unwrap()
-            )
-        })
-        .collect();
-    assert!(
-        identities.contains(&"email:sheena.nelson@example.com".to_string()),
-        "{identities:?}"
-    );
-    assert!(
-        identities.contains(&"phone:+16505551234".to_string()),
-        "{identities:?}"
-    );
-    let merged_timeline = host.timeline(&email_customer).await;
-    assert_eq!(
-        texts(&merged_timeline),
-        [
-            "hello by email",
-            "email again",
-            "sms p1",
-            "sms p2",
-            "sms p3",
-            "it's me"
-        ],
-        "the survivor keeps both histories in time order"
-    );
-    // The absorbed id still answers, with the survivor.
-    let old = host
-        .admin_json(&format!("/api/customers/{phone_customer}"))
-        .await;
-    assert_eq!(old["id"], email_customer.as_str());
-
-    let audit = host.admin_json("/api/audit").await;
-    let audit = audit.as_array().unwrap();
-    assert_eq!(audit.len(), 1, "{audit:?}");
-    assert_eq!(audit[0]["action"], "customer.merge");
-    assert_eq!(audit[0]["survivor"], email_customer.as_str());
-    assert_eq!(audit[0]["merged"], phone_customer.as_str());
-    assert_eq!(audit[0]["actor"], "system");
-    host.stop().await;
-}
-
-#[tokio::test]
-async fn suggest_policy_records_and_manual_merge_is_audited() {
-    let host = TestHost::start(|c| {
-        c.customers.merge_policy = switchboard::config::MergePolicy::Suggest;
-    })
-    .await;
-    host.install_channel("chat", "chat", None, "").await;
-    host.inbound("chat", msg("a", json!({"email": "ann@example.com"}), "a"))
-        .await;
-    host.inbound("chat", msg("b", json!({"phone": "+442079460018"}), "b"))
-        .await;
-    host.inbound(
-        "chat",
-        msg(
-            "c",
-            json!({"email": "ann@example.com", "phone": "+442079460018"}),
-            "c",
-        ),
-    )
-    .await;
-    let ann = host.customer_id("email:ann@example.com").await;
-    let phone = host.customer_id("phone:+442079460018").await;
-    assert_ne!(ann, phone, "suggest keeps both profiles");
-    let suggestions = host.admin_json("/api/merge-suggestions").await;
-    let suggestions = suggestions.as_array().unwrap();
-    assert_eq!(suggestions.len(), 1, "{suggestions:?}");
-    assert_eq!(suggestions[0]["customers"], json!([ann, phone]));
-    let audit = host.admin_json("/api/audit").await;
-    assert_eq!(audit.as_array().unwrap().len(), 0);
-
-    let (status, merged) = merge(&host, &ann, &phone).await;
-    assert_eq!(status, 200, "{merged}");
-    assert_eq!(host.customer_id("phone:+442079460018").await, ann);
-    assert_eq!(texts(&host.timeline(&ann).await), ["a", "b", "c"]);
-    let audit = host.admin_json("/api/audit").await;
-    let audit = audit.as_array().unwrap();
-    assert_eq!(audit.len(), 1);
-    assert_eq!(audit[0]["actor"], "admin");
-    assert_eq!(audit[0]["merged"], phone.as_str());
-
-    // Merging with itself or an unknown id changes nothing.
-    assert_eq!(merge(&host, &ann, &ann).await.0, 400);
-    assert_eq!(merge(&host, &ann, "cus_nope").await.0, 404);
-    host.stop().await;
-}
-
-#[tokio::test]
-async fn redelivered_message_is_stored_once() {
-    let host = TestHost::start(|_| {}).await;
-    host.install_channel("chat", "chat", None, "").await;
-    let m = msg("same-id", json!({"email": "dup@example.com"}), "once");
-    assert_eq!(host.inbound("chat", m.clone()).await, 200);
-    assert_eq!(host.inbound("chat", m).await, 200);
-    let customer = host.customer_id("email:dup@example.com").await;
-    assert_eq!(host.timeline(&customer).await.len(), 1);
-    assert_eq!(host.queue().await.len(), 1);
-    // A second message on the same thread joins the conversation: no new task.
-    host.inbound(
-        "chat",
-        msg("other-id", json!({"email": "dup@example.com"}), "twice"),
-    )
-    .await;
-    let q = host.queue().await;
-    assert_eq!(q.len(), 1);
-    let conv = host
-        .conversation(q[0]["conversation_id"].as_str().unwrap())
-        .await;
-    assert_eq!(
-        texts(conv["messages"].as_array().unwrap()),
-        ["once", "twice"]
-    );
-    host.stop().await;
+    host.complete_task(token, id, None).await
 }
 
 #[tokio::test]
@@ -262,14 +54,14 @@ async fn capacity_is_enforced_per_kind_and_voice_is_exclusive() {
         .await;
     }
     let tasks = host.wait_tasks("ann", &ann, |t| t.len() == 2).await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    host.wait_prioritized().await;
     assert_eq!(host.tasks_of("ann", &ann).await.len(), 2, "chat capacity 2");
     assert_eq!(host.queue().await.len(), 1);
 
     // A voice call waits while Ann holds chats (voice is exclusive).
     host.inbound("phone", msg("v1", json!({"phone": "+16505550000"}), "call"))
         .await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    host.wait_prioritized().await;
     assert_eq!(host.queue().await.len(), 2);
 
     // Completing one chat frees capacity: the third chat (older than the
@@ -298,7 +90,7 @@ async fn capacity_is_enforced_per_kind_and_voice_is_exclusive() {
     assert_eq!(tasks[0]["channel_kind"], "voice");
     host.inbound("chat", msg("c9", json!({"email": "c9@example.com"}), "hi"))
         .await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    host.wait_prioritized().await;
     assert_eq!(
         host.tasks_of("ann", &ann).await.len(),
         1,
@@ -321,7 +113,8 @@ async fn queue_orders_by_priority_then_age_with_sla_state() {
         msg("c1", json!({"email": "one@example.com"}), "first chat"),
     )
     .await;
-    tokio::time::sleep(Duration::from_millis(5)).await;
+    // The second chat is younger: stamped after the first.
+    wait_past(host.queue().await[0]["created_at"].as_u64().unwrap()).await;
     host.inbound(
         "chat",
         msg("c2", json!({"email": "two@example.com"}), "second chat"),
@@ -329,7 +122,13 @@ async fn queue_orders_by_priority_then_age_with_sla_state() {
     .await;
     host.inbound("phone", msg("v1", json!({"phone": "+16505550001"}), "call"))
         .await;
-    tokio::time::sleep(Duration::from_millis(250)).await;
+    // Both chats past their 100 ms target, the older 250 ms old.
+    host.admin_json_until("/api/stats", "a chat waiting 250 ms", |s| {
+        s["channels"]["chat"]["oldest_wait_ms"]
+            .as_u64()
+            .is_some_and(|ms| ms >= 250)
+    })
+    .await;
     let q = host.queue().await;
     let order: Vec<&str> = q.iter().map(|t| t["channel"].as_str().unwrap()).collect();
     assert_eq!(order, ["phone", "chat", "chat"]);
@@ -400,20 +199,13 @@ async fn reservation_timeout_returns_the_task_and_sets_the_agent_away() {
         .await;
     let t = host.wait_tasks("ann", &ann, |t| t.len() == 1).await;
     assert_eq!(t[0]["state"], "reserved");
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    loop {
-        let q = host.queue().await;
-        if q.len() == 1 {
-            assert_eq!(q[0]["state"], "pending");
-            assert_eq!(q[0]["agent_id"], Value::Null);
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "task never returned"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let q = host
+        .admin_json_until("/api/queue", "the task returned", |q| {
+            q.as_array().unwrap().len() == 1
+        })
+        .await;
+    assert_eq!(q[0]["state"], "pending");
+    assert_eq!(q[0]["agent_id"], Value::Null);
     let (_, agent) = host.call("GET", "/api/agents/ann", Some(&ann), None).await;
     assert_eq!(agent["status"], "away");
     assert!(host.tasks_of("ann", &ann).await.is_empty());
@@ -452,7 +244,7 @@ async fn wrap_up_time_holds_capacity_then_completes_the_task_even_across_a_resta
     assert_eq!(wrapping["state"], "wrapping");
     host.inbound("chat", msg("m2", json!({"email": "b@example.com"}), "two"))
         .await;
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    host.wait_prioritized().await;
     assert_eq!(host.queue().await.len(), 1, "wrap-up still holds the slot");
     assert_eq!(handled(&host).await, 0);
     let t = host
@@ -473,10 +265,10 @@ async fn wrap_up_time_holds_capacity_then_completes_the_task_even_across_a_resta
         msg("m3", json!({"email": "c@example.com"}), "three"),
     )
     .await;
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    host.wait_prioritized().await;
     assert_eq!(host.queue().await.len(), 1);
     let dir = host.stop().await;
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    wait_past(wrapping["wrap_until"].as_u64().unwrap()).await;
     let host = TestHost::start_in(dir, configure).await;
     let t = host
         .wait_tasks("ann", &ann, |t| {
@@ -494,8 +286,9 @@ async fn rejected_task_is_offered_to_another_agent() {
     host.install_channel("chat", "chat", None, "").await;
     let ann = host.agent("ann", json!({"name": "Ann"})).await;
     let bob = host.agent("bob", json!({"name": "Bob"})).await;
-    host.set_status("ann", &ann, "available").await;
-    tokio::time::sleep(Duration::from_millis(20)).await;
+    let since = host.set_status("ann", &ann, "available").await["idle_since"].clone();
+    // Bob becomes available later: Ann has been idle longer.
+    wait_past(since.as_u64().unwrap()).await;
     host.set_status("bob", &bob, "available").await;
     host.inbound("chat", msg("m", json!({"email": "x@example.com"}), "hello"))
         .await;
@@ -507,7 +300,8 @@ async fn rejected_task_is_offered_to_another_agent() {
     assert_eq!(status, 200, "{body}");
     let t = host.wait_tasks("bob", &bob, |t| t.len() == 1).await;
     assert_eq!(t[0]["id"], id);
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // Offered to Bob after the reject: the one task is his, Ann was passed
+    // over.
     assert!(
         host.tasks_of("ann", &ann).await.is_empty(),
         "not offered back to Ann"
@@ -535,7 +329,7 @@ async fn escalation_relaxes_required_skills_after_the_wait() {
         msg("m", json!({"email": "x@example.com"}), "invoice?"),
     )
     .await;
-    tokio::time::sleep(Duration::from_millis(150)).await;
+    host.wait_prioritized().await;
     let q = host.queue().await;
     assert_eq!(q.len(), 1, "Ann's level 2 does not cover billing 5");
     assert_eq!(q[0]["skills"], json!([{"name": "billing", "min_level": 5}]));
@@ -563,8 +357,9 @@ async fn hot_swapped_router_changes_decisions_and_failing_router_falls_back() {
     let bob = host
         .agent("bob", json!({"name": "Bob", "capacity": {"chat": 5}}))
         .await;
-    host.set_status("ann", &ann, "available").await;
-    tokio::time::sleep(Duration::from_millis(20)).await;
+    let since = host.set_status("ann", &ann, "available").await["idle_since"].clone();
+    // Bob becomes available later: Ann has been idle longer.
+    wait_past(since.as_u64().unwrap()).await;
     host.set_status("bob", &bob, "available").await;
     let runtime = host.server.runtime.clone();
     assert!(
@@ -619,15 +414,10 @@ async fn hot_swapped_router_changes_decisions_and_failing_router_falls_back() {
         )
         .await;
     }
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while host.tasks_of("ann", &ann).await.len() + host.tasks_of("bob", &bob).await.len() < 6 {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "assignments stopped: {:?}",
-            host.queue().await
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_until(Duration::from_secs(10), "six tasks assigned", async || {
+        host.tasks_of("ann", &ann).await.len() + host.tasks_of("bob", &bob).await.len() >= 6
+    })
+    .await;
     let stats = host.admin_json("/api/stats").await;
     assert!(
         stats["router"]["fallbacks"].as_u64().unwrap() >= 3,
@@ -638,15 +428,7 @@ async fn hot_swapped_router_changes_decisions_and_failing_router_falls_back() {
 }
 
 async fn set_attribute(host: &TestHost, customer: &str, key: &str, value: &str) {
-    let (status, body) = host
-        .call(
-            "PATCH",
-            &format!("/api/customers/{customer}/attributes"),
-            Some(ADMIN_TOKEN),
-            Some(json!({ key: value })),
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
+    let body = host.set_attributes(customer, json!({ key: value })).await;
     assert_eq!(body["attributes"][key], value);
 }
 
@@ -701,13 +483,20 @@ async fn vip_first_serves_vips_before_older_tasks_with_the_most_skilled_agent() 
         msg("n2", json!({"email": "n2@example.com"}), "normal 2"),
     )
     .await;
-    tokio::time::sleep(Duration::from_millis(20)).await;
+    // The VIP's task is the youngest.
+    let youngest = host
+        .queue()
+        .await
+        .iter()
+        .map(|t| t["created_at"].as_u64().unwrap())
+        .max();
+    wait_past(youngest.unwrap()).await;
     host.inbound(
         "support",
         msg("v1", json!({"email": "vip@example.com"}), "vip again"),
     )
     .await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    host.wait_prioritized().await;
     let q = host.queue().await;
     assert_eq!(q.len(), 3);
     assert_eq!(
@@ -733,8 +522,8 @@ async fn vip_first_serves_vips_before_older_tasks_with_the_most_skilled_agent() 
         .unwrap()
         .to_string();
     // Ann finishes first: she is idle longer, and she served the VIP last.
-    serve(&host, &ann, &ann_task).await;
-    tokio::time::sleep(Duration::from_millis(30)).await;
+    let done = serve(&host, &ann, &ann_task).await;
+    wait_past(done["ended_at"].as_u64().unwrap()).await;
     serve(&host, &bob, &bob_task).await;
 
     // Longest-idle would pick Ann; vip-first picks the most skilled (Bob).
@@ -767,8 +556,8 @@ async fn the_customers_last_agent_is_preferred() {
     serve(&host, &bob, id).await;
     // Ann becomes available first (idle longer) — without the hint she
     // would get the next task.
-    host.set_status("ann", &ann, "available").await;
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    let since = host.set_status("ann", &ann, "available").await["idle_since"].clone();
+    wait_past(since.as_u64().unwrap()).await;
     let customer = host
         .admin_json(&format!(
             "/api/customers/{}",

@@ -5,32 +5,20 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-const BIN: &str = env!("CARGO_BIN_EXE_switchboard");
+use super::{bundle, free_port, switchboard, wasm};
+
 const ADMIN: &str = "crash-admin-token";
 const CLIENTS: usize = 8;
 
-fn install(plugins: &Path, name: &str, manifest: &str, package: &str) {
-    let dir = plugins.join(name);
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("plugin.toml"), manifest).unwrap();
-    let wasm = Path::new(env!("PLUGINS_WASM_DIR")).join(format!("{package}.wasm"));
-    std::fs::copy(wasm, dir.join("plugin.wasm")).unwrap();
-}
-
 fn start(data: &Path, port: u16) -> Child {
-    let mut cmd = Command::new(BIN);
-    for (key, _) in std::env::vars() {
-        if key.starts_with("SWITCHBOARD_") {
-            cmd.env_remove(key);
-        }
-    }
-    cmd.arg("serve")
+    switchboard()
+        .arg("serve")
         .env("SWITCHBOARD_LISTEN", format!("127.0.0.1:{port}"))
         .env("SWITCHBOARD_DATA_DIR", data)
         .env("SWITCHBOARD_ADMIN_TOKEN", ADMIN)
@@ -44,17 +32,11 @@ fn start(data: &Path, port: u16) -> Child {
         .unwrap()
 }
 
-async fn wait_healthy(client: &reqwest::Client, base: &str) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while Instant::now() < deadline {
-        if let Ok(r) = client.get(format!("{base}/healthz")).send().await
-            && r.status() == 200
-        {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("host never became healthy");
+/// [`wait_healthy`](super::wait_healthy) off the runtime's threads.
+async fn wait_healthy(port: u16) {
+    tokio::task::spawn_blocking(move || super::wait_healthy(port))
+        .await
+        .unwrap();
 }
 
 async fn call(
@@ -80,30 +62,26 @@ async fn acknowledged_messages_survive_sigkill_exactly_once() {
     let dir = tempfile::tempdir().unwrap();
     let plugins = dir.path().join("plugins");
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins");
-    install(
+    bundle(
         &plugins,
         "longest-idle",
         &std::fs::read_to_string(root.join("longest-idle/plugin.toml")).unwrap(),
-        "longest_idle",
+        &wasm("longest-idle"),
     );
-    install(
+    bundle(
         &plugins,
         "chat",
         &std::fs::read_to_string(root.join("testing/test-channel/plugin.toml"))
             .unwrap()
             .replace("name = \"test-channel\"", "name = \"chat\""),
-        "test_channel",
+        &wasm("test-channel"),
     );
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::new();
 
     let mut host = start(dir.path(), port);
-    wait_healthy(&client, &base).await;
+    wait_healthy(port).await;
     let (status, agent) = call(
         &client,
         "PUT",
@@ -178,7 +156,7 @@ async fn acknowledged_messages_survive_sigkill_exactly_once() {
     );
 
     let mut host = start(dir.path(), port);
-    wait_healthy(&client, &base).await;
+    wait_healthy(port).await;
 
     for (k, ids) in &acked {
         let (status, found) = call(

@@ -5,32 +5,10 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_switchboard");
-
-fn wasm(package: &str) -> std::path::PathBuf {
-    Path::new(env!("PLUGINS_WASM_DIR")).join(format!("{}.wasm", package.replace('-', "_")))
-}
-
-fn bundle(dir: &Path, name: &str, manifest: &str, wasm_file: &Path) {
-    let d = dir.join(name);
-    std::fs::create_dir_all(&d).unwrap();
-    std::fs::write(d.join("plugin.toml"), manifest).unwrap();
-    std::fs::copy(wasm_file, d.join("plugin.wasm")).unwrap();
-}
+use super::{BIN, bundle, free_port, switchboard, wait_healthy, wasm};
 
 fn router_manifest(name: &str) -> String {
     format!("name = \"{name}\"\nversion = \"1.2.3\"\nkind = \"router\"\napi = \"0.1\"\n")
-}
-
-/// A command with no SWITCHBOARD_* settings leaking in from the environment.
-fn switchboard() -> Command {
-    let mut cmd = Command::new(BIN);
-    for (key, _) in std::env::vars() {
-        if key.starts_with("SWITCHBOARD_") {
-            cmd.env_remove(key);
-        }
-    }
-    cmd
 }
 
 #[test]
@@ -135,30 +113,6 @@ fn a_bad_config_file_is_a_clear_startup_error() {
         !dir.path().join("data").exists(),
         "nothing is created on a config error"
     );
-}
-
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
-}
-
-/// Polls `GET /healthz` until the host answers 200 (60 s at most).
-fn wait_healthy(port: u16) {
-    let started = Instant::now();
-    while started.elapsed() < Duration::from_secs(60) {
-        if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
-            use std::io::{Read, Write};
-            s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-                .unwrap();
-            let mut response = String::new();
-            let _ = s.read_to_string(&mut response);
-            if response.contains("200 OK") && response.contains("\"ok\"") {
-                return;
-            }
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!("host never became healthy");
 }
 
 /// `cargo run` gives the binary the environment `cargo test` gives this

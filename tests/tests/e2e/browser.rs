@@ -11,16 +11,14 @@
 //!
 //! Needs `/usr/bin/chromium` and `npm ci --prefix tests/browser`; `.ci/run`
 //! installs both and runs
-//! `cargo test -p switchboard-tests --test browser -- --ignored --nocapture`.
+//! `cargo test --test e2e browser:: -- --ignored --nocapture`.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use switchboard_tests::channels::{
-    fixture, host_with_all_channels, mailgun_signed, secrets, twilio_signature,
-};
+use switchboard_tests::channels::{fixture, mailgun_signed, post_twilio, secrets};
 use switchboard_tests::{
     ADMIN_TOKEN, MockServer, TestHost, eventually, first_party_manifest, wasm,
 };
@@ -32,7 +30,6 @@ const WA_TOKEN: &str = secrets::WA_ACCESS_TOKEN;
 const WA_PHONE_NUMBER_ID: &str = "106540352242922";
 /// The provider id the mock gives the agent's WhatsApp reply.
 const WA_REPLY_ID: &str = "wamid.BROWSERREPLY0001";
-const TWILIO_TOKEN: &str = secrets::TWILIO_AUTH_TOKEN;
 const MAILGUN_KEY: &str = secrets::MAILGUN_SIGNING_KEY;
 
 const AGENT: &str = "ana";
@@ -44,10 +41,6 @@ const BROKEN_PLUGIN: &str = "broken-router";
 
 /// How long the whole browser run may take.
 const SCRIPT_TIMEOUT: Duration = Duration::from_secs(600);
-
-async fn start(mock: &MockServer) -> TestHost {
-    host_with_all_channels(mock, |_| {}).await
-}
 
 async fn post_ok(
     host: &TestHost,
@@ -64,16 +57,8 @@ async fn post_ok(
 /// and email, merging the two profiles), each handled and completed by
 /// another agent who then signs off. Returns her customer id.
 async fn seed_history(host: &TestHost) -> String {
-    let sms = fixture("sms/inbound.form");
-    let signature = twilio_signature(TWILIO_TOKEN, &format!("{PUBLIC}/webhooks/sms"), &sms);
-    post_ok(
-        host,
-        "/webhooks/sms",
-        "application/x-www-form-urlencoded",
-        &[("x-twilio-signature", signature)],
-        sms,
-    )
-    .await;
+    let (status, text) = post_twilio(host, "sms", &fixture("sms/inbound.form")).await;
+    assert_eq!(status, 200, "POST /webhooks/sms: {text}");
     post_ok(
         host,
         "/webhooks/email",
@@ -214,7 +199,7 @@ async fn web_ui_in_headless_chromium() {
     let artifacts = artifacts.canonicalize().unwrap();
 
     let mock = MockServer::start().await;
-    let host = start(&mock).await;
+    let host = TestHost::with_all_channels(&mock).await;
     let sheena = seed_history(&host).await;
     let timeline = host.timeline(&sheena).await;
     let sms_text = timeline_text(&timeline, "sms");
@@ -255,7 +240,7 @@ async fn web_ui_in_headless_chromium() {
             ("SUPERVISOR_TOKEN", supervisor_token),
             ("WA_APP_SECRET", WA_SECRET.into()),
             ("WA_REPLY_ID", WA_REPLY_ID.into()),
-            ("TWILIO_AUTH_TOKEN", TWILIO_TOKEN.into()),
+            ("TWILIO_AUTH_TOKEN", secrets::TWILIO_AUTH_TOKEN.into()),
             ("PUBLIC_BASE_URL", PUBLIC.into()),
             ("HISTORY_SMS_TEXT", sms_text),
             ("HISTORY_EMAIL_TEXT", email_text),

@@ -1,13 +1,15 @@
-//! The core HTTP API: roles, bad input, agent replies through the outbox,
-//! live events, metrics and restarts.
+//! The agents' and supervisors' JSON API (what the web UI uses) over real
+//! HTTP: who a token is, roles and ownership, bad input, agent replies
+//! through the outbox, live events and metrics, the queue's last hour, the
+//! UI's own files, and what survives a restart.
 
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use switchboard_tests::{ADMIN_TOKEN, MockServer, TestHost};
+use switchboard_tests::{ADMIN_TOKEN, MockServer, TestHost, test_message, wait_until};
 
 fn msg(id: &str, email: &str, text: &str) -> Value {
-    json!({"id": id, "from": {"email": email}, "text": text})
+    test_message(id, json!({"email": email}), text)
 }
 
 /// Ann holds one task (from ann-customer@example.com); Bob holds none; Sue
@@ -382,15 +384,10 @@ async fn agent_replies_go_through_the_outbox_with_retries_and_status_updates() {
             .await;
         c["messages"][1].clone()
     };
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while message_status().await["status"] != "sent" {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "never sent: {}",
-            message_status().await
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_until(Duration::from_secs(10), "the reply sent", async || {
+        message_status().await["status"] == "sent"
+    })
+    .await;
     let requests = mock.requests();
     assert_eq!(requests.len(), 2, "one retry after the 503");
     assert_eq!(requests[1].uri, "/messages");
@@ -414,18 +411,12 @@ async fn agent_replies_go_through_the_outbox_with_retries_and_status_updates() {
         Some(json!({"text": "second"})),
     )
     .await;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let (_, outbox) = host
-            .call("GET", "/api/outbox", Some(ADMIN_TOKEN), None)
-            .await;
-        if outbox["dead_letters"].as_array().unwrap().len() == 1 {
-            assert_eq!(outbox["pending"], json!([]));
-            break;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "{outbox}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let outbox = host
+        .admin_json_until("/api/outbox", "a dead letter", |o| {
+            o["dead_letters"].as_array().unwrap().len() == 1
+        })
+        .await;
+    assert_eq!(outbox["pending"], json!([]));
     assert_eq!(mock.requests().len(), 3, "no retry after a 400");
     let (_, c) = host
         .call(
@@ -545,4 +536,105 @@ async fn agents_tasks_and_customers_survive_a_restart() {
     let tasks = host.wait_tasks("ann", &ann, |t| t.len() == 1).await;
     assert_eq!(tasks[0]["id"], q[0]["id"]);
     host.stop().await;
+}
+
+#[tokio::test]
+async fn me_tells_the_role_behind_a_token() {
+    let host = TestHost::start(|_| {}).await;
+    let ana = host.agent("ana", json!({"name": "Ana"})).await;
+    let sue = host
+        .agent("sue", json!({"name": "Sue", "role": "supervisor"}))
+        .await;
+    let (status, me) = host.call("GET", "/api/me", Some(ADMIN_TOKEN), None).await;
+    assert_eq!((status, me["role"].as_str()), (200, Some("admin")));
+    assert!(me["agent"].is_null());
+    let (_, me) = host.call("GET", "/api/me", Some(&ana), None).await;
+    assert_eq!(me["role"], "agent");
+    assert_eq!(me["agent"]["id"], "ana");
+    assert_eq!(
+        me["agent"]["capacity"]["email"], 5,
+        "with default capacities"
+    );
+    let (_, me) = host.call("GET", "/api/me", Some(&sue), None).await;
+    assert_eq!(me["role"], "supervisor");
+    assert_eq!(me["agent"]["name"], "Sue");
+    let (status, _) = host.call("GET", "/api/me", Some("nope"), None).await;
+    assert_eq!(status, 401);
+    let (status, _) = host.call("GET", "/api/me", None, None).await;
+    assert_eq!(status, 401);
+}
+
+#[tokio::test]
+async fn stats_history_ends_with_the_queue_now() {
+    let host = TestHost::start(|_| {}).await;
+    host.install_channel("chat", "chat", None, "").await;
+    assert_eq!(
+        host.inbound(
+            "chat",
+            json!({"id": "m1", "from": {"email": "a@b.c"}, "text": "hi"})
+        )
+        .await,
+        200
+    );
+    // The sampler records one point at start, then every interval; the
+    // answer always ends with the queue as it is now.
+    let history = host
+        .admin_json_until("/api/stats/history", "two points", |h| {
+            h["points"].as_array().unwrap().len() >= 2
+        })
+        .await;
+    assert_eq!(history["interval_ms"], 15_000);
+    let points = history["points"].as_array().unwrap();
+    let now = points.last().unwrap();
+    assert_eq!(now["total"], 1);
+    assert_eq!(now["waiting"]["chat"], 1);
+    assert_eq!(now["waiting"]["voice"], 0);
+    assert!(points[0]["at"].as_u64() <= now["at"].as_u64());
+    let agent = host.agent("ana", json!({"name": "Ana"})).await;
+    let (status, _) = host
+        .call("GET", "/api/stats/history", Some(&agent), None)
+        .await;
+    assert_eq!(status, 403);
+}
+
+#[tokio::test]
+async fn the_ui_is_served_from_the_binary() {
+    let host = TestHost::start(|_| {}).await;
+    let page = host.client.get(host.url("/")).send().await.unwrap();
+    assert_eq!(page.status().as_u16(), 200);
+    let headers = page.headers().clone();
+    assert!(
+        headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    assert!(
+        headers["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("default-src 'self'")
+    );
+    let html = page.text().await.unwrap();
+    assert!(html.contains("/ui/app.js"), "the page loads its script");
+    let script = host
+        .client
+        .get(host.url("/ui/app.js"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(script.status().as_u16(), 200);
+    assert!(
+        script.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/javascript")
+    );
+    let missing = host
+        .client
+        .get(host.url("/ui/nope.js"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status().as_u16(), 404);
 }

@@ -75,7 +75,12 @@ async fn infinite_loop_hits_its_deadline_while_other_plugins_keep_serving() {
         })
     };
     // Let the other caller get going first.
-    tokio::time::sleep(Duration::from_millis(20)).await;
+    assert!(
+        eventually(Duration::from_secs(10), || completed
+            .load(Ordering::Relaxed)
+            > 0)
+        .await
+    );
     let before = completed.load(Ordering::Relaxed);
     let started = Instant::now();
     let result = webhook(&t.runtime, "misbehave", "/loop").await;

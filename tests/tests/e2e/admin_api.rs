@@ -1,11 +1,28 @@
-//! The host over real HTTP on loopback: first start on a fresh data
-//! directory, the admin plugin API, restarts from the compile cache.
+//! The admin's API over real HTTP: first start on a fresh data directory
+//! (every first-party plugin seeded and loaded; an admin's own plugins
+//! directory never reseeded), the admin token, JSON errors, plugins
+//! disabled, enabled and reloaded, broken bundles shown and refused while
+//! the old version serves, bundle uploads, and restarts from the compile
+//! cache.
 
 use std::time::Duration;
 
-use serde_json::Value;
+use base64::Engine as _;
+use serde_json::{Value, json};
 use switchboard::bundled::BUNDLES;
 use switchboard_tests::*;
+
+async fn upload(host: &TestHost, token: &str, body: Value) -> (u16, Value) {
+    host.call("POST", "/api/plugins", Some(token), Some(body))
+        .await
+}
+
+fn upload_body(manifest: &str, wasm_bytes: &[u8]) -> Value {
+    json!({
+        "manifest": manifest,
+        "wasm_base64": base64::engine::general_purpose::STANDARD.encode(wasm_bytes),
+    })
+}
 
 #[tokio::test]
 async fn a_fresh_data_dir_seeds_and_loads_every_first_party_plugin() {
@@ -231,30 +248,18 @@ async fn garbage_wasm_is_shown_in_the_api_and_a_good_file_goes_live() {
         &misbehave_manifest("probe", "", 16, 500),
         &wasm("misbehave"),
     );
-    let loaded = async {
-        for _ in 0..250 {
-            if host.plugin("probe").await["status"] == "active" {
-                return true;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        false
-    };
-    assert!(loaded.await, "new plugin directory was not hot-loaded");
+    // The new plugin directory is hot-loaded.
+    host.plugin_until("probe", "active", |p| p["status"] == "active")
+        .await;
 
     std::fs::write(
         probe.join("plugin.wasm"),
         [0xde, 0xad, 0xbe, 0xef].repeat(1000),
     )
     .unwrap();
-    let mut shown = Value::Null;
-    for _ in 0..250 {
-        shown = host.plugin("probe").await;
-        if !shown["error"].is_null() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let shown = host
+        .plugin_until("probe", "an error", |p| !p["error"].is_null())
+        .await;
     assert_eq!(shown["status"], "active", "{shown}");
     assert!(
         shown["error"]
@@ -271,20 +276,18 @@ async fn garbage_wasm_is_shown_in_the_api_and_a_good_file_goes_live() {
     );
 
     std::fs::copy(wasm("misbehave-v2"), probe.join("plugin.wasm")).unwrap();
-    let mut live = false;
-    for _ in 0..250 {
-        if webhook(&host.server.runtime, "probe", "/version")
-            .await
-            .unwrap()
-            .1
-            == "v2"
-        {
-            live = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    assert!(live, "the good version never went live");
+    wait_until(
+        Duration::from_secs(10),
+        "the good version live",
+        async || {
+            webhook(&host.server.runtime, "probe", "/version")
+                .await
+                .unwrap()
+                .1
+                == "v2"
+        },
+    )
+    .await;
     let shown = host.plugin("probe").await;
     assert_eq!(
         (shown["status"].as_str(), &shown["error"]),
@@ -343,4 +346,88 @@ async fn an_admins_plugins_dir_is_never_reseeded() {
         .map(|p| p["name"].as_str().unwrap())
         .collect();
     assert_eq!(names, ["probe"]);
+}
+
+#[tokio::test]
+async fn an_uploaded_bundle_is_validated_then_installed_and_loaded() {
+    let host = TestHost::start(|_| {}).await;
+    let manifest =
+        first_party_manifest("least-busy").replace("name = \"least-busy\"", "name = \"uploaded\"");
+    let good = std::fs::read(wasm("least-busy")).unwrap();
+
+    // Not an admin: 403, nothing written.
+    let agent = host.agent("ana", json!({"name": "Ana"})).await;
+    let (status, _) = upload(&host, &agent, upload_body(&manifest, &good)).await;
+    assert_eq!(status, 403);
+
+    // Broken bundles: 422 with the error, nothing written.
+    let broken_cases = [
+        (manifest.clone(), b"not a component".to_vec(), "uploaded"),
+        (
+            manifest.replace("kind = \"router\"", "kind = \"channel\""),
+            good.clone(),
+            "uploaded",
+        ),
+        (
+            manifest.replace("name = \"uploaded\"", "name = \"../escape\""),
+            good.clone(),
+            "name",
+        ),
+        ("just text".to_string(), good.clone(), "name"),
+    ];
+    for (manifest, wasm_bytes, mentions) in broken_cases {
+        let (status, body) = upload(&host, ADMIN_TOKEN, upload_body(&manifest, &wasm_bytes)).await;
+        assert_eq!(status, 422, "{body}");
+        assert_eq!(body["error"]["code"], "invalid_bundle");
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains(mentions),
+            "{body}"
+        );
+    }
+    assert!(!host.plugins_dir().join("uploaded").exists());
+    let (_, body) = upload(
+        &host,
+        ADMIN_TOKEN,
+        upload_body(&manifest, b"not a component"),
+    )
+    .await;
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("plugin.wasm") && !message.contains("switchboard-upload"),
+        "names the uploaded file, not where it was staged: {message}"
+    );
+    assert!(!host.plugins_dir().join("../escape").exists());
+    let (status, _) = upload(
+        &host,
+        ADMIN_TOKEN,
+        json!({"manifest": manifest, "wasm_base64": "***"}),
+    )
+    .await;
+    assert_eq!(status, 400);
+
+    // A good one: installed, loaded, and listed.
+    let (status, info) = upload(&host, ADMIN_TOKEN, upload_body(&manifest, &good)).await;
+    assert_eq!(status, 201, "{info}");
+    assert_eq!(info["name"], "uploaded");
+    assert_eq!(info["status"], "active");
+    assert_eq!(info["kind"], "router");
+    assert_eq!(
+        std::fs::read(host.plugins_dir().join("uploaded/plugin.wasm")).unwrap(),
+        good
+    );
+    assert_eq!(host.plugin("uploaded").await["status"], "active");
+    // Uploading again replaces it: 200.
+    let (status, _) = upload(&host, ADMIN_TOKEN, upload_body(&manifest, &good)).await;
+    assert_eq!(status, 200);
+    // A broken upload over it leaves the good version serving and on disk.
+    let (status, _) = upload(&host, ADMIN_TOKEN, upload_body(&manifest, b"\0asm garbage")).await;
+    assert_eq!(status, 422);
+    assert_eq!(host.plugin("uploaded").await["status"], "active");
+    assert_eq!(
+        std::fs::read(host.plugins_dir().join("uploaded/plugin.wasm")).unwrap(),
+        good
+    );
 }

@@ -6,18 +6,10 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use switchboard_tests::channels::{self, reply, take_task, texts};
-use switchboard_tests::{MockServer, TestHost};
+use switchboard_tests::{TestHost, poll, wait_until};
 
 const SHOP: &str = "https://shop.example.com";
 const SESSION: &str = "wc-7f3a9c";
-
-async fn start() -> (MockServer, TestHost) {
-    let mock = MockServer::start().await;
-    let host =
-        channels::host_with_channels(&mock, &[("webchat", &[("allowed_origins", SHOP)])], |_| {})
-            .await;
-    (mock, host)
-}
 
 /// POSTs a JSON body to the webchat endpoint; returns status and JSON body.
 async fn post_raw(host: &TestHost, body: Vec<u8>, headers: &[(&str, String)]) -> (u16, Value) {
@@ -68,7 +60,7 @@ async fn conversation_of(host: &TestHost, customer: &str) -> Value {
 
 #[tokio::test]
 async fn prechat_identities_are_attested_together() {
-    let (_mock, host) = start().await;
+    let host = TestHost::with_webchat(SHOP).await;
     post_fixture(&host).await;
 
     let id = host.customer_id("email:sheena.nelson@example.com").await;
@@ -100,7 +92,7 @@ async fn prechat_identities_are_attested_together() {
 
 #[tokio::test]
 async fn prechat_form_merges_an_email_profile_and_a_phone_profile() {
-    let (_mock, host) = start().await;
+    let host = TestHost::with_webchat(SHOP).await;
     for first in [
         json!({"session_id": "by-email", "visitor": {"email": "sheena.nelson@example.com"},
                "text": "hello by email"}),
@@ -123,7 +115,7 @@ async fn prechat_form_merges_an_email_profile_and_a_phone_profile() {
 
 #[tokio::test]
 async fn later_messages_of_a_session_need_its_secret() {
-    let (_mock, host) = start().await;
+    let host = TestHost::with_webchat(SHOP).await;
     let secret = post_fixture(&host).await;
     let customer = host.customer_id(&format!("handle:webchat:{SESSION}")).await;
 
@@ -189,7 +181,7 @@ async fn later_messages_of_a_session_need_its_secret() {
 
 #[tokio::test]
 async fn agent_replies_reach_only_their_session_and_become_delivered() {
-    let (_mock, host) = start().await;
+    let host = TestHost::with_webchat(SHOP).await;
     let secret = post_fixture(&host).await;
     let customer = host.customer_id("email:sheena.nelson@example.com").await;
     let (ann, task) = take_task(&host, "ann", json!({"name": "Ann"})).await;
@@ -208,21 +200,17 @@ async fn agent_replies_reach_only_their_session_and_become_delivered() {
     reply(&host, &ann, conversation_id, "We are on it").await;
 
     // The visitor's poll sees the reply.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    let reply = loop {
+    let reply = poll(Duration::from_secs(10), async || {
         let (status, body) = read(&host, SESSION, 0, Some(&secret)).await;
         assert_eq!(status, 200, "{body}");
-        if let Some(m) = body["messages"].as_array().and_then(|m| m.first()) {
-            assert_eq!(body["messages"].as_array().unwrap().len(), 1, "{body}");
-            assert_eq!(body["next"], m["seq"]);
-            break m.clone();
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the reply never reached the session"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+        let Some(m) = body["messages"].as_array().and_then(|m| m.first()) else {
+            return Err("the reply never reached the session");
+        };
+        assert_eq!(body["messages"].as_array().unwrap().len(), 1, "{body}");
+        assert_eq!(body["next"], m["seq"]);
+        Ok(m.clone())
+    })
+    .await;
     assert_eq!(reply["text"], "We are on it");
     assert_eq!(reply["author"], "agent");
     let seq = reply["seq"].as_u64().unwrap();
@@ -242,8 +230,7 @@ async fn agent_replies_reach_only_their_session_and_become_delivered() {
 
     // Fetching it reported it delivered (each fetch of it reports again, so
     // re-read until the host has recorded the delivery before the fetch).
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
+    poll(Duration::from_secs(10), async || {
         let conversation = host.conversation(conversation_id).await;
         let outbound = conversation["messages"]
             .as_array()
@@ -254,15 +241,12 @@ async fn agent_replies_reach_only_their_session_and_become_delivered() {
             .unwrap();
         assert_eq!(outbound["id"], reply["id"]);
         if outbound["status"] == "delivered" {
-            break;
+            return Ok(());
         }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the reply never became delivered: {outbound}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
         read(&host, SESSION, 0, Some(&secret)).await;
-    }
+        Err(format!("the reply never became delivered: {outbound}"))
+    })
+    .await;
     host.stop().await;
 }
 
@@ -304,7 +288,7 @@ async fn post_from_shop(host: &TestHost, body: Vec<u8>) -> (u16, Option<String>)
 
 #[tokio::test]
 async fn cors_allows_listed_origins_and_refuses_others() {
-    let (_mock, host) = start().await;
+    let host = TestHost::with_webchat(SHOP).await;
     let preflight = preflight_from(
         &host,
         SHOP,
@@ -387,7 +371,7 @@ async fn get_page(host: &TestHost, path: &str) -> reqwest::Response {
 
 #[tokio::test]
 async fn widget_is_served_and_bad_input_is_refused() {
-    let (_mock, host) = start().await;
+    let host = TestHost::with_webchat(SHOP).await;
     let response = get_page(&host, "/webhooks/webchat/widget.js").await;
     assert_eq!(response.status().as_u16(), 200);
     let content_type = response.headers()["content-type"]
@@ -454,13 +438,14 @@ async fn widget_is_served_and_bad_input_is_refused() {
 /// answers at once, empty.
 #[tokio::test]
 async fn a_waiting_read_is_answered_by_the_next_reply() {
-    let (_mock, host) = start().await;
+    let host = TestHost::with_webchat(SHOP).await;
     let secret = post_fixture(&host).await;
     let (ann, task) = take_task(&host, "ann", json!({"name": "Ann"})).await;
 
     let (status, body) = read(&host, SESSION, 0, Some(&secret)).await;
     assert_eq!(status, 200);
     assert_eq!(body["messages"], json!([]), "nothing yet, answered at once");
+    let reads = host.plugin("webchat").await["calls"].as_u64().unwrap();
 
     let url = host.url(&format!(
         "/webhooks/webchat/messages?session_id={SESSION}&after=0&wait=1"
@@ -481,8 +466,14 @@ async fn a_waiting_read_is_answered_by_the_next_reply() {
             (status, long_poll_header, body)
         }
     });
-    // The read is held: nothing to answer with yet.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The read is held: the plugin answered it (its calls moved) with
+    // nothing yet.
+    wait_until(
+        Duration::from_secs(10),
+        "the held read at the plugin",
+        async || host.plugin("webchat").await["calls"].as_u64().unwrap() > reads,
+    )
+    .await;
     assert!(!waiting.is_finished(), "the read was not held");
 
     reply(

@@ -16,7 +16,8 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use switchboard::config::Config;
-use switchboard_tests::channels::{host_with_channels, manifest_for_mock, reply, take_task};
+use switchboard_tests::channels::secrets::CRM_TOKEN;
+use switchboard_tests::channels::{granting, reply, take_task};
 use switchboard_tests::*;
 
 /// The test channel's plugin name (a `chat` channel).
@@ -24,79 +25,6 @@ const CHAT: &str = "chat";
 /// How many 503s the mock CRM answers while it is "down"; the tests end
 /// the outage by draining what is left.
 const OUTAGE: usize = 1_000;
-/// The CRM's bearer token.
-const CRM_TOKEN: &str = "crm-secret-token";
-
-/// `rest-crm`'s config: the mock CRM under `/api`, a bearer token, a plan
-/// attribute mapped on top of the default fields; `enrich = false` empties
-/// `enrich_fields` (no lookups, so the mock's queued answers only serve
-/// events).
-fn rest_crm_settings(crm: &MockServer, enrich: bool) -> toml::Table {
-    let mut fields = toml::Table::new();
-    for (field, source) in [
-        ("name", "display_name"),
-        ("email", "email"),
-        ("phone", "phone"),
-        ("plan", "attribute:plan"),
-    ] {
-        fields.insert(field.into(), source.into());
-    }
-    let mut settings = toml::Table::new();
-    settings.insert("api_base".into(), format!("{}/api", crm.url()).into());
-    settings.insert("token".into(), CRM_TOKEN.into());
-    settings.insert("fields".into(), fields.into());
-    if !enrich {
-        settings.insert("enrich_fields".into(), toml::Table::new().into());
-    }
-    settings
-}
-
-/// A host over `dir` with `rest-crm` pointed at `crm`, the `chat` test
-/// channel replying to `provider`, and the `longest-idle` and `vip-first`
-/// routers; the bundles are installed before the first start (a restart on
-/// the same directory finds them there). Retries are fast.
-async fn crm_host(
-    dir: Arc<tempfile::TempDir>,
-    crm: &MockServer,
-    provider: &MockServer,
-    settings: toml::Table,
-    configure: impl FnOnce(&mut Config),
-) -> TestHost {
-    let plugins = test_config(dir.path()).plugins_dir();
-    if !plugins.exists() {
-        std::fs::create_dir_all(&plugins).unwrap();
-        for router in ["longest-idle", "vip-first"] {
-            install(
-                &plugins,
-                router,
-                &first_party_manifest(router),
-                &wasm(router),
-            );
-        }
-        install(
-            &plugins,
-            "rest-crm",
-            &manifest_for_mock("rest-crm", crm),
-            &wasm("rest-crm"),
-        );
-        install(
-            &plugins,
-            CHAT,
-            &test_channel_manifest(CHAT, "chat", Some(provider), ""),
-            &wasm("test-channel"),
-        );
-    }
-    let host = TestHost::start_in(dir, move |c| {
-        c.plugins.entry("rest-crm".into()).or_default().config = settings;
-        c.crm.base_backoff_ms = 50;
-        c.crm.max_backoff_ms = 200;
-        configure(c);
-    })
-    .await;
-    let plugin = host.plugin("rest-crm").await;
-    assert_eq!(plugin["status"], "active", "{plugin}");
-    host
-}
 
 /// A customer message through the test channel.
 async fn say(host: &TestHost, id: &str, email: &str, name: &str, text: &str) {
@@ -230,15 +158,7 @@ async fn anns_conversation(host: &TestHost, crm: &MockServer) -> (String, String
         count(r, "POST", "/api/contacts/c1/activities") >= 2
     })
     .await;
-    let (status, profile) = host
-        .call(
-            "PATCH",
-            &format!("/api/customers/{ann}/attributes"),
-            Some(ADMIN_TOKEN),
-            Some(json!({"plan": "gold"})),
-        )
-        .await;
-    assert_eq!(status, 200, "{profile}");
+    host.set_attributes(&ann, json!({"plan": "gold"})).await;
     let (token, task) = take_task(host, "ana", json!({})).await;
     let conversation = task["conversation_id"].as_str().unwrap().to_string();
     reply(host, &token, &conversation, "hello").await;
@@ -361,11 +281,11 @@ async fn a_crm_that_is_down_gets_every_event_later_in_order_per_customer() {
     let crm = MockServer::start().await;
     let provider = MockServer::start().await;
     let queued = queue_contact_then_outage(&crm);
-    let host = crm_host(
+    let host = TestHost::with_rest_crm(
         Arc::new(tempfile::tempdir().unwrap()),
         &crm,
         &provider,
-        rest_crm_settings(&crm, false),
+        false,
         |c| c.crm.max_attempts = 100_000,
     )
     .await;
@@ -437,14 +357,7 @@ async fn events_waiting_for_a_crm_survive_a_restart_and_arrive_once() {
     let queued = queue_contact_then_outage(&crm);
     let dir = Arc::new(tempfile::tempdir().unwrap());
     let configure = |c: &mut Config| c.crm.max_attempts = 100_000;
-    let host = crm_host(
-        dir,
-        &crm,
-        &provider,
-        rest_crm_settings(&crm, false),
-        configure,
-    )
-    .await;
+    let host = TestHost::with_rest_crm(dir, &crm, &provider, false, configure).await;
 
     let (ann, conversation) = anns_conversation(&host, &crm).await;
     let waiting = list(&crm_view(&host).await, "pending").len();
@@ -460,14 +373,7 @@ async fn events_waiting_for_a_crm_survive_a_restart_and_arrive_once() {
     // The CRM comes back while the host is down; the host comes back on
     // the same data directory.
     drain(&crm).await;
-    let host = crm_host(
-        dir,
-        &crm,
-        &provider,
-        rest_crm_settings(&crm, false),
-        configure,
-    )
-    .await;
+    let host = TestHost::with_rest_crm(dir, &crm, &provider, false, configure).await;
     crm_got(&crm, "the conversation's note", |r| {
         count(r, "POST", "/api/contacts/c1/notes") >= 1
     })
@@ -476,8 +382,7 @@ async fn events_waiting_for_a_crm_survive_a_restart_and_arrive_once() {
         list(v, "pending").is_empty() && list(v, "dead_letters").is_empty()
     })
     .await;
-    // Give a duplicate time to show up.
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Nothing pending: whatever was sent twice has arrived by now.
     let requests = crm.requests();
     let after: Vec<Recorded> = requests[before_restart..]
         .iter()
@@ -501,11 +406,11 @@ async fn a_refused_event_is_dead_lettered_and_redriven_on_request() {
     crm.respond_with(200, r#"{"contacts":[]}"#);
     crm.respond_with(200, r#"{"id":"c1"}"#);
     crm.respond_with(422, r#"{"error":"text is not allowed"}"#);
-    let host = crm_host(
+    let host = TestHost::with_rest_crm(
         Arc::new(tempfile::tempdir().unwrap()),
         &crm,
         &provider,
-        rest_crm_settings(&crm, false),
+        false,
         |_| {},
     )
     .await;
@@ -535,8 +440,9 @@ async fn a_refused_event_is_dead_lettered_and_redriven_on_request() {
         r.iter().any(|r| body(r)["text"] == "still there?")
     })
     .await;
+    // Her next event delivered and nothing pending: the dead letter was
+    // passed over, not yet to be retried.
     crm_view_until(&host, "nothing pending", |v| list(v, "pending").is_empty()).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
     let hi = |r: &[Recorded]| r.iter().filter(|r| body(r)["text"] == "hi").count();
     assert_eq!(hi(&crm.requests()), 1, "{}", describe(&crm.requests()));
     assert_eq!(list(&crm_view(&host).await, "dead_letters").len(), 1);
@@ -582,11 +488,11 @@ async fn profile_until(host: &TestHost, id: &str, check: impl Fn(&Value) -> bool
 async fn enrichment_makes_a_vip_whom_vip_first_serves_before_an_older_task() {
     let crm = MockServer::start().await;
     let provider = MockServer::start().await;
-    let host = crm_host(
+    let host = TestHost::with_rest_crm(
         Arc::new(tempfile::tempdir().unwrap()),
         &crm,
         &provider,
-        rest_crm_settings(&crm, true),
+        true,
         |c| c.routing.router = "vip-first".into(),
     )
     .await;
@@ -667,7 +573,7 @@ async fn the_partner_connector_builds_outside_the_workspace_and_hot_loads() {
     let acme = MockServer::start().await;
     let provider = MockServer::start().await;
     let api_base = format!("{}/v2", acme.url());
-    let host = host_with_channels(&provider, &[], |c| {
+    let host = TestHost::with_channels(&provider, &[], |c| {
         let config = &mut c.plugins.entry("partner-crm".into()).or_default().config;
         config.insert("api_base".into(), api_base.into());
         config.insert("api_key".into(), "acme-key-123".into());
@@ -678,31 +584,10 @@ async fn the_partner_connector_builds_outside_the_workspace_and_hot_loads() {
 
     // The partner's bundle, its grant pointed at the mock Acme API, dropped
     // into the running host's plugins directory.
-    let manifest = std::fs::read_to_string(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../examples/partner-crm/plugin.toml"),
-    )
-    .unwrap()
-    .lines()
-    .map(|line| {
-        if line.starts_with("outbound_http") {
-            format!("outbound_http = [\"{}\"]", acme.host_port())
-        } else {
-            line.to_string()
-        }
-    })
-    .collect::<Vec<_>>()
-    .join("\n");
+    let manifest = granting(&example_manifest("partner-crm"), &acme);
     install(&host.plugins_dir(), "partner-crm", &manifest, &built);
-    let mut active = false;
-    for _ in 0..500 {
-        if host.plugin("partner-crm").await["status"] == "active" {
-            active = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    assert!(active, "{}", host.plugin("partner-crm").await);
+    host.plugin_until("partner-crm", "active", |p| p["status"] == "active")
+        .await;
     assert_eq!(host.plugin("partner-crm").await["kind"], "crm");
 
     say(&host, "z1", "zoe@example.com", "Zoe", "hello from Zoe").await;

@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::task::Poll;
 use std::time::Duration;
 
 use switchboard::runtime::PluginStatus;
@@ -34,13 +35,16 @@ async fn swapping_versions_under_load_fails_no_call() {
     let stop = Arc::new(AtomicBool::new(false));
     let failures = Arc::new(AtomicU64::new(0));
     let calls = Arc::new(AtomicU64::new(0));
+    // Calls made by each caller.
+    let rounds: Arc<Vec<AtomicU64>> = Arc::new((0..4).map(|_| AtomicU64::new(0)).collect());
     let mut callers = Vec::new();
     for caller in 0..4 {
-        let (runtime, stop, failures, calls) = (
+        let (runtime, stop, failures, calls, rounds) = (
             t.runtime.clone(),
             stop.clone(),
             failures.clone(),
             calls.clone(),
+            rounds.clone(),
         );
         callers.push(tokio::spawn(async move {
             // Some calls take a few ms, so swaps land while calls are in flight.
@@ -63,6 +67,7 @@ async fn swapping_versions_under_load_fails_no_call() {
                     }
                 }
                 calls.fetch_add(1, Ordering::Relaxed);
+                rounds[caller].fetch_add(1, Ordering::Release);
             }
             seen
         }));
@@ -88,8 +93,17 @@ async fn swapping_versions_under_load_fails_no_call() {
             info(&t.runtime, "probe")
         );
     }
-    // Let the callers see the last version.
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // Let the callers see the last version: each finishes a call begun after
+    // the last swap (the one in flight then may have begun before it).
+    let marks: Vec<u64> = rounds.iter().map(|r| r.load(Ordering::Acquire)).collect();
+    assert!(
+        eventually(Duration::from_secs(10), || rounds
+            .iter()
+            .zip(&marks)
+            .all(|(r, mark)| r.load(Ordering::Acquire) >= mark + 2))
+        .await,
+        "a caller stopped calling"
+    );
     stop.store(true, Ordering::Release);
     let mut changes = 0;
     for caller in callers {
@@ -257,8 +271,16 @@ async fn a_call_in_flight_finishes_on_the_version_it_started_with() {
     )
     .await;
     let runtime = t.runtime.clone();
-    let slow = tokio::spawn(async move { webhook(&runtime, "probe", "/spin?ms=400").await });
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut slow = Box::pin(async move { webhook(&runtime, "probe", "/spin?ms=400").await });
+    // In flight: its first poll takes the serving version (v1) and starts
+    // the call; the rest runs in the background.
+    let first = std::future::poll_fn(|cx| Poll::Ready(slow.as_mut().poll(cx))).await;
+    let slow = tokio::spawn(async move {
+        match first {
+            Poll::Ready(done) => done,
+            Poll::Pending => slow.await,
+        }
+    });
     std::fs::copy(
         wasm("misbehave-v2"),
         t.plugins_dir().join("probe/plugin.wasm"),

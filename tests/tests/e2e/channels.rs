@@ -5,75 +5,20 @@
 use std::time::Duration;
 
 use serde_json::{Value, json};
+use switchboard_tests::channels::secrets::{
+    PUBLIC_BASE_URL as PUBLIC, TWILIO_AUTH_TOKEN as TWILIO_TOKEN, TWILIO_SID,
+    WA_ACCESS_TOKEN as WA_TOKEN, WA_APP_SECRET as WA_SECRET,
+};
 use switchboard_tests::channels::{
-    fixture, fixture_text, form_with, host_with_channels, meta_signature, reply, requests,
+    fixture, fixture_text, form_with, meta_signature, post_twilio, post_whatsapp, reply, requests,
     take_task, twilio_signature, wait_status,
 };
 use switchboard_tests::{MockServer, TestHost};
 
-const WA_SECRET: &str = "wa-app-secret";
-const WA_TOKEN: &str = "wa-access-token";
-const TWILIO_SID: &str = "AC3f8a2c1d9e7b6a5f4c3d2e1f0a9b8c7d";
-const TWILIO_TOKEN: &str = "twilio-auth-token";
-const PUBLIC: &str = "https://cc.example.com";
 const SHEENA: &str = "phone:+16505551234";
 
 /// A webhook body and the headers it is sent with.
 type Attempt = (Vec<u8>, Vec<(&'static str, String)>);
-
-fn whatsapp() -> (&'static str, &'static [(&'static str, &'static str)]) {
-    (
-        "whatsapp",
-        &[
-            ("access_token", WA_TOKEN),
-            ("app_secret", WA_SECRET),
-            ("verify_token", "switchboard-verify"),
-        ],
-    )
-}
-
-fn twilio(name: &'static str) -> (&'static str, &'static [(&'static str, &'static str)]) {
-    (
-        name,
-        &[
-            ("account_sid", TWILIO_SID),
-            ("auth_token", TWILIO_TOKEN),
-            ("public_base_url", PUBLIC),
-            ("greeting", "Thanks for calling Shop & Co."),
-        ],
-    )
-}
-
-async fn start(mock: &MockServer) -> TestHost {
-    host_with_channels(mock, &[whatsapp(), twilio("sms"), twilio("voice")], |c| {
-        c.outbox.base_backoff_ms = 20;
-        c.outbox.max_backoff_ms = 50;
-    })
-    .await
-}
-
-async fn post_whatsapp(host: &TestHost, body: &[u8]) -> (u16, String) {
-    host.post_webhook(
-        "/webhooks/whatsapp",
-        "application/json",
-        &[("x-hub-signature-256", meta_signature(WA_SECRET, body))],
-        body.to_vec(),
-    )
-    .await
-}
-
-/// Posts a form to `/webhooks/<path>` signed as Twilio signs it.
-async fn post_twilio(host: &TestHost, path: &str, body: &[u8]) -> (u16, String) {
-    let path = format!("/webhooks/{path}");
-    let signature = twilio_signature(TWILIO_TOKEN, &format!("{PUBLIC}{path}"), body);
-    host.post_webhook(
-        &path,
-        "application/x-www-form-urlencoded",
-        &[("x-twilio-signature", signature)],
-        body.to_vec(),
-    )
-    .await
-}
 
 /// Sheena's single customer, with her conversations' messages in order.
 async fn sheena(host: &TestHost) -> (Value, Vec<Value>) {
@@ -97,7 +42,7 @@ fn field<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
 #[tokio::test]
 async fn whatsapp_fixtures_become_messages_with_media() {
     let mock = MockServer::start().await;
-    let host = start(&mock).await;
+    let host = TestHost::with_phone_channels(&mock).await;
     let (status, body) = post_whatsapp(&host, &fixture("whatsapp/text.json")).await;
     assert_eq!((status, body.as_str()), (200, "EVENT_RECEIVED"));
     let (status, _) = post_whatsapp(&host, &fixture("whatsapp/image.json")).await;
@@ -130,7 +75,7 @@ async fn whatsapp_fixtures_become_messages_with_media() {
 #[tokio::test]
 async fn whatsapp_understands_every_message_type() {
     let mock = MockServer::start().await;
-    let host = start(&mock).await;
+    let host = TestHost::with_phone_channels(&mock).await;
     let value = |messages: Value| {
         json!({
             "messaging_product": "whatsapp",
@@ -239,7 +184,7 @@ async fn whatsapp_understands_every_message_type() {
 #[tokio::test]
 async fn whatsapp_signatures_and_handshake() {
     let mock = MockServer::start().await;
-    let host = start(&mock).await;
+    let host = TestHost::with_phone_channels(&mock).await;
     let body = fixture("whatsapp/text.json");
 
     // Tampered body, wrong secret, missing header, wrong scheme.
@@ -308,7 +253,7 @@ async fn whatsapp_signatures_and_handshake() {
 #[tokio::test]
 async fn redelivered_webhooks_store_nothing_twice() {
     let mock = MockServer::start().await;
-    let host = start(&mock).await;
+    let host = TestHost::with_phone_channels(&mock).await;
     for _ in 0..2 {
         assert_eq!(
             post_whatsapp(&host, &fixture("whatsapp/text.json")).await.0,
@@ -335,7 +280,7 @@ async fn redelivered_webhooks_store_nothing_twice() {
 #[tokio::test]
 async fn sms_and_mms_fixtures_and_signatures() {
     let mock = MockServer::start().await;
-    let host = start(&mock).await;
+    let host = TestHost::with_phone_channels(&mock).await;
     let inbound = fixture("sms/inbound.form");
 
     // Tampered parameter, wrong token, missing header, signed for another URL.
@@ -403,7 +348,7 @@ async fn sms_and_mms_fixtures_and_signatures() {
 #[tokio::test]
 async fn replies_reach_whatsapp_and_sms_providers() {
     let mock = MockServer::start().await;
-    let host = start(&mock).await;
+    let host = TestHost::with_phone_channels(&mock).await;
     assert_eq!(
         post_whatsapp(&host, &fixture("whatsapp/text.json")).await.0,
         200
@@ -521,7 +466,7 @@ async fn replies_reach_whatsapp_and_sms_providers() {
 #[tokio::test]
 async fn replies_are_retried_on_503_and_not_on_400() {
     let mock = MockServer::start().await;
-    let host = start(&mock).await;
+    let host = TestHost::with_phone_channels(&mock).await;
     assert_eq!(
         post_whatsapp(&host, &fixture("whatsapp/text.json")).await.0,
         200
@@ -549,7 +494,11 @@ async fn replies_are_retried_on_503_and_not_on_400() {
         message["error"].as_str().unwrap().contains("400"),
         "{message}"
     );
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Dead-lettered with nothing pending: nothing is left to retry it.
+    host.admin_json_until("/api/outbox", "the reply dead-lettered", |o| {
+        o["dead_letters"].as_array().unwrap().len() == 1 && o["pending"] == json!([])
+    })
+    .await;
     assert_eq!(mock.requests().len(), 3, "a 400 is not retried");
     let (_, dead) = host.admin_get("/api/outbox").await;
     assert_eq!(dead["dead_letters"].as_array().unwrap().len(), 1, "{dead}");
@@ -558,7 +507,7 @@ async fn replies_are_retried_on_503_and_not_on_400() {
 #[tokio::test]
 async fn a_call_is_queued_connected_to_the_agent_and_wrapped_up() {
     let mock = MockServer::start().await;
-    let host = start(&mock).await;
+    let host = TestHost::with_phone_channels(&mock).await;
     let (status, twiml) = post_twilio(&host, "voice", &fixture("voice/incoming.form")).await;
     assert_eq!(status, 200);
     assert!(
@@ -602,6 +551,7 @@ async fn a_call_is_queued_connected_to_the_agent_and_wrapped_up() {
         .await;
     assert_eq!(tasks[0]["id"], task["id"]);
     // Wrap-up lasts until the agent completes with a disposition.
+    // A pause: with no wrap-up time there is no timer, so no event marks it still wrapping.
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert_eq!(host.tasks_of("ana", &token).await[0]["state"], "wrapping");
     let (status, done) = host
@@ -631,7 +581,7 @@ async fn a_call_is_queued_connected_to_the_agent_and_wrapped_up() {
 #[tokio::test]
 async fn voice_webhooks_need_twilio_signatures() {
     let mock = MockServer::start().await;
-    let host = start(&mock).await;
+    let host = TestHost::with_phone_channels(&mock).await;
     let incoming = fixture("voice/incoming.form");
     let url = format!("{PUBLIC}/webhooks/voice");
     let cases: Vec<Attempt> = vec![
@@ -669,7 +619,7 @@ async fn voice_webhooks_need_twilio_signatures() {
 #[tokio::test]
 async fn a_caller_who_hangs_up_while_queued_is_counted_abandoned() {
     let mock = MockServer::start().await;
-    let host = start(&mock).await;
+    let host = TestHost::with_phone_channels(&mock).await;
     assert_eq!(
         post_twilio(&host, "voice", &fixture("voice/incoming.form"))
             .await
@@ -700,7 +650,7 @@ async fn a_caller_who_hangs_up_while_queued_is_counted_abandoned() {
 #[tokio::test]
 async fn webhooks_for_unknown_plugins_and_oversized_bodies_are_refused() {
     let mock = MockServer::start().await;
-    let host = start(&mock).await;
+    let host = TestHost::with_phone_channels(&mock).await;
     for path in [
         "/webhooks/nope",
         "/webhooks/longest-idle",

@@ -3,8 +3,6 @@
 //! switchboard-sdk alone) with cargo, drop the bundle into a running host's
 //! plugins directory, and use it — no restart.
 
-use std::time::Duration;
-
 use switchboard::wit::routing::Decision;
 use switchboard_tests::*;
 
@@ -13,21 +11,10 @@ async fn the_example_plugin_builds_outside_the_workspace_and_hot_loads() {
     let built = build_example("least-loaded-router", "least_loaded_router");
 
     let host = TestHost::start(|_| {}).await;
-    let manifest = std::fs::read_to_string(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../examples/least-loaded-router/plugin.toml"),
-    )
-    .unwrap();
+    let manifest = example_manifest("least-loaded-router");
     install(&host.plugins_dir(), "least-loaded", &manifest, &built);
-    let mut active = false;
-    for _ in 0..250 {
-        if host.plugin("least-loaded").await["status"] == "active" {
-            active = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    assert!(active, "{}", host.plugin("least-loaded").await);
+    host.plugin_until("least-loaded", "active", |p| p["status"] == "active")
+        .await;
 
     let (task, mut candidates) = sample_routing(4);
     // All four have the skill (levels 2-5, level 2 needed); agents 1 and 3

@@ -6,32 +6,11 @@
 //! in the email conversation.
 
 use serde_json::{Value, json};
+use switchboard_tests::channels::secrets::MAILGUN_SIGNING_KEY as MAILGUN_KEY;
 use switchboard_tests::channels::{
-    fixture, form_with, host_with_all_channels, mailgun_signed, meta_signature, reply, requests,
-    secrets, twilio_signature,
+    fixture, form_with, mailgun_signed, post_twilio, post_whatsapp, reply, requests,
 };
 use switchboard_tests::{MockServer, TestHost};
-
-const PUBLIC: &str = secrets::PUBLIC_BASE_URL;
-const WA_SECRET: &str = secrets::WA_APP_SECRET;
-const TWILIO_TOKEN: &str = secrets::TWILIO_AUTH_TOKEN;
-const MAILGUN_KEY: &str = secrets::MAILGUN_SIGNING_KEY;
-
-async fn start(mock: &MockServer) -> TestHost {
-    host_with_all_channels(mock, |_| {}).await
-}
-
-async fn twilio_post(host: &TestHost, path: &str, body: Vec<u8>) -> u16 {
-    let signature = twilio_signature(TWILIO_TOKEN, &format!("{PUBLIC}{path}"), &body);
-    host.post_webhook(
-        path,
-        "application/x-www-form-urlencoded",
-        &[("x-twilio-signature", signature)],
-        body,
-    )
-    .await
-    .0
-}
 
 /// Waits for the next task offered to `agent`, accepts it, and returns it.
 async fn next_offer(host: &TestHost, agent: &str, token: &str, channel: &str) -> Value {
@@ -62,7 +41,7 @@ fn channels_in_order(entries: &[Value]) -> Vec<String> {
 #[tokio::test]
 async fn sheena_across_five_channels_is_one_customer_with_one_timeline() {
     let mock = MockServer::start().await;
-    let host = start(&mock).await;
+    let host = TestHost::with_all_channels(&mock).await;
     let ana = host
         .agent(
             "ana",
@@ -73,15 +52,7 @@ async fn sheena_across_five_channels_is_one_customer_with_one_timeline() {
     host.set_status("ana", &ana, "available").await;
 
     // 1. WhatsApp.
-    let body = fixture("whatsapp/text.json");
-    let (status, _) = host
-        .post_webhook(
-            "/webhooks/whatsapp",
-            "application/json",
-            &[("x-hub-signature-256", meta_signature(WA_SECRET, &body))],
-            body,
-        )
-        .await;
+    let (status, _) = post_whatsapp(&host, &fixture("whatsapp/text.json")).await;
     assert_eq!(status, 200);
     let task = next_offer(&host, "ana", &ana, "whatsapp").await;
     mock.respond_with(200, r#"{"messages":[{"id":"wamid.REPLY1"}]}"#);
@@ -98,7 +69,9 @@ async fn sheena_across_five_channels_is_one_customer_with_one_timeline() {
 
     // 2. SMS.
     assert_eq!(
-        twilio_post(&host, "/webhooks/sms", fixture("sms/inbound.form")).await,
+        post_twilio(&host, "sms", &fixture("sms/inbound.form"))
+            .await
+            .0,
         200
     );
     let task = next_offer(&host, "ana", &ana, "sms").await;
@@ -107,7 +80,9 @@ async fn sheena_across_five_channels_is_one_customer_with_one_timeline() {
 
     // 3. A call, connected to Ana and ended.
     assert_eq!(
-        twilio_post(&host, "/webhooks/voice", fixture("voice/incoming.form")).await,
+        post_twilio(&host, "voice", &fixture("voice/incoming.form"))
+            .await
+            .0,
         200
     );
     let task = next_offer(&host, "ana", &ana, "voice").await;
@@ -122,10 +97,7 @@ async fn sheena_across_five_channels_is_one_customer_with_one_timeline() {
         "CallDuration",
         "60",
     );
-    assert_eq!(
-        twilio_post(&host, "/webhooks/voice/status", ended).await,
-        200
-    );
+    assert_eq!(post_twilio(&host, "voice/status", &ended).await.0, 200);
     host.wait_tasks("ana", &ana, |t| {
         t.iter()
             .any(|t| t["id"] == task["id"] && t["state"] == "wrapping")

@@ -2,16 +2,14 @@
 //! loopback, signed inbound-route posts built from the fixtures, and a mock
 //! Mailgun API recording the replies.
 
-use std::time::Duration;
-
 use base64::Engine as _;
 use serde_json::{Value, json};
+use switchboard_tests::channels::secrets::EMAIL_SIGNING_KEY as SIGNING_KEY;
 use switchboard_tests::channels::{
-    fixture, form_with, host_with_channels, mailgun_signed, reply, take_task, wait_status,
+    fixture, form_with, mailgun_signed, reply, take_task, wait_status,
 };
 use switchboard_tests::{MockServer, TestHost};
 
-const SIGNING_KEY: &str = "sign-1";
 const FORM: &str = "application/x-www-form-urlencoded";
 const SHEENA: &str = "email:sheena.nelson@example.com";
 /// `stripped-text` of `email/inbound.form`.
@@ -20,27 +18,6 @@ const INBOUND_TEXT: &str =
 /// `body-plain` of `email/inbound.form`.
 const INBOUND_BODY: &str = "Hello,\r\n\r\nI wrote on WhatsApp earlier today. Order 4821 is still missing.\r\n\r\nSheena\r\n";
 const INBOUND_ID: &str = "<CAB7d9f2a+x1@mail.example.com>";
-
-/// A host with the email channel pointed at `mock`.
-async fn email_host(
-    mock: &MockServer,
-    configure: impl FnOnce(&mut switchboard::config::Config),
-) -> TestHost {
-    host_with_channels(
-        mock,
-        &[(
-            "email",
-            &[
-                ("domain", "mg.example.com"),
-                ("api_key", "key-1"),
-                ("signing_key", SIGNING_KEY),
-                ("from_address", "Support <support@shop.example.com>"),
-            ],
-        )],
-        configure,
-    )
-    .await
-}
 
 /// A fixture signed with the test signing key.
 fn signed(name: &str) -> Vec<u8> {
@@ -85,7 +62,7 @@ fn field(body: &[u8], name: &str) -> Option<String> {
 #[tokio::test]
 async fn inbound_mail_becomes_a_customer_message_and_a_task() {
     let mock = MockServer::start().await;
-    let host = email_host(&mock, |_| {}).await;
+    let host = TestHost::with_email(&mock, |_| {}).await;
 
     let (status, body) = post_form(&host, signed("email/inbound.form")).await;
     assert_eq!(status, 200, "{body}");
@@ -131,7 +108,7 @@ async fn inbound_mail_becomes_a_customer_message_and_a_task() {
 #[tokio::test]
 async fn bad_or_missing_signatures_are_refused_and_store_nothing() {
     let mock = MockServer::start().await;
-    let host = email_host(&mock, |_| {}).await;
+    let host = TestHost::with_email(&mock, |_| {}).await;
     let good = signed("email/inbound.form");
 
     let other_key = mailgun_signed("not-the-key", &fixture("email/inbound.form"));
@@ -190,7 +167,7 @@ async fn bad_or_missing_signatures_are_refused_and_store_nothing() {
 #[tokio::test]
 async fn without_a_signing_key_mail_is_refused() {
     let mock = MockServer::start().await;
-    let host = host_with_channels(
+    let host = TestHost::with_channels(
         &mock,
         &[(
             "email",
@@ -208,7 +185,7 @@ async fn without_a_signing_key_mail_is_refused() {
 #[tokio::test]
 async fn a_reply_lands_in_the_same_conversation_through_references() {
     let mock = MockServer::start().await;
-    let host = email_host(&mock, |_| {}).await;
+    let host = TestHost::with_email(&mock, |_| {}).await;
     assert_eq!(post_form(&host, signed("email/inbound.form")).await.0, 200);
     let conversation_id = only_conversation(&host).await;
 
@@ -237,7 +214,7 @@ async fn a_reply_lands_in_the_same_conversation_through_references() {
 #[tokio::test]
 async fn a_redelivered_mail_is_stored_once() {
     let mock = MockServer::start().await;
-    let host = email_host(&mock, |_| {}).await;
+    let host = TestHost::with_email(&mock, |_| {}).await;
     assert_eq!(post_form(&host, signed("email/inbound.form")).await.0, 200);
     // Mailgun retries with the same post.
     assert_eq!(post_form(&host, signed("email/inbound.form")).await.0, 200);
@@ -251,7 +228,7 @@ async fn a_redelivered_mail_is_stored_once() {
 #[tokio::test]
 async fn agent_replies_go_out_through_mailgun_in_the_thread() {
     let mock = MockServer::start().await;
-    let host = email_host(&mock, |c| {
+    let host = TestHost::with_email(&mock, |c| {
         c.outbox.base_backoff_ms = 50;
         c.outbox.max_backoff_ms = 100;
     })
@@ -365,7 +342,11 @@ async fn agent_replies_go_out_through_mailgun_in_the_thread() {
         failed["error"].as_str().is_some_and(|e| e.contains("400")),
         "{failed}"
     );
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Dead-lettered with nothing pending: nothing is left to retry it.
+    host.admin_json_until("/api/outbox", "the reply dead-lettered", |o| {
+        o["dead_letters"].as_array().unwrap().len() == 1 && o["pending"] == json!([])
+    })
+    .await;
     assert_eq!(mock.requests().len(), 4, "no retry after a 400");
     host.stop().await;
 }
@@ -396,7 +377,7 @@ fn multipart(boundary: &str, fields: &[(String, String)], file: (&str, &str, &[u
 #[tokio::test]
 async fn multipart_mail_keeps_its_attachment() {
     let mock = MockServer::start().await;
-    let host = email_host(&mock, |_| {}).await;
+    let host = TestHost::with_email(&mock, |_| {}).await;
     let boundary = "----MailgunBoundary7d9f2a";
     let content_type = format!("multipart/form-data; boundary={boundary}");
     let pdf: &[u8] = b"%PDF-1.4\n\x00\x01\x02\xff binary receipt\n%%EOF";

@@ -1,0 +1,23 @@
+//! Switchboard end to end: real HTTP over loopback, real sled directories,
+//! real compiled plugins and mock providers, in one test binary with a
+//! module per area.
+//!
+//! Run one area by its module path, e.g. `cargo test --test e2e routing::`;
+//! one test by its name, e.g. `cargo test --test e2e routing::wrap_up`. The
+//! browser test is ignored by default (it needs Chromium and Node.js):
+//! `cargo test --test e2e browser:: -- --ignored --nocapture`.
+
+mod admin_api;
+mod bots;
+mod browser;
+mod channels;
+mod crm;
+mod customers;
+mod email;
+mod example_plugin;
+mod hot_reload;
+mod routing;
+mod sandbox;
+mod story;
+mod ui_api;
+mod webchat;
