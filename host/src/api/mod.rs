@@ -1,5 +1,12 @@
 //! The HTTP API. `app()` builds the whole router, so tests can drive it with
 //! `tower::ServiceExt::oneshot` or over a real socket.
+//!
+//! HTTP only: handlers parse the request, check the caller's role
+//! (`auth.rs`), call one [`Core`] method and shape the answer. One file per
+//! resource — `agents`, `tasks`, `conversations`, `customers`, `floor`
+//! (queue and stats), `queues` (outbox and CRM delivery), `plugins`,
+//! `events` (SSE), `webhooks`, `metrics`, `ui` — and `error.rs`, the one
+//! table from a core [`crate::core::Failure`] to an HTTP status.
 
 mod agents;
 mod auth;
