@@ -24,6 +24,8 @@ WA_SECRET=demo-whatsapp-app-secret
 TWILIO_SID=AC3f8a2c1d9e7b6a5f4c3d2e1f0a9b8c7d
 TWILIO_TOKEN=demo-twilio-auth-token
 MAILGUN_KEY=demo-mailgun-signing-key
+# The shop's identity secret: its backend signs the visitor it has signed in.
+SITE_SECRET=demo-site-identity-secret
 # Unique ids per run, so that running the demo again tells a new story
 # (provider ids are idempotency keys: a replay would change nothing).
 RUN=${RUN:-$(date +%s)$RANDOM}
@@ -137,9 +139,12 @@ EMAIL=$(take email)
 api POST "/api/conversations/$(jq -r .conversation_id <<<"$EMAIL")/messages" "$ANA" \
   '{"text":"We have reshipped it."}' | jq -c '{id, status, text}'
 
-say "5. Web chat: the pre-chat form attests her email and phone"
+say "5. Web chat: signed in on the shop, she is vouched for (identifier_hash), so her email and phone link"
+# A visitor's typed email or phone is only a claim; the shop's backend proves
+# who she is with HMAC-SHA256(identity secret, her email).
+HASH=$(printf '%s' "Sheena.Nelson@Example.com" | openssl dgst -sha256 -hmac "$SITE_SECRET" -r | cut -d' ' -f1)
 curl -fsS "$BASE/webhooks/webchat" -H 'content-type: application/json' -d "{\"session_id\":\"wc-$RUN\",
-  \"visitor\":{\"name\":\"Sheena\",\"email\":\"Sheena.Nelson@Example.com\",\"phone\":\"+1 650-555-1234\"},
+  \"visitor\":{\"name\":\"Sheena\",\"email\":\"Sheena.Nelson@Example.com\",\"phone\":\"+1 650-555-1234\",\"identifier_hash\":\"$HASH\"},
   \"text\":\"Still waiting on order 4821, can someone help?\"}" | jq -c '{session_id, message_id}'
 CHAT=$(take webchat)
 

@@ -701,6 +701,29 @@ export function mount(root, ctx) {
           { class: "identities" },
           (c.identities || []).map((i) => h("li", null, h("span", { class: "kind" }, i.kind), " ", h("span", { class: "value" }, i.value))),
         ),
+        // What the customer typed without proof: never who they are.
+        (c.claims || []).length
+          ? h(
+              "div",
+              { class: "claims", role: "note", "data-testid": "claims" },
+              h("h3", null, icon("alert"), " Unverified"),
+              h(
+                "ul",
+                { class: "identities" },
+                c.claims.map((i) =>
+                  h(
+                    "li",
+                    null,
+                    "Claims to be ",
+                    h("span", { class: "kind" }, i.kind),
+                    " ",
+                    h("span", { class: "value" }, i.value),
+                    ", unverified",
+                  ),
+                ),
+              ),
+            )
+          : null,
         h("h3", null, "Attributes"),
         attrs.length
           ? h("dl", { class: "attributes" }, attrs.map(([k, v]) => [h("dt", null, k), h("dd", null, String(v))]))

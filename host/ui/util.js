@@ -87,6 +87,7 @@ const ICON_PATHS = {
   generic: ["M12 3a9 9 0 1 0 0 18 9 9 0 0 0 0-18z", "M3 12h18M12 3c3 3 3 15 0 18M12 3c-3 3-3 15 0 18"],
   bot: ["M5 8h14v11H5z", "M12 4v4M9 13h.01M15 13h.01M9 16h6"],
   user: ["M12 12a4 4 0 1 0 0-8 4 4 0 0 0 0 8z", "M4 21a8 8 0 0 1 16 0"],
+  alert: ["M12 3l10 18H2L12 3z", "M12 10v5M12 18h.01"],
 };
 
 /** The names with their own icon; anything else is drawn as `generic`. */

@@ -1,8 +1,9 @@
 //! Conveniences on the generated WIT types.
 
 use crate::{
-    Candidates, ChannelEvent, DeliveryError, ErrorKind, Handle, HttpRequest, HttpResponse,
-    Identity, OutboundMessage, PluginError, RouteTask, SkillRequirement, WebhookOutcome,
+    AttestedIdentity, Candidates, ChannelEvent, Customer, DeliveryError, ErrorKind, Handle,
+    HttpRequest, HttpResponse, Identity, OutboundMessage, PluginError, RouteTask, SkillRequirement,
+    Trust, WebhookOutcome,
 };
 
 impl ErrorKind {
@@ -109,6 +110,43 @@ impl Identity {
             channel: channel.into(),
             value: value.into(),
         })
+    }
+
+    /// This identity, authenticated by the provider under a signature the
+    /// channel checked (a WhatsApp `wa_id`, a Twilio `From`, a Mailgun
+    /// sender): it links the message to the customer who owns it.
+    pub fn verified(self) -> AttestedIdentity {
+        AttestedIdentity {
+            identity: self,
+            trust: Trust::Verified,
+        }
+    }
+
+    /// This identity as the sender typed it, unchecked (a pre-chat form):
+    /// the sender gets a profile of its own, shown as "claims to be …".
+    pub fn claimed(self) -> AttestedIdentity {
+        AttestedIdentity {
+            identity: self,
+            trust: Trust::Claimed,
+        }
+    }
+}
+
+impl AttestedIdentity {
+    /// Whether the provider authenticated it.
+    pub fn is_verified(&self) -> bool {
+        self.trust == Trust::Verified
+    }
+}
+
+impl Customer {
+    /// The identities the customer is known by (verified), without what a
+    /// sender merely claimed.
+    pub fn verified_identities(&self) -> impl Iterator<Item = &Identity> {
+        self.identities
+            .iter()
+            .filter(|i| i.is_verified())
+            .map(|i| &i.identity)
     }
 }
 

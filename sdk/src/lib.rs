@@ -2,8 +2,9 @@
 //!
 //! A Switchboard plugin is a WebAssembly component (built for
 //! `wasm32-wasip2`) plus a `plugin.toml` manifest. This crate is the only
-//! dependency a plugin needs: it wraps the `switchboard:plugin@0.1.0` WIT
-//! contract (in the repository's `wit/` folder) in one trait per plugin kind,
+//! dependency a plugin needs: it wraps the `switchboard:plugin@0.2.0` WIT
+//! contract (in the repository's `wit/v0.2/` folder) in one trait per plugin
+//! kind,
 //! an export macro, and the helpers an author would otherwise write by hand.
 //!
 //! | kind | trait | export macro |
@@ -77,9 +78,9 @@ pub mod webhook;
 /// The WIT types, re-exported by name.
 pub use wit::base::switchboard::plugin::host::{HostError, LogLevel};
 pub use wit::base::switchboard::plugin::types::{
-    Attachment, Author, CallEvent, CallState, ChannelEvent, ChannelKind, Customer, DeliveryStatus,
-    Direction, ErrorKind, Handle, HttpRequest, HttpResponse, Identity, InboundMessage, Metadata,
-    PluginError, SkillRequirement, StatusUpdate, TimelineEntry,
+    Attachment, AttestedIdentity, Author, CallEvent, CallState, ChannelEvent, ChannelKind,
+    Customer, DeliveryStatus, Direction, ErrorKind, Handle, HttpRequest, HttpResponse, Identity,
+    InboundMessage, Metadata, PluginError, SkillRequirement, StatusUpdate, TimelineEntry, Trust,
 };
 pub use wit::bot::switchboard::plugin::botting::{BotAction, BotContext, Handoff};
 pub use wit::channel::switchboard::plugin::channeling::{

@@ -77,6 +77,28 @@ pub mod secrets {
     pub const ORDERS_TOKEN: &str = "orders-token";
     /// `rest-crm`'s bearer token for the CRM.
     pub const CRM_TOKEN: &str = "crm-secret-token";
+    /// The website's identity secret (web chat identity verification).
+    pub const SITE_IDENTITY_SECRET: &str = "site-identity-secret";
+}
+
+/// `webchat/message.json` as the shop's page posts it for Sheena signed in:
+/// vouched for with the `identifier_hash` of her email, so her email and
+/// phone are verified (without it they are only claims).
+pub fn vouched_webchat_fixture() -> Vec<u8> {
+    let mut body: serde_json::Value =
+        serde_json::from_slice(&fixture("webchat/message.json")).unwrap();
+    let email = body["visitor"]["email"].as_str().unwrap().to_string();
+    body["visitor"]["identifier_hash"] = identifier_hash(&email).into();
+    serde_json::to_vec(&body).unwrap()
+}
+
+/// Hex HMAC-SHA256 of `identifier` under the site's identity secret: what a
+/// website's backend passes as the web chat visitor's `identifier_hash`.
+pub fn identifier_hash(identifier: &str) -> String {
+    let mut mac =
+        Hmac::<sha2::Sha256>::new_from_slice(secrets::SITE_IDENTITY_SECRET.as_bytes()).unwrap();
+    mac.update(identifier.as_bytes());
+    hex::encode(mac.finalize().into_bytes())
 }
 
 /// `sha256=` + hex HMAC-SHA256 of the body with the app secret: Meta's

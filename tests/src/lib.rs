@@ -91,7 +91,7 @@ pub fn misbehave_manifest(
         r#"name = "{name}"
 version = "1.0.0"
 kind = "channel"
-api = "0.1"
+api = "0.2"
 description = "test plugin"
 
 [capabilities]
@@ -418,7 +418,7 @@ pub fn test_channel_manifest(
         r#"name = "{name}"
 version = "1.0.0"
 kind = "channel"
-api = "0.1"
+api = "0.2"
 description = "test channel"
 
 [capabilities]
@@ -803,7 +803,7 @@ mod routing_core {
             .await;
         let identity = customers.normalizer().email("ana@example.com").unwrap();
         let resolved = customers
-            .resolve(&[identity], Some("Ana"), 1, &mut |_, _| Ok(()))
+            .resolve(&[identity], &[], Some("Ana"), 1, &mut |_, _| Ok(()))
             .unwrap();
         customers
             .set_attributes(

@@ -56,6 +56,34 @@ pub const EMAIL: Channel<'static> = (
 /// The website chat.
 pub const WEBCHAT: Channel<'static> = ("webchat", &[]);
 
+/// The web chat, vouching for visitors signed with
+/// [`SITE_IDENTITY_SECRET`].
+pub const VOUCHING_WEBCHAT: Channel<'static> =
+    ("webchat", &[("identity_secret", SITE_IDENTITY_SECRET)]);
+
+/// `rest-crm`'s settings for the mock CRM `crm` (under `/api`, with
+/// [`CRM_TOKEN`] and a `plan` attribute mapped on top of the default
+/// fields); without `enrich`, `enrich_fields` is empty: no look-ups.
+pub fn rest_crm_settings(crm: &MockServer, enrich: bool) -> toml::Table {
+    let mut fields = toml::Table::new();
+    for (field, source) in [
+        ("name", "display_name"),
+        ("email", "email"),
+        ("phone", "phone"),
+        ("plan", "attribute:plan"),
+    ] {
+        fields.insert(field.into(), source.into());
+    }
+    let mut settings = toml::Table::new();
+    settings.insert("api_base".into(), format!("{}/api", crm.url()).into());
+    settings.insert("token".into(), CRM_TOKEN.into());
+    settings.insert("fields".into(), fields.into());
+    if !enrich {
+        settings.insert("enrich_fields".into(), toml::Table::new().into());
+    }
+    settings
+}
+
 /// Outbox retries after tens of ms instead of seconds.
 pub fn fast_outbox(config: &mut Config) {
     config.outbox.base_backoff_ms = 20;
@@ -75,7 +103,12 @@ impl TestHost {
 
     /// All five first-party channels pointed at `mock`.
     pub async fn with_all_channels(mock: &MockServer) -> TestHost {
-        Self::with_channels(mock, &[WHATSAPP, SMS, VOICE, EMAIL, WEBCHAT], |_| {}).await
+        Self::with_channels(
+            mock,
+            &[WHATSAPP, SMS, VOICE, EMAIL, VOUCHING_WEBCHAT],
+            |_| {},
+        )
+        .await
     }
 
     /// The channels of a phone number — WhatsApp, SMS and voice — pointed
@@ -101,9 +134,16 @@ impl TestHost {
     }
 
     /// The webchat channel alone (it calls no provider), taking posts from
-    /// pages at `allowed_origins`.
+    /// pages at `allowed_origins` and vouching for visitors signed with
+    /// [`SITE_IDENTITY_SECRET`].
     pub async fn with_webchat(allowed_origins: &str) -> TestHost {
-        let webchat: Channel = ("webchat", &[("allowed_origins", allowed_origins)]);
+        let webchat: Channel = (
+            "webchat",
+            &[
+                ("allowed_origins", allowed_origins),
+                ("identity_secret", SITE_IDENTITY_SECRET),
+            ],
+        );
         Self::with_plugins(None, &[webchat], &[], |_| {}).await
     }
 
@@ -204,22 +244,7 @@ impl TestHost {
                 &wasm("test-channel"),
             );
         }
-        let mut fields = toml::Table::new();
-        for (field, source) in [
-            ("name", "display_name"),
-            ("email", "email"),
-            ("phone", "phone"),
-            ("plan", "attribute:plan"),
-        ] {
-            fields.insert(field.into(), source.into());
-        }
-        let mut settings = toml::Table::new();
-        settings.insert("api_base".into(), format!("{}/api", crm.url()).into());
-        settings.insert("token".into(), CRM_TOKEN.into());
-        settings.insert("fields".into(), fields.into());
-        if !enrich {
-            settings.insert("enrich_fields".into(), toml::Table::new().into());
-        }
+        let settings = rest_crm_settings(crm, enrich);
         let host = TestHost::start_in(dir, move |c| {
             c.plugins.entry("rest-crm".into()).or_default().config = settings;
             c.crm.base_backoff_ms = 50;
@@ -230,6 +255,30 @@ impl TestHost {
         let plugin = host.plugin("rest-crm").await;
         assert_eq!(plugin["status"], "active", "{plugin}");
         host
+    }
+
+    /// WhatsApp and the web chat (vouching for visitors signed with
+    /// [`SITE_IDENTITY_SECRET`]) pointed at `provider`, `rogue-bot` taking
+    /// the web chat's new conversations, and `rest-crm` pointed at `crm`:
+    /// what a visitor who claims to be someone else could reach.
+    pub async fn with_claims(provider: &MockServer, crm: &MockServer) -> TestHost {
+        let settings = rest_crm_settings(crm, false);
+        let bundles = [
+            ("rogue-bot", first_party_manifest("testing/rogue-bot")),
+            ("rest-crm", manifest_for_mock("rest-crm", crm)),
+        ];
+        let bundles: Vec<(&str, &str)> = bundles.iter().map(|(n, m)| (*n, m.as_str())).collect();
+        Self::with_plugins(
+            Some(provider),
+            &[WHATSAPP, VOUCHING_WEBCHAT],
+            &bundles,
+            |config| {
+                fast_outbox(config);
+                config.plugins.entry("webchat".into()).or_default().bot = Some("rogue-bot".into());
+                config.plugins.entry("rest-crm".into()).or_default().config = settings;
+            },
+        )
+        .await
     }
 
     /// The host the presets start: `longest-idle`, then `bundles` (name,

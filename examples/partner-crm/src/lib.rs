@@ -207,7 +207,8 @@ impl Profile {
     fn from(c: &Customer) -> Profile {
         let mut emails = Vec::new();
         let mut phones = Vec::new();
-        for identity in &c.identities {
+        // Only what the customer is known by: a claim is not theirs.
+        for identity in c.verified_identities() {
             match identity {
                 Identity::Email(e) => emails.push(e.clone()),
                 Identity::Phone(p) => phones.push(p.clone()),

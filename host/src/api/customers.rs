@@ -18,6 +18,9 @@ pub struct CustomerView {
     id: String,
     display_name: Option<String>,
     identities: Vec<Identity>,
+    /// What the customer claimed to be without proof: "claims to be …,
+    /// unverified".
+    claims: Vec<Identity>,
     attributes: BTreeMap<String, String>,
     created_at: u64,
     updated_at: u64,
@@ -30,6 +33,7 @@ impl From<Customer> for CustomerView {
             id: c.id,
             display_name: c.display_name,
             identities: c.identities,
+            claims: c.claims,
             attributes: c.attributes,
             created_at: c.created_at,
             updated_at: c.updated_at,

@@ -92,12 +92,16 @@ pub struct CustomersConfig {
     pub default_region: String,
     /// Merge policy.
     pub merge_policy: MergePolicy,
+    /// How many identities one message may attest; the rest are ignored
+    /// (a sender with more is suspect, not a reason to link more profiles).
+    pub max_identities_per_event: usize,
 }
 
 impl Default for CustomersConfig {
     fn default() -> Self {
         CustomersConfig {
             default_region: "US".into(),
+            max_identities_per_event: 10,
             merge_policy: MergePolicy::Auto,
         }
     }
@@ -308,6 +312,21 @@ pub struct PluginSettings {
     /// For a channel: the bot plugin that takes each new conversation first
     /// (until it hands off or resolves).
     pub bot: Option<String>,
+    /// For a channel built for contract 0.1 (which cannot say how it knows
+    /// an identity): how the host trusts the identities it reports. Unset:
+    /// verified for the first-party channels whose provider signs every
+    /// webhook (whatsapp, sms, voice, email), claimed for any other.
+    pub trust_identities: Option<IdentityTrust>,
+}
+
+/// How the host trusts the identities a channel reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IdentityTrust {
+    /// Authenticated by the provider: they link and merge profiles.
+    Verified,
+    /// Typed by the sender: the sender gets a profile of its own.
+    Claimed,
 }
 
 impl Default for PluginSettings {
@@ -318,6 +337,7 @@ impl Default for PluginSettings {
             grants: Grants::default(),
             limits: LimitOverrides::default(),
             bot: None,
+            trust_identities: None,
         }
     }
 }

@@ -5,12 +5,12 @@
 
 use crate::clock::now_ms;
 use crate::conversations::Author;
-use crate::customers::Identity;
 use crate::kind::Kind;
 use crate::routing::TaskState;
 use crate::store::Batch;
 use crate::wit::types::{self as wit, InboundMessage};
 
+use super::inbound::Attested;
 use super::{Core, CoreError};
 
 impl Core {
@@ -23,7 +23,7 @@ impl Core {
         channel: &str,
         kind: Kind,
         call: &wit::CallEvent,
-        identities: &[Identity],
+        identities: &Attested,
     ) -> Result<(), CoreError> {
         use wit::CallState;
         match call.state {
@@ -123,7 +123,10 @@ pub(super) fn call_message(call: &wit::CallEvent) -> InboundMessage {
         metadata.push(("to".into(), to.clone()));
     }
     let from = match &call.from {
-        Some(wit::Identity::Phone(p) | wit::Identity::Email(p)) => format!(" from {p}"),
+        Some(wit::AttestedIdentity {
+            identity: wit::Identity::Phone(p) | wit::Identity::Email(p),
+            ..
+        }) => format!(" from {p}"),
         _ => String::new(),
     };
     InboundMessage {

@@ -99,6 +99,7 @@ impl CoreError {
             CoreError::Call(e) => match e {
                 CallError::NotFound(_) | CallError::WrongKind { .. } => Failure::NotFound,
                 CallError::Disabled(_)
+                | CallError::Unconfigured { .. }
                 | CallError::NotLoaded { .. }
                 | CallError::CircuitOpen { .. }
                 | CallError::Busy { .. } => Failure::PluginUnavailable,

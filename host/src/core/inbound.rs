@@ -8,7 +8,7 @@ use crate::clock::now_ms;
 use crate::conversations::{
     Attachment, Author, Conversation, Direction, LastInbound, Message, MessageStatus,
 };
-use crate::customers::Identity;
+use crate::customers::{Identity, Trust};
 use crate::events::Event;
 use crate::kind::Kind;
 use crate::routing::{NewTask, Skill, TaskState};
@@ -21,6 +21,15 @@ use crate::wit::types::{
 use super::calls::call_message;
 use super::crm::Change as CrmChange;
 use super::{Core, CoreError, publish_status};
+
+/// A message's identities, normalized and sorted by trust.
+#[derive(Debug, Default)]
+pub(super) struct Attested {
+    /// What the provider attested: links and merges.
+    pub verified: Vec<Identity>,
+    /// What the sender typed: recorded as claims.
+    pub claims: Vec<Identity>,
+}
 
 /// What storing one inbound message did.
 #[derive(Debug, Clone)]
@@ -99,25 +108,40 @@ impl Core {
         Ok(outcome.response)
     }
 
-    fn identities(&self, channel: &str, m: &InboundMessage) -> Result<Vec<Identity>, CoreError> {
+    /// The sender's identities, normalized: the verified ones and the
+    /// claims, each without repeats, at most `max_identities_per_event` in
+    /// all (verified first; the rest are ignored). Without a verified one,
+    /// the sender is known by the thread (`handle(channel, thread)`).
+    fn identities(&self, channel: &str, m: &InboundMessage) -> Result<Attested, CoreError> {
         let normalizer = self.customers.normalizer();
-        let mut out: Vec<Identity> = Vec::new();
-        for identity in &m.identities {
-            let id = normalizer
-                .from_wit(identity)
+        let mut attested = Attested::default();
+        for reported in &m.identities {
+            let identity = normalizer
+                .from_wit(&reported.identity)
                 .map_err(|e| CoreError::Invalid(format!("channel {channel}: {e}")))?;
-            if !out.contains(&id) {
-                out.push(id);
+            let list = match Trust::from_wit(reported.trust) {
+                Trust::Verified => &mut attested.verified,
+                Trust::Claimed => &mut attested.claims,
+            };
+            if !list.contains(&identity) {
+                list.push(identity);
             }
         }
-        if out.is_empty() {
-            out.push(
-                normalizer
-                    .handle(channel, &m.thread_key)
-                    .map_err(|e| CoreError::Invalid(format!("channel {channel}: {e}")))?,
-            );
+        attested.claims.retain(|c| !attested.verified.contains(c));
+        if attested.verified.is_empty() {
+            let thread = normalizer
+                .handle(channel, &m.thread_key)
+                .map_err(|e| CoreError::Invalid(format!("channel {channel}: {e}")))?;
+            attested.claims.retain(|c| *c != thread);
+            attested.verified.push(thread);
         }
-        Ok(out)
+        let max = self.max_identities.max(1);
+        if attested.verified.len() + attested.claims.len() > max {
+            tracing::warn!(%channel, attested = attested.verified.len() + attested.claims.len(), max, "a message attests too many identities; the rest are ignored");
+            attested.verified.truncate(max);
+            attested.claims.truncate(max - attested.verified.len());
+        }
+        Ok(attested)
     }
 
     /// Stores one inbound message with its normalized identities (`None`
@@ -130,7 +154,7 @@ impl Core {
         channel: &str,
         kind: Kind,
         m: &InboundMessage,
-        identities: &[Identity],
+        identities: &Attested,
         author: Author,
     ) -> Result<Option<Ingested>, CoreError> {
         let now = now_ms();
@@ -144,7 +168,8 @@ impl Core {
             return Ok(None);
         }
         let resolved = self.customers.resolve(
-            identities,
+            &identities.verified,
+            &identities.claims,
             m.display_name.as_deref(),
             now,
             &mut |batch, merge| self.rekey(batch, merge),
@@ -169,7 +194,7 @@ impl Core {
             channel,
             kind,
             &m.thread_key,
-            identities,
+            &identities.verified,
             now,
         )?;
         let message = inbound_message(
@@ -256,7 +281,7 @@ impl Core {
         channel: &str,
         kind: Kind,
         thread: &str,
-        identities: &[Identity],
+        verified: &[Identity],
         now: u64,
     ) -> Result<Conversation, CoreError> {
         if let Some(open) = self.conversations.open_for(customer, channel, thread)? {
@@ -268,7 +293,8 @@ impl Core {
             channel,
             kind,
             thread,
-            identities.first().cloned(),
+            // Replies go to what the provider attested, never to a claim.
+            verified.first().cloned(),
             now,
         )?;
         created.bot = self.bots.bot_of(channel);

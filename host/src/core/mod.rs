@@ -79,6 +79,8 @@ pub struct Core {
     runtime: Runtime,
     /// Skills every task of a channel requires.
     channel_skills: BTreeMap<String, BTreeMap<String, u8>>,
+    /// How many identities one message may attest.
+    max_identities: usize,
     gate: Mutex<()>,
 }
 
@@ -119,6 +121,7 @@ impl Core {
             trend: Arc::default(),
             runtime,
             channel_skills: config.routing.channel_skills.clone(),
+            max_identities: config.customers.max_identities_per_event,
             gate: Mutex::new(()),
         })
     }

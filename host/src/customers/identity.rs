@@ -28,6 +28,35 @@ impl IdentityKind {
     }
 }
 
+/// How the host knows an identity belongs to the person.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Trust {
+    /// Authenticated by the provider (or vouched for by the website): links
+    /// and merges profiles.
+    Verified,
+    /// Typed by the sender: shown as a claim, never evidence.
+    Claimed,
+}
+
+impl Trust {
+    /// From the plugin contract.
+    pub fn from_wit(trust: crate::wit::types::Trust) -> Trust {
+        match trust {
+            crate::wit::types::Trust::Verified => Trust::Verified,
+            crate::wit::types::Trust::Claimed => Trust::Claimed,
+        }
+    }
+
+    /// To the plugin contract.
+    pub fn to_wit(self) -> crate::wit::types::Trust {
+        match self {
+            Trust::Verified => crate::wit::types::Trust::Verified,
+            Trust::Claimed => crate::wit::types::Trust::Claimed,
+        }
+    }
+}
+
 /// A normalized identity, as stored and compared.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Identity {

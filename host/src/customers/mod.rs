@@ -1,10 +1,17 @@
 //! The customer store: one profile per person across channels.
 //!
-//! Every inbound event's identities resolve to one customer (created when
-//! none matches); identities it did not have yet are linked to it. When one
-//! event attests identities of two existing profiles, the merge policy
-//! decides: `auto` merges them into the older one (audited), `suggest`
-//! records a suggestion, `off` does nothing.
+//! Every inbound event's *verified* identities resolve to one customer
+//! (created when none matches); identities it did not have yet are linked to
+//! it. When one event attests verified identities of two existing profiles,
+//! the merge policy decides: `auto` merges them into the older one
+//! (audited), `suggest` records a suggestion, `off` does nothing; an event
+//! that would merge more than two profiles at once only suggests.
+//!
+//! *Claimed* identities (typed by the sender, e.g. in a pre-chat form) never
+//! link to or merge with anyone: they are kept on the profile as claims
+//! ("claims to be …, unverified"), stay out of the identity index, and when
+//! someone else owns one a merge suggestion is recorded for a person to
+//! check.
 //!
 //! Callers serialize writes (the core holds one write gate around
 //! resolution and merges); reads are free.
@@ -19,7 +26,7 @@ use crate::config::{CustomersConfig, MergePolicy};
 use crate::store::{Batch, Store, StoreError, keys};
 use crate::wit::types as wit;
 
-pub use identity::{Identity, IdentityError, IdentityKind, Normalizer};
+pub use identity::{Identity, IdentityError, IdentityKind, Normalizer, Trust};
 
 /// A customer profile.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -42,6 +49,10 @@ pub struct Customer {
     /// Set when this profile was merged into another.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merged_into: Option<String>,
+    /// What the customer claimed to be without proof (not linked, not
+    /// indexed): shown as "claims to be …, unverified".
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub claims: Vec<Identity>,
 }
 
 impl Customer {
@@ -50,7 +61,16 @@ impl Customer {
         wit::Customer {
             id: self.id.clone(),
             display_name: self.display_name.clone(),
-            identities: self.identities.iter().map(Identity::to_wit).collect(),
+            identities: self
+                .identities
+                .iter()
+                .map(|i| (i, Trust::Verified))
+                .chain(self.claims.iter().map(|i| (i, Trust::Claimed)))
+                .map(|(i, trust)| wit::AttestedIdentity {
+                    identity: i.to_wit(),
+                    trust: trust.to_wit(),
+                })
+                .collect(),
             attributes: self
                 .attributes
                 .iter()
@@ -136,6 +156,23 @@ fn identity_key(identity: &Identity) -> String {
     keys::identity(&identity.key())
 }
 
+/// Records that the profiles `ids` may be one person, pairwise in id order,
+/// in `batch`.
+fn suggest(batch: &mut Batch, ids: &[&str], evidence: &[String], now: u64) {
+    let mut ids = ids.to_vec();
+    ids.sort();
+    for pair in ids.windows(2) {
+        batch.put_json(
+            keys::suggestion(pair[0], pair[1]),
+            &MergeSuggestion {
+                at: now,
+                customers: [pair[0].to_string(), pair[1].to_string()],
+                evidence: evidence.to_vec(),
+            },
+        );
+    }
+}
+
 /// The customer store.
 pub struct Customers {
     store: Store,
@@ -191,12 +228,14 @@ impl Customers {
         Ok(self.store.scan_json(keys::SUGGESTIONS)?)
     }
 
-    /// Resolves an event's identities to one customer, creating, linking
-    /// and merging as needed, and writes the result. The caller holds the
-    /// core's write gate and re-keys conversations and tasks of `merges`.
+    /// Resolves an event's verified `identities` to one customer,
+    /// creating, linking and merging as needed, records its `claims`, and
+    /// writes the result. The caller holds the core's write gate and
+    /// re-keys conversations and tasks of `merges`.
     pub fn resolve(
         &self,
         identities: &[Identity],
+        claims: &[Identity],
         display_name: Option<&str>,
         now: u64,
         on_merge: &mut dyn FnMut(&mut Batch, &Merge) -> Result<(), StoreError>,
@@ -220,73 +259,59 @@ impl Customers {
         let display_name = display_name.map(str::trim).filter(|n| !n.is_empty());
         let mut batch = Batch::new();
         let mut merges = Vec::new();
+        // Merging more than two profiles at once is what a compromised or
+        // confused channel would do: a person decides instead.
+        let merge = owners.len() == 2 && self.policy == MergePolicy::Auto;
         let (mut customer, created) = match owners.len() {
-            0 => {
-                let id = format!("cus_{:012}", self.store.next_id()?);
-                (
-                    Customer {
-                        id,
-                        display_name: None,
-                        identities: Vec::new(),
-                        attributes: BTreeMap::new(),
-                        created_at: now,
-                        updated_at: now,
-                        last_agent: None,
-                        merged_into: None,
-                    },
-                    true,
-                )
-            }
+            0 => (self.new_customer(now)?, true),
             1 => (owners.remove(0), false),
-            _ => match self.policy {
-                MergePolicy::Auto => {
-                    owners.sort_by(|a, b| a.id.cmp(&b.id));
-                    let mut survivor = owners.remove(0);
-                    for other in owners {
-                        let reason = format!("one event attested {}", evidence.join(" and "));
-                        let merge = self.merge_into(
-                            &mut batch,
-                            &mut survivor,
-                            other,
-                            "system",
-                            &reason,
-                            now,
-                        )?;
-                        on_merge(&mut batch, &merge)?;
-                        merges.push(merge);
-                    }
-                    (survivor, false)
+            _ if merge => {
+                owners.sort_by(|a, b| a.id.cmp(&b.id));
+                let mut survivor = owners.remove(0);
+                let other = owners.remove(0);
+                let reason = format!("one event attested {}", evidence.join(" and "));
+                let merged =
+                    self.merge_into(&mut batch, &mut survivor, other, "system", &reason, now)?;
+                on_merge(&mut batch, &merged)?;
+                merges.push(merged);
+                (survivor, false)
+            }
+            _ => {
+                let first = owners[0].clone();
+                if self.policy != MergePolicy::Off {
+                    let ids: Vec<&str> = owners.iter().map(|o| o.id.as_str()).collect();
+                    suggest(&mut batch, &ids, &evidence, now);
                 }
-                MergePolicy::Suggest | MergePolicy::Off => {
-                    let first = owners[0].clone();
-                    if self.policy == MergePolicy::Suggest {
-                        let mut ids: Vec<&str> = owners.iter().map(|o| o.id.as_str()).collect();
-                        ids.sort();
-                        for pair in ids.windows(2) {
-                            batch.put_json(
-                                keys::suggestion(pair[0], pair[1]),
-                                &MergeSuggestion {
-                                    at: now,
-                                    customers: [pair[0].to_string(), pair[1].to_string()],
-                                    evidence: evidence.clone(),
-                                },
-                            );
-                        }
-                    }
-                    (first, false)
-                }
-            },
+                (first, false)
+            }
         };
         let mut updated = false;
         for identity in identities {
-            // Under `suggest`/`off` an identity owned by the other profile
+            // When nothing merged, an identity owned by the other profile
             // stays with it.
             if customer.identities.contains(identity) || owned.contains(&identity) {
                 continue;
             }
             customer.identities.push(identity.clone());
+            customer.claims.retain(|c| c != identity);
             batch.put(identity_key(identity), customer.id.clone());
             updated = true;
+        }
+        for claim in claims {
+            if customer.identities.contains(claim) || customer.claims.contains(claim) {
+                continue;
+            }
+            customer.claims.push(claim.clone());
+            updated = true;
+            // Someone else is known by what this sender claims: a person
+            // may check and merge.
+            if let Some(owner) = self.by_identity(claim)?
+                && owner.id != customer.id
+                && self.policy != MergePolicy::Off
+            {
+                let evidence = [format!("claimed {}", claim.key())];
+                suggest(&mut batch, &[&customer.id, &owner.id], &evidence, now);
+            }
         }
         if customer.display_name.is_none()
             && let Some(name) = display_name
@@ -297,8 +322,8 @@ impl Customers {
         if created || updated || !merges.is_empty() {
             customer.updated_at = now;
             batch.put_json(keys::customer(&customer.id), &customer);
-            self.store.write(batch)?;
-        } else if !batch.is_empty() {
+        }
+        if !batch.is_empty() {
             self.store.write(batch)?;
         }
         Ok(Resolved {
@@ -306,6 +331,21 @@ impl Customers {
             created,
             updated: updated && !created,
             merges,
+        })
+    }
+
+    /// A profile for a sender nobody knows yet (not written).
+    fn new_customer(&self, now: u64) -> Result<Customer, StoreError> {
+        Ok(Customer {
+            id: format!("cus_{:012}", self.store.next_id()?),
+            display_name: None,
+            identities: Vec::new(),
+            attributes: BTreeMap::new(),
+            created_at: now,
+            updated_at: now,
+            last_agent: None,
+            merged_into: None,
+            claims: Vec::new(),
         })
     }
 
@@ -354,6 +394,14 @@ impl Customers {
             }
             batch.put(identity_key(identity), survivor.id.clone());
         }
+        // A claim one profile proves is no longer a claim.
+        for claim in &other.claims {
+            if !survivor.claims.contains(claim) {
+                survivor.claims.push(claim.clone());
+            }
+        }
+        let verified = &survivor.identities;
+        survivor.claims.retain(|c| !verified.contains(c));
         for (k, v) in &other.attributes {
             survivor
                 .attributes

@@ -37,7 +37,8 @@ impl Runtime {
             .collect()
     }
 
-    /// The plugins of `kind` that are loaded and enabled, by name: cheap
+    /// The plugins of `kind` that are loaded, enabled and configured, by
+    /// name (what takes calls and events): cheap
     /// enough for the request path (no admin view is built).
     pub fn loaded_of_kind(&self, kind: PluginKind) -> Vec<String> {
         self.inner
@@ -49,7 +50,7 @@ impl Runtime {
                     && s.current
                         .load()
                         .as_ref()
-                        .is_some_and(|p| p.manifest.kind == kind)
+                        .is_some_and(|p| p.manifest.kind == kind && p.missing_config.is_empty())
             })
             .map(|s| s.name.clone())
             .collect()

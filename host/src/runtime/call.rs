@@ -8,9 +8,10 @@ use std::sync::{Arc, Mutex};
 
 use wasmtime::Engine;
 
-use crate::wit::types::{ErrorKind, PluginError};
+use crate::wit::types::{ErrorKind, PluginError, Trust};
+use crate::wit::{v0_1, v0_2};
 
-use super::registry::{LoadedPlugin, PluginSlot, WARM_ROUTERS, WarmRouter, WorldPre};
+use super::registry::{LoadedPlugin, PluginSlot, WARM_ROUTERS, WorldPre};
 use super::sandbox::{PluginContext, State};
 use super::{CallError, Fault, PluginKind, Runtime};
 
@@ -46,14 +47,18 @@ pub(super) trait World {
 pub(super) type WarmInstance<W> = (wasmtime::Store<State>, <W as World>::Bindings);
 
 macro_rules! world {
-    ($marker:ident, $kind:ident, $variant:ident, $pre:ty, $bindings:ty) => {
-        #[doc = concat!("`world ", stringify!($kind), "`.")]
+    (
+        $marker:ident: $doc:literal, $kind:ident, $variant:ident,
+        $($module:ident)::+ :: { $pre:ident, $bindings:ident }
+        $(, warm: $pool:ident)?
+    ) => {
+        #[doc = $doc]
         pub(super) struct $marker;
 
         impl World for $marker {
-            const KIND: PluginKind = PluginKind::$variant;
-            type Pre = $pre;
-            type Bindings = $bindings;
+            const KIND: PluginKind = PluginKind::$kind;
+            type Pre = $($module)::+::$pre<State>;
+            type Bindings = $($module)::+::$bindings;
 
             fn pre(world: &WorldPre) -> Option<&Self::Pre> {
                 match world {
@@ -69,45 +74,42 @@ macro_rules! world {
                 pre.instantiate_async(store).await
             }
 
-            world!(@warm $variant);
+            $(
+                fn warm_pool(plugin: &LoadedPlugin) -> Option<&Mutex<Vec<WarmInstance<Self>>>> {
+                    Some(&plugin.$pool)
+                }
+            )?
         }
     };
-    (@warm Router) => {
-        fn warm_pool(plugin: &LoadedPlugin) -> Option<&Mutex<Vec<WarmRouter>>> {
-            Some(&plugin.warm_routers)
-        }
-    };
-    (@warm $other:ident) => {};
 }
 
+world!(ChannelWorld: "`world channel`.", Channel, Channel, v0_2::channel::{ChannelPre, Channel});
+world!(BotWorld: "`world bot`.", Bot, Bot, v0_2::bot::{BotPre, Bot});
+world!(CrmWorld: "`world crm`.", Crm, Crm, v0_2::crm::{CrmPre, Crm});
 world!(
-    ChannelWorld,
-    channel,
-    Channel,
-    crate::wit::channel::ChannelPre<State>,
-    crate::wit::channel::Channel
+    RouterWorld: "`world router`.", Router, Router, v0_2::router::{RouterPre, Router},
+    warm: warm_routers
 );
 world!(
-    BotWorld,
-    bot,
-    Bot,
-    crate::wit::bot::BotPre<State>,
-    crate::wit::bot::Bot
+    ChannelWorldV0_1: "`world channel` of 0.1.", Channel, ChannelV0_1,
+    v0_1::channel::{ChannelPre, Channel}
 );
+world!(BotWorldV0_1: "`world bot` of 0.1.", Bot, BotV0_1, v0_1::bot::{BotPre, Bot});
+world!(CrmWorldV0_1: "`world crm` of 0.1.", Crm, CrmV0_1, v0_1::crm::{CrmPre, Crm});
 world!(
-    CrmWorld,
-    crm,
-    Crm,
-    crate::wit::crm::CrmPre<State>,
-    crate::wit::crm::Crm
+    RouterWorldV0_1: "`world router` of 0.1.", Router, RouterV0_1,
+    v0_1::router::{RouterPre, Router},
+    warm: warm_routers_v0_1
 );
-world!(
-    RouterWorld,
-    router,
-    Router,
-    crate::wit::router::RouterPre<State>,
-    crate::wit::router::Router
-);
+
+/// What a call answered: in the current contract's types, or in 0.1's when
+/// the plugin was built for it (the caller adapts it).
+pub(super) enum Answer<N, O> {
+    /// From a component of the current contract.
+    New(N),
+    /// From a 0.1 component.
+    Old(O),
+}
 
 /// The plugin a call ran on, for checks of what it returned: an invalid
 /// answer is charged to the plugin like a trap.
@@ -118,6 +120,12 @@ pub(super) struct Called<'a> {
 }
 
 impl Called<'_> {
+    /// How the host trusts identities from this plugin when it was built
+    /// for 0.1 (which cannot say).
+    pub fn legacy_trust(&self) -> Trust {
+        self.plugin.legacy_trust
+    }
+
     /// Charges a fault found in the call's output; the call fails with it.
     pub fn reject(&self, fault: Fault) -> CallError {
         self.runtime.fault(&self.slot, &self.plugin, fault, true)
@@ -135,30 +143,30 @@ impl Called<'_> {
 }
 
 impl Runtime {
-    /// Calls `export` on plugin `name` of world `W`: the whole path every
-    /// typed call shares.
-    pub(super) async fn call<W: World, T>(
+    /// Calls an export of plugin `name`: the whole path every typed call
+    /// shares. `new` runs when the plugin was built for the current contract
+    /// (world `N`), `old` when it was built for 0.1 (world `O`).
+    pub(super) async fn call<N: World, O: World, TN, TO>(
         &self,
         name: &str,
-        export: impl AsyncFnOnce(&W::Bindings, &mut wasmtime::Store<State>) -> wasmtime::Result<T>,
-    ) -> Result<(T, Called<'_>), CallError> {
-        let (slot, plugin) = self.begin(name, W::KIND)?;
-        let pre = W::pre(&plugin.pre).ok_or_else(|| CallError::WrongKind {
-            plugin: name.to_string(),
-            expected: W::KIND,
-            actual: plugin.manifest.kind,
-        })?;
-        let outcome = match W::warm_pool(&plugin) {
-            Some(pool) => {
-                warm_call::<W, T>(&self.inner.engine, &plugin.ctx, pool, pre, export).await
-            }
-            None => {
-                run(&self.inner.engine, &plugin.ctx, async |store| {
-                    let instance = W::instantiate(pre, store).await?;
-                    export(&instance, store).await
-                })
+        new: impl AsyncFnOnce(&N::Bindings, &mut wasmtime::Store<State>) -> wasmtime::Result<TN>,
+        old: impl AsyncFnOnce(&O::Bindings, &mut wasmtime::Store<State>) -> wasmtime::Result<TO>,
+    ) -> Result<(Answer<TN, TO>, Called<'_>), CallError> {
+        let (slot, plugin) = self.begin(name, N::KIND)?;
+        let outcome = if let Some(pre) = N::pre(&plugin.pre) {
+            self.invoke::<N, TN>(&plugin, pre, new)
                 .await
-            }
+                .map(Answer::New)
+        } else if let Some(pre) = O::pre(&plugin.pre) {
+            self.invoke::<O, TO>(&plugin, pre, old)
+                .await
+                .map(Answer::Old)
+        } else {
+            return Err(CallError::WrongKind {
+                plugin: name.to_string(),
+                expected: N::KIND,
+                actual: plugin.manifest.kind,
+            });
         };
         let value = self.settle(&slot, &plugin, outcome)?;
         Ok((
@@ -169,6 +177,28 @@ impl Runtime {
                 plugin,
             },
         ))
+    }
+
+    /// Runs `export` in an instance of world `W`: a warm one when the
+    /// world keeps them, a fresh one otherwise.
+    async fn invoke<W: World, T>(
+        &self,
+        plugin: &LoadedPlugin,
+        pre: &W::Pre,
+        export: impl AsyncFnOnce(&W::Bindings, &mut wasmtime::Store<State>) -> wasmtime::Result<T>,
+    ) -> Result<T, RunError> {
+        match W::warm_pool(plugin) {
+            Some(pool) => {
+                warm_call::<W, T>(&self.inner.engine, &plugin.ctx, pool, pre, export).await
+            }
+            None => {
+                run(&self.inner.engine, &plugin.ctx, async |store| {
+                    let instance = W::instantiate(pre, store).await?;
+                    export(&instance, store).await
+                })
+                .await
+            }
+        }
     }
 
     /// Looks up a plugin that can take a call of `kind`.
@@ -195,6 +225,12 @@ impl Runtime {
                 plugin: name.to_string(),
                 expected: kind,
                 actual: plugin.manifest.kind,
+            });
+        }
+        if !plugin.missing_config.is_empty() {
+            return Err(CallError::Unconfigured {
+                plugin: name.to_string(),
+                keys: plugin.missing_config.clone(),
             });
         }
         if slot.circuit_open() {

@@ -108,6 +108,14 @@ pub enum CallError {
     /// The admin disabled the plugin.
     #[error("plugin `{0}` is disabled")]
     Disabled(String),
+    /// Required config keys are not set.
+    #[error("plugin `{plugin}` is not configured: set {}", keys.iter().map(|k| format!("[plugins.{plugin}.config] {k}")).collect::<Vec<_>>().join(", "))]
+    Unconfigured {
+        /// The plugin.
+        plugin: String,
+        /// The keys to set.
+        keys: Vec<String>,
+    },
     /// The plugin failed to load and no earlier version is serving.
     #[error("plugin `{plugin}` is not loaded: {error}")]
     NotLoaded {

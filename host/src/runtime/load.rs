@@ -7,21 +7,23 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use sha2::{Digest, Sha256};
 
-use crate::config::{Config, LimitOverrides, RuntimeConfig};
+use crate::config::{Config, IdentityTrust, LimitOverrides, RuntimeConfig};
 use crate::store::Store;
+use crate::wit::Contract;
+use crate::wit::adapt::Adapt;
+use crate::wit::types::Trust;
 
 use super::call::{RunError, error_chain, first_line, run};
 use super::manifest::ManifestLimits;
 use super::registry::{LoadedPlugin, WorldPre};
 use super::sandbox::PluginContext;
 use super::{
-    API_VERSION, Capabilities, LoadError, Manifest, NoCustomers, PluginInfo, PluginKind, Runtime,
-    RuntimeOptions,
+    Capabilities, LoadError, Manifest, NoCustomers, PluginInfo, PluginKind, Runtime, RuntimeOptions,
 };
 
 /// Largest `plugin.wasm` accepted.
@@ -131,17 +133,23 @@ impl Runtime {
         let wasm_sha256 = hex::encode(Sha256::digest(&wasm));
         let settings = self.inner.config.plugin(name);
         let config_file = || PathBuf::from(format!("switchboard.toml [plugins.{name}]"));
-        let caps = Capabilities::effective(&manifest.capabilities, &settings.grants)
+        let mut config = BTreeMap::new();
+        for (key, value) in manifest.config.iter().chain(settings.config.iter()) {
+            config.insert(key.clone(), config_value(value));
+        }
+        let caps = Capabilities::effective(&manifest.capabilities, &settings.grants, &config)
             .map_err(|m| err(m.to_string()).file(config_file()))?;
+        let missing_config: Vec<String> = manifest
+            .required_config
+            .iter()
+            .filter(|key| config.get(*key).is_none_or(|v| v.trim().is_empty()))
+            .cloned()
+            .collect();
         let (memory_mb, timeout_ms) = limits(
             &manifest.limits,
             &settings.limits,
             &self.inner.config.runtime,
         );
-        let mut config = BTreeMap::new();
-        for (key, value) in manifest.config.iter().chain(settings.config.iter()) {
-            config.insert(key.clone(), config_value(value));
-        }
         let kv = if caps.kv {
             Some(
                 self.inner
@@ -161,6 +169,27 @@ impl Runtime {
             .map_err(|e| {
                 err(format!("not a valid component: {}", first_line(&e))).file(&wasm_path)
             })?;
+        // The contract the component was built for: its own imports say
+        // (a component that calls no host function imports none; its
+        // manifest says then), and they must agree with its manifest.
+        let declared = manifest.contract();
+        let contract = match Contract::of_imports(
+            component
+                .component_type()
+                .imports(&self.inner.engine)
+                .map(|(name, _)| name),
+        ) {
+            Some(built) if built != declared => {
+                return Err(err(format!(
+                    "the component imports {built} but plugin.toml says `api = \"{}\"`: rebuild it against the SDK for {declared}, or set `api = \"{}\"`",
+                    manifest.api,
+                    built.as_str(),
+                ))
+                .file(&wasm_path));
+            }
+            Some(built) => built,
+            None => declared,
+        };
         let instance_pre = self.inner.linker.instantiate_pre(&component).map_err(|e| {
             err(format!(
                 "imports something this host does not provide: {}",
@@ -170,13 +199,14 @@ impl Runtime {
         })?;
         let world = |e: wasmtime::Error| {
             err(format!(
-                "does not implement the `{}` world of switchboard:plugin@{API_VERSION}: {}",
+                "does not implement the `{}` world of {contract}: {}",
                 manifest.kind,
                 error_chain(&e)
             ))
             .file(&wasm_path)
         };
-        let pre = WorldPre::new(manifest.kind, instance_pre).map_err(world)?;
+        let pre = WorldPre::new(manifest.kind, contract, instance_pre).map_err(world)?;
+        let legacy_trust = legacy_trust(name, settings.trust_identities);
         let ctx = Arc::new(PluginContext {
             name: name.to_string(),
             version: manifest.version.clone(),
@@ -189,28 +219,60 @@ impl Runtime {
         });
         let mut plugin = LoadedPlugin {
             manifest,
+            contract,
             ctx,
             pre,
             channel_info: None,
+            legacy_trust,
+            missing_config,
             wasm_sha256,
             loaded_at: SystemTime::now(),
-            warm_routers: std::sync::Mutex::new(Vec::new()),
+            warm_routers: Mutex::new(Vec::new()),
+            warm_routers_v0_1: Mutex::new(Vec::new()),
         };
-        if let WorldPre::Channel(pre) = &plugin.pre {
-            let info = run(&self.inner.engine, &plugin.ctx, async |store| {
-                pre.instantiate_async(&mut *store)
-                    .await?
-                    .call_describe(&mut *store)
-                    .await
-            })
-            .await
-            .map_err(|e| match e {
+        let (engine, ctx) = (&self.inner.engine, &plugin.ctx);
+        let described = match &plugin.pre {
+            WorldPre::Channel(pre) => Some(
+                run(engine, ctx, async |store| {
+                    pre.instantiate_async(&mut *store)
+                        .await?
+                        .call_describe(&mut *store)
+                        .await
+                })
+                .await,
+            ),
+            WorldPre::ChannelV0_1(pre) => Some(
+                run(engine, ctx, async |store| {
+                    let instance = pre.instantiate_async(&mut *store).await?;
+                    Ok(instance.call_describe(&mut *store).await?.adapt())
+                })
+                .await,
+            ),
+            _ => None,
+        };
+        if let Some(described) = described {
+            plugin.channel_info = Some(described.map_err(|e| match e {
                 RunError::Fault(f) => err(format!("describe() failed: {f}")),
                 RunError::Busy(m) => err(format!("describe() could not run: {m}")),
-            })?;
-            plugin.channel_info = Some(info);
+            })?);
         }
         Ok(plugin)
+    }
+}
+
+/// The channels whose provider signs every webhook the first-party plugin
+/// checks: built for 0.1, their identities are what the provider attested.
+const SIGNED_CHANNELS: [&str; 4] = ["whatsapp", "sms", "voice", "email"];
+
+/// How the host trusts identities a 0.1 channel reports (0.1 cannot say):
+/// as the admin set (`[plugins.<name>] trust_identities`), else verified for
+/// the first-party signed channels and claimed for any other.
+fn legacy_trust(name: &str, admin: Option<IdentityTrust>) -> Trust {
+    match admin {
+        Some(IdentityTrust::Verified) => Trust::Verified,
+        Some(IdentityTrust::Claimed) => Trust::Claimed,
+        None if SIGNED_CHANNELS.contains(&name) => Trust::Verified,
+        None => Trust::Claimed,
     }
 }
 

@@ -5,10 +5,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::config::CustomerAccess;
-
-/// The WIT API version this host implements (`switchboard:plugin@0.1.0`). A
-/// plugin's `api` must match its major.minor (in 0.x, minor bumps break).
-pub const API_VERSION: &str = "0.1";
+use crate::wit::Contract;
 
 /// The four kinds of plugin, one WIT world each.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
@@ -45,7 +42,8 @@ pub struct Manifest {
     pub version: String,
     /// Which world the component implements.
     pub kind: PluginKind,
-    /// The WIT API version it was built against, e.g. `0.1`.
+    /// The contract version it was built against, `0.1` or `0.2` (a patch
+    /// may follow: `0.2.1`).
     pub api: String,
     /// One line for admins.
     #[serde(default)]
@@ -59,13 +57,20 @@ pub struct Manifest {
     /// Configuration defaults.
     #[serde(default)]
     pub config: toml::Table,
+    /// `[config]` keys the admin must set (non-empty) before the plugin
+    /// can work: until then it is `unconfigured`, gets no calls and no
+    /// events are queued for it.
+    #[serde(default)]
+    pub required_config: Vec<String>,
 }
 
 /// Capabilities as declared in the manifest.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct DeclaredCapabilities {
-    /// `host` or `host:port` entries the plugin may call.
+    /// `host` or `host:port` entries the plugin may call, or `config:<key>`:
+    /// the host of the URL in that config value, whatever the admin sets it
+    /// to (a regional endpoint, a proxy, a staging mock).
     #[serde(default)]
     pub outbound_http: Vec<String>,
     /// Its own key-value store.
@@ -109,9 +114,7 @@ pub enum ManifestError {
     #[error("`version = \"{0}\"` is not a MAJOR.MINOR.PATCH version")]
     Version(String),
     /// `api` names a contract this host does not implement.
-    #[error(
-        "`api = \"{0}\"` is not supported: this host implements switchboard:plugin {API_VERSION}"
-    )]
+    #[error("`api = \"{0}\"` is not supported: this host loads switchboard:plugin 0.1 and 0.2")]
     Api(String),
     /// An outbound HTTP entry does not parse.
     #[error("{field} entry `{entry}`: {reason}")]
@@ -126,6 +129,36 @@ pub enum ManifestError {
     /// A limit of zero.
     #[error("limits.{0} must be at least 1")]
     ZeroLimit(&'static str),
+    /// A `config:<key>` host or a required key that `[config]` lacks.
+    #[error("{field} names `{key}`, which [config] does not have")]
+    UnknownConfigKey {
+        /// `capabilities.outbound_http` or `required_config`.
+        field: &'static str,
+        /// The key.
+        key: String,
+    },
+    /// A config value a `config:<key>` host comes from is not a URL.
+    #[error("config `{key}` = `{value}` is not an http(s) URL: {reason}")]
+    Endpoint {
+        /// The key.
+        key: String,
+        /// Its value.
+        value: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// An endpoint the admin configured is outside the effective grants.
+    #[error(
+        "config `{key}` = `{value}` points at {host}, which grants.outbound_http does not allow: grant it, or point `{key}` at a granted host"
+    )]
+    Unreachable {
+        /// The key.
+        key: String,
+        /// Its value.
+        value: String,
+        /// The host (and port) it points at.
+        host: String,
+    },
 }
 
 /// Why an outbound HTTP entry does not parse.
@@ -149,6 +182,11 @@ pub enum HostPortError {
 }
 
 impl Manifest {
+    /// The contract version `api` names (validated by [`Manifest::parse`]).
+    pub fn contract(&self) -> Contract {
+        Contract::parse(&self.api).unwrap_or(Contract::CURRENT)
+    }
+
     /// Parses and validates a manifest for the plugin in directory `dir_name`.
     pub fn parse(dir_name: &str, text: &str) -> Result<Manifest, ManifestError> {
         let manifest: Manifest =
@@ -170,15 +208,22 @@ impl Manifest {
         if !valid_version(&self.version) {
             return Err(ManifestError::Version(self.version.clone()));
         }
-        if !api_compatible(&self.api) {
+        if Contract::parse(&self.api).is_none() {
             return Err(ManifestError::Api(self.api.clone()));
         }
         for entry in &self.capabilities.outbound_http {
+            if let Some(key) = entry.strip_prefix(CONFIG_HOST) {
+                self.config_key("capabilities.outbound_http", key)?;
+                continue;
+            }
             parse_host_port(entry).map_err(|reason| ManifestError::Host {
                 field: "capabilities.outbound_http",
                 entry: entry.clone(),
                 reason,
             })?;
+        }
+        for key in &self.required_config {
+            self.config_key("required_config", key)?;
         }
         if self.limits.memory_mb == Some(0) {
             return Err(ManifestError::ZeroLimit("memory_mb"));
@@ -188,6 +233,44 @@ impl Manifest {
         }
         Ok(())
     }
+}
+
+/// The prefix of an `outbound_http` entry naming a config key.
+pub const CONFIG_HOST: &str = "config:";
+
+impl Manifest {
+    /// Checks that `[config]` has `key`.
+    fn config_key(&self, field: &'static str, key: &str) -> Result<(), ManifestError> {
+        if self.config.contains_key(key) {
+            Ok(())
+        } else {
+            Err(ManifestError::UnknownConfigKey {
+                field,
+                key: key.to_string(),
+            })
+        }
+    }
+}
+
+/// The host and port of an http(s) URL, as an outbound entry.
+pub fn url_host_port(url: &str) -> Result<HostPort, String> {
+    let uri: http::Uri = url
+        .trim()
+        .parse()
+        .map_err(|e: http::uri::InvalidUri| e.to_string())?;
+    match uri.scheme_str() {
+        Some("http" | "https") => {}
+        _ => return Err("it needs an http:// or https:// scheme".into()),
+    }
+    let host = uri.host().ok_or("it has no host")?;
+    let host = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_ascii_lowercase();
+    Ok(HostPort {
+        host,
+        port: uri.port_u16(),
+    })
 }
 
 /// Whether `name` is usable as a plugin (and webhook path) name.
@@ -208,12 +291,6 @@ fn valid_version(v: &str) -> bool {
         && parts
             .iter()
             .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
-}
-
-fn api_compatible(api: &str) -> bool {
-    let mut ours = API_VERSION.split('.');
-    let mut theirs = api.split('.');
-    ours.next() == theirs.next() && ours.next() == theirs.next()
 }
 
 /// An allowed outbound destination.
@@ -308,7 +385,7 @@ app_secret = ""
             (GOOD.replace("\"1.0.0\"", "\"one\""), "MAJOR.MINOR.PATCH"),
             (GOOD.replace("\"channel\"", "\"widget\""), "unknown variant"),
             (
-                GOOD.replace("api = \"0.1\"", "api = \"0.2\""),
+                GOOD.replace("api = \"0.1\"", "api = \"0.3\""),
                 "not supported",
             ),
             (

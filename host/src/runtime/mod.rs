@@ -11,7 +11,8 @@
 //! | `exports.rs` | the typed calls, one per plugin export, and the checks of their output |
 //! | `watcher.rs` | hot reload: watches the plugins directory |
 //! | `registry.rs` | one slot per plugin: the serving version and its health |
-//! | `sandbox.rs` | the linker, limits, capabilities and host functions a plugin sees |
+//! | `sandbox.rs` | the linker, the per-call store, its limits and egress policy |
+//! | `host_api.rs` | the `host` functions a plugin imports (0.2, and 0.1 through the adapter) |
 //! | `engine.rs` | the wasmtime engine, its allocator, and the compile cache |
 //! | `manifest.rs`, `capabilities.rs` | `plugin.toml` and declared ∩ granted capabilities |
 //! | `error.rs` | load and call errors, and the faults charged to a plugin |
@@ -22,6 +23,7 @@ pub mod capabilities;
 pub mod engine;
 pub mod error;
 mod exports;
+mod host_api;
 mod install;
 mod load;
 pub mod manifest;
@@ -45,7 +47,7 @@ pub use capabilities::Capabilities;
 pub use error::{CallError, Fault, LoadError, RuntimeError};
 pub use install::InstallError;
 pub use load::{bundle_names, check_bundle};
-pub use manifest::{API_VERSION, Manifest, ManifestError, PluginKind};
+pub use manifest::{Manifest, ManifestError, PluginKind};
 pub use registry::{PluginInfo, PluginStatus};
 pub use sandbox::{CustomerDirectory, NoCustomers};
 pub use watcher::WatchHandle;

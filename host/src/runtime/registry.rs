@@ -13,30 +13,43 @@ use super::error::Fault;
 use super::manifest::{Manifest, PluginKind};
 use super::sandbox::{PluginContext, State};
 use crate::kind::Kind;
-use crate::wit as bindings;
 use crate::wit::channeling::ChannelInfo;
+use crate::wit::types::Trust;
+use crate::wit::{Contract, v0_1, v0_2};
 
-/// The pre-linked component for one world: instantiating it is just
-/// allocating a slot and running initializers.
+/// The pre-linked component for one world of one contract version:
+/// instantiating it is just allocating a slot and running initializers.
 pub(crate) enum WorldPre {
-    Channel(bindings::channel::ChannelPre<State>),
-    Bot(bindings::bot::BotPre<State>),
-    Crm(bindings::crm::CrmPre<State>),
-    Router(bindings::router::RouterPre<State>),
+    Channel(v0_2::channel::ChannelPre<State>),
+    Bot(v0_2::bot::BotPre<State>),
+    Crm(v0_2::crm::CrmPre<State>),
+    Router(v0_2::router::RouterPre<State>),
+    ChannelV0_1(v0_1::channel::ChannelPre<State>),
+    BotV0_1(v0_1::bot::BotPre<State>),
+    CrmV0_1(v0_1::crm::CrmPre<State>),
+    RouterV0_1(v0_1::router::RouterPre<State>),
 }
 
 impl WorldPre {
-    /// The world of `kind` over a linked component; fails when the
-    /// component does not export that world.
+    /// The world of `kind` in `contract` over a linked component; fails
+    /// when the component does not export that world.
     pub fn new(
         kind: PluginKind,
+        contract: Contract,
         pre: wasmtime::component::InstancePre<State>,
     ) -> wasmtime::Result<WorldPre> {
-        Ok(match kind {
-            PluginKind::Channel => WorldPre::Channel(bindings::channel::ChannelPre::new(pre)?),
-            PluginKind::Bot => WorldPre::Bot(bindings::bot::BotPre::new(pre)?),
-            PluginKind::Crm => WorldPre::Crm(bindings::crm::CrmPre::new(pre)?),
-            PluginKind::Router => WorldPre::Router(bindings::router::RouterPre::new(pre)?),
+        use PluginKind::*;
+        Ok(match (contract, kind) {
+            (Contract::V0_2, Channel) => WorldPre::Channel(v0_2::channel::ChannelPre::new(pre)?),
+            (Contract::V0_2, Bot) => WorldPre::Bot(v0_2::bot::BotPre::new(pre)?),
+            (Contract::V0_2, Crm) => WorldPre::Crm(v0_2::crm::CrmPre::new(pre)?),
+            (Contract::V0_2, Router) => WorldPre::Router(v0_2::router::RouterPre::new(pre)?),
+            (Contract::V0_1, Channel) => {
+                WorldPre::ChannelV0_1(v0_1::channel::ChannelPre::new(pre)?)
+            }
+            (Contract::V0_1, Bot) => WorldPre::BotV0_1(v0_1::bot::BotPre::new(pre)?),
+            (Contract::V0_1, Crm) => WorldPre::CrmV0_1(v0_1::crm::CrmPre::new(pre)?),
+            (Contract::V0_1, Router) => WorldPre::RouterV0_1(v0_1::router::RouterPre::new(pre)?),
         })
     }
 }
@@ -44,23 +57,33 @@ impl WorldPre {
 /// One loaded version of a plugin.
 pub(crate) struct LoadedPlugin {
     pub manifest: Manifest,
+    /// The contract version the component was built for.
+    pub contract: Contract,
     pub ctx: Arc<PluginContext>,
     pub pre: WorldPre,
     /// What a channel plugin said about itself at load.
     pub channel_info: Option<ChannelInfo>,
+    /// How the host trusts the identities a 0.1 channel reports (0.1 has
+    /// no way to say).
+    pub legacy_trust: Trust,
+    /// Required config keys the admin has not set: the plugin is
+    /// `unconfigured` and takes no calls until they are.
+    pub missing_config: Vec<String>,
     pub wasm_sha256: String,
     pub loaded_at: SystemTime,
     /// Live router instances kept between calls (routers run on every
     /// assignment; a fresh instance costs more than the decision). Dropped
     /// after any failed call and with this version on reload.
-    pub warm_routers: std::sync::Mutex<Vec<WarmRouter>>,
+    pub warm_routers: Mutex<Vec<WarmRouter>>,
+    /// The same for a router built for 0.1.
+    pub warm_routers_v0_1: Mutex<Vec<WarmRouterV0_1>>,
 }
 
 /// A router instance and its store, ready for the next call.
-pub(crate) type WarmRouter = (
-    wasmtime::Store<super::sandbox::State>,
-    crate::wit::router::Router,
-);
+pub(crate) type WarmRouter = (wasmtime::Store<State>, v0_2::router::Router);
+
+/// A 0.1 router instance and its store.
+pub(crate) type WarmRouterV0_1 = (wasmtime::Store<State>, v0_1::router::Router);
 
 /// Warm router instances kept per loaded version.
 pub(crate) const WARM_ROUTERS: usize = 4;
@@ -77,6 +100,9 @@ pub enum PluginStatus {
     CircuitOpen,
     /// Not loaded (its bundle is broken and no earlier version serves).
     Failed,
+    /// Loaded, but required config keys are not set (`missing_config`):
+    /// it takes no calls and nothing is queued for it.
+    Unconfigured,
     /// Turned off by the admin.
     Disabled,
 }
@@ -104,6 +130,15 @@ pub struct PluginInfo {
     pub consecutive_failures: u32,
     /// For channels, their channel kind.
     pub channel_kind: Option<&'static str>,
+    /// The contract version the serving component was built for (`0.1`
+    /// runs through the adapter).
+    pub api: Option<&'static str>,
+    /// Required config keys not set yet.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub missing_config: Vec<String>,
+    /// The hosts (and ports) the plugin may reach: declared ∩ granted, its
+    /// `config:` entries resolved.
+    pub outbound_http: Vec<String>,
     /// SHA-256 of the serving `plugin.wasm`.
     pub wasm_sha256: Option<String>,
     /// When the serving version was loaded (unix ms).
@@ -217,6 +252,11 @@ impl PluginSlot {
             PluginStatus::Disabled
         } else if current.is_none() {
             PluginStatus::Failed
+        } else if current
+            .as_ref()
+            .is_some_and(|p| !p.missing_config.is_empty())
+        {
+            PluginStatus::Unconfigured
         } else if self.circuit_open() {
             PluginStatus::CircuitOpen
         } else if consecutive >= failing_after {
@@ -247,6 +287,22 @@ impl PluginSlot {
                 .as_ref()
                 .and_then(|p| p.channel_info.as_ref())
                 .map(|i| Kind::from_wit(i.kind).as_str()),
+            api: current.as_ref().map(|p| p.contract.as_str()),
+            missing_config: current
+                .as_ref()
+                .map(|p| p.missing_config.clone())
+                .unwrap_or_default(),
+            outbound_http: current
+                .as_ref()
+                .map(|p| {
+                    p.ctx
+                        .caps
+                        .outbound_http
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect()
+                })
+                .unwrap_or_default(),
             wasm_sha256: current.as_ref().map(|p| p.wasm_sha256.clone()),
             loaded_at: current.as_ref().map(|p| {
                 p.loaded_at

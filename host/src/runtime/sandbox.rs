@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use wasmtime::component::{HasSelf, Linker, ResourceTable};
 use wasmtime::{ResourceLimiter, Store, UpdateDeadline};
@@ -14,13 +14,14 @@ use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView};
 
-use crate::config::CustomerAccess;
-use crate::store::{MAX_KV_KEY, MAX_KV_VALUE, PluginKv, StoreError};
+use crate::store::{PluginKv, StoreError};
 
 use super::RuntimeError;
 use super::capabilities::Capabilities;
-use crate::wit::host::{self, HostError, LogLevel};
+use crate::wit::host;
 use crate::wit::types::{Customer, Identity, TimelineEntry};
+
+use super::host_api::HostState;
 
 /// Read access to customers for plugins granted `customers = "read"`.
 /// Implemented by the contact-center core; the runtime only calls it.
@@ -78,10 +79,6 @@ pub(crate) struct CallTrace {
 
 /// Largest stderr output kept from one call (for trap messages).
 const STDERR_CAPTURE: usize = 4096;
-/// Log lines one call may write; the rest are dropped.
-const MAX_LOG_LINES: u32 = 100;
-/// Longest log line kept.
-const MAX_LOG_LINE: usize = 4096;
 
 impl State {
     fn new(ctx: Arc<PluginContext>, deadline: Instant) -> Self {
@@ -106,11 +103,7 @@ impl State {
                 max_bytes: ctx.memory_mb as usize * 1024 * 1024,
                 exceeded: false,
             },
-            host: HostState {
-                ctx,
-                violation: None,
-                log_lines: 0,
-            },
+            host: HostState::new(ctx),
             stderr,
             deadline,
             timed_out: false,
@@ -141,8 +134,7 @@ impl State {
     pub fn rearm(&mut self, timeout: Duration) {
         self.deadline = Instant::now() + timeout;
         self.timed_out = false;
-        self.host.violation = None;
-        self.host.log_lines = 0;
+        self.host.rearm();
         self.outbound.denied = None;
     }
 
@@ -158,7 +150,7 @@ impl State {
             memory_exceeded: self.limiter.exceeded,
             violation: self
                 .host
-                .violation
+                .violation()
                 .clone()
                 .or_else(|| self.outbound.denied.clone()),
         }
@@ -207,6 +199,12 @@ pub(crate) fn linker(engine: &wasmtime::Engine) -> Result<Linker<State>, Runtime
     wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker).map_err(error)?;
     host::add_to_linker::<State, HasSelf<HostState>>(&mut linker, |s| &mut s.host)
         .map_err(error)?;
+    // Components built for 0.1 import its `host` interface: the same host,
+    // through the adapter.
+    crate::wit::v0_1::host::add_to_linker::<State, HasSelf<HostState>>(&mut linker, |s| {
+        &mut s.host
+    })
+    .map_err(error)?;
     Ok(linker)
 }
 
@@ -305,126 +303,5 @@ impl WasiHttpHooks for OutboundPolicy {
                 Box::new(io) as IoFuture,
             ))
         })
-    }
-}
-
-/// The Switchboard `host` interface, as seen by one call.
-pub(crate) struct HostState {
-    ctx: Arc<PluginContext>,
-    violation: Option<String>,
-    log_lines: u32,
-}
-
-impl HostState {
-    /// Records the use of an ungranted capability: the guest gets a `denied`
-    /// error, and the host fails the call when it returns.
-    fn deny(&mut self, capability: &str) -> HostError {
-        let message = format!("`{capability}` is not granted to this plugin");
-        tracing::warn!(plugin = %self.ctx.name, version = %self.ctx.version, "{message}; call will fail");
-        self.violation.get_or_insert(message.clone());
-        HostError::Denied(message)
-    }
-
-    fn kv(&mut self) -> Result<PluginKv, HostError> {
-        match (&self.ctx.kv, self.ctx.caps.kv) {
-            (Some(kv), true) => Ok(kv.clone()),
-            _ => Err(self.deny("kv")),
-        }
-    }
-
-    fn customers(&mut self) -> Result<Arc<dyn CustomerDirectory>, HostError> {
-        if self.ctx.caps.customers == CustomerAccess::Read {
-            Ok(self.ctx.customers.clone())
-        } else {
-            Err(self.deny("customers"))
-        }
-    }
-}
-
-fn check_key(key: &str) -> Result<(), HostError> {
-    if key.is_empty() || key.len() > MAX_KV_KEY {
-        return Err(HostError::Invalid(format!(
-            "keys must be 1-{MAX_KV_KEY} bytes"
-        )));
-    }
-    Ok(())
-}
-
-fn unavailable(e: impl std::fmt::Display) -> HostError {
-    HostError::Unavailable(e.to_string())
-}
-
-impl crate::wit::types::Host for HostState {}
-
-impl host::Host for HostState {
-    fn log(&mut self, level: LogLevel, mut message: String) {
-        self.log_lines += 1;
-        if self.log_lines > MAX_LOG_LINES {
-            return;
-        }
-        if message.len() > MAX_LOG_LINE {
-            let mut cut = MAX_LOG_LINE;
-            while !message.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            message.truncate(cut);
-        }
-        let (plugin, version) = (&self.ctx.name, &self.ctx.version);
-        match level {
-            LogLevel::Trace => tracing::trace!(target: "plugin", %plugin, %version, "{message}"),
-            LogLevel::Debug => tracing::debug!(target: "plugin", %plugin, %version, "{message}"),
-            LogLevel::Info => tracing::info!(target: "plugin", %plugin, %version, "{message}"),
-            LogLevel::Warn => tracing::warn!(target: "plugin", %plugin, %version, "{message}"),
-            LogLevel::Error => tracing::error!(target: "plugin", %plugin, %version, "{message}"),
-        }
-    }
-
-    fn config_get(&mut self, key: String) -> Option<String> {
-        self.ctx.config.get(&key).cloned()
-    }
-
-    fn now_ms(&mut self) -> u64 {
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as u64)
-    }
-
-    fn kv_get(&mut self, key: String) -> Result<Option<Vec<u8>>, HostError> {
-        let kv = self.kv()?;
-        check_key(&key)?;
-        kv.get(&key).map_err(unavailable)
-    }
-
-    fn kv_set(&mut self, key: String, value: Vec<u8>) -> Result<(), HostError> {
-        let kv = self.kv()?;
-        check_key(&key)?;
-        if value.len() > MAX_KV_VALUE {
-            return Err(HostError::Invalid(format!(
-                "values are at most {MAX_KV_VALUE} bytes"
-            )));
-        }
-        kv.set(&key, &value).map_err(unavailable)
-    }
-
-    fn kv_delete(&mut self, key: String) -> Result<(), HostError> {
-        let kv = self.kv()?;
-        check_key(&key)?;
-        kv.delete(&key).map_err(unavailable)
-    }
-
-    fn customer_by_identity(&mut self, identity: Identity) -> Result<Option<Customer>, HostError> {
-        self.customers()?
-            .by_identity(&identity)
-            .map_err(|e| HostError::Unavailable(e.to_string()))
-    }
-
-    fn customer_timeline(
-        &mut self,
-        customer_id: String,
-        limit: u32,
-    ) -> Result<Vec<TimelineEntry>, HostError> {
-        self.customers()?
-            .timeline(&customer_id, limit.min(200))
-            .map_err(|e| HostError::Unavailable(e.to_string()))
     }
 }

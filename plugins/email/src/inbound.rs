@@ -167,7 +167,7 @@ pub fn message(
     Ok(InboundMessage {
         provider_message_id: own_id,
         thread_key,
-        identities: vec![Identity::email(address)],
+        identities: vec![Identity::email(address).verified()],
         display_name,
         text,
         attachments,
@@ -196,7 +196,7 @@ mod tests {
 
     fn email(m: &InboundMessage) -> &str {
         match m.identities.as_slice() {
-            [Identity::Email(e)] => e,
+            [i] if let Identity::Email(e) = &i.identity => e,
             other => panic!("expected one email identity, got {other:?}"),
         }
     }

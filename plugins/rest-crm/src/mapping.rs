@@ -183,7 +183,7 @@ fn table(key: &str, raw: &str) -> Result<Vec<(String, String)>, PluginError> {
 
 /// The customer's emails, in profile order.
 pub fn emails(customer: &Customer) -> impl Iterator<Item = &str> {
-    customer.identities.iter().filter_map(|i| match i {
+    customer.verified_identities().filter_map(|i| match i {
         Identity::Email(e) => Some(e.as_str()),
         _ => None,
     })
@@ -191,7 +191,7 @@ pub fn emails(customer: &Customer) -> impl Iterator<Item = &str> {
 
 /// The customer's phone numbers, in profile order.
 pub fn phones(customer: &Customer) -> impl Iterator<Item = &str> {
-    customer.identities.iter().filter_map(|i| match i {
+    customer.verified_identities().filter_map(|i| match i {
         Identity::Phone(p) => Some(p.as_str()),
         _ => None,
     })
@@ -331,10 +331,12 @@ mod tests {
             id: "cust-1".into(),
             display_name: Some("Ann Lee".into()),
             identities: vec![
-                Identity::handle("webchat", "s1"),
-                Identity::phone("+16505551234"),
-                Identity::email("ann@example.com"),
-                Identity::email("ann@work.example.com"),
+                Identity::handle("webchat", "s1").verified(),
+                Identity::phone("+16505551234").verified(),
+                Identity::email("ann@example.com").verified(),
+                Identity::email("ann@work.example.com").verified(),
+                // A claim is not the customer's: never sent to the CRM.
+                Identity::email("someone-else@example.com").claimed(),
             ],
             attributes: vec![("plan".into(), "gold".into())],
         }
@@ -352,6 +354,24 @@ mod tests {
             attachments: Vec::new(),
             status: None,
         }
+    }
+
+    #[test]
+    fn a_claim_never_finds_or_fills_a_contact() {
+        let s = Settings::read(config(&base())).unwrap();
+        let visitor = Customer {
+            id: "cust-2".into(),
+            display_name: None,
+            identities: vec![
+                Identity::handle("webchat", "s2").verified(),
+                Identity::email("ann@example.com").claimed(),
+                Identity::phone("+16505551234").claimed(),
+            ],
+            attributes: Vec::new(),
+        };
+        assert_eq!(emails(&visitor).count(), 0);
+        assert_eq!(phones(&visitor).count(), 0);
+        assert_eq!(s.contact_body(&visitor), json!({"external_id": "cust-2"}));
     }
 
     #[test]

@@ -79,7 +79,7 @@ fn inbound(form: &[(String, String)]) -> Result<ChannelEvent, PluginError> {
     Ok(ChannelEvent::Message(InboundMessage {
         provider_message_id: sid,
         thread_key: from.clone(),
-        identities: vec![Identity::phone(from)],
+        identities: vec![Identity::phone(from).verified()],
         display_name: None,
         text: field(form, "Body").unwrap_or_default().to_string(),
         attachments,

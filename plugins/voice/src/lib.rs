@@ -70,7 +70,7 @@ fn call_event(form: &[(String, String)], state: CallState) -> Result<ChannelEven
     let from = field(form, "From")
         .or(field(form, "Caller"))
         .filter(|f| !f.is_empty() && !f.starts_with("client:"))
-        .map(|f| Identity::phone(f.to_string()));
+        .map(|f| Identity::phone(f.to_string()).verified());
     let mut metadata = Vec::new();
     for (key, name) in [
         ("duration", "CallDuration"),

@@ -23,7 +23,8 @@
 //!
 //! ```json
 //! {"session_id": "wc-7f3a9c", "text": "Hello",
-//!  "visitor": {"name": "Sheena", "email": "sheena@example.com", "phone": "+1 650-555-1234"},
+//!  "visitor": {"name": "Sheena", "email": "sheena@example.com", "phone": "+1 650-555-1234",
+//!              "identifier_hash": "…"},
 //!  "id": "m-1"}
 //! ```
 //!
@@ -36,10 +37,27 @@
 //!
 //! The message becomes one inbound message: thread key = session id;
 //! identities = the handle `webchat:<session_id>` (first, so replies go back
-//! to the session), then the visitor's email and phone when given (the host
-//! normalizes them and links or merges the profiles they belong to); display
+//! to the session; verified: only the session's holder can post to it),
+//! then the visitor's email and phone when given — *claimed*: anyone can type
+//! anyone's email into a form, so they never link the visitor to an
+//! existing customer (the host gives the visitor a profile of its own, shown
+//! as "claims to be …, unverified"); display
 //! name = the visitor's name; metadata `session_id` and, when the request
-//! came from a browser, `origin`. The provider message id is
+//! came from a browser, `origin`.
+//!
+//! # Identity verification
+//!
+//! A website that knows who its signed-in visitor is vouches for them as
+//! Chatwoot and Intercom do: its backend computes `identifier_hash` = hex
+//! `HMAC-SHA256(identity_secret, identifier)`, where the identifier is the
+//! visitor's email as sent (or, without an email, the phone as sent), and
+//! the page passes it in `visitor`. With config `identity_secret` set and a
+//! matching hash, the email and phone are *verified*: the visitor is linked
+//! to the customer they belong to. A missing or wrong hash leaves them
+//! claimed. The secret stays on the website's server; never put it in a
+//! page.
+//!
+//! The provider message id is
 //! `<session_id>:c:<id>` when the client sent an `id`, else
 //! `<session_id>:<n>` from a per-session counter.
 //!
@@ -138,6 +156,10 @@ struct Visitor {
     email: Option<String>,
     #[serde(default)]
     phone: Option<String>,
+    /// The website's proof of who the visitor is (see "Identity
+    /// verification").
+    #[serde(default)]
+    identifier_hash: Option<String>,
 }
 
 /// What the kv store keeps about a session (`session/<id>`).
@@ -385,6 +407,7 @@ fn post_message(request: &HttpRequest, cors: &Cors) -> Result<WebhookOutcome, Pl
         }
     };
     let visitor = post.visitor.unwrap_or_default();
+    let identifier_hash = visitor.identifier_hash.clone();
     let name = clean(visitor.name).map(|n| n.chars().take(MAX_NAME_CHARS).collect::<String>());
     let email = clean(visitor.email);
     if let Some(e) = &email
@@ -427,13 +450,20 @@ fn post_message(request: &HttpRequest, cors: &Cors) -> Result<WebhookOutcome, Pl
         Some(id) => format!("{session_id}:c:{id}"),
         None => format!("{session_id}:{}", session.messages),
     };
-    let mut identities = vec![Identity::handle(HANDLE_CHANNEL, session_id.clone())];
-    if let Some(e) = email {
-        identities.push(Identity::email(e));
-    }
-    if let Some(p) = phone {
-        identities.push(Identity::phone(p));
-    }
+    let vouched = vouched_for(
+        email.as_deref().or(phone.as_deref()),
+        identifier_hash.as_deref(),
+    );
+    let attest = |identity: Identity| {
+        if vouched {
+            identity.verified()
+        } else {
+            identity.claimed()
+        }
+    };
+    let mut identities = vec![Identity::handle(HANDLE_CHANNEL, session_id.clone()).verified()];
+    identities.extend(email.map(|e| attest(Identity::email(e))));
+    identities.extend(phone.map(|p| attest(Identity::phone(p))));
     let mut metadata = vec![("session_id".to_string(), session_id.clone())];
     if let Some(origin) = cors.origin() {
         metadata.push(("origin".into(), origin.to_string()));
@@ -547,6 +577,19 @@ fn demo_page(request: &HttpRequest) -> HttpResponse {
     )
     .header("x-content-type-options", "nosniff")
     .header("cache-control", "no-cache")
+}
+
+/// Whether the website vouched for the visitor: `identifier_hash` is the
+/// HMAC-SHA256 of the identifier under the configured `identity_secret`
+/// (checked in constant time). Never without a secret.
+fn vouched_for(identifier: Option<&str>, identifier_hash: Option<&str>) -> bool {
+    let secret = config::get_or("identity_secret", "");
+    match (identifier, identifier_hash) {
+        (Some(identifier), Some(hash)) if !secret.is_empty() => {
+            signature::verify_hmac_sha256_hex(secret.as_bytes(), identifier.as_bytes(), hash.trim())
+        }
+        _ => false,
+    }
 }
 
 /// Checks the session secret (header, else `secret` query parameter) in

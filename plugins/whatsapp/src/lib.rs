@@ -407,10 +407,9 @@ fn events(payload: Payload) -> Vec<ChannelEvent> {
             out.push(ChannelEvent::Message(InboundMessage {
                 provider_message_id: m.id.clone(),
                 thread_key: m.from.clone(),
-                identities: vec![Identity::phone(format!(
-                    "+{}",
-                    m.from.trim_start_matches('+')
-                ))],
+                identities: vec![
+                    Identity::phone(format!("+{}", m.from.trim_start_matches('+'))).verified(),
+                ],
                 display_name: name,
                 text,
                 attachments,

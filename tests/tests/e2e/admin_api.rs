@@ -24,6 +24,16 @@ fn upload_body(manifest: &str, wasm_bytes: &[u8]) -> Value {
     })
 }
 
+/// What a seeded first-party plugin shows before the admin configures
+/// anything: `rest-crm` needs its token; the rest take calls at once.
+fn expected_status(plugin: &str) -> &'static str {
+    if plugin == "rest-crm" {
+        "unconfigured"
+    } else {
+        "active"
+    }
+}
+
 #[tokio::test]
 async fn a_fresh_data_dir_seeds_and_loads_every_first_party_plugin() {
     let host = TestHost::start(|_| {}).await;
@@ -38,7 +48,7 @@ async fn a_fresh_data_dir_seeds_and_loads_every_first_party_plugin() {
             .find(|p| p["name"] == bundle.name)
             .unwrap_or_else(|| panic!("{} missing", bundle.name));
         let manifest: toml::Table = toml::from_str(bundle.manifest).unwrap();
-        assert_eq!(plugin["status"], "active", "{plugin}");
+        assert_eq!(plugin["status"], expected_status(bundle.name), "{plugin}");
         assert_eq!(plugin["version"], manifest["version"].as_str().unwrap());
         assert_eq!(plugin["kind"], manifest["kind"].as_str().unwrap());
         assert_eq!(plugin["error"], Value::Null);
@@ -79,6 +89,35 @@ async fn a_fresh_data_dir_seeds_and_loads_every_first_party_plugin() {
         (status.as_u16(), health),
         (200, serde_json::json!({"status": "ok"}))
     );
+    let crm = listed.iter().find(|p| p["name"] == "rest-crm").unwrap();
+    assert_eq!(crm["missing_config"], json!(["token"]), "{crm}");
+}
+
+#[tokio::test]
+async fn a_default_install_without_a_crm_queues_nothing_for_it() {
+    let logs = LogCapture::default();
+    let _guard = logs.install();
+    let host = TestHost::start(|_| {}).await;
+    host.install_channel("chat", "chat", None, "").await;
+    for id in ["m1", "m2"] {
+        let status = host
+            .inbound(
+                "chat",
+                json!({"id": id, "from": {"email": "ann@example.com"}, "text": "hi"}),
+            )
+            .await;
+        assert_eq!(status, 200);
+    }
+    let crm = host.admin_json("/api/crm").await;
+    assert_eq!(crm, json!({"pending": [], "dead_letters": []}));
+    // Nothing was asked of the unconfigured connector: not even a warning.
+    assert_eq!(host.plugin("rest-crm").await["calls"], 0);
+    let text = logs.text();
+    let warnings: Vec<&str> = text
+        .lines()
+        .filter(|l| (l.contains("WARN") || l.contains("ERROR")) && l.to_lowercase().contains("crm"))
+        .collect();
+    assert!(warnings.is_empty(), "CRM warnings: {warnings:#?}");
 }
 
 #[tokio::test]
@@ -316,7 +355,10 @@ async fn a_restart_loads_plugins_from_the_compile_cache() {
         "{second}"
     );
     for bundle in BUNDLES {
-        assert_eq!(host.plugin(bundle.name).await["status"], "active");
+        assert_eq!(
+            host.plugin(bundle.name).await["status"],
+            expected_status(bundle.name)
+        );
     }
     // Cached code runs.
     let (task, candidates) = sample_routing(3);

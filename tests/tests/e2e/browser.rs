@@ -131,7 +131,7 @@ fn bundles(dir: &Path) -> (PathBuf, PathBuf) {
     std::fs::write(
         broken.join("plugin.toml"),
         format!(
-            "name = \"{BROKEN_PLUGIN}\"\nversion = \"1.0.0\"\nkind = \"router\"\napi = \"0.1\"\n\
+            "name = \"{BROKEN_PLUGIN}\"\nversion = \"1.0.0\"\nkind = \"router\"\napi = \"0.2\"\n\
              description = \"not a component\"\n\n[capabilities]\nkv = false\ncustomers = \"none\"\n"
         ),
     )

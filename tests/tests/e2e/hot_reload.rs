@@ -183,7 +183,7 @@ async fn a_broken_version_leaves_the_old_one_serving() {
     std::fs::copy(wasm("misbehave"), dir.join("plugin.wasm")).unwrap();
     std::fs::write(
         dir.join("plugin.toml"),
-        "name = \"probe\"\nversion = \"2.0.0\"\nkind = \"gadget\"\napi = \"0.1\"\n",
+        "name = \"probe\"\nversion = \"2.0.0\"\nkind = \"gadget\"\napi = \"0.2\"\n",
     )
     .unwrap();
     assert!(

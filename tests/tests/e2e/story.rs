@@ -8,7 +8,7 @@
 use serde_json::{Value, json};
 use switchboard_tests::channels::secrets::MAILGUN_SIGNING_KEY as MAILGUN_KEY;
 use switchboard_tests::channels::{
-    fixture, form_with, mailgun_signed, post_twilio, post_whatsapp, reply, requests,
+    self, fixture, form_with, mailgun_signed, post_twilio, post_whatsapp, reply, requests,
 };
 use switchboard_tests::{MockServer, TestHost};
 
@@ -138,14 +138,14 @@ async fn sheena_across_five_channels_is_one_customer_with_one_timeline() {
     let sent = &requests(&mock, 3).await[2];
     assert_eq!(sent.uri, "/v3/mg.shop.example.com/messages");
 
-    // 5. Web chat: the pre-chat form attests her email and her phone
-    //    together, so the two profiles merge.
+    // 5. Web chat: signed in on the shop, which vouches for her, so her
+    //    email and phone are verified together and the two profiles merge.
     let (status, _) = host
         .post_webhook(
             "/webhooks/webchat",
             "application/json",
             &[],
-            fixture("webchat/message.json"),
+            channels::vouched_webchat_fixture(),
         )
         .await;
     assert_eq!(status, 200);

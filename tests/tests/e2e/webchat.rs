@@ -23,9 +23,10 @@ async fn post(host: &TestHost, body: Value, headers: &[(&str, String)]) -> (u16,
     post_raw(host, serde_json::to_vec(&body).unwrap(), headers).await
 }
 
-/// The fixture: Sheena's first message, with her email and phone.
+/// The fixture: Sheena's first message, with her email and phone, signed in
+/// on the shop (vouched for: they are verified).
 async fn post_fixture(host: &TestHost) -> String {
-    let (status, body) = post_raw(host, channels::fixture("webchat/message.json"), &[]).await;
+    let (status, body) = post_raw(host, channels::vouched_webchat_fixture(), &[]).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["session_id"], SESSION);
     let secret = body["secret"].as_str().unwrap().to_string();
@@ -59,7 +60,7 @@ async fn conversation_of(host: &TestHost, customer: &str) -> Value {
 }
 
 #[tokio::test]
-async fn prechat_identities_are_attested_together() {
+async fn a_vouched_visitors_identities_are_attested_together() {
     let host = TestHost::with_webchat(SHOP).await;
     post_fixture(&host).await;
 
@@ -91,13 +92,14 @@ async fn prechat_identities_are_attested_together() {
 }
 
 #[tokio::test]
-async fn prechat_form_merges_an_email_profile_and_a_phone_profile() {
+async fn a_vouched_visitor_merges_an_email_profile_and_a_phone_profile() {
     let host = TestHost::with_webchat(SHOP).await;
+    let (email, phone) = ("sheena.nelson@example.com", "+16505551234");
     for first in [
-        json!({"session_id": "by-email", "visitor": {"email": "sheena.nelson@example.com"},
-               "text": "hello by email"}),
-        json!({"session_id": "by-phone", "visitor": {"phone": "+16505551234"},
-               "text": "hello by phone"}),
+        json!({"session_id": "by-email", "text": "hello by email",
+               "visitor": {"email": email, "identifier_hash": channels::identifier_hash(email)}}),
+        json!({"session_id": "by-phone", "text": "hello by phone",
+               "visitor": {"phone": phone, "identifier_hash": channels::identifier_hash(phone)}}),
     ] {
         let (status, body) = post(&host, first, &[]).await;
         assert_eq!(status, 200, "{body}");

@@ -116,7 +116,7 @@ impl Channel for Misbehave {
                 InboundMessage {
                     provider_message_id: "m-1".into(),
                     thread_key: "t-1".into(),
-                    identities: vec![Identity::email("someone@example.com")],
+                    identities: vec![Identity::email("someone@example.com").verified()],
                     display_name: Some("Someone".into()),
                     text: "hello".into(),
                     attachments: Vec::new(),

@@ -2,9 +2,13 @@
 //! The message's text picks the behaviour: `trap` panics, `loop` never
 //! returns (the host's deadline cuts it off), `handoff` hands off (reason
 //! `rogue handoff`, skill `billing` 2, priority 7), `resolve` closes the
-//! conversation; anything else is answered `ok`.
+//! conversation, `context` answers with what the bot was told (how many
+//! messages of the customer's history, and the customer's identities with
+//! their trust); anything else is answered `ok`.
 
-use switchboard_sdk::{Bot, BotAction, BotContext, Handoff, InboundMessage, SkillRequirement};
+use switchboard_sdk::{
+    Bot, BotAction, BotContext, Handoff, Identity, InboundMessage, SkillRequirement,
+};
 
 struct Rogue;
 
@@ -28,9 +32,36 @@ impl Bot for Rogue {
                 priority: 7,
             }),
             "resolve" => BotAction::Resolve,
+            "context" => BotAction::Reply(format!(
+                "history {}; {}",
+                context.history.len(),
+                context
+                    .customer
+                    .identities
+                    .iter()
+                    .map(|a| {
+                        let trust = if a.is_verified() {
+                            "verified"
+                        } else {
+                            "claimed"
+                        };
+                        format!("{} {trust}", describe(&a.identity))
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
             _ => BotAction::Reply("ok".into()),
         }
     }
 }
 
 switchboard_sdk::register_bot!(Rogue);
+
+/// `phone:+1…`, `email:…`, `handle:<channel>:<value>`.
+fn describe(identity: &Identity) -> String {
+    match identity {
+        Identity::Email(e) => format!("email:{e}"),
+        Identity::Phone(p) => format!("phone:{p}"),
+        Identity::Handle(h) => format!("handle:{}:{}", h.channel, h.value),
+    }
+}

@@ -5,11 +5,13 @@
 //!
 //! ```json
 //! {"id": "m1", "thread": "t1", "from": {"email": "a@b.c", "phone": "+1…",
-//!  "handle": "…"}, "name": "Ann", "text": "hi"}
+//!  "handle": "…"}, "also": [{"email": "…"}], "claims": {"email": "…",
+//!  "phone": "…"}, "name": "Ann", "text": "hi"}
 //! {"messages": [ … ], "statuses": [{"id": "p1", "status": "delivered"}]}
 //! ```
 //!
-//! `thread` defaults to the first identity. With config `secret` set, the
+//! `from` (and `also`) identities are reported verified, `claims` claimed (as a pre-chat
+//! form's would be). `thread` defaults to the first identity. With config `secret` set, the
 //! header `x-test-secret` must match (else 401). Replies are POSTed to
 //! `{api_base}/messages` as JSON; a 2xx answer's `id` becomes the provider
 //! message id, 5xx/429 are retryable, other statuses are not.
@@ -39,6 +41,11 @@ struct Msg {
     name: Option<String>,
     #[serde(default)]
     text: String,
+    /// Identities the sender claims without proof.
+    claims: Option<From>,
+    /// More verified identities of the sender.
+    #[serde(default)]
+    also: Vec<From>,
 }
 
 #[derive(Deserialize)]
@@ -72,15 +79,24 @@ fn kind() -> ChannelKind {
 fn message(m: Msg) -> Result<ChannelEvent, PluginError> {
     let mut identities = Vec::new();
     if let Some(e) = m.from.email {
-        identities.push(Identity::email(e));
+        identities.push(Identity::email(e).verified());
     }
     if let Some(p) = m.from.phone {
-        identities.push(Identity::phone(p));
+        identities.push(Identity::phone(p).verified());
     }
     if let Some(h) = m.from.handle {
-        identities.push(Identity::handle("test", h));
+        identities.push(Identity::handle("test", h).verified());
     }
-    let thread = match (m.thread, identities.first()) {
+    for more in m.also {
+        identities.extend(more.email.map(|e| Identity::email(e).verified()));
+        identities.extend(more.phone.map(|p| Identity::phone(p).verified()));
+    }
+    // What the sender typed without proof, like a pre-chat form.
+    if let Some(claims) = m.claims {
+        identities.extend(claims.email.map(|e| Identity::email(e).claimed()));
+        identities.extend(claims.phone.map(|p| Identity::phone(p).claimed()));
+    }
+    let thread = match (m.thread, identities.first().map(|i| &i.identity)) {
         (Some(t), _) => t,
         (None, Some(Identity::Email(e) | Identity::Phone(e))) => e.trim().to_lowercase(),
         (None, Some(Identity::Handle(h))) => h.value.clone(),

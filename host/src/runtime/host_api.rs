@@ -1,0 +1,208 @@
+//! The Switchboard `host` interface every plugin imports: logging, its
+//! config, the clock, its key-value store and customer look-ups — each
+//! checked against the plugin's capabilities. One implementation serves the
+//! current contract; components built for 0.1 get the same functions
+//! through the adapter.
+
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::config::CustomerAccess;
+use crate::store::{MAX_KV_KEY, MAX_KV_VALUE, PluginKv};
+use crate::wit::adapt::Adapt;
+use crate::wit::host::{self, HostError, LogLevel};
+use crate::wit::types::{self, Customer, Identity, TimelineEntry};
+use crate::wit::v0_1;
+
+use super::sandbox::{CustomerDirectory, PluginContext};
+
+/// Log lines one call may write; the rest are dropped.
+const MAX_LOG_LINES: u32 = 100;
+/// Longest log line kept.
+const MAX_LOG_LINE: usize = 4096;
+
+/// The Switchboard `host` interface, as seen by one call.
+pub(crate) struct HostState {
+    ctx: Arc<PluginContext>,
+    violation: Option<String>,
+    log_lines: u32,
+}
+
+impl HostState {
+    /// The host functions for one call of the plugin in `ctx`.
+    pub fn new(ctx: Arc<PluginContext>) -> Self {
+        HostState {
+            ctx,
+            violation: None,
+            log_lines: 0,
+        }
+    }
+
+    /// Ready for the next call of a warm instance: a fresh log budget, no
+    /// recorded violation.
+    pub fn rearm(&mut self) {
+        self.violation = None;
+        self.log_lines = 0;
+    }
+
+    /// The ungranted capability the call reached for, if it did.
+    pub fn violation(&self) -> &Option<String> {
+        &self.violation
+    }
+
+    /// Records the use of an ungranted capability: the guest gets a `denied`
+    /// error, and the host fails the call when it returns.
+    fn deny(&mut self, capability: &str) -> HostError {
+        let message = format!("`{capability}` is not granted to this plugin");
+        tracing::warn!(plugin = %self.ctx.name, version = %self.ctx.version, "{message}; call will fail");
+        self.violation.get_or_insert(message.clone());
+        HostError::Denied(message)
+    }
+
+    fn kv(&mut self) -> Result<PluginKv, HostError> {
+        match (&self.ctx.kv, self.ctx.caps.kv) {
+            (Some(kv), true) => Ok(kv.clone()),
+            _ => Err(self.deny("kv")),
+        }
+    }
+
+    fn customers(&mut self) -> Result<Arc<dyn CustomerDirectory>, HostError> {
+        if self.ctx.caps.customers == CustomerAccess::Read {
+            Ok(self.ctx.customers.clone())
+        } else {
+            Err(self.deny("customers"))
+        }
+    }
+}
+
+fn check_key(key: &str) -> Result<(), HostError> {
+    if key.is_empty() || key.len() > MAX_KV_KEY {
+        return Err(HostError::Invalid(format!(
+            "keys must be 1-{MAX_KV_KEY} bytes"
+        )));
+    }
+    Ok(())
+}
+
+fn unavailable(e: impl std::fmt::Display) -> HostError {
+    HostError::Unavailable(e.to_string())
+}
+
+impl types::Host for HostState {}
+
+impl host::Host for HostState {
+    fn log(&mut self, level: LogLevel, mut message: String) {
+        self.log_lines += 1;
+        if self.log_lines > MAX_LOG_LINES {
+            return;
+        }
+        if message.len() > MAX_LOG_LINE {
+            let mut cut = MAX_LOG_LINE;
+            while !message.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            message.truncate(cut);
+        }
+        let (plugin, version) = (&self.ctx.name, &self.ctx.version);
+        match level {
+            LogLevel::Trace => tracing::trace!(target: "plugin", %plugin, %version, "{message}"),
+            LogLevel::Debug => tracing::debug!(target: "plugin", %plugin, %version, "{message}"),
+            LogLevel::Info => tracing::info!(target: "plugin", %plugin, %version, "{message}"),
+            LogLevel::Warn => tracing::warn!(target: "plugin", %plugin, %version, "{message}"),
+            LogLevel::Error => tracing::error!(target: "plugin", %plugin, %version, "{message}"),
+        }
+    }
+
+    fn config_get(&mut self, key: String) -> Option<String> {
+        self.ctx.config.get(&key).cloned()
+    }
+
+    fn now_ms(&mut self) -> u64 {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64)
+    }
+
+    fn kv_get(&mut self, key: String) -> Result<Option<Vec<u8>>, HostError> {
+        let kv = self.kv()?;
+        check_key(&key)?;
+        kv.get(&key).map_err(unavailable)
+    }
+
+    fn kv_set(&mut self, key: String, value: Vec<u8>) -> Result<(), HostError> {
+        let kv = self.kv()?;
+        check_key(&key)?;
+        if value.len() > MAX_KV_VALUE {
+            return Err(HostError::Invalid(format!(
+                "values are at most {MAX_KV_VALUE} bytes"
+            )));
+        }
+        kv.set(&key, &value).map_err(unavailable)
+    }
+
+    fn kv_delete(&mut self, key: String) -> Result<(), HostError> {
+        let kv = self.kv()?;
+        check_key(&key)?;
+        kv.delete(&key).map_err(unavailable)
+    }
+
+    fn customer_by_identity(&mut self, identity: Identity) -> Result<Option<Customer>, HostError> {
+        self.customers()?
+            .by_identity(&identity)
+            .map_err(|e| HostError::Unavailable(e.to_string()))
+    }
+
+    fn customer_timeline(
+        &mut self,
+        customer_id: String,
+        limit: u32,
+    ) -> Result<Vec<TimelineEntry>, HostError> {
+        self.customers()?
+            .timeline(&customer_id, limit.min(200))
+            .map_err(|e| HostError::Unavailable(e.to_string()))
+    }
+}
+
+impl v0_1::types::Host for HostState {}
+
+/// `switchboard:plugin/host@0.1.0`: the same functions, in 0.1's types.
+impl v0_1::host::Host for HostState {
+    fn log(&mut self, level: v0_1::host::LogLevel, message: String) {
+        host::Host::log(self, level.adapt(), message)
+    }
+
+    fn config_get(&mut self, key: String) -> Option<String> {
+        host::Host::config_get(self, key)
+    }
+
+    fn now_ms(&mut self) -> u64 {
+        host::Host::now_ms(self)
+    }
+
+    fn kv_get(&mut self, key: String) -> Result<Option<Vec<u8>>, v0_1::host::HostError> {
+        host::Host::kv_get(self, key).map_err(Adapt::adapt)
+    }
+
+    fn kv_set(&mut self, key: String, value: Vec<u8>) -> Result<(), v0_1::host::HostError> {
+        host::Host::kv_set(self, key, value).map_err(Adapt::adapt)
+    }
+
+    fn kv_delete(&mut self, key: String) -> Result<(), v0_1::host::HostError> {
+        host::Host::kv_delete(self, key).map_err(Adapt::adapt)
+    }
+
+    fn customer_by_identity(
+        &mut self,
+        identity: v0_1::types::Identity,
+    ) -> Result<Option<v0_1::types::Customer>, v0_1::host::HostError> {
+        host::Host::customer_by_identity(self, identity.adapt()).adapt()
+    }
+
+    fn customer_timeline(
+        &mut self,
+        customer_id: String,
+        limit: u32,
+    ) -> Result<Vec<v0_1::types::TimelineEntry>, v0_1::host::HostError> {
+        host::Host::customer_timeline(self, customer_id, limit).adapt()
+    }
+}

@@ -1,0 +1,181 @@
+//! The plugin contract as Rust types: host-side bindings for every version
+//! of `switchboard:plugin` the host loads, side by side (as Zed's extension
+//! host keeps one bindings module per contract version):
+//!
+//! - [`v0_2`] — the current contract (`wit/v0.2`). The domain speaks it:
+//!   everything re-exported at this module's root is 0.2.
+//! - [`v0_1`] — the frozen first contract (`wit/v0.1`). Components built for
+//!   it are called through [`adapt`], which turns its types into the
+//!   current ones and back.
+//!
+//! In each version the `plugin` world generates the shared `types` and
+//! `host` interfaces once; each kind's world reuses them through `with`, so
+//! a `Customer` is the same Rust type whichever plugin it goes to.
+//!
+//! A leaf: the domain modules convert their records to and from these types
+//! (`Customer::to_wit`, `Attachment::from`, …) without importing the
+//! runtime, which only runs the calls.
+
+pub mod adapt;
+
+/// The bindings of one contract version in `$path`.
+macro_rules! contract {
+    ($path:literal) => {
+        /// The imports every plugin gets, and the shared types.
+        pub mod plugin {
+            wasmtime::component::bindgen!({
+                path: $path,
+                world: "plugin",
+            });
+        }
+
+        /// `world router`.
+        pub mod router {
+            wasmtime::component::bindgen!({
+                path: $path,
+                world: "router",
+                with: {
+                    "switchboard:plugin/types": super::plugin::switchboard::plugin::types,
+                    "switchboard:plugin/host": super::plugin::switchboard::plugin::host,
+                },
+                exports: { default: async },
+            });
+        }
+
+        /// `world channel`.
+        pub mod channel {
+            wasmtime::component::bindgen!({
+                path: $path,
+                world: "channel",
+                with: {
+                    "switchboard:plugin/types": super::plugin::switchboard::plugin::types,
+                    "switchboard:plugin/host": super::plugin::switchboard::plugin::host,
+                },
+                exports: { default: async },
+            });
+        }
+
+        /// `world bot`.
+        pub mod bot {
+            wasmtime::component::bindgen!({
+                path: $path,
+                world: "bot",
+                with: {
+                    "switchboard:plugin/types": super::plugin::switchboard::plugin::types,
+                    "switchboard:plugin/host": super::plugin::switchboard::plugin::host,
+                },
+                exports: { default: async },
+            });
+        }
+
+        /// `world crm`.
+        pub mod crm {
+            wasmtime::component::bindgen!({
+                path: $path,
+                world: "crm",
+                with: {
+                    "switchboard:plugin/types": super::plugin::switchboard::plugin::types,
+                    "switchboard:plugin/host": super::plugin::switchboard::plugin::host,
+                },
+                exports: { default: async },
+            });
+        }
+
+        pub use bot::switchboard::plugin::botting;
+        pub use channel::switchboard::plugin::channeling;
+        pub use crm::switchboard::plugin::crm_sync;
+        pub use plugin::switchboard::plugin::{host, types};
+        pub use router::switchboard::plugin::routing;
+    };
+}
+
+/// `switchboard:plugin@0.1.0`: frozen; loaded through [`adapt`].
+pub mod v0_1 {
+    contract!("../wit/v0.1");
+}
+
+/// `switchboard:plugin@0.2.0`: the current contract.
+pub mod v0_2 {
+    contract!("../wit/v0.2");
+}
+
+pub use v0_2::{
+    bot, botting, channel, channeling, crm, crm_sync, host, plugin, router, routing, types,
+};
+
+/// A version of the plugin contract the host loads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Contract {
+    /// `switchboard:plugin@0.1.x`, through the adapter.
+    V0_1,
+    /// `switchboard:plugin@0.2.x`, the current one.
+    V0_2,
+}
+
+impl Contract {
+    /// Every version the host loads, oldest first.
+    pub const ALL: [Contract; 2] = [Contract::V0_1, Contract::V0_2];
+
+    /// The newest version: what the SDK builds and the domain speaks.
+    pub const CURRENT: Contract = Contract::V0_2;
+
+    /// `0.1`, `0.2`: how `api` in `plugin.toml` names it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Contract::V0_1 => "0.1",
+            Contract::V0_2 => "0.2",
+        }
+    }
+
+    /// The version `api = "<major>.<minor>[.<patch>]"` names, if the host
+    /// loads it.
+    pub fn parse(api: &str) -> Option<Contract> {
+        let mut parts = api.trim().split('.');
+        let major_minor = (parts.next()?, parts.next()?);
+        if parts.next().is_some_and(|p| p.parse::<u32>().is_err()) {
+            return None;
+        }
+        Contract::ALL
+            .into_iter()
+            .find(|c| c.as_str().split_once('.') == Some(major_minor))
+    }
+
+    /// The version a component was built for, from the names of its
+    /// imports (`switchboard:plugin/host@0.1.0`, …); `None` when it imports
+    /// nothing of the contract.
+    pub fn of_imports<'a>(imports: impl IntoIterator<Item = &'a str>) -> Option<Contract> {
+        imports.into_iter().find_map(|name| {
+            let version = name.strip_prefix("switchboard:plugin/")?.split_once('@')?.1;
+            Contract::parse(version)
+        })
+    }
+}
+
+impl std::fmt::Display for Contract {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "switchboard:plugin@{}", self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_are_named_by_api_and_by_imports() {
+        assert_eq!(Contract::parse("0.1"), Some(Contract::V0_1));
+        assert_eq!(Contract::parse("0.2.3"), Some(Contract::V0_2));
+        assert_eq!(Contract::parse("0.3"), None);
+        assert_eq!(Contract::parse("1"), None);
+        assert_eq!(
+            Contract::of_imports(["wasi:io/streams@0.2.6", "switchboard:plugin/host@0.1.0"]),
+            Some(Contract::V0_1)
+        );
+        assert_eq!(
+            Contract::of_imports(["switchboard:plugin/types@0.2.0"]),
+            Some(Contract::V0_2)
+        );
+        assert_eq!(Contract::of_imports(["wasi:cli/stdin@0.2.6"]), None);
+        assert_eq!(Contract::V0_1.to_string(), "switchboard:plugin@0.1");
+    }
+}
