@@ -150,7 +150,20 @@ export function mount(root, ctx) {
         p.channel_kind ? h("span", { class: "muted" }, ` (${p.channel_kind})`) : null,
         p.bot ? h("div", { class: "muted small", "data-testid": "plugin-bot" }, `bot: ${p.bot}`) : null,
       ),
-      h("td", null, h("span", { class: `pill st-${p.status}`, "data-testid": "plugin-status" }, p.status)),
+      h(
+        "td",
+        null,
+        h("span", { class: `pill st-${p.status}`, "data-testid": "plugin-status" }, p.status),
+        // What the admin must set before the plugin can work.
+        (p.missing_config || []).length
+          ? h(
+              "div",
+              { class: "warn small", "data-testid": "plugin-missing-config" },
+              `set ${p.missing_config.map((k) => `[plugins.${p.name}.config] ${k}`).join(", ")}`,
+            )
+          : null,
+        p.api && p.api !== "0.2" ? h("div", { class: "muted small", "data-testid": "plugin-api" }, `contract ${p.api}`) : null,
+      ),
       h("td", { class: "num" }, String(p.calls ?? 0)),
       h("td", { class: "num" }, String(p.failures ?? 0)),
       h(

@@ -427,6 +427,52 @@ async function agentDesktop(page) {
   });
 }
 
+/**
+ * 1b. A web chat visitor types Sheena's number into the pre-chat form: the
+ * agent who takes the chat sees "claims to be …, unverified" and none of
+ * Sheena's history.
+ */
+async function claimedIdentity(page) {
+  const s = "claims";
+  await signIn(page, s, env.agentToken);
+  if ((await page.getByTestId("nav-desktop").count()) > 0) await page.getByTestId("nav-desktop").click();
+  await page.getByTestId("status-select").waitFor();
+  await page.getByTestId("status-select").selectOption("available");
+  await until("the host to have the agent available", async () => {
+    const agent = await api(env.agentToken, `/api/agents/${env.agentId}`);
+    return [agent.status === "available", agent.status];
+  });
+
+  const session = `wc-claim-${randomBytes(4).toString("hex")}`;
+  const body = JSON.stringify({
+    session_id: session,
+    visitor: { name: "A visitor", phone: "+1 650-555-1234" },
+    text: "It's me, Sheena. What did I order last time?",
+  });
+  await postWebhook("/webhooks/webchat", "application/json", {}, body);
+  log(s, `web chat ${session} claims Sheena's number`);
+
+  const offer = page.getByTestId("offer");
+  await offer.waitFor();
+  const taskId = await offer.getAttribute("data-task-id");
+  await offer.getByTestId("offer-accept").click();
+  const item = page.locator(tid("work-item", { "data-task-id": taskId }));
+  await expectAttr(item, "data-channel", "webchat", `work item ${taskId}`);
+
+  const claims = page.getByTestId("claims");
+  await claims.waitFor();
+  await until("the claim to be shown as unverified", async () => {
+    const text = ((await claims.textContent()) || "").replace(/\s+/g, " ");
+    return [text.includes("Claims to be") && text.includes("+16505551234") && text.includes("unverified"), text];
+  });
+  const identities = (await page.getByTestId("profile-panel").textContent()) || "";
+  assert(!identities.includes("sheena.nelson@example.com"), `the visitor's profile shows Sheena's email: ${identities}`);
+  const conversation = (await page.getByTestId("conversation").textContent()) || "";
+  assert(!conversation.includes("4821"), `the visitor sees Sheena's history: ${conversation}`);
+  log(s, "the agent sees the claim as a claim, and nothing of Sheena's");
+  await shot(page, "agent-claimed-identity", page.getByTestId("profile-panel"));
+}
+
 /** 2. A supervisor watches a call wait and be abandoned, live. */
 async function supervisorDashboard(page) {
   const s = "supervisor";
@@ -475,6 +521,12 @@ async function adminPlugins(page) {
   await openView(page, s, "nav-admin", "admin");
   const row = (name) => page.locator(tid("plugin-row", { "data-name": name }));
   await expectText(row("whatsapp").getByTestId("plugin-status"), "active", "whatsapp's status");
+  // A CRM connector nobody configured says what it needs, and gets nothing.
+  await expectText(row("rest-crm").getByTestId("plugin-status"), "unconfigured", "rest-crm's status", LOAD_MS);
+  await until("rest-crm to name its missing key", async () => {
+    const text = (await row("rest-crm").getByTestId("plugin-missing-config").textContent()) || "";
+    return [text.includes("[plugins.rest-crm.config] token"), text];
+  });
   await page.getByTestId("agents-admin").waitFor();
   // CRM delivery: depth, dead letters and a redrive that answers.
   await expectText(page.getByTestId("crm-pending"), "0", "CRM events waiting");
@@ -592,6 +644,7 @@ async function signInRoles(page) {
 
 const scenarios = [
   ["agent", agentDesktop],
+  ["claims", claimedIdentity],
   ["supervisor", supervisorDashboard],
   ["admin", adminPlugins],
   ["roles", signInRoles],

@@ -20,6 +20,9 @@ pub enum CoreError {
     /// Wrong state.
     #[error("{0}")]
     Conflict(String),
+    /// What the request needs is not serving now.
+    #[error("{0}")]
+    Unavailable(String),
     /// A channel plugin answered a webhook with an error of its own.
     #[error("{message}")]
     Plugin {
@@ -81,6 +84,7 @@ impl CoreError {
             CoreError::Invalid(_) => Failure::Invalid,
             CoreError::NotFound(_) => Failure::NotFound,
             CoreError::Conflict(_) => Failure::Conflict,
+            CoreError::Unavailable(_) => Failure::PluginUnavailable,
             CoreError::Plugin { kind, .. } => Failure::PluginAnswered(*kind),
             CoreError::Routing(e) => match e {
                 RoutingError::Invalid(_) => Failure::Invalid,

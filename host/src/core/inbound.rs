@@ -12,6 +12,7 @@ use crate::customers::{Identity, Trust};
 use crate::events::Event;
 use crate::kind::Kind;
 use crate::routing::{NewTask, Skill, TaskState};
+use crate::runtime::PluginKind;
 use crate::store::Batch;
 use crate::wit::channeling::WebhookOutcome;
 use crate::wit::types::{
@@ -52,10 +53,26 @@ impl Core {
         channel: &str,
         request: &HttpRequest,
     ) -> Result<HttpResponse, CoreError> {
-        let info = self
-            .runtime
-            .channel_info(channel)
-            .ok_or_else(|| CoreError::NotFound(format!("no channel plugin `{channel}`")))?;
+        let info = match self.runtime.channel_info(channel) {
+            Some(info) => info,
+            // Installed but not serving (broken, disabled, unconfigured):
+            // the provider should retry later. Why is for the admin, not
+            // for whoever posts.
+            None if self
+                .runtime
+                .plugin(channel)
+                .is_some_and(|p| p.kind == Some(PluginKind::Channel)) =>
+            {
+                return Err(CoreError::Unavailable(format!(
+                    "channel `{channel}` is not serving"
+                )));
+            }
+            None => {
+                return Err(CoreError::NotFound(format!(
+                    "no channel plugin `{channel}`"
+                )));
+            }
+        };
         let kind = Kind::from_wit(info.kind);
         let outcome: WebhookOutcome = self
             .runtime

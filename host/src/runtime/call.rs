@@ -11,6 +11,7 @@ use wasmtime::Engine;
 use crate::wit::types::{ErrorKind, PluginError, Trust};
 use crate::wit::{v0_1, v0_2};
 
+use super::limits::Limits;
 use super::registry::{LoadedPlugin, PluginSlot, WARM_ROUTERS, WorldPre};
 use super::sandbox::{PluginContext, State};
 use super::{CallError, Fault, PluginKind, Runtime};
@@ -120,6 +121,14 @@ pub(super) struct Called<'a> {
 }
 
 impl Called<'_> {
+    /// Fails the call when what it returned is over the plugin's limits.
+    pub fn within(
+        &self,
+        check: impl FnOnce(&Limits) -> Result<(), String>,
+    ) -> Result<(), CallError> {
+        check(&self.plugin.ctx.limits).map_err(|m| self.reject(Fault::LimitExceeded(m)))
+    }
+
     /// How the host trusts identities from this plugin when it was built
     /// for 0.1 (which cannot say).
     pub fn legacy_trust(&self) -> Trust {
@@ -356,6 +365,9 @@ async fn run_in<T>(
     let trace = store.data().trace();
     if let Some(violation) = trace.violation {
         return Err(RunError::Fault(Fault::CapabilityDenied(violation)));
+    }
+    if let Some(limit) = trace.over_limit {
+        return Err(RunError::Fault(Fault::LimitExceeded(limit)));
     }
     let result = match result {
         Err(_elapsed) => {

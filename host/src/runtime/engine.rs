@@ -32,6 +32,10 @@ pub enum Allocator {
     OnDemand,
 }
 
+/// The deepest stack a plugin's code may use, bytes (every plugin alike:
+/// one engine runs them all).
+pub const MAX_WASM_STACK: usize = 512 * 1024;
+
 /// Builds the engine. With `pooling`, instance slots, memories and fiber
 /// stacks are preallocated and memory images are copy-on-write, which makes a
 /// fresh instance per call cheap; `PAGEMAP_SCAN` is used where the kernel has
@@ -96,6 +100,10 @@ fn pool_config(
 fn base_config() -> Config {
     let mut config = Config::new();
     config
+        // A plugin that recurses without end traps at this depth (a fault
+        // of that call); the async stack it runs on (2 MiB) keeps room
+        // above it for the host functions it calls.
+        .max_wasm_stack(MAX_WASM_STACK)
         .wasm_component_model(true)
         .epoch_interruption(true)
         .parallel_compilation(true)

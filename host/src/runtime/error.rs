@@ -70,6 +70,9 @@ pub enum Fault {
     Trap(String),
     /// The plugin used a capability it was not granted.
     CapabilityDenied(String),
+    /// The plugin went past one of its limits (key-value store, events,
+    /// identities, output size).
+    LimitExceeded(String),
     /// The plugin returned something the host cannot use.
     InvalidOutput(String),
     /// The plugin reported an `internal` error.
@@ -83,6 +86,7 @@ impl fmt::Display for Fault {
             Fault::MemoryLimit { mb } => write!(f, "memory limit of {mb} MiB exceeded"),
             Fault::Trap(msg) => write!(f, "trapped: {msg}"),
             Fault::CapabilityDenied(msg) => write!(f, "capability denied: {msg}"),
+            Fault::LimitExceeded(msg) => write!(f, "limit exceeded: {msg}"),
             Fault::InvalidOutput(msg) => write!(f, "invalid output: {msg}"),
             Fault::Internal(msg) => write!(f, "internal error: {msg}"),
         }

@@ -17,7 +17,7 @@ use super::call::{
     Answer, BotWorld, BotWorldV0_1, ChannelWorld, ChannelWorldV0_1, CrmWorld, CrmWorldV0_1,
     RouterWorld, RouterWorldV0_1,
 };
-use super::{CallError, Fault, Runtime};
+use super::{CallError, Fault, Runtime, output};
 
 impl<T> Answer<T, T> {
     /// The answer, when both versions return the same type.
@@ -107,6 +107,7 @@ impl Runtime {
                 .map_err(Adapt::adapt),
         };
         if let Ok(outcome) = &result {
+            called.within(|limits| output::check_webhook(outcome, limits))?;
             let status = outcome.response.status;
             if !(100..=599).contains(&status) {
                 return Err(called.reject(Fault::InvalidOutput(format!(
@@ -124,7 +125,7 @@ impl Runtime {
         name: &str,
         action: &OutboundAction,
     ) -> Result<Result<Delivery, DeliveryError>, CallError> {
-        let (answer, _) = self
+        let (answer, called) = self
             .call::<ChannelWorld, ChannelWorldV0_1, _, _>(
                 name,
                 async |channel, store| channel.call_deliver(store, action).await,
@@ -132,7 +133,9 @@ impl Runtime {
             )
             .instrument(tracing::debug_span!("plugin.deliver", plugin = name))
             .await?;
-        Ok(answer.adapted())
+        let result = answer.adapted();
+        called.within(|limits| output::check_size(&result, limits))?;
+        Ok(result)
     }
 
     /// `bot.on-message`.
@@ -142,7 +145,7 @@ impl Runtime {
         context: &BotContext,
         message: &InboundMessage,
     ) -> Result<BotAction, CallError> {
-        let (answer, _) = self
+        let (answer, called) = self
             .call::<BotWorld, BotWorldV0_1, _, _>(
                 name,
                 async |bot, store| bot.call_on_message(store, context, message).await,
@@ -153,7 +156,9 @@ impl Runtime {
             )
             .instrument(tracing::debug_span!("plugin.on_message", plugin = name, conversation = %context.conversation_id))
             .await?;
-        Ok(answer.adapted())
+        let action = answer.adapted();
+        called.within(|limits| output::check_size(&action, limits))?;
+        Ok(action)
     }
 
     /// `crm.on-event`.

@@ -5,10 +5,11 @@
 //! through the adapter.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::config::CustomerAccess;
-use crate::store::{MAX_KV_KEY, MAX_KV_VALUE, PluginKv};
+use crate::store::{KvError, KvUsage, MAX_KV_KEY, MAX_KV_VALUE, PluginKv};
 use crate::wit::adapt::Adapt;
 use crate::wit::host::{self, HostError, LogLevel};
 use crate::wit::types::{self, Customer, Identity, TimelineEntry};
@@ -16,15 +17,11 @@ use crate::wit::v0_1;
 
 use super::sandbox::{CustomerDirectory, PluginContext};
 
-/// Log lines one call may write; the rest are dropped.
-const MAX_LOG_LINES: u32 = 100;
-/// Longest log line kept.
-const MAX_LOG_LINE: usize = 4096;
-
 /// The Switchboard `host` interface, as seen by one call.
 pub(crate) struct HostState {
     ctx: Arc<PluginContext>,
     violation: Option<String>,
+    over_limit: Option<String>,
     log_lines: u32,
 }
 
@@ -34,6 +31,7 @@ impl HostState {
         HostState {
             ctx,
             violation: None,
+            over_limit: None,
             log_lines: 0,
         }
     }
@@ -42,7 +40,13 @@ impl HostState {
     /// recorded violation.
     pub fn rearm(&mut self) {
         self.violation = None;
+        self.over_limit = None;
         self.log_lines = 0;
+    }
+
+    /// The limit the call went past, if it did.
+    pub fn over_limit(&self) -> &Option<String> {
+        &self.over_limit
     }
 
     /// The ungranted capability the call reached for, if it did.
@@ -93,11 +97,14 @@ impl types::Host for HostState {}
 impl host::Host for HostState {
     fn log(&mut self, level: LogLevel, mut message: String) {
         self.log_lines += 1;
-        if self.log_lines > MAX_LOG_LINES {
+        let limits = &self.ctx.limits;
+        if self.log_lines > limits.log_lines {
+            self.ctx.logs_dropped.fetch_add(1, Ordering::Relaxed);
             return;
         }
-        if message.len() > MAX_LOG_LINE {
-            let mut cut = MAX_LOG_LINE;
+        let max_line = limits.log_line_bytes as usize;
+        if message.len() > max_line {
+            let mut cut = max_line;
             while !message.is_char_boundary(cut) {
                 cut -= 1;
             }
@@ -137,7 +144,21 @@ impl host::Host for HostState {
                 "values are at most {MAX_KV_VALUE} bytes"
             )));
         }
-        kv.set(&key, &value).map_err(unavailable)
+        let limits = &self.ctx.limits;
+        let quota = KvUsage {
+            keys: limits.kv_keys,
+            bytes: limits.kv_bytes,
+        };
+        match kv.set_within(&key, &value, quota) {
+            Ok(()) => Ok(()),
+            Err(KvError::Quota(message)) => {
+                // The call fails when it returns, whatever the plugin makes
+                // of the error.
+                self.over_limit.get_or_insert(message.clone());
+                Err(HostError::Invalid(message))
+            }
+            Err(KvError::Store(e)) => Err(unavailable(e)),
+        }
     }
 
     fn kv_delete(&mut self, key: String) -> Result<(), HostError> {

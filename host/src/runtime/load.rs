@@ -7,19 +7,20 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use sha2::{Digest, Sha256};
 
-use crate::config::{Config, IdentityTrust, LimitOverrides, RuntimeConfig};
+use crate::config::{Config, IdentityTrust};
 use crate::store::Store;
 use crate::wit::Contract;
 use crate::wit::adapt::Adapt;
 use crate::wit::types::Trust;
 
 use super::call::{RunError, error_chain, first_line, run};
-use super::manifest::ManifestLimits;
+use super::limits::Limits;
 use super::registry::{LoadedPlugin, WorldPre};
 use super::sandbox::PluginContext;
 use super::{
@@ -145,7 +146,7 @@ impl Runtime {
             .filter(|key| config.get(*key).is_none_or(|v| v.trim().is_empty()))
             .cloned()
             .collect();
-        let (memory_mb, timeout_ms) = limits(
+        let limits = Limits::effective(
             &manifest.limits,
             &settings.limits,
             &self.inner.config.runtime,
@@ -214,8 +215,10 @@ impl Runtime {
             config,
             kv,
             customers: self.inner.customers.clone(),
-            memory_mb,
-            timeout: Duration::from_millis(timeout_ms),
+            memory_mb: limits.memory_mb,
+            timeout: Duration::from_millis(limits.timeout_ms),
+            limits,
+            logs_dropped: AtomicU64::new(0),
         });
         let mut plugin = LoadedPlugin {
             manifest,
@@ -274,30 +277,6 @@ fn legacy_trust(name: &str, admin: Option<IdentityTrust>) -> Trust {
         None if SIGNED_CHANNELS.contains(&name) => Trust::Verified,
         None => Trust::Claimed,
     }
-}
-
-/// A plugin's memory limit (MiB) and deadline (ms): the manifest's (or the
-/// host default), lowered by the admin's limits and the host's maximums.
-fn limits(manifest: &ManifestLimits, admin: &LimitOverrides, host: &RuntimeConfig) -> (u32, u64) {
-    let memory_mb = [
-        manifest.memory_mb.unwrap_or(host.default_memory_mb),
-        admin.memory_mb.unwrap_or(u32::MAX),
-        host.max_memory_mb,
-    ]
-    .into_iter()
-    .min()
-    .unwrap_or(host.default_memory_mb)
-    .max(1);
-    let timeout_ms = [
-        manifest.timeout_ms.unwrap_or(host.default_timeout_ms),
-        admin.timeout_ms.unwrap_or(u64::MAX),
-        host.max_timeout_ms,
-    ]
-    .into_iter()
-    .min()
-    .unwrap_or(host.default_timeout_ms)
-    .max(1);
-    (memory_mb, timeout_ms)
 }
 
 async fn read_manifest(name: &str, dir: &Path) -> Result<Manifest, LoadError> {
@@ -377,41 +356,4 @@ pub async fn check_bundle(
     rt.load(name).await?;
     rt.plugin(name)
         .ok_or_else(|| LoadError::new(name, "not found"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn limits_are_the_lowest_of_manifest_admin_and_host() {
-        let host = RuntimeConfig::default();
-        let none = LimitOverrides::default();
-        let asked = ManifestLimits {
-            memory_mb: Some(16),
-            timeout_ms: Some(100),
-        };
-        assert_eq!(limits(&asked, &none, &host), (16, 100));
-        let lower = LimitOverrides {
-            memory_mb: Some(8),
-            timeout_ms: Some(50),
-        };
-        assert_eq!(limits(&asked, &lower, &host), (8, 50));
-        let greedy = ManifestLimits {
-            memory_mb: Some(u32::MAX),
-            timeout_ms: Some(u64::MAX),
-        };
-        assert_eq!(
-            limits(&greedy, &none, &host),
-            (host.max_memory_mb, host.max_timeout_ms)
-        );
-        let unset = ManifestLimits {
-            memory_mb: None,
-            timeout_ms: None,
-        };
-        assert_eq!(
-            limits(&unset, &none, &host),
-            (host.default_memory_mb, host.default_timeout_ms)
-        );
-    }
 }

@@ -89,6 +89,20 @@ pub struct ManifestLimits {
     pub memory_mb: Option<u32>,
     /// Deadline per call in ms.
     pub timeout_ms: Option<u64>,
+    /// Keys in its key-value store.
+    pub kv_keys: Option<u64>,
+    /// Bytes of keys and values in its key-value store.
+    pub kv_bytes: Option<u64>,
+    /// Log lines per call (the rest are dropped).
+    pub log_lines: Option<u32>,
+    /// Longest log line, bytes (longer ones are cut).
+    pub log_line_bytes: Option<u32>,
+    /// Events one webhook may report.
+    pub events: Option<u32>,
+    /// Identities one webhook may report.
+    pub identities: Option<u32>,
+    /// What one call may return, KiB.
+    pub output_kb: Option<u32>,
 }
 
 /// Why a manifest (or an admin's grant) is not valid.

@@ -9,12 +9,14 @@
 //! | `install.rs` | uploads: validated exactly as a load, then written and loaded |
 //! | `call.rs` | the one call path every export goes through: look up, instantiate, run under limits, settle health |
 //! | `exports.rs` | the typed calls, one per plugin export, and the checks of their output |
+//! | `output.rs` | what one call may hand back: events, identities, bytes |
 //! | `watcher.rs` | hot reload: watches the plugins directory |
 //! | `registry.rs` | one slot per plugin: the serving version and its health |
 //! | `sandbox.rs` | the linker, the per-call store, its limits and egress policy |
 //! | `host_api.rs` | the `host` functions a plugin imports (0.2, and 0.1 through the adapter) |
 //! | `engine.rs` | the wasmtime engine, its allocator, and the compile cache |
 //! | `manifest.rs`, `capabilities.rs` | `plugin.toml` and declared ∩ granted capabilities |
+//! | `limits.rs` | what one plugin may consume: memory, time, its store, the log, its output |
 //! | `error.rs` | load and call errors, and the faults charged to a plugin |
 
 mod admin;
@@ -25,8 +27,10 @@ pub mod error;
 mod exports;
 mod host_api;
 mod install;
+mod limits;
 mod load;
 pub mod manifest;
+mod output;
 mod registry;
 mod sandbox;
 mod watcher;
@@ -46,10 +50,11 @@ pub use admin::ReloadError;
 pub use capabilities::Capabilities;
 pub use error::{CallError, Fault, LoadError, RuntimeError};
 pub use install::InstallError;
+pub use limits::Limits;
 pub use load::{bundle_names, check_bundle};
 pub use manifest::{Manifest, ManifestError, PluginKind};
 pub use registry::{PluginInfo, PluginStatus};
-pub use sandbox::{CustomerDirectory, NoCustomers};
+pub use sandbox::{CustomerDirectory, NoCustomers, Usage};
 pub use watcher::WatchHandle;
 
 use registry::PluginSlot;

@@ -10,8 +10,9 @@ use arc_swap::ArcSwapOption;
 use serde::Serialize;
 
 use super::error::Fault;
+use super::limits::Limits;
 use super::manifest::{Manifest, PluginKind};
-use super::sandbox::{PluginContext, State};
+use super::sandbox::{PluginContext, State, Usage};
 use crate::kind::Kind;
 use crate::wit::channeling::ChannelInfo;
 use crate::wit::types::Trust;
@@ -139,6 +140,10 @@ pub struct PluginInfo {
     /// The hosts (and ports) the plugin may reach: declared ∩ granted, its
     /// `config:` entries resolved.
     pub outbound_http: Vec<String>,
+    /// What the serving version may consume.
+    pub limits: Option<Limits>,
+    /// What it uses of that.
+    pub usage: Option<Usage>,
     /// SHA-256 of the serving `plugin.wasm`.
     pub wasm_sha256: Option<String>,
     /// When the serving version was loaded (unix ms).
@@ -292,6 +297,8 @@ impl PluginSlot {
                 .as_ref()
                 .map(|p| p.missing_config.clone())
                 .unwrap_or_default(),
+            limits: current.as_ref().map(|p| p.ctx.limits),
+            usage: current.as_ref().map(|p| p.ctx.usage()),
             outbound_http: current
                 .as_ref()
                 .map(|p| {

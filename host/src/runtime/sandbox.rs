@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use wasmtime::component::{HasSelf, Linker, ResourceTable};
@@ -18,6 +19,7 @@ use crate::store::{PluginKv, StoreError};
 
 use super::RuntimeError;
 use super::capabilities::Capabilities;
+use super::limits::Limits;
 use crate::wit::host;
 use crate::wit::types::{Customer, Identity, TimelineEntry};
 
@@ -55,6 +57,33 @@ pub(crate) struct PluginContext {
     pub customers: Arc<dyn CustomerDirectory>,
     pub memory_mb: u32,
     pub timeout: Duration,
+    /// Everything this plugin may consume.
+    pub limits: Limits,
+    /// Log lines dropped over the limits since this version loaded.
+    pub logs_dropped: AtomicU64,
+}
+
+impl PluginContext {
+    /// What the plugin uses of what it may use.
+    pub fn usage(&self) -> Usage {
+        let kv = self.kv.as_ref().map(PluginKv::usage).unwrap_or_default();
+        Usage {
+            kv_keys: kv.keys,
+            kv_bytes: kv.bytes,
+            logs_dropped: self.logs_dropped.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// A plugin's use of its limits, as the admin API shows it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Usage {
+    /// Keys in its key-value store.
+    pub kv_keys: u64,
+    /// Bytes of keys and values in its key-value store.
+    pub kv_bytes: u64,
+    /// Log lines dropped over the limits.
+    pub logs_dropped: u64,
 }
 
 /// The `T` of every plugin `Store<T>`.
@@ -75,6 +104,8 @@ pub(crate) struct CallTrace {
     pub timed_out: bool,
     pub memory_exceeded: bool,
     pub violation: Option<String>,
+    /// A limit the call went past (its key-value store's).
+    pub over_limit: Option<String>,
 }
 
 /// Largest stderr output kept from one call (for trap messages).
@@ -153,6 +184,7 @@ impl State {
                 .violation()
                 .clone()
                 .or_else(|| self.outbound.denied.clone()),
+            over_limit: self.host.over_limit().clone(),
         }
     }
 

@@ -10,6 +10,7 @@
 mod backend;
 pub mod commit;
 pub mod keys;
+mod kv;
 pub mod queue;
 
 use std::path::Path;
@@ -18,6 +19,7 @@ use std::sync::Arc;
 pub use backend::{Backend, Batch, Op, SledBackend};
 pub use commit::Durability;
 use commit::GroupCommit;
+pub use kv::{KvError, KvUsage, PluginKv};
 pub use queue::{Backoff, DurableQueue, Entry, Verdict};
 
 /// A storage failure.
@@ -162,11 +164,10 @@ impl Store {
         self.backend.next_id()
     }
 
-    /// A plugin's private key-value namespace.
+    /// A plugin's private key-value namespace (its usage counted once,
+    /// here, then kept up to date).
     pub fn plugin_kv(&self, plugin: &str) -> Result<PluginKv, StoreError> {
-        Ok(PluginKv {
-            tree: self.db.open_tree(keys::plugin_kv_tree(plugin))?,
-        })
+        PluginKv::open(self.db.open_tree(keys::plugin_kv_tree(plugin))?)
     }
 
     /// Whether the admin enabled (`Some(true)`) or disabled (`Some(false)`)
@@ -205,29 +206,6 @@ fn decode<T: serde::de::DeserializeOwned>(key: &[u8], bytes: &[u8]) -> Result<T,
         key: String::from_utf8_lossy(key).into_owned(),
         message: e.to_string(),
     })
-}
-
-/// One plugin's key-value namespace.
-#[derive(Clone)]
-pub struct PluginKv {
-    tree: sled::Tree,
-}
-
-impl PluginKv {
-    /// Reads a value.
-    pub fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self.tree.get(key)?.map(|v| v.to_vec()))
-    }
-    /// Writes a value.
-    pub fn set(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
-        self.tree.insert(key, value)?;
-        Ok(())
-    }
-    /// Deletes a key.
-    pub fn delete(&self, key: &str) -> Result<(), StoreError> {
-        self.tree.remove(key)?;
-        Ok(())
-    }
 }
 
 #[cfg(test)]

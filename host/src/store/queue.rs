@@ -325,7 +325,19 @@ mod tests {
     };
 
     fn queue(dir: &std::path::Path, max_attempts: u32) -> DurableQueue<Job> {
-        let store = Store::open(dir).unwrap();
+        // A closed store's flusher thread lets go of the directory's lock
+        // a moment after `close`.
+        let mut tries = 0;
+        let store = loop {
+            match Store::open(dir) {
+                Ok(store) => break store,
+                Err(_) if tries < 500 => {
+                    tries += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                Err(e) => panic!("reopening: {e}"),
+            }
+        };
         DurableQueue::new(
             store,
             KEYS,

@@ -18,9 +18,11 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use switchboard_tests::channels::{fixture, mailgun_signed, post_twilio, secrets};
+use switchboard_tests::channels::{
+    fixture, mailgun_signed, post_twilio, secrets, vouched_webchat_fixture,
+};
 use switchboard_tests::{
-    ADMIN_TOKEN, MockServer, TestHost, eventually, first_party_manifest, wasm,
+    ADMIN_TOKEN, MockServer, TestHost, eventually, first_party_manifest, install, wasm,
 };
 
 const PUBLIC: &str = secrets::PUBLIC_BASE_URL;
@@ -67,12 +69,13 @@ async fn seed_history(host: &TestHost) -> String {
         mailgun_signed(MAILGUN_KEY, &fixture("email/inbound.form")),
     )
     .await;
+    // Signed in on the shop, which vouches for her.
     post_ok(
         host,
         "/webhooks/webchat",
         "application/json",
         &[],
-        fixture("webchat/message.json"),
+        vouched_webchat_fixture(),
     )
     .await;
 
@@ -200,6 +203,13 @@ async fn web_ui_in_headless_chromium() {
 
     let mock = MockServer::start().await;
     let host = TestHost::with_all_channels(&mock).await;
+    // Installed as a fresh install seeds it: nobody configured it.
+    install(
+        &host.plugins_dir(),
+        "rest-crm",
+        &first_party_manifest("rest-crm"),
+        &wasm("rest-crm"),
+    );
     let sheena = seed_history(&host).await;
     let timeline = host.timeline(&sheena).await;
     let sms_text = timeline_text(&timeline, "sms");

@@ -670,3 +670,74 @@ async fn webhooks_for_unknown_plugins_and_oversized_bodies_are_refused() {
     assert_eq!(status, 413);
     assert!(host.lookup(SHEENA).await.is_empty());
 }
+
+/// WhatsApp's first-party manifest as shipped (its host follows
+/// `api_base`), the admin pointing `api_base` at `mock` and granting
+/// `grants`.
+async fn whatsapp_via(mock: &MockServer, grants: &[String]) -> TestHost {
+    let plugins_dir = tempfile::tempdir().unwrap();
+    let dir = std::sync::Arc::new(plugins_dir);
+    let plugins = switchboard_tests::test_config(dir.path()).plugins_dir();
+    std::fs::create_dir_all(&plugins).unwrap();
+    switchboard_tests::install(
+        &plugins,
+        "whatsapp",
+        &switchboard_tests::first_party_manifest("whatsapp"),
+        &switchboard_tests::wasm("whatsapp"),
+    );
+    let (api_base, grants) = (format!("{}/v21.0", mock.url()), grants.to_vec());
+    TestHost::start_in(dir, move |c| {
+        let settings = c.plugins.entry("whatsapp".into()).or_default();
+        for (key, value) in [
+            ("api_base", api_base.as_str()),
+            ("app_secret", WA_SECRET),
+            ("access_token", WA_TOKEN),
+        ] {
+            settings.config.insert(key.into(), value.into());
+        }
+        settings.grants.outbound_http = Some(grants);
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_granted_endpoint_the_admin_configures_gets_the_replies() {
+    let mock = MockServer::start().await;
+    let host = whatsapp_via(&mock, &[mock.host_port()]).await;
+    let plugin = host.plugin("whatsapp").await;
+    assert_eq!(plugin["status"], "active", "{plugin}");
+    assert_eq!(
+        plugin["outbound_http"],
+        json!([mock.host_port()]),
+        "{plugin}"
+    );
+
+    let (status, _) = post_whatsapp(&host, &fixture("whatsapp/text.json")).await;
+    assert_eq!(status, 200);
+    let (token, task) = take_task(&host, "ana", json!({})).await;
+    let conversation = task["conversation_id"].as_str().unwrap();
+    reply(&host, &token, conversation, "On its way.").await;
+    let sent = requests(&mock, 1).await;
+    assert!(sent[0].uri.ends_with("/messages"), "{}", sent[0].uri);
+    assert!(String::from_utf8_lossy(&sent[0].body).contains("On its way."));
+}
+
+#[tokio::test]
+async fn an_endpoint_outside_the_grants_is_refused_at_start_naming_plugin_key_and_host() {
+    let mock = MockServer::start().await;
+    let host = whatsapp_via(&mock, &["graph.facebook.com".to_string()]).await;
+    let plugin = host.plugin("whatsapp").await;
+    assert_eq!(plugin["status"], "failed", "{plugin}");
+    let error = plugin["error"].as_str().unwrap();
+    for part in [
+        "whatsapp",
+        "`api_base`",
+        &mock.host_port(),
+        "grants.outbound_http",
+    ] {
+        assert!(error.contains(part), "{part} missing from: {error}");
+    }
+    // Nothing reaches the provider the admin did not grant.
+    let (status, _) = post_whatsapp(&host, &fixture("whatsapp/text.json")).await;
+    assert_eq!(status, 503);
+}

@@ -449,3 +449,162 @@ async fn warm_router_instances_survive_traps_and_timeouts_of_other_calls() {
     let rogue = info(&t.runtime, "rogue-router");
     assert_eq!((rogue.calls, rogue.failures), (3 + 3 + 16, 3));
 }
+
+/// `misbehave` with extra `[limits]` lines and its key-value store.
+fn limited(extra: &str) -> Vec<(&'static str, String, std::path::PathBuf)> {
+    let mut bundles = bundles("kv = true");
+    bundles[0].1 = bundles[0]
+        .1
+        .replace("[config]", &format!("{extra}\n\n[config]"));
+    bundles
+}
+
+/// The plugin's `usage` and `limits` as `GET /api/plugins` shows them.
+fn usage(t: &TestRuntime) -> (serde_json::Value, serde_json::Value) {
+    let info = serde_json::to_value(info(&t.runtime, "misbehave")).unwrap();
+    (info["usage"].clone(), info["limits"].clone())
+}
+
+#[tokio::test]
+async fn a_full_key_value_store_fails_the_call_and_keeps_what_fit() {
+    let t = TestRuntime::new(&limited("kv_keys = 5\nkv_bytes = 100000"), |_| {}).await;
+    let got = fault(webhook(&t.runtime, "misbehave", "/kv-fill?n=20").await);
+    assert!(
+        matches!(&got, Fault::LimitExceeded(m) if m.contains("5 keys, the limit is 5")),
+        "{got}"
+    );
+    let (used, limits) = usage(&t);
+    assert_eq!(
+        (used["kv_keys"].as_u64(), limits["kv_keys"].as_u64()),
+        (Some(5), Some(5))
+    );
+    assert_eq!(used["kv_bytes"], 5 * (2 + 100));
+    // Bytes too.
+    let t = TestRuntime::new(&limited("kv_bytes = 250"), |_| {}).await;
+    let got = fault(webhook(&t.runtime, "misbehave", "/kv-fill?n=3").await);
+    assert!(
+        matches!(&got, Fault::LimitExceeded(m) if m.contains("250")),
+        "{got}"
+    );
+    assert_eq!(usage(&t).0["kv_keys"], 2);
+    assert_healthy(&t).await;
+}
+
+#[tokio::test]
+async fn log_lines_past_the_limits_are_dropped_and_counted() {
+    let logs = LogCapture::default();
+    let _guard = logs.install();
+    let t = TestRuntime::new(&limited("log_lines = 3\nlog_line_bytes = 100"), |_| {}).await;
+    assert_eq!(
+        webhook(&t.runtime, "misbehave", "/log-flood?n=10")
+            .await
+            .unwrap(),
+        (200, "logged".into())
+    );
+    assert_eq!(usage(&t).0["logs_dropped"], 7);
+    let lines: Vec<String> = logs
+        .text()
+        .lines()
+        .filter(|l| l.contains("yyyy"))
+        .map(str::to_string)
+        .collect();
+    assert_eq!(lines.len(), 3, "{lines:#?}");
+    assert!(lines.iter().all(|l| l.matches('y').count() <= 100));
+    assert_healthy(&t).await;
+}
+
+#[tokio::test]
+async fn too_many_events_identities_or_bytes_fail_the_webhook() {
+    let t = TestRuntime::new(
+        &limited("events = 10\nidentities = 20\noutput_kb = 64"),
+        |_| {},
+    )
+    .await;
+    for (path, expected) in [
+        ("/events?n=11", "reported 11 events; the limit is 10"),
+        (
+            "/identities?n=21",
+            "reported 21 identities; the limit is 20",
+        ),
+        ("/big?kb=65", "the limit is 64 KiB"),
+    ] {
+        let got = fault(webhook(&t.runtime, "misbehave", path).await);
+        assert!(
+            matches!(&got, Fault::LimitExceeded(m) if m.contains(expected)),
+            "{path}: {got}"
+        );
+    }
+    // Just within them, all is well.
+    for path in ["/events?n=10", "/identities?n=20", "/big?kb=60"] {
+        assert_eq!(
+            webhook(&t.runtime, "misbehave", path).await.unwrap().0,
+            200,
+            "{path}"
+        );
+    }
+    assert_healthy(&t).await;
+}
+
+#[tokio::test]
+async fn a_runaway_recursion_is_a_trap_of_that_call() {
+    let t = TestRuntime::new(&bundles(""), |_| {}).await;
+    let got = fault(webhook(&t.runtime, "misbehave", "/recurse").await);
+    assert!(
+        matches!(&got, Fault::Trap(m) if m.contains("stack")),
+        "{got}"
+    );
+    assert_healthy(&t).await;
+}
+
+// Time blocked in the host (a guest's sleep waits on the host's clock; an
+// outbound request waits on a server that never answers) counts against the
+// deadline like spinning does, and waiting plugins hold no worker: on a
+// single-threaded runtime another plugin keeps deciding meanwhile.
+#[tokio::test(flavor = "current_thread")]
+async fn time_blocked_in_host_calls_counts_against_the_deadline() {
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = silent.local_addr().unwrap();
+    let accepting = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = silent.accept().await {
+            held.push(socket);
+        }
+    });
+    let t = TestRuntime::new(
+        &bundles(&format!("outbound_http = [\"{address}\"]")),
+        |_| {},
+    )
+    .await;
+    let completed = Arc::new(AtomicU64::new(0));
+    let done = Arc::new(AtomicBool::new(false));
+    let other = {
+        let (runtime, done, completed) = (t.runtime.clone(), done.clone(), completed.clone());
+        tokio::spawn(async move {
+            let (task, candidates) = sample_routing(50);
+            while !done.load(Ordering::Acquire) {
+                runtime
+                    .route_select("longest-idle", &task, &candidates)
+                    .await
+                    .unwrap();
+                completed.fetch_add(1, Ordering::Relaxed);
+                tokio::task::yield_now().await;
+            }
+        })
+    };
+    for path in [
+        "/sleep?ms=60000".to_string(),
+        format!("/http?url=http://{address}/never"),
+    ] {
+        let before = completed.load(Ordering::Relaxed);
+        let got = fault(webhook(&t.runtime, "misbehave", &path).await);
+        assert!(matches!(got, Fault::Timeout { ms: 300 }), "{path}: {got}");
+        assert!(
+            completed.load(Ordering::Relaxed) > before,
+            "{path}: the router made no decision while the plugin waited"
+        );
+    }
+    done.store(true, Ordering::Release);
+    other.await.unwrap();
+    accepting.abort();
+    assert_healthy(&t).await;
+}

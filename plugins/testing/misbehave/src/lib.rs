@@ -16,6 +16,13 @@
 //! | `/garbage` | answers with an invalid HTTP status |
 //! | `/reject` | returns a `bad-request` plugin error |
 //! | `/event` | answers with one inbound message event |
+//! | `/events?n=N` | answers with N inbound message events |
+//! | `/identities?n=N` | answers with one message attesting N identities |
+//! | `/big?kb=N` | answers with an N KiB body |
+//! | `/kv-fill?n=N` | writes N keys of 100 bytes, ignoring errors; answers how many took |
+//! | `/log-flood?n=N` | logs N lines of 10 KiB |
+//! | `/sleep?ms=N` | sleeps N ms (blocked in the host's clock, not spinning) |
+//! | `/recurse` | recurses until the stack runs out |
 
 use switchboard_sdk::{
     Channel, ChannelEvent, ChannelInfo, ChannelKind, Delivery, DeliveryError, HttpRequest,
@@ -124,6 +131,46 @@ impl Channel for Misbehave {
                     metadata: Vec::new(),
                 },
             )])),
+            "/events" => {
+                let n = number(&request, "n");
+                Ok(WebhookOutcome::ok(
+                    (0..n)
+                        .map(|i| {
+                            message(
+                                &format!("m-{i}"),
+                                vec![Identity::email(format!("e{i}@example.com")).verified()],
+                            )
+                        })
+                        .collect(),
+                ))
+            }
+            "/identities" => {
+                let n = number(&request, "n");
+                let identities = (0..n)
+                    .map(|i| Identity::email(format!("e{i}@example.com")).verified())
+                    .collect();
+                Ok(WebhookOutcome::ok(vec![message("m-many", identities)]))
+            }
+            "/big" => text("x".repeat(number(&request, "kb") as usize * 1024)),
+            "/kv-fill" => {
+                let n = number(&request, "n");
+                let took = (0..n)
+                    .filter(|i| kv::set(&format!("k{i}"), &[7u8; 100]).is_ok())
+                    .count();
+                text(took.to_string())
+            }
+            "/log-flood" => {
+                let line = "y".repeat(10 * 1024);
+                for _ in 0..number(&request, "n") {
+                    log::info(&line);
+                }
+                text("logged")
+            }
+            "/sleep" => {
+                std::thread::sleep(std::time::Duration::from_millis(number(&request, "ms")));
+                text(VERSION)
+            }
+            "/recurse" => text(recurse(1).to_string()),
             other => Err(PluginError::not_found(format!("no behaviour at {other}"))),
         }
     }
@@ -136,6 +183,37 @@ impl Channel for Misbehave {
             _ => Err(DeliveryError::permanent("calls are not supported")),
         }
     }
+}
+
+/// A whole-number query parameter (0 when absent).
+fn number(request: &HttpRequest, name: &str) -> u64 {
+    request
+        .query_param(name)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+/// One inbound message event.
+fn message(id: &str, identities: Vec<switchboard_sdk::AttestedIdentity>) -> ChannelEvent {
+    ChannelEvent::Message(InboundMessage {
+        provider_message_id: id.into(),
+        thread_key: "t-1".into(),
+        identities,
+        display_name: None,
+        text: "hello".into(),
+        attachments: Vec::new(),
+        sent_at: None,
+        metadata: Vec::new(),
+    })
+}
+
+/// Runs out of stack long before it could return (its frames live on the
+/// engine's stack, not in linear memory: no buffers, only locals).
+fn recurse(depth: u64) -> u64 {
+    if std::hint::black_box(depth) == u64::MAX {
+        return 0;
+    }
+    recurse(depth + 1).wrapping_add(std::hint::black_box(depth))
 }
 
 switchboard_sdk::register_channel!(Misbehave);
