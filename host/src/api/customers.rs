@@ -128,14 +128,23 @@ pub struct MergeBody {
     other: String,
 }
 
-/// `POST /api/customers/{id}/merge` (admin): `other` is merged into `id`.
+/// `POST /api/customers/{id}/merge` (admin, supervisor): `other` is merged
+/// into `id` — after a person checked that a claim or a suggestion is
+/// right. The audit log names who merged.
 pub async fn merge(
-    _: Admin,
+    who: Principal,
     State(state): State<AppState>,
     Path(id): Path<String>,
     JsonBody(body): JsonBody<MergeBody>,
 ) -> Result<Json<CustomerView>, ApiError> {
-    Ok(Json(state.core.merge(&id, &body.other).await?.into()))
+    who.require_supervisor()?;
+    let actor = match who.agent_id() {
+        Some(id) => format!("supervisor:{id}"),
+        None => "admin".to_string(),
+    };
+    Ok(Json(
+        state.core.merge(&id, &body.other, &actor).await?.into(),
+    ))
 }
 
 /// `GET /api/audit` (admin): merges and other audited changes.
@@ -146,11 +155,13 @@ pub async fn audit(
     Ok(Json(state.core.audit_log()?))
 }
 
-/// `GET /api/merge-suggestions` (admin): pairs an event tied together under
-/// merge policy `suggest`.
+/// `GET /api/merge-suggestions` (admin, supervisor): pairs of profiles that
+/// may be one person (policy `suggest`, a claim of someone else's identity,
+/// an event that would have merged more than two).
 pub async fn suggestions(
-    _: Admin,
+    who: Principal,
     State(state): State<AppState>,
 ) -> Result<Json<Vec<MergeSuggestion>>, ApiError> {
+    who.require_supervisor()?;
     Ok(Json(state.core.merge_suggestions()?))
 }

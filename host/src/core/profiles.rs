@@ -77,12 +77,18 @@ impl Core {
         Ok(customer)
     }
 
-    /// Merges two customers on an admin's request.
-    pub async fn merge(&self, survivor: &str, other: &str) -> Result<Customer, CoreError> {
+    /// Merges `other` into `survivor` on a person's request (an admin or a
+    /// supervisor, named in the audit log as `actor`).
+    pub async fn merge(
+        &self,
+        survivor: &str,
+        other: &str,
+        actor: &str,
+    ) -> Result<Customer, CoreError> {
         let (customer, _, seq) = {
             let _gate = self.gate();
             self.customers
-                .merge(survivor, other, "admin", now_ms(), &mut |batch, merge| {
+                .merge(survivor, other, actor, now_ms(), &mut |batch, merge| {
                     self.rekey(batch, merge)
                 })?
         };

@@ -251,3 +251,45 @@ async fn one_event_attesting_fifty_customers_merges_nothing_and_suggests() {
         "a person is asked instead"
     );
 }
+
+#[tokio::test]
+async fn a_supervisor_who_checked_the_claim_merges_the_profiles() {
+    let (provider, crm) = (MockServer::start().await, MockServer::start().await);
+    let host = TestHost::with_claims(&provider, &crm).await;
+    let (status, _) = post_whatsapp(&host, &channels::fixture("whatsapp/text.json")).await;
+    assert_eq!(status, 200);
+    let sheena = host.customer_id(SHEENA).await;
+    let claim = json!({"name": "Sheena", "phone": "+1 650-555-1234"});
+    webchat(&host, "wc-really-her", None, claim, "it is me").await;
+    let visitor = visitor(&host, "wc-really-her").await;
+
+    // A supervisor sees the suggestion, checks with the customer, merges.
+    let sue = host
+        .agent("sue", json!({"name": "Sue", "role": "supervisor"}))
+        .await;
+    let (status, suggestions) = host
+        .call("GET", "/api/merge-suggestions", Some(&sue), None)
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(suggestions.as_array().unwrap().len(), 1, "{suggestions}");
+    let (status, merged) = host
+        .call(
+            "POST",
+            &format!("/api/customers/{sheena}/merge"),
+            Some(&sue),
+            Some(json!({"other": visitor})),
+        )
+        .await;
+    assert_eq!(status, 200, "{merged}");
+    // Her number was already hers: not a claim any more.
+    assert_eq!(merged["claims"], json!([]), "{merged}");
+    assert_eq!(visitor_id_now(&host).await, sheena);
+    let audit = host.admin_json("/api/audit").await;
+    assert_eq!(audit[0]["actor"], "supervisor:sue", "{audit}");
+    assert_eq!(audit[0]["merged"], visitor);
+}
+
+/// Who the `wc-really-her` session belongs to now.
+async fn visitor_id_now(host: &TestHost) -> String {
+    visitor(host, "wc-really-her").await
+}
