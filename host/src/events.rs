@@ -1,6 +1,8 @@
 //! Live events for `GET /api/events` (server-sent events).
 
 use serde::Serialize;
+use std::sync::Arc;
+
 use tokio::sync::{broadcast, watch};
 
 /// Something that changed.
@@ -32,6 +34,9 @@ pub struct Event {
 #[derive(Clone)]
 pub struct Events {
     tx: broadcast::Sender<Event>,
+    /// Which conversation threads changed, `(channel, thread key)`: what
+    /// held webhook reads wait on (cheaper than full events).
+    threads: broadcast::Sender<Arc<(String, String)>>,
     closed: watch::Sender<bool>,
 }
 
@@ -47,6 +52,7 @@ impl Events {
         let (tx, _) = broadcast::channel(1024);
         Events {
             tx,
+            threads: broadcast::channel(4096).0,
             closed: watch::channel(false).0,
         }
     }
@@ -57,6 +63,21 @@ impl Events {
             let _ = self.tx.send(make());
         }
     }
+    /// Says that a message of `channel`'s thread `thread` was added or
+    /// changed.
+    pub fn touched(&self, channel: &str, thread: &str) {
+        if self.threads.receiver_count() > 0 {
+            let _ = self
+                .threads
+                .send(Arc::new((channel.to_string(), thread.to_string())));
+        }
+    }
+
+    /// Follows [`Events::touched`].
+    pub fn subscribe_threads(&self) -> broadcast::Receiver<Arc<(String, String)>> {
+        self.threads.subscribe()
+    }
+
     /// A new subscription.
     pub fn subscribe(&self) -> broadcast::Receiver<Event> {
         self.tx.subscribe()

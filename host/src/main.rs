@@ -51,6 +51,12 @@ struct ServeArgs {
     /// Plugins directory [default: <data-dir>/plugins].
     #[arg(long)]
     plugins_dir: Option<PathBuf>,
+    /// Serve HTTPS with this PEM certificate chain (with `--tls-key`).
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The PEM private key of `--tls-cert`.
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
     /// Override any config key: `--set runtime.default_timeout_ms=500`.
     #[arg(long = "set", value_name = "KEY=VALUE")]
     sets: Vec<String>,
@@ -67,6 +73,12 @@ impl ServeArgs {
         }
         if let Some(dir) = &self.plugins_dir {
             sets.push(format!("plugins_dir={:?}", dir.display().to_string()));
+        }
+        if let Some(path) = &self.tls_cert {
+            sets.push(format!("http.tls_cert={:?}", path.display().to_string()));
+        }
+        if let Some(path) = &self.tls_key {
+            sets.push(format!("http.tls_key={:?}", path.display().to_string()));
         }
         sets.extend(self.sets.iter().cloned());
         Ok(Config::load(

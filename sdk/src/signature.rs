@@ -20,6 +20,12 @@ pub fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
     mac.finalize().into_bytes().into()
 }
 
+/// SHA-256 of `bytes` (e.g. to spread keys over a fixed set of kv slots).
+pub fn sha256(bytes: &[u8]) -> [u8; 32] {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(bytes).into()
+}
+
 /// HMAC-SHA1 of `message` with `key`.
 pub fn hmac_sha1(key: &[u8], message: &[u8]) -> [u8; 20] {
     let mut mac = HmacSha1::new_from_slice(key).expect("HMAC takes keys of any length");
@@ -35,6 +41,12 @@ pub fn to_hex(bytes: &[u8]) -> String {
 /// Standard base64 (with padding) of `bytes`.
 pub fn to_base64(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// Whether two secrets are equal, in time that depends only on their
+/// lengths (not on where they first differ).
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// Checks a hex HMAC-SHA256 (case-insensitive hex) of `message` with `key`,

@@ -5,6 +5,7 @@
 //! queue.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -125,26 +126,49 @@ pub fn twilio_signature(auth_token: &str, url: &str, form_body: &[u8]) -> String
     base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
 }
 
-/// A Mailgun form body with its `signature` field replaced by hex
+/// A Mailgun form body as Mailgun would post it now: `timestamp` set to the
+/// current unix second, `token` to a fresh one (the plugin accepts each
+/// token once, within 5 minutes of its timestamp) and `signature` to hex
 /// HMAC-SHA256 of `timestamp` + `token` with the signing key.
 pub fn mailgun_signed(signing_key: &str, form_body: &[u8]) -> Vec<u8> {
+    static TOKENS: AtomicU64 = AtomicU64::new(0);
+    let now = crate::now_ms() / 1000;
+    let token = format!(
+        "{:016x}{:034x}",
+        TOKENS.fetch_add(1, Ordering::Relaxed),
+        rand_u128()
+    );
+    mailgun_signed_at(signing_key, form_body, &now.to_string(), &token)
+}
+
+/// [`mailgun_signed`] with a given `timestamp` and `token`.
+pub fn mailgun_signed_at(
+    signing_key: &str,
+    form_body: &[u8],
+    timestamp: &str,
+    token: &str,
+) -> Vec<u8> {
     let mut params: Vec<(String, String)> = serde_urlencoded::from_bytes(form_body).unwrap();
-    let get = |name: &str| {
-        params
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
-            .unwrap_or_default()
-    };
     let mut mac = Hmac::<sha2::Sha256>::new_from_slice(signing_key.as_bytes()).unwrap();
-    mac.update(format!("{}{}", get("timestamp"), get("token")).as_bytes());
+    mac.update(format!("{timestamp}{token}").as_bytes());
     let signature = hex::encode(mac.finalize().into_bytes());
     for (k, v) in params.iter_mut() {
-        if k == "signature" {
-            *v = signature.clone();
+        match k.as_str() {
+            "signature" => *v = signature.clone(),
+            "timestamp" => *v = timestamp.to_string(),
+            "token" => *v = token.to_string(),
+            _ => {}
         }
     }
     serde_urlencoded::to_string(&params).unwrap().into_bytes()
+}
+
+/// Random bits, so tokens differ between test processes too.
+fn rand_u128() -> u128 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(0);
+    (u128::from(h.finish()) << 64) | u128::from(h.finish().rotate_left(17))
 }
 
 /// POSTs a WhatsApp webhook body signed with the presets' app secret;

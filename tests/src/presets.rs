@@ -147,6 +147,15 @@ impl TestHost {
         Self::with_plugins(None, &[webchat], &[], |_| {}).await
     }
 
+    /// Web chat with `settings` as its plugin config; `configure` adjusts the
+    /// host's config.
+    pub async fn with_webchat_settings(
+        settings: &[(&str, &str)],
+        configure: impl FnOnce(&mut Config),
+    ) -> TestHost {
+        Self::with_plugins(None, &[("webchat", settings)], &[], configure).await
+    }
+
     /// WhatsApp pointed at `provider` with the bot plugin `bot` (installed
     /// with `manifest`) taking its new conversations, and [`fast_outbox`]
     /// retries; `configure` adjusts the config further.

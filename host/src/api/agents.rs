@@ -43,6 +43,30 @@ pub async fn put(
     })
 }
 
+/// `POST /api/agents/{id}/token` (admin): a new bearer token, shown once;
+/// the agent's earlier tokens are refused from now on (and a deactivated
+/// agent is active again).
+pub async fn rotate_token(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let (agent, token) = state.core.rotate_token(&id).await?;
+    let mut body = serde_json::to_value(agent).map_err(ApiError::internal)?;
+    body["token"] = json!(token);
+    Ok(Json(body))
+}
+
+/// `DELETE /api/agents/{id}/token` (admin): revokes the agent's tokens and
+/// signs it out, at once (its reservations go back to the queue).
+pub async fn deactivate(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Agent>, ApiError> {
+    Ok(Json(state.core.deactivate_agent(&id).await?))
+}
+
 /// `GET /api/agents` (supervisor).
 pub async fn list(
     who: Principal,

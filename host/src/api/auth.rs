@@ -11,7 +11,9 @@ use sha2::{Digest, Sha256};
 
 use crate::core::Role;
 
+use super::client::client_ip;
 use super::{ApiError, AppState};
+use crate::clock::now_ms;
 
 /// Who is calling.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -121,7 +123,22 @@ impl FromRequestParts<AppState> for Principal {
                 Role::Supervisor => Principal::Supervisor(agent.id),
                 Role::Agent => Principal::Agent(agent.id),
             }),
-            None => Err(invalid_token()),
+            None => {
+                // Guessing tokens is slowed per client address; valid
+                // tokens from the same address are not.
+                let ip = client_ip(
+                    &parts.extensions,
+                    &parts.headers,
+                    &state.http.trusted_proxies,
+                );
+                match ip.and_then(|ip| state.auth_failures.hit(ip, now_ms())) {
+                    Some(retry_ms) => Err(ApiError::too_many(
+                        "too many failed sign-ins from this address; try again later",
+                        retry_ms,
+                    )),
+                    None => Err(invalid_token()),
+                }
+            }
         }
     }
 }

@@ -1,6 +1,6 @@
 //! A JSON body extractor whose errors are JSON too: 413 past the body
-//! limit, 415 without a JSON content type, 400 for a body that does not
-//! parse or fit the schema.
+//! limit, 408 past the body deadline, 415 without a JSON content type, 400
+//! for a body that does not parse or fit the schema.
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
@@ -12,9 +12,31 @@ use super::ApiError;
 /// `T` parsed from a JSON body.
 pub struct JsonBody<T>(pub T);
 
-/// Reads the whole body, answering 413 when it is past the limit.
+/// When the request's body must have arrived (set by the listener from
+/// `http.body_timeout_ms`), so a client trickling a body byte by byte does
+/// not hold a request open.
+#[derive(Debug, Clone, Copy)]
+pub struct BodyDeadline(pub tokio::time::Instant);
+
+/// Reads the whole body, answering 413 when it is past the limit and 408
+/// when it does not arrive by its deadline.
 pub async fn read_body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
-    Bytes::from_request(req, state).await.map_err(|e| {
+    let deadline = req.extensions().get::<BodyDeadline>().copied();
+    let read = Bytes::from_request(req, state);
+    let read = match deadline {
+        Some(BodyDeadline(at)) => match tokio::time::timeout_at(at, read).await {
+            Ok(read) => read,
+            Err(_) => {
+                return Err(ApiError::new(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "request_timeout",
+                    "the request body did not arrive in time",
+                ));
+            }
+        },
+        None => read.await,
+    };
+    read.map_err(|e| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,

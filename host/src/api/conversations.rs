@@ -33,12 +33,11 @@ pub async fn show(
     Path(id): Path<String>,
 ) -> Result<Json<ConversationView>, ApiError> {
     let (conversation, messages) = state.core.conversation(&id)?;
+    // Someone else's conversation looks like one that does not exist.
     if let Principal::Agent(agent) = &who
         && !state.core.agent_has_conversation(agent, &id)
     {
-        return Err(ApiError::forbidden(format!(
-            "conversation {id} is not yours"
-        )));
+        return Err(ApiError::not_found(format!("no conversation {id}")));
     }
     let history = state
         .core
@@ -70,9 +69,13 @@ pub async fn reply(
         return Err(ApiError::not_found(format!("no conversation {id}")));
     }
     if !state.core.agent_has_conversation(&agent, &id) {
-        return Err(ApiError::forbidden(format!(
-            "conversation {id} is not yours"
-        )));
+        return Err(match who {
+            // Visible to a supervisor; to an agent, as if it did not exist.
+            Principal::Supervisor(_) => {
+                ApiError::forbidden(format!("conversation {id} is not yours to answer"))
+            }
+            _ => ApiError::not_found(format!("no conversation {id}")),
+        });
     }
     let message = state.core.reply(&id, Some(&agent), &body.text).await?;
     Ok((StatusCode::ACCEPTED, Json(message)))

@@ -80,10 +80,9 @@ fn load(who: &Principal, state: &AppState, id: &str) -> Result<Customer, ApiErro
         .core
         .customer(id)?
         .ok_or_else(|| ApiError::not_found(format!("no customer {id}")))?;
+    // Someone else's customer looks like one that does not exist.
     if !can_see(who, state, &customer.id) {
-        return Err(ApiError::forbidden(format!(
-            "customer {id} is not one of yours"
-        )));
+        return Err(ApiError::not_found(format!("no customer {id}")));
     }
     Ok(customer)
 }

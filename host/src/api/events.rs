@@ -6,6 +6,8 @@ use std::convert::Infallible;
 use std::time::Duration;
 
 use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::http::header::AUTHORIZATION;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use futures_util::Stream;
 use tokio::sync::broadcast::error::RecvError;
@@ -13,26 +15,50 @@ use tokio::sync::broadcast::error::RecvError;
 use super::AppState;
 use super::auth::Principal;
 
-/// The event stream.
+/// How often an open stream checks that its token is still valid.
+const RECHECK: Duration = Duration::from_secs(5);
+
+/// The event stream. It ends as soon as its token is rotated or revoked.
 pub async fn stream(
     who: Principal,
     State(state): State<AppState>,
+    headers: HeaderMap,
 ) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
     let rx = state.core.subscribe();
-    let stream =
-        futures_util::stream::unfold((rx, who, state), |(mut rx, who, state)| async move {
+    let token = headers
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.get(7..))
+        .unwrap_or_default()
+        .trim()
+        .to_string();
+    let mut recheck = tokio::time::interval(RECHECK);
+    recheck.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let seed = (rx, who, state, token, recheck);
+    let stream = futures_util::stream::unfold(
+        seed,
+        |(mut rx, who, state, token, mut recheck)| async move {
             loop {
                 let next = tokio::select! {
                     e = rx.recv() => e,
+                    _ = recheck.tick() => {
+                        if still_valid(&state, &who, &token) {
+                            continue;
+                        }
+                        return None;
+                    }
                     _ = state.core.closed() => return None,
                 };
+                if !still_valid(&state, &who, &token) {
+                    return None;
+                }
                 let event = match next {
                     Ok(e) => e,
                     Err(RecvError::Lagged(n)) => {
                         let e = SseEvent::default()
                             .event("lagged")
                             .data(format!("{{\"missed\":{n}}}"));
-                        return Some((Ok(e), (rx, who, state)));
+                        return Some((Ok(e), (rx, who, state, token, recheck)));
                     }
                     Err(RecvError::Closed) => return None,
                 };
@@ -51,8 +77,21 @@ pub async fn stream(
                 }
                 let data = serde_json::to_string(&event).unwrap_or_default();
                 let sse = SseEvent::default().event(event.kind).data(data);
-                return Some((Ok(sse), (rx, who, state)));
+                return Some((Ok(sse), (rx, who, state, token, recheck)));
             }
-        });
+        },
+    );
     Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+}
+
+/// Whether the token the stream was opened with still names the same agent
+/// (the admin token is fixed for the process's life).
+fn still_valid(state: &AppState, who: &Principal, token: &str) -> bool {
+    match who {
+        Principal::Admin => true,
+        Principal::Agent(id) | Principal::Supervisor(id) => state
+            .core
+            .agent_by_token(token)
+            .is_some_and(|agent| &agent.id == id),
+    }
 }

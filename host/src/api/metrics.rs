@@ -9,7 +9,9 @@ use axum::http::header::CONTENT_TYPE;
 use axum::response::IntoResponse;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
-use super::AppState;
+use sha2::Digest as _;
+
+use super::{ApiError, AppState};
 
 /// The process-wide recorder. The `metrics` facade has one global recorder,
 /// so hosts in one process (tests) share it.
@@ -28,7 +30,22 @@ pub fn handle() -> PrometheusHandle {
 }
 
 /// The scrape endpoint.
-pub async fn scrape(State(state): State<AppState>) -> impl IntoResponse {
+pub async fn scrape(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+) -> Result<impl IntoResponse, ApiError> {
+    // With `http.metrics_token` set, only a scraper that has it.
+    if let Some(token) = &state.http.metrics_token {
+        let given = headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or_default();
+        let expected: [u8; 32] = sha2::Sha256::digest(token.as_bytes()).into();
+        if !super::auth::token_matches(given.trim(), &expected) {
+            return Err(ApiError::unauthorized("/metrics needs the metrics token"));
+        }
+    }
     let stats = state.core.stats();
     for (kind, s) in &stats.channels {
         let kind = kind.as_str();
@@ -41,13 +58,14 @@ pub async fn scrape(State(state): State<AppState>) -> impl IntoResponse {
         metrics::gauge!("switchboard_agents", "status" => *status).set(*n as f64);
     }
     metrics::gauge!("switchboard_router_fallbacks").set(stats.router.fallbacks as f64);
+    metrics::gauge!("switchboard_long_polls_waiting").set(state.long_polls.waiting() as f64);
     for p in state.core.plugins() {
         metrics::gauge!("switchboard_plugin_calls", "plugin" => p.name.clone()).set(p.calls as f64);
         metrics::gauge!("switchboard_plugin_failures", "plugin" => p.name.clone())
             .set(p.failures as f64);
     }
-    (
+    Ok((
         [(CONTENT_TYPE, "text/plain; version=0.0.4")],
         state.metrics.render(),
-    )
+    ))
 }

@@ -11,11 +11,13 @@
 mod agents;
 mod auth;
 mod body;
+mod client;
 mod conversations;
 mod customers;
 mod error;
 mod events;
 mod floor;
+mod long_poll;
 pub mod metrics;
 mod plugins;
 mod queues;
@@ -31,10 +33,14 @@ use axum::routing::{any, get, post};
 use serde_json::json;
 use tower_http::trace::TraceLayer;
 
+use crate::config::HttpConfig;
 use crate::core::Core;
 
 pub use auth::Principal;
+pub use body::BodyDeadline;
+pub use client::Throttle;
 pub use error::ApiError;
+pub use long_poll::LongPolls;
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -45,6 +51,12 @@ pub struct AppState {
     pub metrics: metrics_exporter_prometheus::PrometheusHandle,
     /// SHA-256 of the admin token.
     pub admin_token_digest: Arc<[u8; 32]>,
+    /// What the HTTP server allows anyone on the network.
+    pub http: Arc<HttpConfig>,
+    /// Failed sign-ins per client address.
+    pub auth_failures: Arc<client::Throttle>,
+    /// Webhook reads held until their thread changes.
+    pub long_polls: Arc<LongPolls>,
     /// Counts the live clones of this state (one per connection task), so
     /// shutdown can wait until nothing holds the data directory any more.
     pub lifetime: Arc<()>,
@@ -74,6 +86,10 @@ pub fn app(state: AppState, max_body_bytes: usize) -> Router {
         .route("/api/agents/{id}", get(agents::show).put(agents::put))
         .route("/api/agents/{id}/status", post(agents::status))
         .route("/api/agents/{id}/tasks", get(agents::tasks))
+        .route(
+            "/api/agents/{id}/token",
+            post(agents::rotate_token).delete(agents::deactivate),
+        )
         .route("/api/tasks/{id}", get(tasks::task))
         .route("/api/tasks/{id}/accept", post(tasks::accept))
         .route("/api/tasks/{id}/reject", post(tasks::reject))
@@ -104,8 +120,38 @@ pub fn app(state: AppState, max_body_bytes: usize) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(max_body_bytes))
+        .layer(axum::middleware::map_response(security_headers))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// Headers every response carries unless it set its own: no sniffing, no
+/// framing, no referrer; JSON gets a CSP that allows nothing (the UI and
+/// plugin pages set their own).
+async fn security_headers(mut response: axum::response::Response) -> axum::response::Response {
+    use axum::http::{HeaderValue, header};
+    let headers = response.headers_mut();
+    let json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    for (name, value) in [
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (header::REFERRER_POLICY, "no-referrer"),
+    ] {
+        headers
+            .entry(name)
+            .or_insert_with(|| HeaderValue::from_static(value));
+    }
+    if json {
+        headers
+            .entry(header::CONTENT_SECURITY_POLICY)
+            .or_insert_with(|| {
+                HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'")
+            });
+    }
+    response
 }
 
 async fn healthz() -> axum::Json<serde_json::Value> {

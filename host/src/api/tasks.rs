@@ -16,14 +16,18 @@ pub async fn task(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<Task>, ApiError> {
-    let task = state
-        .core
-        .task(&id)
-        .ok_or_else(|| ApiError::not_found(format!("no task {id}")))?;
-    if !who.sees_all() && task.agent_id.as_deref() != who.agent_id() {
-        return Err(ApiError::forbidden(format!("task {id} is not yours")));
+    Ok(Json(visible(&who, &state, &id)?))
+}
+
+/// Task `id` if the caller may see it. An agent's view of someone else's
+/// task is the same as of a task that does not exist: ids are sequential,
+/// and a different answer would tell what exists.
+fn visible(who: &Principal, state: &AppState, id: &str) -> Result<Task, ApiError> {
+    let task = state.core.task(id);
+    match task {
+        Some(t) if who.sees_all() || t.agent_id.as_deref() == who.agent_id() => Ok(t),
+        _ => Err(ApiError::not_found(format!("no task {id}"))),
     }
-    Ok(Json(task))
 }
 
 /// `POST /api/tasks/{id}/accept` (the reserved agent).
@@ -33,6 +37,7 @@ pub async fn accept(
     Path(id): Path<String>,
 ) -> Result<Json<Task>, ApiError> {
     let agent = who.require_agent()?;
+    visible(&who, &state, &id)?;
     Ok(Json(state.core.accept(&id, agent).await?))
 }
 
@@ -43,6 +48,7 @@ pub async fn reject(
     Path(id): Path<String>,
 ) -> Result<Json<Task>, ApiError> {
     let agent = who.require_agent()?;
+    visible(&who, &state, &id)?;
     Ok(Json(state.core.reject(&id, agent).await?))
 }
 
@@ -63,6 +69,7 @@ pub async fn complete(
     request: axum::extract::Request,
 ) -> Result<Json<Task>, ApiError> {
     let agent = who.require_agent()?.to_string();
+    visible(&who, &state, &id)?;
     let bytes = super::body::read_body(request, &()).await?;
     let body: CompleteBody = if bytes.iter().all(u8::is_ascii_whitespace) {
         CompleteBody::default()

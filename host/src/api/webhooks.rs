@@ -3,11 +3,17 @@
 //! events it reported are durably stored.
 //!
 //! Long-poll: a plugin answering a `GET` with the header
-//! `x-switchboard-long-poll: <ms>` asks the host to hold the request until
-//! something happens to a message of that channel (a reply is delivered, a
-//! status changes) or the time runs out (at most 30 s), then to ask the
-//! plugin again and send that answer. Plugins never block: the host waits.
-//! The web chat's visitor reads use it.
+//! `x-switchboard-long-poll: <ms>` (and `x-switchboard-long-poll-key:
+//! <thread key>`) asks the host to hold the request until something happens
+//! to a message of that thread (a reply is delivered, a status changes; no
+//! key: any thread of the channel) or the time runs out (at most 30 s),
+//! then to ask the plugin again and send that answer. Plugins never block:
+//! the host waits (`long_poll.rs`). The web chat's visitor reads use it.
+//!
+//! Every request reaches the plugin with `x-switchboard-client-ip`: the
+//! client's address as the host sees it (for per-address limits). The
+//! forwarding headers (`Forwarded`, `X-Forwarded-*`, `X-Real-IP`) reach it
+//! only from a trusted reverse proxy (`http.trusted_proxies`).
 
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -16,11 +22,10 @@ use axum::response::Response;
 
 use std::time::Duration;
 
-use tokio::sync::broadcast;
-
 use crate::core::{HttpRequest, HttpResponse};
-use crate::events::Event;
 
+use super::client::{FORWARDING_HEADERS, client_ip, from_trusted_proxy};
+use super::long_poll::Refused;
 use super::{ApiError, AppState};
 
 /// Largest number of headers passed to a plugin.
@@ -32,6 +37,14 @@ const LONG_POLL_HEADER: &str = "x-switchboard-long-poll";
 /// The longest the host holds a long-poll.
 const MAX_LONG_POLL_MS: u64 = 30_000;
 
+/// The response header naming what a long-poll waits on (a thread key).
+const LONG_POLL_KEY_HEADER: &str = "x-switchboard-long-poll-key";
+
+/// The request header telling a plugin the client's address (as the host
+/// sees it: the peer, or what a trusted proxy forwarded). A client's own
+/// header of that name is dropped.
+pub const CLIENT_IP_HEADER: &str = "x-switchboard-client-ip";
+
 /// The handler for both webhook routes.
 pub async fn handle(State(state): State<AppState>, request: Request) -> Result<Response, ApiError> {
     let path = request.uri().path().to_string();
@@ -41,14 +54,22 @@ pub async fn handle(State(state): State<AppState>, request: Request) -> Result<R
         .filter(|p| !p.is_empty())
         .ok_or_else(|| ApiError::not_found("no plugin in the webhook path"))?
         .to_string();
+    let client = client_ip(
+        request.extensions(),
+        request.headers(),
+        &state.http.trusted_proxies,
+    );
     let method = request.method().as_str().to_ascii_uppercase();
     let path_with_query = request
         .uri()
         .path_and_query()
         .map_or(path.clone(), |pq| pq.as_str().to_string());
-    let headers: Vec<(String, String)> = request
+    let proxied = from_trusted_proxy(request.extensions(), &state.http.trusted_proxies);
+    let mut headers: Vec<(String, String)> = request
         .headers()
         .iter()
+        .filter(|(k, _)| k.as_str() != CLIENT_IP_HEADER)
+        .filter(|(k, _)| proxied || !FORWARDING_HEADERS.contains(&k.as_str()))
         .take(MAX_HEADERS)
         .filter_map(|(k, v)| {
             Some((
@@ -57,6 +78,9 @@ pub async fn handle(State(state): State<AppState>, request: Request) -> Result<R
             ))
         })
         .collect();
+    if let Some(ip) = client {
+        headers.push((CLIENT_IP_HEADER.to_string(), ip.to_string()));
+    }
     let body = super::body::read_body(request, &()).await?;
     let http = HttpRequest {
         method,
@@ -64,25 +88,35 @@ pub async fn handle(State(state): State<AppState>, request: Request) -> Result<R
         headers,
         body: body.to_vec(),
     };
-    // Subscribed before the plugin reads, so nothing that happens between
-    // its answer and the wait is missed. Only reads can long-poll, so
-    // writes do not make the core build events for nobody.
-    let mut changes = (http.method == "GET").then(|| state.core.subscribe());
+    let polls = &state.long_polls;
+    let mut since = polls.generation();
     let mut response = state.core.handle_webhook(&plugin, &http).await?;
     // Held until the plugin has something to say (it stops asking to wait)
-    // or the first answer's time runs out: a change on the channel may not
-    // be the one the reader waits for (a reply is announced when queued,
-    // and readable only once delivered).
+    // or the first answer's time runs out; asked again only when its thread
+    // changed (a change may still not be the one the reader waits for: a
+    // reply is announced when queued, and readable only once delivered).
     let mut deadline = None;
-    while let (Some(wait_ms), Some(changes)) = (take_long_poll(&mut response), changes.as_mut()) {
+    while http.method == "GET"
+        && let Some((wait_ms, thread)) = take_long_poll(&mut response)
+    {
         let deadline = *deadline
             .get_or_insert_with(|| tokio::time::Instant::now() + Duration::from_millis(wait_ms));
-        if !wait_for_channel(&state, changes, &plugin, deadline).await {
-            break;
+        let (held, woken) = polls
+            .hold(&plugin, &thread, client, since, &state.http)
+            .map_err(|Refused::Busy(why)| ApiError::too_many(why, 1_000))?;
+        if !woken {
+            let notified = held.notify.notified();
+            tokio::pin!(notified);
+            tokio::select! {
+                _ = notified => {}
+                _ = tokio::time::sleep_until(deadline) => break,
+                _ = state.core.closed() => break,
+            }
         }
+        drop(held);
+        since = polls.generation();
         response = state.core.handle_webhook(&plugin, &http).await?;
     }
-    drop(changes);
     let mut builder =
         Response::builder().status(StatusCode::from_u16(response.status).unwrap_or(StatusCode::OK));
     for (name, value) in &response.headers {
@@ -100,46 +134,21 @@ pub async fn handle(State(state): State<AppState>, request: Request) -> Result<R
 
 /// Removes the long-poll header from a plugin's response; returns how long
 /// it asked the host to wait.
-fn take_long_poll(response: &mut HttpResponse) -> Option<u64> {
+fn take_long_poll(response: &mut HttpResponse) -> Option<(u64, String)> {
     let index = response
         .headers
         .iter()
         .position(|(name, _)| name.eq_ignore_ascii_case(LONG_POLL_HEADER))?;
     let (_, value) = response.headers.remove(index);
+    let key = response
+        .headers
+        .iter()
+        .position(|(name, _)| name.eq_ignore_ascii_case(LONG_POLL_KEY_HEADER))
+        .map(|i| response.headers.remove(i).1)
+        .unwrap_or_default();
     value
         .trim()
         .parse::<u64>()
         .ok()
-        .map(|ms| ms.min(MAX_LONG_POLL_MS))
-}
-
-/// Waits until `deadline` for a change to a message of `channel`; false
-/// when the time ran out or the host is shutting down.
-async fn wait_for_channel(
-    state: &AppState,
-    changes: &mut broadcast::Receiver<Event>,
-    channel: &str,
-    deadline: tokio::time::Instant,
-) -> bool {
-    let wait = async {
-        loop {
-            match changes.recv().await {
-                Ok(event)
-                    if event.kind.starts_with("message.")
-                        && event.data.get("channel").and_then(|c| c.as_str()) == Some(channel) =>
-                {
-                    return true;
-                }
-                Ok(_) => {}
-                // Missed events may have been this channel's: look again.
-                Err(broadcast::error::RecvError::Lagged(_)) => return true,
-                Err(broadcast::error::RecvError::Closed) => return false,
-            }
-        }
-    };
-    tokio::select! {
-        changed = wait => changed,
-        _ = tokio::time::sleep_until(deadline) => false,
-        _ = state.core.closed() => false,
-    }
+        .map(|ms| (ms.min(MAX_LONG_POLL_MS), key))
 }

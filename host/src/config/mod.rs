@@ -9,8 +9,10 @@
 //! string. `--set runtime.default_timeout_ms=500` does the same from the
 //! command line and wins over the environment (see `load.rs`).
 
+mod http;
 mod load;
 
+pub use http::HttpConfig;
 pub use load::ConfigError;
 
 use std::collections::BTreeMap;
@@ -34,6 +36,8 @@ pub struct Config {
     pub admin_token: Option<String>,
     /// Largest request body accepted, in bytes (larger bodies get 413).
     pub max_body_bytes: usize,
+    /// What anyone on the network may do: connections, timeouts, limits.
+    pub http: HttpConfig,
     /// The plugin runtime.
     pub runtime: RuntimeConfig,
     /// Per-plugin admin settings, by plugin name.
@@ -59,6 +63,7 @@ impl Default for Config {
             plugins_dir: None,
             admin_token: None,
             max_body_bytes: 1024 * 1024,
+            http: HttpConfig::default(),
             runtime: RuntimeConfig::default(),
             plugins: BTreeMap::new(),
             customers: CustomersConfig::default(),

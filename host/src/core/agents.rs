@@ -27,6 +27,21 @@ impl Core {
         Ok((self.routing.view(&agent), token))
     }
 
+    /// Gives an agent a new bearer token (shown once); its earlier tokens
+    /// are refused at once.
+    pub async fn rotate_token(&self, id: &str) -> Result<(Agent, String), CoreError> {
+        let (agent, token, seq) = self.routing.rotate_token(id)?;
+        self.store.durable(seq).await?;
+        Ok((self.routing.view(&agent), token))
+    }
+
+    /// Revokes an agent's tokens and signs it out, at once.
+    pub async fn deactivate_agent(&self, id: &str) -> Result<Agent, CoreError> {
+        let (agent, seq) = self.routing.deactivate(id)?;
+        self.store.durable(seq).await?;
+        Ok(self.routing.view(&agent))
+    }
+
     /// An agent as the API shows it (default capacities filled in).
     pub fn agent(&self, id: &str) -> Option<Agent> {
         self.routing.agent(id).map(|a| self.routing.view(&a))

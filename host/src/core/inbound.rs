@@ -349,6 +349,8 @@ impl Core {
     /// Tells listeners about a new message of `conversation`; the agent
     /// holding its task sees it on their own stream.
     pub(super) fn publish_message(&self, message: &Message, conversation: &Conversation) {
+        self.events
+            .touched(&conversation.channel, &conversation.thread_key);
         let agent = message.agent_id.clone().or_else(|| {
             conversation
                 .task_id
@@ -399,7 +401,11 @@ impl Core {
             let mut batch = Batch::new();
             self.conversations.save_message(&mut batch, &message);
             self.store.write(batch)?;
-            publish_status(&self.events, &message, None);
+            let thread = self
+                .conversations
+                .get(&message.conversation_id)?
+                .map(|c| c.thread_key);
+            publish_status(&self.events, &message, None, thread.as_deref());
         }
         Ok(())
     }

@@ -169,6 +169,11 @@ impl Core {
         self.events.subscribe()
     }
 
+    /// Follows which conversation threads change, for held webhook reads.
+    pub fn subscribe_threads(&self) -> broadcast::Receiver<Arc<(String, String)>> {
+        self.events.subscribe_threads()
+    }
+
     /// Resolves once the host is shutting down.
     pub async fn closed(&self) {
         self.events.closed().await
@@ -179,8 +184,17 @@ impl Core {
     }
 }
 
-/// Tells listeners that a message's delivery status changed.
-fn publish_status(events: &Events, message: &Message, customer: Option<&str>) {
+/// Tells listeners that a message's delivery status changed (and held
+/// reads of its thread, when known).
+fn publish_status(
+    events: &Events,
+    message: &Message,
+    customer: Option<&str>,
+    thread: Option<&str>,
+) {
+    if let Some(thread) = thread {
+        events.touched(&message.channel, thread);
+    }
     events.publish(|| Event {
         kind: "message.status",
         at: now_ms(),

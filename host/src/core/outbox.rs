@@ -189,7 +189,8 @@ impl Outbox {
                     in_reply_to: Some(last.provider_message_id).filter(|p| !p.is_empty()),
                     metadata: last.metadata,
                 });
-                (action, Some(message), Some(conversation.customer_id))
+                let whose = (conversation.customer_id, conversation.thread_key);
+                (action, Some(message), Some(whose))
             }
         };
         entry.attempts += 1;
@@ -208,7 +209,11 @@ impl Outbox {
                 metrics::counter!("switchboard_outbox_delivered_total", "channel" => channel)
                     .increment(1);
                 if let Some(message) = &message {
-                    publish_status(&self.events, message, customer.as_deref());
+                    let (customer, thread) = customer
+                        .as_ref()
+                        .map(|(c, t)| (c.as_str(), t.as_str()))
+                        .unzip();
+                    publish_status(&self.events, message, customer, thread);
                 }
                 return Ok(Verdict::Done);
             }
@@ -245,7 +250,7 @@ impl Outbox {
                 .increment(1);
             tracing::error!(entry = %entry.id, message = %entry.item.message_id, channel = %entry.item.channel, "dead-lettered");
             if let Some(message) = &message {
-                publish_status(&self.events, message, None);
+                publish_status(&self.events, message, None, None);
             }
         }
         Ok(verdict)

@@ -36,6 +36,30 @@ pub struct AgentInput {
     pub role: Option<Role>,
 }
 
+/// A new random bearer token.
+fn new_token() -> Result<String, RoutingError> {
+    let mut bytes = [0u8; 24];
+    getrandom::fill(&mut bytes)
+        .map_err(|e| RoutingError::Invalid(format!("no randomness: {e}")))?;
+    Ok(format!("sb_agent_{}", hex::encode(bytes)))
+}
+
+/// Drops every token of `agent` (in memory and in `batch`); returns how
+/// many.
+fn forget_tokens(state: &mut State, batch: &mut Batch, agent: &str) -> usize {
+    let digests: Vec<String> = state
+        .tokens
+        .iter()
+        .filter(|(_, owner)| owner.as_str() == agent)
+        .map(|(digest, _)| digest.clone())
+        .collect();
+    for digest in &digests {
+        state.tokens.remove(digest);
+        batch.delete(keys::agent_token(digest));
+    }
+    digests.len()
+}
+
 /// SHA-256 hex of a bearer token.
 pub fn token_digest(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
@@ -66,10 +90,7 @@ impl Routing {
                 (agent, None)
             }
             None => {
-                let mut bytes = [0u8; 24];
-                getrandom::fill(&mut bytes)
-                    .map_err(|e| RoutingError::Invalid(format!("no randomness: {e}")))?;
-                let token = format!("sb_agent_{}", hex::encode(bytes));
+                let token = new_token()?;
                 let number = state.next_number;
                 state.next_number += 1;
                 (
@@ -86,6 +107,7 @@ impl Routing {
                         status_since: now,
                         idle_since: now,
                         created_at: now,
+                        deactivated: false,
                     },
                     Some(token),
                 )
@@ -106,6 +128,62 @@ impl Routing {
         drop(state);
         self.wake();
         Ok((agent, token, seq))
+    }
+
+    /// Gives an agent a new bearer token (returned once) and takes every
+    /// earlier one away at once; a deactivated agent is active again.
+    pub fn rotate_token(&self, id: &str) -> Result<(Agent, String, u64), RoutingError> {
+        let token = new_token()?;
+        let digest = token_digest(&token);
+        let mut state = self.lock();
+        let mut agent = state
+            .agents
+            .get(id)
+            .cloned()
+            .ok_or_else(|| RoutingError::NotFound(format!("no agent {id}")))?;
+        let mut batch = Batch::new();
+        let old = forget_tokens(&mut state, &mut batch, id);
+        agent.deactivated = false;
+        batch.put_json(keys::agent(id), &agent);
+        batch.put(keys::agent_token(&digest), agent.id.clone());
+        let seq = self.inner.store.write(batch)?;
+        state.tokens.insert(digest, agent.id.clone());
+        state.agents.insert(agent.id.clone(), agent.clone());
+        drop(state);
+        tracing::info!(agent = %id, revoked = old, "agent token rotated");
+        Ok((agent, token, seq))
+    }
+
+    /// Takes every token of an agent away and signs it out (offline, its
+    /// reservations back in the queue): refused at once, until an admin
+    /// rotates its token.
+    pub fn deactivate(&self, id: &str) -> Result<(Agent, u64), RoutingError> {
+        let now = now_ms();
+        let mut state = self.lock();
+        let mut agent = state
+            .agents
+            .get(id)
+            .cloned()
+            .ok_or_else(|| RoutingError::NotFound(format!("no agent {id}")))?;
+        let mut batch = Batch::new();
+        forget_tokens(&mut state, &mut batch, id);
+        let returned = self.return_reservations(&mut state, &mut batch, id);
+        if agent.status != AgentStatus::Offline {
+            agent.status = AgentStatus::Offline;
+            agent.status_since = now;
+        }
+        agent.deactivated = true;
+        batch.put_json(keys::agent(id), &agent);
+        let seq = self.inner.store.write(batch)?;
+        state.agents.insert(id.to_string(), agent.clone());
+        drop(state);
+        for t in &returned {
+            self.publish("task.returned", t);
+        }
+        self.publish_agent(&agent);
+        self.wake();
+        tracing::info!(agent = %id, "agent deactivated: its tokens are revoked");
+        Ok((agent, seq))
     }
 
     /// An agent by id.
@@ -139,6 +217,11 @@ impl Routing {
             .get(id)
             .cloned()
             .ok_or_else(|| RoutingError::NotFound(format!("no agent {id}")))?;
+        if agent.deactivated && status == AgentStatus::Available {
+            return Err(RoutingError::Conflict(format!(
+                "agent {id} is deactivated: an admin must give it a new token first"
+            )));
+        }
         let mut batch = Batch::new();
         let mut returned = Vec::new();
         if agent.status != status {

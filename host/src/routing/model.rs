@@ -181,4 +181,8 @@ pub struct Agent {
     pub idle_since: u64,
     /// Unix ms.
     pub created_at: u64,
+    /// Its tokens were revoked: it cannot sign in or take work until an
+    /// admin gives it a new token.
+    #[serde(default)]
+    pub deactivated: bool,
 }

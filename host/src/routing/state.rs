@@ -185,6 +185,7 @@ pub(super) mod tests {
             status_since: 0,
             idle_since: 0,
             created_at: 0,
+            deactivated: false,
         }
     }
 

@@ -18,6 +18,10 @@
 //!    `signature` must be hex HMAC-SHA256 of `timestamp` + `token`, keyed
 //!    with the `signing_key`. A missing field, a mismatch, or no configured
 //!    `signing_key` is `unauthorized` (the host answers 401, stores nothing).
+//!    That signature proves only that Mailgun made the `timestamp`/`token`
+//!    pair — the other fields are not signed — so a `timestamp` more than
+//!    5 minutes from now, or a `token` already used, is `unauthorized` too
+//!    (see [`replay`]): a captured post cannot be replayed or altered later.
 //! 2. A body that does not parse is `bad-request` (400); a method other than
 //!    `POST` gets 405 and no events; another sub-path gets 404.
 //! 3. One message results: the sender's email (`sender`, else the address in
@@ -69,6 +73,7 @@ pub mod headers;
 pub mod inbound;
 pub mod outbound;
 pub mod post;
+pub mod replay;
 
 use post::Post;
 
@@ -107,12 +112,10 @@ fn verify(post: &Post) -> Result<(), PluginError> {
         post.non_empty(name)
             .ok_or_else(|| PluginError::unauthorized(format!("missing `{name}`")))
     };
-    signature::verify_mailgun(
-        signing_key.trim(),
-        field("timestamp")?,
-        field("token")?,
-        field("signature")?,
-    )
+    let (timestamp, token) = (field("timestamp")?, field("token")?);
+    signature::verify_mailgun(signing_key.trim(), timestamp, token, field("signature")?)?;
+    let timestamp = replay::fresh(timestamp, switchboard_sdk::now_ms() / 1000)?;
+    replay::use_token(token.trim(), timestamp)
 }
 
 struct Email;

@@ -63,14 +63,31 @@
 //!
 //! # The session secret
 //!
-//! The secret of a session is hex `HMAC-SHA256(key, session_id)`, where `key`
+//! The secret of a session is `<expires>.<mac>`: `expires` the unix second
+//! the session ends (`session_ttl_hours` after its first message, default
+//! 24), `mac` hex `HMAC-SHA256(key, "<session_id>.<expires>")`, where `key`
 //! is 32 random bytes the plugin generates on first use and keeps in its kv
 //! store (`key`). A session is created by its first message (kv
 //! `session/<id>`); every later message of that session, and every read of its
-//! replies, must carry the secret in the `x-webchat-secret` header (or the
-//! `secret` query parameter), checked in constant time, or it is refused
-//! with `401` and nothing is stored. So a session id alone never lets anyone
-//! post into or read someone else's chat.
+//! replies, must carry the secret in the `x-webchat-secret` header — only
+//! there: a query parameter ends up in access logs — checked in constant
+//! time, or it is refused with `401` and nothing is stored. So a session id
+//! alone never lets anyone post into or read someone else's chat, and a
+//! leaked secret stops working when its session ends (the widget then starts
+//! a new one).
+//!
+//! # Floods
+//!
+//! Starting a session is limited, so that nobody can fill the queue with
+//! anonymous chats: per client address (the host's `x-switchboard-client-ip`:
+//! the peer, or what a trusted reverse proxy forwarded) at most
+//! `new_sessions_per_address_per_minute` (default 10), per browser origin at
+//! most `new_sessions_per_origin_per_minute` (default 60), and at most
+//! `max_unverified_sessions_per_hour` (default 1000) sessions whose visitor
+//! is not vouched for started in the last hour. Past a limit, a first
+//! message is answered `429` with `Retry-After` and nothing is stored.
+//! Messages of existing sessions are never limited by it; 0 turns a limit
+//! off.
 //!
 //! # Replies
 //!
@@ -105,8 +122,15 @@ use serde_json::{Value, json};
 use switchboard_sdk::{
     Channel, ChannelEvent, ChannelInfo, ChannelKind, Delivery, DeliveryError, DeliveryStatus,
     ErrorKind, HostError, HttpRequest, HttpResponse, Identity, InboundMessage, OutboundAction,
-    PluginError, StatusUpdate, WebhookOutcome, config, kv, now_ms, random_bytes, signature,
+    PluginError, StatusUpdate, WebhookOutcome, config, kv, now_ms, signature,
 };
+
+mod cors;
+mod flood;
+mod session;
+
+use cors::{ALLOW_METHODS, Cors};
+use session::{Session, load_key, load_or_create_key, replies_key, session_key};
 
 /// The widget script.
 const WIDGET_JS: &str = include_str!("widget.js");
@@ -115,8 +139,6 @@ const DEMO_HTML: &str = include_str!("demo.html");
 
 /// The channel name in the visitor's handle identity.
 const HANDLE_CHANNEL: &str = "webchat";
-/// The header carrying the session secret.
-const SECRET_HEADER: &str = "x-webchat-secret";
 /// Longest session id and client message id, in characters.
 const MAX_ID_LEN: usize = 128;
 /// Longest message text, in characters.
@@ -130,9 +152,6 @@ const MAX_LOG_BYTES: usize = 900 * 1024;
 
 /// How long after a reply a poll keeps reporting it delivered, ms.
 const RECENT_MS: u64 = 30_000;
-
-const ALLOW_HEADERS: &str = "content-type, x-webchat-secret";
-const ALLOW_METHODS: &str = "GET, POST, OPTIONS";
 
 struct WebChat;
 
@@ -162,18 +181,6 @@ struct Visitor {
     identifier_hash: Option<String>,
 }
 
-/// What the kv store keeps about a session (`session/<id>`).
-#[derive(Serialize, Deserialize, Default)]
-struct Session {
-    #[serde(default)]
-    created_at: u64,
-    /// Messages accepted so far (numbers the ids of messages without a client id).
-    #[serde(default)]
-    messages: u64,
-    #[serde(default)]
-    last_at: u64,
-}
-
 /// One agent reply in a session's log (`replies/<id>`).
 #[derive(Serialize, Deserialize, Clone)]
 struct Reply {
@@ -182,76 +189,6 @@ struct Reply {
     text: String,
     at: u64,
     author: String,
-}
-
-/// The CORS verdict for one request.
-enum Cors {
-    /// No `Origin` header: not a cross-origin browser request.
-    None,
-    /// An allowed origin, echoed back.
-    Allow(String),
-}
-
-impl Cors {
-    fn check(request: &HttpRequest) -> Result<Cors, PluginError> {
-        let Some(origin) = request.header("origin").map(str::trim) else {
-            return Ok(Cors::None);
-        };
-        if origin_allowed(origin, request) {
-            Ok(Cors::Allow(origin.to_string()))
-        } else {
-            Err(PluginError::forbidden(format!(
-                "origin `{}` is not allowed to use web chat",
-                origin.chars().take(200).collect::<String>()
-            )))
-        }
-    }
-
-    fn apply(&self, mut response: HttpResponse) -> HttpResponse {
-        response = response.header("vary", "origin");
-        if let Cors::Allow(origin) = self {
-            response = response
-                .header("access-control-allow-origin", origin.clone())
-                .header("access-control-allow-headers", ALLOW_HEADERS)
-                .header("access-control-allow-methods", ALLOW_METHODS)
-                .header("access-control-max-age", "600");
-        }
-        response
-    }
-
-    fn origin(&self) -> Option<&str> {
-        match self {
-            Cors::None => None,
-            Cors::Allow(o) => Some(o),
-        }
-    }
-}
-
-/// Whether a browser origin may call the endpoints: listed in
-/// `allowed_origins` (or `*` is), or the host's own origin.
-fn origin_allowed(origin: &str, request: &HttpRequest) -> bool {
-    let listed = config::list("allowed_origins").iter().any(|allowed| {
-        let allowed = allowed.trim().trim_end_matches('/');
-        allowed == "*" || allowed.eq_ignore_ascii_case(origin)
-    });
-    listed || same_origin(origin, request)
-}
-
-/// Whether `origin` names the host the request was sent to (a page served
-/// by the host itself, such as the demo page: browsers send `Origin` on
-/// same-origin POSTs too).
-fn same_origin(origin: &str, request: &HttpRequest) -> bool {
-    let Some((scheme, authority)) = origin.split_once("://") else {
-        return false;
-    };
-    if !matches!(scheme, "http" | "https") || authority.is_empty() {
-        return false;
-    }
-    ["host", "x-forwarded-host"]
-        .iter()
-        .filter_map(|h| request.header(h))
-        .filter_map(|v| v.split(',').next())
-        .any(|host| host.trim().eq_ignore_ascii_case(authority))
 }
 
 impl Channel for WebChat {
@@ -426,15 +363,30 @@ fn post_message(request: &HttpRequest, cors: &Cors) -> Result<WebhookOutcome, Pl
         ));
     }
 
-    // Authenticate before writing anything.
+    let vouched = vouched_for(
+        email.as_deref().or(phone.as_deref()),
+        identifier_hash.as_deref(),
+    );
+    // Authenticate (or, for a new session, check the flood limits) before
+    // writing anything.
     let session_key = session_key(&session_id);
     let existing: Option<Session> =
         kv::get_json(&session_key).map_err(|e| kv_error("reading the session", &e))?;
     let key = if existing.is_some() {
         let key = load_key()?.ok_or_else(|| PluginError::unauthorized("wrong session secret"))?;
-        verify_secret(&key, &session_id, request)?;
+        session::verify(&key, &session_id, request)?;
         key
     } else {
+        let address = request.header(flood::CLIENT_IP_HEADER);
+        let limits = flood::Limits::from_config();
+        if let Err(refused) = flood::admit(limits, address, cors.origin(), vouched, now_ms())? {
+            let body = json!({"error": {"code": "too_many_requests", "message": refused.message}});
+            return Ok(WebhookOutcome::respond(
+                HttpResponse::json(429, &body)
+                    .header("retry-after", refused.retry_after_secs.to_string()),
+                Vec::new(),
+            ));
+        }
         load_or_create_key()?
     };
     let now = now_ms();
@@ -450,10 +402,6 @@ fn post_message(request: &HttpRequest, cors: &Cors) -> Result<WebhookOutcome, Pl
         Some(id) => format!("{session_id}:c:{id}"),
         None => format!("{session_id}:{}", session.messages),
     };
-    let vouched = vouched_for(
-        email.as_deref().or(phone.as_deref()),
-        identifier_hash.as_deref(),
-    );
     let attest = |identity: Identity| {
         if vouched {
             identity.verified()
@@ -478,7 +426,7 @@ fn post_message(request: &HttpRequest, cors: &Cors) -> Result<WebhookOutcome, Pl
         sent_at: None,
         metadata,
     });
-    let secret = signature::to_hex(&signature::hmac_sha256(&key, session_id.as_bytes()));
+    let secret = session::secret(&key, &session_id, session.created_at, session::ttl_secs());
     let body = json!({
         "session_id": session_id,
         "secret": secret,
@@ -494,6 +442,8 @@ fn post_message(request: &HttpRequest, cors: &Cors) -> Result<WebhookOutcome, Pl
 /// long-poll), for this long.
 const LONG_POLL_HEADER: &str = "x-switchboard-long-poll";
 const LONG_POLL_MS: u64 = 25_000;
+/// What the held read waits on: the session (the conversation's thread).
+const LONG_POLL_KEY_HEADER: &str = "x-switchboard-long-poll-key";
 
 /// `GET /webhooks/webchat/messages`: the agent replies after `after`; with
 /// `wait=1` and nothing new, held by the host until a reply arrives (or
@@ -515,7 +465,7 @@ fn read_replies(request: &HttpRequest) -> Result<WebhookOutcome, PluginError> {
             .map_err(|_| PluginError::bad_request("`after` must be a sequence number"))?,
     };
     let key = load_key()?.ok_or_else(|| PluginError::unauthorized("wrong session secret"))?;
-    verify_secret(&key, &session_id, request)?;
+    session::verify(&key, &session_id, request)?;
 
     let replies: Vec<Reply> = kv::get_json(&replies_key(&session_id))
         .map_err(|e| kv_error("reading the replies", &e))?
@@ -546,7 +496,10 @@ fn read_replies(request: &HttpRequest) -> Result<WebhookOutcome, PluginError> {
         .query_param("wait")
         .is_some_and(|w| matches!(w.as_str(), "1" | "true"));
     if fresh.is_empty() && wait {
-        response = response.header(LONG_POLL_HEADER, LONG_POLL_MS.to_string());
+        // Woken only by what happens in this session.
+        response = response
+            .header(LONG_POLL_HEADER, LONG_POLL_MS.to_string())
+            .header(LONG_POLL_KEY_HEADER, session_id.clone());
     }
     Ok(WebhookOutcome::respond(response, events))
 }
@@ -592,46 +545,6 @@ fn vouched_for(identifier: Option<&str>, identifier_hash: Option<&str>) -> bool 
     }
 }
 
-/// Checks the session secret (header, else `secret` query parameter) in
-/// constant time.
-fn verify_secret(key: &[u8], session_id: &str, request: &HttpRequest) -> Result<(), PluginError> {
-    let secret = match request.header(SECRET_HEADER) {
-        Some(s) => Some(s.to_string()),
-        None => request.query_param("secret"),
-    };
-    let Some(secret) = secret.filter(|s| !s.trim().is_empty()) else {
-        return Err(PluginError::unauthorized(
-            "this session needs its secret (x-webchat-secret)",
-        ));
-    };
-    if signature::verify_hmac_sha256_hex(key, session_id.as_bytes(), &secret) {
-        Ok(())
-    } else {
-        Err(PluginError::unauthorized("wrong session secret"))
-    }
-}
-
-/// The signing key, if one was generated.
-fn load_key() -> Result<Option<Vec<u8>>, PluginError> {
-    Ok(kv::get("key")
-        .map_err(|e| kv_error("reading the key", &e))?
-        .filter(|k| !k.is_empty()))
-}
-
-/// The signing key, generated (32 random bytes) on first use.
-fn load_or_create_key() -> Result<Vec<u8>, PluginError> {
-    if let Some(key) = load_key()? {
-        return Ok(key);
-    }
-    let key = random_bytes(32);
-    if key.len() != 32 {
-        return Err(PluginError::internal("no randomness for the session key"));
-    }
-    kv::set("key", &key).map_err(|e| kv_error("saving the key", &e))?;
-    // Two first calls racing: use whichever key was stored last.
-    Ok(load_key()?.unwrap_or(key))
-}
-
 /// Trims the reply log to its caps and serializes it; `None` when even the
 /// newest reply alone is too large.
 fn cap_log(replies: &mut Vec<Reply>) -> Option<Vec<u8>> {
@@ -655,14 +568,6 @@ fn cap_log(replies: &mut Vec<Reply>) -> Option<Vec<u8>> {
         }
     }
     Some(bytes)
-}
-
-fn session_key(session_id: &str) -> String {
-    format!("session/{session_id}")
-}
-
-fn replies_key(session_id: &str) -> String {
-    format!("replies/{session_id}")
 }
 
 /// A session id (`[A-Za-z0-9_-]`) or, with `client`, a client message id

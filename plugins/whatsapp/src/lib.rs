@@ -450,7 +450,10 @@ fn handshake(request: &HttpRequest) -> Result<WebhookOutcome, PluginError> {
     let mode = request.query_param("hub.mode");
     let token = request.query_param("hub.verify_token");
     let challenge = request.query_param("hub.challenge").unwrap_or_default();
-    if expected.is_empty() || mode.as_deref() != Some("subscribe") || token != Some(expected) {
+    let matches = token
+        .as_deref()
+        .is_some_and(|t| signature::constant_time_eq(t.as_bytes(), expected.as_bytes()));
+    if expected.is_empty() || mode.as_deref() != Some("subscribe") || !matches {
         return Err(PluginError::forbidden(
             "the verification token does not match",
         ));

@@ -6,7 +6,7 @@ use base64::Engine as _;
 use serde_json::{Value, json};
 use switchboard_tests::channels::secrets::EMAIL_SIGNING_KEY as SIGNING_KEY;
 use switchboard_tests::channels::{
-    fixture, form_with, mailgun_signed, reply, take_task, wait_status,
+    fixture, form_with, mailgun_signed, mailgun_signed_at, reply, take_task, wait_status,
 };
 use switchboard_tests::{MockServer, TestHost};
 
@@ -165,6 +165,43 @@ async fn bad_or_missing_signatures_are_refused_and_store_nothing() {
 }
 
 #[tokio::test]
+async fn captured_posts_cannot_be_replayed() {
+    let mock = MockServer::start().await;
+    let host = TestHost::with_email(&mock, |_| {}).await;
+    let now = switchboard_tests::now_ms() / 1000;
+    let inbound = fixture("email/inbound.form");
+
+    // Correctly signed, but an hour old: a post captured earlier.
+    let hour_old = mailgun_signed_at(SIGNING_KEY, &inbound, &(now - 3600).to_string(), "t-old");
+    let (status, text) = post_form(&host, hour_old).await;
+    assert_eq!(status, 401, "{text}");
+    assert!(text.contains("timestamp"), "{text}");
+    assert_nothing_stored(&host).await;
+
+    // A fresh post is accepted once; its token replayed with other
+    // (unsigned) fields is refused and stores nothing.
+    let first = mailgun_signed_at(SIGNING_KEY, &inbound, &now.to_string(), "t-once");
+    assert_eq!(post_form(&host, first.clone()).await.0, 200);
+    let forged = form_with(
+        &form_with(
+            &first,
+            "stripped-text",
+            "Please send the refund to IBAN XX00",
+        ),
+        "Message-Id",
+        "<forged@mail.example.com>",
+    );
+    let (status, text) = post_form(&host, forged).await;
+    assert_eq!(status, 401, "{text}");
+    assert!(text.contains("already used"), "{text}");
+    let (status, _) = post_form(&host, first).await;
+    assert_eq!(status, 401, "the same post replayed verbatim");
+    let conversation = host.conversation(&only_conversation(&host).await).await;
+    assert_eq!(conversation["messages"].as_array().unwrap().len(), 1);
+    host.stop().await;
+}
+
+#[tokio::test]
 async fn without_a_signing_key_mail_is_refused() {
     let mock = MockServer::start().await;
     let host = TestHost::with_channels(
@@ -216,7 +253,7 @@ async fn a_redelivered_mail_is_stored_once() {
     let mock = MockServer::start().await;
     let host = TestHost::with_email(&mock, |_| {}).await;
     assert_eq!(post_form(&host, signed("email/inbound.form")).await.0, 200);
-    // Mailgun retries with the same post.
+    // Mailgun retries the same mail (a new post, signed anew).
     assert_eq!(post_form(&host, signed("email/inbound.form")).await.0, 200);
     let conversation_id = only_conversation(&host).await;
     let conv = host.conversation(&conversation_id).await;

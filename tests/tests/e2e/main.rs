@@ -16,6 +16,7 @@ mod crm;
 mod customers;
 mod email;
 mod example_plugin;
+mod hardening;
 mod hot_reload;
 mod routing;
 mod sandbox;

@@ -44,17 +44,6 @@ async fn agents_see_only_their_own_work() {
             "/api/agents/ann/status".to_string(),
             Some(json!({"status": "offline"})),
         ),
-        ("GET", format!("/api/tasks/{id}"), None),
-        ("POST", format!("/api/tasks/{id}/accept"), None),
-        ("POST", format!("/api/tasks/{id}/reject"), None),
-        ("GET", format!("/api/conversations/{conversation}"), None),
-        (
-            "POST",
-            format!("/api/conversations/{conversation}/messages"),
-            Some(json!({"text": "hi"})),
-        ),
-        ("GET", format!("/api/customers/{customer}"), None),
-        ("GET", format!("/api/customers/{customer}/timeline"), None),
         ("GET", "/api/queue".to_string(), None),
         ("GET", "/api/stats".to_string(), None),
         ("GET", "/api/agents".to_string(), None),
@@ -75,6 +64,37 @@ async fn agents_see_only_their_own_work() {
         let (status, error) = host.call(method, path, Some(&bob), body.clone()).await;
         assert_eq!(status, 403, "{method} {path}: {error}");
         assert_eq!(error["error"]["code"], "forbidden");
+    }
+    // A record that is not Bob's answers exactly like one that does not
+    // exist, so sequential ids do not tell an agent what exists.
+    let not_his = [
+        ("GET", format!("/api/tasks/{id}"), None),
+        ("POST", format!("/api/tasks/{id}/accept"), None),
+        ("POST", format!("/api/tasks/{id}/reject"), None),
+        ("POST", format!("/api/tasks/{id}/complete"), None),
+        ("GET", format!("/api/conversations/{conversation}"), None),
+        (
+            "POST",
+            format!("/api/conversations/{conversation}/messages"),
+            Some(json!({"text": "hi"})),
+        ),
+        ("GET", format!("/api/customers/{customer}"), None),
+        ("GET", format!("/api/customers/{customer}/timeline"), None),
+    ];
+    for (method, path, body) in &not_his {
+        let (status, error) = host.call(method, path, Some(&bob), body.clone()).await;
+        assert_eq!(status, 404, "{method} {path}: {error}");
+        assert_eq!(error["error"]["code"], "not_found", "{method} {path}");
+        let missing = path
+            .replace(&format!("/{id}"), "/999999")
+            .replace(&format!("/{conversation}"), "/999999")
+            .replace(&format!("/{customer}"), "/999999");
+        let (status, absent) = host.call(method, &missing, Some(&bob), body.clone()).await;
+        assert_eq!(status, 404, "{method} {missing}: {absent}");
+        assert_eq!(
+            absent["error"]["code"], error["error"]["code"],
+            "{method} {path}"
+        );
     }
     // An agent's look-up leaves out customers that are not its own.
     let (status, found) = host

@@ -30,7 +30,12 @@ async fn post_fixture(host: &TestHost) -> String {
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["session_id"], SESSION);
     let secret = body["secret"].as_str().unwrap().to_string();
-    assert_eq!(secret.len(), 64, "a hex HMAC-SHA256: {secret}");
+    // `<expires>.<hex HMAC-SHA256>`, expiring a day after the first message.
+    let (expires, mac) = secret.split_once('.').expect("expires.mac");
+    assert_eq!(mac.len(), 64, "a hex HMAC-SHA256: {secret}");
+    let in_a_day = switchboard_tests::now_ms() / 1000 + 24 * 3600;
+    let expires: u64 = expires.parse().unwrap();
+    assert!(expires.abs_diff(in_a_day) < 120, "{secret}");
     assert!(body["message_id"].as_str().is_some_and(|m| !m.is_empty()));
     secret
 }
@@ -143,7 +148,7 @@ async fn later_messages_of_a_session_need_its_secret() {
     let (status, body) = post(&host, second, &[("x-webchat-secret", secret.clone())]).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["secret"], secret.as_str());
-    // The query parameter works too.
+    // Only the header carries it: a query parameter ends up in access logs.
     let (status, body) = host
         .post_webhook(
             &format!("/webhooks/webchat?secret={secret}"),
@@ -153,6 +158,13 @@ async fn later_messages_of_a_session_need_its_secret() {
                 .unwrap(),
         )
         .await;
+    assert_eq!(status, 401, "{body}");
+    let (status, body) = post(
+        &host,
+        json!({"session_id": SESSION, "text": "third", "id": "c3"}),
+        &[("x-webchat-secret", secret.clone())],
+    )
+    .await;
     assert_eq!(status, 200, "{body}");
     let conversation = conversation_of(&host, &customer).await;
     assert_eq!(

@@ -1,4 +1,8 @@
-//! Wiring: data directory, admin token, plugins, runtime and HTTP server.
+//! Wiring: data directory, admin token, plugins, runtime and HTTP server
+//! (`listener.rs`: connections within limits, with timeouts).
+
+mod listener;
+mod tls;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -68,6 +72,9 @@ pub enum ServerError {
     /// No randomness for a generated admin token.
     #[error("no randomness for the admin token: {0}")]
     Random(String),
+    /// The TLS certificate or key cannot be used.
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
     /// The listen address cannot be bound.
     #[error("listening on {addr}: {source}")]
     Listen {
@@ -98,8 +105,12 @@ impl Server {
     /// serving HTTP on `config.listen`.
     pub async fn start(config: Config) -> Result<Server, ServerError> {
         let config = Arc::new(config);
-        std::fs::create_dir_all(&config.data_dir)
+        private_dir(&config.data_dir)
             .map_err(io_error("creating data directory", &config.data_dir))?;
+        let tls = tls::acceptor(
+            config.http.tls_cert.as_deref(),
+            config.http.tls_key.as_deref(),
+        )?;
         let store = Store::open_with(&config.data_dir.join("db"), config.durability).map_err(
             store_error(format!(
                 "opening the database in {}",
@@ -138,19 +149,27 @@ impl Server {
             )
             .map_err(store_error("loading agents and tasks".into()))?,
         );
-        let workers = core.start();
+        let mut workers = core.start();
         let watch = if config.runtime.watch {
             Some(runtime.watch()?)
         } else {
             None
         };
 
+        let http = Arc::new(config.http.clone());
         let state = AppState {
             core: core.clone(),
             metrics: api::metrics::handle(),
             admin_token_digest: Arc::new(Sha256::digest(admin_token.as_bytes()).into()),
+            auth_failures: Arc::new(api::Throttle::new(
+                config.http.auth_failures_per_minute,
+                60_000,
+            )),
+            http: http.clone(),
+            long_polls: Arc::default(),
             lifetime: Arc::new(()),
         };
+        workers.push(tokio::spawn(state.long_polls.clone().follow(core.clone())));
         let app_lifetime = Arc::downgrade(&state.lifetime);
         let app = api::app(state, config.max_body_bytes);
         let listen_error = |source| ServerError::Listen {
@@ -162,13 +181,9 @@ impl Server {
             .map_err(listen_error)?;
         let addr = listener.local_addr().map_err(listen_error)?;
         let (tx, rx) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = rx.await;
-                })
-                .await
-        });
+        let task = tokio::spawn(listener::serve(listener, app, http, tls, async {
+            let _ = rx.await;
+        }));
         tracing::info!(%addr, "switchboard listening");
         Ok(Server {
             addr,
@@ -235,6 +250,45 @@ fn admin_token(config: &Config) -> Result<String, ServerError> {
         path.display()
     );
     Ok(token)
+}
+
+/// Creates the data directory readable by this user alone (0700), and
+/// makes every file the process creates from now on so too (umask 077): it
+/// holds message text, tokens' digests and the web chat signing key.
+fn private_dir(dir: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{DirBuilderExt as _, PermissionsExt as _};
+        // SAFETY: umask only sets the process's file mode mask.
+        unsafe { libc::umask(0o077) };
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)?;
+        // A directory from an earlier version may be wider open.
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+        narrow_files(dir)
+    }
+    #[cfg(not(unix))]
+    std::fs::create_dir_all(dir)
+}
+
+/// Makes the files under `dir` (written by an earlier version, before the
+/// umask) readable by this user alone.
+#[cfg(unix)]
+fn narrow_files(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt as _;
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let kind = entry.file_type()?;
+        if kind.is_dir() {
+            std::fs::set_permissions(entry.path(), std::fs::Permissions::from_mode(0o700))?;
+            narrow_files(&entry.path())?;
+        } else if kind.is_file() && entry.metadata()?.permissions().mode() & 0o077 != 0 {
+            std::fs::set_permissions(entry.path(), std::fs::Permissions::from_mode(0o600))?;
+        }
+    }
+    Ok(())
 }
 
 fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
