@@ -1,10 +1,10 @@
 // The admin console: plugins (reload / enable / disable, upload of a
 // bundle), CRM delivery (waiting events, dead letters, redrive) and agents
-// (create / edit; a new agent's token is shown once).
+// (create / edit; a new agent's token is shown once; new token / revoke).
 // Loaded only for the admin token.
 
 import { h, reconcile, field, errorText, uid, formatDuration, serverNow, debounce } from "./util.js";
-import { get, post, put, seg } from "./api.js";
+import { get, post, put, del, seg } from "./api.js";
 
 const KINDS = ["voice", "chat", "messaging", "email"];
 const PLUGINS_REFRESH_MS = 10000;
@@ -46,6 +46,7 @@ export function mount(root, ctx) {
           "div",
           { class: "card-head" },
           h("h2", { id: "adm-plugins" }, "Plugins"),
+          h("a", { href: "/api/openapi.json", target: "_blank", rel: "noopener", "data-testid": "api-reference" }, "API reference (OpenAPI)"),
           h("button", { type: "button", class: "ghost", onclick: () => refreshPlugins() }, "Refresh"),
         ),
         pluginsError,
@@ -304,18 +305,83 @@ export function mount(root, ctx) {
     tr.dataset.sig = sig;
     const hadFocus = tr.contains(document.activeElement);
     const edit = h("button", { type: "button", class: "ghost", "aria-label": `Edit ${a.name}`, onclick: () => fillForm(a) }, "Edit");
+    const rotate = h("button", { type: "button", class: "ghost", "data-testid": "agent-rotate", "aria-label": `New token for ${a.name}` }, "New token");
+    rotate.addEventListener("click", () => newToken(a));
+    // Two steps: a slip of the mouse must not sign an agent out.
+    const revoke = h("button", { type: "button", class: "ghost danger", "data-testid": "agent-revoke", "aria-label": `Revoke ${a.name}'s token`, hidden: a.deactivated }, "Revoke");
+    revoke.addEventListener("click", () => {
+      if (revoke.dataset.armed) return revokeToken(a, revoke);
+      revoke.dataset.armed = "1";
+      revoke.textContent = "Confirm revoke";
+    });
     tr.replaceChildren(
       h("th", { scope: "row" }, a.id),
       h("td", null, a.name),
       h("td", null, a.role),
-      h("td", { title: a.status_since ? `for ${formatDuration(serverNow() - a.status_since)}` : null }, h("span", { class: `chip st-${a.status}` }, h("span", { class: "dot", "aria-hidden": "true" }), a.status)),
+      h(
+        "td",
+        { title: a.status_since ? `for ${formatDuration(serverNow() - a.status_since)}` : null },
+        h("span", { class: `chip st-${a.status}` }, h("span", { class: "dot", "aria-hidden": "true" }), a.deactivated ? "revoked" : a.status),
+      ),
       h("td", null, pairs(a.skills) || "—"),
       h("td", null, (a.languages || []).join(", ") || "—"),
       h("td", null, pairs(a.capacity) || "default"),
       h("td", null, a.voice_endpoint || "—"),
-      h("td", null, edit),
+      h("td", { class: "row-actions" }, edit, rotate, revoke),
     );
     if (hadFocus) edit.focus();
+  }
+
+  /** Shows a token once, in the form's token slot. */
+  function showToken(text, token) {
+    tokenSlot.replaceChildren(
+      h(
+        "div",
+        { class: "token-box", role: "status" },
+        h("p", null, text),
+        h("code", { class: "token", "data-testid": "agent-token" }, token),
+        h(
+          "button",
+          {
+            type: "button",
+            class: "ghost",
+            onclick: (ev) =>
+              navigator.clipboard &&
+              navigator.clipboard.writeText(token).then(
+                () => (ev.target.textContent = "Copied"),
+                () => (ev.target.textContent = "Copy failed: select the token"),
+              ),
+          },
+          "Copy",
+        ),
+      ),
+    );
+  }
+
+  async function newToken(a) {
+    try {
+      const agent = await post(`/api/agents/${seg(a.id)}/token`);
+      showToken(`New token for ${a.id}; the old one no longer works. Hand it over now: it is not shown again.`, agent.token);
+      agentsError.hidden = true;
+      refreshAgents();
+    } catch (err) {
+      agentsError.textContent = `Could not give ${a.id} a new token: ${errorText(err)}`;
+      agentsError.hidden = false;
+    }
+  }
+
+  async function revokeToken(a, button) {
+    button.disabled = true;
+    try {
+      await del(`/api/agents/${seg(a.id)}/token`);
+      tokenSlot.replaceChildren(h("p", { class: "token-box", role: "status" }, `${a.id}'s token is revoked and ${a.id} is signed out. "New token" lets them back in.`));
+      agentsError.hidden = true;
+      refreshAgents();
+    } catch (err) {
+      agentsError.textContent = `Could not revoke ${a.id}'s token: ${errorText(err)}`;
+      agentsError.hidden = false;
+      button.disabled = false;
+    }
   }
 
   function pairs(obj) {
@@ -412,28 +478,7 @@ export function mount(root, ctx) {
       const agent = await put(`/api/agents/${seg(id)}`, body);
       if (agent && agent.token) {
         // Shown once: the host keeps only a digest of it.
-        tokenSlot.replaceChildren(
-          h(
-            "div",
-            { class: "token-box", role: "status" },
-            h("p", null, `Agent ${id} was created. Hand over this token now: it is not shown again.`),
-            h("code", { class: "token", "data-testid": "agent-token" }, agent.token),
-            h(
-              "button",
-              {
-                type: "button",
-                class: "ghost",
-                onclick: (ev) =>
-                  navigator.clipboard &&
-                  navigator.clipboard.writeText(agent.token).then(
-                    () => (ev.target.textContent = "Copied"),
-                    () => (ev.target.textContent = "Copy failed: select the token"),
-                  ),
-              },
-              "Copy",
-            ),
-          ),
-        );
+        showToken(`Agent ${id} was created. Hand over this token now: it is not shown again.`, agent.token);
       } else {
         tokenSlot.replaceChildren();
       }

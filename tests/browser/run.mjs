@@ -220,6 +220,13 @@ async function twilioPost(path, fixture, replace) {
 }
 
 /** The host's API, for cross-checks of what the UI did. */
+/** The status of `GET path` with `token`. */
+async function status(token, path) {
+  const response = await fetch(env.baseUrl + path, { headers: { authorization: `Bearer ${token}` } });
+  await response.arrayBuffer();
+  return response.status;
+}
+
 async function api(token, path) {
   const response = await fetch(env.baseUrl + path, { headers: { authorization: `Bearer ${token}` } });
   const body = await response.json().catch(() => null);
@@ -409,9 +416,10 @@ async function agentDesktop(page) {
   await shot(page, "agent-wrapup", page.getByTestId("wrapup-complete"));
   await page.getByTestId("wrapup-complete").click();
   await until(`work item ${taskId} to complete`, async () => {
-    const n = await item.count();
-    if (n === 0) return [true, "gone"];
-    const state = await item.getAttribute("data-state");
+    if ((await item.count()) === 0) return [true, "gone"];
+    // The item may go between the count and the read: do not wait for it.
+    const state = await item.getAttribute("data-state", { timeout: 500 }).catch(() => null);
+    if (state === null && (await item.count()) === 0) return [true, "gone"];
     return [state === "completed", state];
   });
   log(s, `wrap-up done with disposition "${chosen}"`);
@@ -598,6 +606,35 @@ async function adminPlugins(page) {
   assert(bea.agent.skills.billing === 4 && bea.agent.languages.includes("es"), `bea's skills and languages: ${JSON.stringify(bea.agent)}`);
   log(s, "agent bea created; her token works");
   await shot(page, "admin-agent-created", form);
+
+  // A leaked token: the admin gives bea a new one (the old one stops
+  // working at once), then revokes it.
+  const beaRow = page.locator('tr[data-agent-id="bea"]');
+  await beaRow.getByTestId("agent-rotate").click();
+  await until(
+    "bea's new token to show",
+    async () => {
+      const shown = page.getByTestId("agent-token");
+      const text = (await shown.count()) === 1 ? (await shown.textContent()).trim() : "";
+      return [text !== "" && text !== beaToken, text];
+    },
+    LIVE_MS,
+  );
+  const newToken = (await page.getByTestId("agent-token").textContent()).trim();
+  assert((await status(beaToken, "/api/me")) === 401, "bea's old token is refused after a new one");
+  assert((await api(newToken, "/api/me")).agent.id === "bea", "bea's new token works");
+  await beaRow.getByTestId("agent-revoke").click();
+  await expectText(beaRow.getByTestId("agent-revoke"), "Confirm revoke", "the revoke button asks to confirm");
+  await beaRow.getByTestId("agent-revoke").click();
+  await expectText(beaRow.locator(".chip"), "revoked", "bea's row after revoking", LIVE_MS);
+  assert((await status(newToken, "/api/me")) === 401, "bea's revoked token is refused");
+  log(s, "bea's token rotated, then revoked; both old tokens refused");
+  await shot(page, "admin-agent-revoked", page.getByTestId("agents-admin"));
+
+  // The API reference is one click away.
+  const href = await page.getByTestId("api-reference").getAttribute("href");
+  const doc = await (await fetch(env.baseUrl + href)).json();
+  assert(doc.openapi === "3.1.0" && doc.paths["/api/agents/{id}/token"], "the API reference link serves the OpenAPI document");
 }
 
 /** 4. A wrong token is refused; an agent never sees the admin console. */

@@ -4,28 +4,49 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 
 use crate::core::{Agent, AgentInput, AgentStatus, Task};
 
 use super::auth::{Admin, Principal};
 use super::body::JsonBody;
+use super::openapi::{ReadErrors, WriteErrors};
 use super::{ApiError, AppState};
+
+/// Who a token belongs to.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Me {
+    /// `admin`, `supervisor` or `agent`.
+    #[schema(value_type = String)]
+    role: &'static str,
+    /// The agent (none for the admin).
+    agent: Option<Agent>,
+}
+
+/// An agent with its bearer token, shown once.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct AgentWithToken {
+    #[serde(flatten)]
+    agent: Agent,
+    /// The bearer token; only its digest is kept.
+    token: String,
+}
 
 /// `GET /api/me`: who a token belongs to, for a client deciding what to
 /// show: `{"role": "admin"|"supervisor"|"agent", "agent": {…}|null}`.
-pub async fn me(who: Principal, State(state): State<AppState>) -> Json<serde_json::Value> {
+#[utoipa::path(operation_id = "agents_me", get, path = "/api/me", tag = "agents", security(("bearer" = [])), responses((status = 200, description = "Who the token belongs to", body = Me), ReadErrors))]
+pub async fn me(who: Principal, State(state): State<AppState>) -> Json<Me> {
     let (role, agent) = match &who {
         Principal::Admin => ("admin", None),
         Principal::Supervisor(id) => ("supervisor", state.core.agent(id)),
         Principal::Agent(id) => ("agent", state.core.agent(id)),
     };
-    Json(json!({ "role": role, "agent": agent }))
+    Json(Me { role, agent })
 }
 
 /// `PUT /api/agents/{id}` (admin): create or update; a new agent's answer
 /// carries its bearer `token`, shown once.
+#[utoipa::path(operation_id = "agents_put", put, path = "/api/agents/{id}", tag = "agents", security(("bearer" = [])), params(("id" = String, Path, description = "The agent id, chosen by the admin")), request_body = AgentInput, responses((status = 200, description = "Updated", body = Agent), (status = 201, description = "Created; `token` is shown this once", body = AgentWithToken), WriteErrors))]
 pub async fn put(
     _: Admin,
     State(state): State<AppState>,
@@ -33,32 +54,28 @@ pub async fn put(
     JsonBody(input): JsonBody<AgentInput>,
 ) -> Result<Response, ApiError> {
     let (agent, token) = state.core.put_agent(&id, input).await?;
-    let mut body = serde_json::to_value(agent).map_err(ApiError::internal)?;
     Ok(match token {
-        Some(token) => {
-            body["token"] = json!(token);
-            (StatusCode::CREATED, Json(body)).into_response()
-        }
-        None => Json(body).into_response(),
+        Some(token) => (StatusCode::CREATED, Json(AgentWithToken { agent, token })).into_response(),
+        None => Json(agent).into_response(),
     })
 }
 
 /// `POST /api/agents/{id}/token` (admin): a new bearer token, shown once;
 /// the agent's earlier tokens are refused from now on (and a deactivated
 /// agent is active again).
+#[utoipa::path(operation_id = "agents_rotate_token", post, path = "/api/agents/{id}/token", tag = "agents", security(("bearer" = [])), params(("id" = String, Path, description = "The agent id")), responses((status = 200, description = "A new token, shown this once; the old one is refused from now on", body = AgentWithToken), WriteErrors))]
 pub async fn rotate_token(
     _: Admin,
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<AgentWithToken>, ApiError> {
     let (agent, token) = state.core.rotate_token(&id).await?;
-    let mut body = serde_json::to_value(agent).map_err(ApiError::internal)?;
-    body["token"] = json!(token);
-    Ok(Json(body))
+    Ok(Json(AgentWithToken { agent, token }))
 }
 
 /// `DELETE /api/agents/{id}/token` (admin): revokes the agent's tokens and
 /// signs it out, at once (its reservations go back to the queue).
+#[utoipa::path(operation_id = "agents_deactivate", delete, path = "/api/agents/{id}/token", tag = "agents", security(("bearer" = [])), params(("id" = String, Path, description = "The agent id")), responses((status = 200, description = "Revoked and signed out", body = Agent), WriteErrors))]
 pub async fn deactivate(
     _: Admin,
     State(state): State<AppState>,
@@ -68,6 +85,7 @@ pub async fn deactivate(
 }
 
 /// `GET /api/agents` (supervisor).
+#[utoipa::path(operation_id = "agents_list", get, path = "/api/agents", tag = "agents", security(("bearer" = [])), responses((status = 200, description = "All agents", body = Vec<Agent>), ReadErrors))]
 pub async fn list(
     who: Principal,
     State(state): State<AppState>,
@@ -77,6 +95,7 @@ pub async fn list(
 }
 
 /// `GET /api/agents/{id}` (the agent, supervisor).
+#[utoipa::path(operation_id = "agents_show", get, path = "/api/agents/{id}", tag = "agents", security(("bearer" = [])), params(("id" = String, Path, description = "The agent id")), responses((status = 200, description = "The agent", body = Agent), ReadErrors))]
 pub async fn show(
     who: Principal,
     State(state): State<AppState>,
@@ -91,13 +110,15 @@ pub async fn show(
 }
 
 /// The status change body.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StatusBody {
+    /// The new status.
     status: AgentStatus,
 }
 
 /// `POST /api/agents/{id}/status` (the agent, supervisor).
+#[utoipa::path(operation_id = "agents_status", post, path = "/api/agents/{id}/status", tag = "agents", security(("bearer" = [])), params(("id" = String, Path, description = "The agent id")), request_body = StatusBody, responses((status = 200, description = "The agent, with its new status", body = Agent), WriteErrors))]
 pub async fn status(
     who: Principal,
     State(state): State<AppState>,
@@ -112,6 +133,7 @@ pub async fn status(
 }
 
 /// `GET /api/agents/{id}/tasks` (the agent, supervisor).
+#[utoipa::path(operation_id = "agents_tasks", get, path = "/api/agents/{id}/tasks", tag = "work", security(("bearer" = [])), params(("id" = String, Path, description = "The agent id")), responses((status = 200, description = "Its reserved, assigned and wrapping tasks", body = Vec<Task>), ReadErrors))]
 pub async fn tasks(
     who: Principal,
     State(state): State<AppState>,

@@ -9,15 +9,17 @@ use crate::core::{Conversation, Message};
 
 use super::auth::Principal;
 use super::body::JsonBody;
+use super::openapi::{ReadErrors, WriteErrors};
 use super::{ApiError, AppState};
 
 /// A conversation with its messages, and the customer's history on every
 /// other conversation and channel (what an agent needs to see before
 /// answering).
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct ConversationView {
     #[serde(flatten)]
     conversation: Conversation,
+    /// Its messages, oldest first.
     messages: Vec<Message>,
     /// The customer's latest messages elsewhere, oldest first.
     history: Vec<Message>,
@@ -27,6 +29,7 @@ pub struct ConversationView {
 const HISTORY: usize = 100;
 
 /// `GET /api/conversations/{id}` (its agent, supervisor).
+#[utoipa::path(operation_id = "conversations_show", get, path = "/api/conversations/{id}", tag = "conversations", security(("bearer" = [])), params(("id" = String, Path, description = "The conversation id")), responses((status = 200, description = "The conversation, its messages and the customer’s history elsewhere", body = ConversationView), ReadErrors))]
 pub async fn show(
     who: Principal,
     State(state): State<AppState>,
@@ -50,14 +53,16 @@ pub async fn show(
 }
 
 /// The reply body.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReplyBody {
+    /// The reply.
     text: String,
 }
 
 /// `POST /api/conversations/{id}/messages` (its agent): queued in the
 /// outbox, answered 202 with the message (status `queued`).
+#[utoipa::path(operation_id = "conversations_reply", post, path = "/api/conversations/{id}/messages", tag = "conversations", security(("bearer" = [])), params(("id" = String, Path, description = "The conversation id")), request_body = ReplyBody, responses((status = 202, description = "Queued in the outbox", body = Message), WriteErrors))]
 pub async fn reply(
     who: Principal,
     State(state): State<AppState>,

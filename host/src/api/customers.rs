@@ -10,20 +10,28 @@ use crate::core::{AuditEntry, Customer, Identity, MergeSuggestion, Message};
 
 use super::auth::{Admin, Principal};
 use super::body::JsonBody;
+use super::openapi::{ErrorBody, ReadErrors, WriteErrors};
 use super::{ApiError, AppState};
 
 /// A customer as the API shows it.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct CustomerView {
+    /// `cus_…`.
     id: String,
+    /// The name providers gave.
     display_name: Option<String>,
+    /// Identities proven by a provider or vouched for by a website.
     identities: Vec<Identity>,
     /// What the customer claimed to be without proof: "claims to be …,
     /// unverified".
     claims: Vec<Identity>,
+    /// Attributes set by supervisors and CRM plugins (e.g. `tier`).
     attributes: BTreeMap<String, String>,
+    /// Unix ms.
     created_at: u64,
+    /// Unix ms.
     updated_at: u64,
+    /// The agent who last handled the customer.
     last_agent: Option<String>,
 }
 
@@ -43,13 +51,17 @@ impl From<Customer> for CustomerView {
 }
 
 /// `?identity=KIND:VALUE`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct Lookup {
+    /// `KIND:VALUE`: `email:a@b.c`, `phone:+16505551234`, `handle:webchat:abc`.
+    #[param(required = true, pattern = "^(email|phone|handle):.+$")]
     identity: Option<String>,
 }
 
 /// `GET /api/customers?identity=email:a@b.c` (supervisor; an agent sees only
 /// customers of its own tasks — others are left out of the answer).
+#[utoipa::path(operation_id = "customers_lookup", get, path = "/api/customers", tag = "customers", security(("bearer" = [])), params(Lookup), responses((status = 200, description = "The customers holding that identity (an agent sees only its own)", body = Vec<CustomerView>), (status = 400, description = "No or a malformed `identity`", body = ErrorBody), ReadErrors))]
 pub async fn lookup(
     who: Principal,
     State(state): State<AppState>,
@@ -89,6 +101,7 @@ fn load(who: &Principal, state: &AppState, id: &str) -> Result<Customer, ApiErro
 
 /// `GET /api/customers/{id}`. The id of a merged profile answers with its
 /// survivor.
+#[utoipa::path(operation_id = "customers_show", get, path = "/api/customers/{id}", tag = "customers", security(("bearer" = [])), params(("id" = String, Path, description = "The customer id (a merged profile’s id answers with its survivor)")), responses((status = 200, description = "The customer", body = CustomerView), ReadErrors))]
 pub async fn show(
     who: Principal,
     State(state): State<AppState>,
@@ -99,6 +112,7 @@ pub async fn show(
 
 /// `GET /api/customers/{id}/timeline`: every message across channels, in
 /// time order.
+#[utoipa::path(operation_id = "customers_timeline", get, path = "/api/customers/{id}/timeline", tag = "customers", security(("bearer" = [])), params(("id" = String, Path, description = "The customer id")), responses((status = 200, description = "Every message across channels, in time order", body = Vec<Message>), ReadErrors))]
 pub async fn timeline(
     who: Principal,
     State(state): State<AppState>,
@@ -110,6 +124,7 @@ pub async fn timeline(
 
 /// `PATCH /api/customers/{id}/attributes` (admin, supervisor):
 /// `{"tier": "vip"}` sets attributes, `{"tier": ""}` removes one.
+#[utoipa::path(operation_id = "customers_set_attributes", patch, path = "/api/customers/{id}/attributes", tag = "customers", security(("bearer" = [])), params(("id" = String, Path, description = "The customer id")), request_body(content = BTreeMap<String, String>, description = "Attributes to set; an empty value removes one"), responses((status = 200, description = "The customer", body = CustomerView), WriteErrors))]
 pub async fn set_attributes(
     who: Principal,
     State(state): State<AppState>,
@@ -121,15 +136,17 @@ pub async fn set_attributes(
 }
 
 /// The merge body.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MergeBody {
+    /// The customer merged into this one.
     other: String,
 }
 
 /// `POST /api/customers/{id}/merge` (admin, supervisor): `other` is merged
 /// into `id` — after a person checked that a claim or a suggestion is
 /// right. The audit log names who merged.
+#[utoipa::path(operation_id = "customers_merge", post, path = "/api/customers/{id}/merge", tag = "customers", security(("bearer" = [])), params(("id" = String, Path, description = "The surviving customer id")), request_body = MergeBody, responses((status = 200, description = "The merged customer", body = CustomerView), WriteErrors))]
 pub async fn merge(
     who: Principal,
     State(state): State<AppState>,
@@ -147,6 +164,7 @@ pub async fn merge(
 }
 
 /// `GET /api/audit` (admin): merges and other audited changes.
+#[utoipa::path(operation_id = "customers_audit", get, path = "/api/audit", tag = "customers", security(("bearer" = [])), responses((status = 200, description = "Merges, newest last", body = Vec<AuditEntry>), ReadErrors))]
 pub async fn audit(
     _: Admin,
     State(state): State<AppState>,
@@ -157,6 +175,7 @@ pub async fn audit(
 /// `GET /api/merge-suggestions` (admin, supervisor): pairs of profiles that
 /// may be one person (policy `suggest`, a claim of someone else's identity,
 /// an event that would have merged more than two).
+#[utoipa::path(operation_id = "customers_suggestions", get, path = "/api/merge-suggestions", tag = "customers", security(("bearer" = [])), responses((status = 200, description = "Profiles that may be one person", body = Vec<MergeSuggestion>), ReadErrors))]
 pub async fn suggestions(
     who: Principal,
     State(state): State<AppState>,

@@ -69,9 +69,16 @@ impl ApiError {
     }
 }
 
+impl ApiError {
+    /// The JSON body: `{"error": {"code", "message"}}`.
+    pub fn body(&self) -> serde_json::Value {
+        json!({"error": {"code": self.code, "message": self.message}})
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = Json(json!({"error": {"code": self.code, "message": self.message}}));
+        let body = Json(self.body());
         let mut response = (self.status, body).into_response();
         if let Some(secs) = self.retry_after {
             response

@@ -14,11 +14,13 @@ use tokio::sync::broadcast::error::RecvError;
 
 use super::AppState;
 use super::auth::Principal;
+use super::openapi::ReadErrors;
 
 /// How often an open stream checks that its token is still valid.
 const RECHECK: Duration = Duration::from_secs(5);
 
 /// The event stream. It ends as soon as its token is rotated or revoked.
+#[utoipa::path(operation_id = "events_stream", get, path = "/api/events", tag = "work", security(("bearer" = [])), responses((status = 200, description = "Server-sent events: `task.created`, `task.reserved`, `message.created`, `agent.status`… (an agent sees its own)", content_type = "text/event-stream", body = String), ReadErrors))]
 pub async fn stream(
     who: Principal,
     State(state): State<AppState>,

@@ -11,6 +11,7 @@ use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
 use sha2::Digest as _;
 
+use super::openapi::ErrorBody;
 use super::{ApiError, AppState};
 
 /// The process-wide recorder. The `metrics` facade has one global recorder,
@@ -30,6 +31,7 @@ pub fn handle() -> PrometheusHandle {
 }
 
 /// The scrape endpoint.
+#[utoipa::path(operation_id = "metrics_scrape", get, path = "/metrics", tag = "host", security((), ("bearer" = [])), responses((status = 200, description = "Prometheus text", content_type = "text/plain", body = String), (status = 401, description = "`http.metrics_token` is set and was not given", body = ErrorBody)))]
 pub async fn scrape(
     State(state): State<AppState>,
     headers: axum::http::HeaderMap,

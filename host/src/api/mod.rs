@@ -19,6 +19,7 @@ mod events;
 mod floor;
 mod long_poll;
 pub mod metrics;
+pub mod openapi;
 mod plugins;
 mod queues;
 mod tasks;
@@ -30,7 +31,6 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{any, get, post};
-use serde_json::json;
 use tower_http::trace::TraceLayer;
 
 use crate::config::HttpConfig;
@@ -65,7 +65,8 @@ pub struct AppState {
 /// The router for the whole API.
 pub fn app(state: AppState, max_body_bytes: usize) -> Router {
     Router::new()
-        .route("/healthz", get(healthz))
+        .route("/healthz", get(openapi::healthz))
+        .route("/api/openapi.json", get(openapi::openapi_json))
         .route("/", get(ui::index))
         .route("/ui/{*file}", get(ui::asset))
         .route(
@@ -115,11 +116,12 @@ pub fn app(state: AppState, max_body_bytes: usize) -> Router {
         .route("/api/merge-suggestions", get(customers::suggestions))
         .route("/api/events", get(events::stream))
         .route("/webhooks/{plugin}", any(webhooks::handle))
-        .route("/webhooks/{plugin}/{*rest}", any(webhooks::handle))
+        .route("/webhooks/{plugin}/{*rest}", any(webhooks::handle_subpath))
         .route("/metrics", get(metrics::scrape))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(max_body_bytes))
+        .layer(axum::middleware::from_fn(json_errors))
         .layer(axum::middleware::map_response(security_headers))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
@@ -154,8 +156,36 @@ async fn security_headers(mut response: axum::response::Response) -> axum::respo
     response
 }
 
-async fn healthz() -> axum::Json<serde_json::Value> {
-    axum::Json(json!({"status": "ok"}))
+/// Extractor rejections (a query string or path that does not parse)
+/// come as plain text from axum; the API's errors are JSON. Plugins'
+/// answers under `/webhooks` are theirs and left alone.
+async fn json_errors(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::http::header::CONTENT_TYPE;
+    use axum::response::IntoResponse as _;
+    let from_plugin = request.uri().path().starts_with("/webhooks/");
+    let response = next.run(request).await;
+    let plain = response
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/plain"));
+    if from_plugin || !plain || !response.status().is_client_error() {
+        return response;
+    }
+    let status = response.status();
+    let text = axum::body::to_bytes(response.into_body(), 4096)
+        .await
+        .unwrap_or_default();
+    let code = match status.as_u16() {
+        413 => "payload_too_large",
+        415 => "unsupported_media_type",
+        422 => "unprocessable",
+        _ => "bad_request",
+    };
+    ApiError::new(status, code, String::from_utf8_lossy(&text).into_owned()).into_response()
 }
 
 async fn not_found() -> ApiError {

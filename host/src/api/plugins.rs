@@ -12,14 +12,17 @@ use crate::core::{PluginInfo, RuntimeStats};
 
 use super::auth::Admin;
 use super::body::JsonBody;
+use super::openapi::{ReadErrors, WriteErrors};
 use super::{ApiError, AppState};
 
 /// `GET /api/plugins`.
+#[utoipa::path(operation_id = "plugins_list", get, path = "/api/plugins", tag = "admin", security(("bearer" = [])), responses((status = 200, description = "Every plugin", body = Vec<PluginInfo>), ReadErrors))]
 pub async fn list(_: Admin, State(state): State<AppState>) -> Json<Vec<PluginInfo>> {
     Json(state.core.plugins())
 }
 
 /// `GET /api/plugins/{name}`.
+#[utoipa::path(operation_id = "plugins_show", get, path = "/api/plugins/{name}", tag = "admin", security(("bearer" = [])), params(("name" = String, Path, description = "The plugin’s name")), responses((status = 200, description = "The plugin", body = PluginInfo), ReadErrors))]
 pub async fn show(
     _: Admin,
     State(state): State<AppState>,
@@ -33,12 +36,13 @@ pub async fn show(
 }
 
 /// An uploaded bundle.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Upload {
     /// `plugin.toml`, as text.
     manifest: String,
     /// `plugin.wasm`, base64 (standard alphabet, padded).
+    #[schema(pattern = "^[A-Za-z0-9+/]*={0,2}$")]
     wasm_base64: String,
 }
 
@@ -49,6 +53,7 @@ pub const MAX_UPLOAD_BYTES: usize = 32 * 1024 * 1024;
 /// then installs it into the plugins directory (hot-loaded like any other
 /// plugin). 201 with the plugin when new, 200 when it replaced a version;
 /// 422 with the load error when it does not validate (nothing written).
+#[utoipa::path(operation_id = "plugins_upload", post, path = "/api/plugins", tag = "admin", security(("bearer" = [])), request_body = Upload, responses((status = 200, description = "Replaced an installed version", body = PluginInfo), (status = 201, description = "Installed", body = PluginInfo), WriteErrors))]
 pub async fn upload(
     _: Admin,
     State(state): State<AppState>,
@@ -68,6 +73,7 @@ pub async fn upload(
 
 /// `POST /api/plugins/{name}/reload`: 422 with the load error when the
 /// bundle is broken (the previous version keeps serving).
+#[utoipa::path(operation_id = "plugins_reload", post, path = "/api/plugins/{name}/reload", tag = "admin", security(("bearer" = [])), params(("name" = String, Path, description = "The plugin’s name")), responses((status = 200, description = "Reloaded", body = PluginInfo), WriteErrors))]
 pub async fn reload(
     _: Admin,
     State(state): State<AppState>,
@@ -77,6 +83,7 @@ pub async fn reload(
 }
 
 /// `POST /api/plugins/{name}/enable`.
+#[utoipa::path(operation_id = "plugins_enable", post, path = "/api/plugins/{name}/enable", tag = "admin", security(("bearer" = [])), params(("name" = String, Path, description = "The plugin’s name")), responses((status = 200, description = "Enabled", body = PluginInfo), WriteErrors))]
 pub async fn enable(
     _: Admin,
     State(state): State<AppState>,
@@ -86,6 +93,7 @@ pub async fn enable(
 }
 
 /// `POST /api/plugins/{name}/disable`.
+#[utoipa::path(operation_id = "plugins_disable", post, path = "/api/plugins/{name}/disable", tag = "admin", security(("bearer" = [])), params(("name" = String, Path, description = "The plugin’s name")), responses((status = 200, description = "Disabled", body = PluginInfo), WriteErrors))]
 pub async fn disable(
     _: Admin,
     State(state): State<AppState>,
@@ -95,6 +103,7 @@ pub async fn disable(
 }
 
 /// `GET /api/runtime`: compile cache and pool figures.
+#[utoipa::path(operation_id = "plugins_runtime", get, path = "/api/runtime", tag = "admin", security(("bearer" = [])), responses((status = 200, description = "Compile cache and pool figures", body = RuntimeStats), ReadErrors))]
 pub async fn runtime(_: Admin, State(state): State<AppState>) -> Json<RuntimeStats> {
     Json(state.core.runtime_stats())
 }

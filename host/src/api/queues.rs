@@ -9,17 +9,28 @@ use axum::extract::State;
 use crate::core::{CrmEntry, OutboxEntry};
 
 use super::auth::Admin;
+use super::openapi::{ReadErrors, WriteErrors};
 use super::{ApiError, AppState};
 
 /// A queue as the admin sees it.
-#[derive(serde::Serialize)]
+#[derive(serde::Serialize, utoipa::ToSchema)]
 pub struct QueueView<T> {
+    /// Waiting, next first.
     pending: Vec<T>,
+    /// Given up on; kept for the admin.
     dead_letters: Vec<T>,
+}
+
+/// What `POST /api/crm/redrive` answers.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct Redriven {
+    /// Dead letters put back into the queue.
+    redriven: usize,
 }
 
 /// `GET /api/outbox` (admin): messages waiting for delivery and the
 /// dead-lettered ones.
+#[utoipa::path(operation_id = "queues_outbox", get, path = "/api/outbox", tag = "admin", security(("bearer" = [])), responses((status = 200, description = "Replies and call actions waiting, and dead letters", body = QueueView<Object>), ReadErrors))]
 pub async fn outbox(
     _: Admin,
     State(state): State<AppState>,
@@ -33,6 +44,7 @@ pub async fn outbox(
 
 /// `GET /api/crm` (admin): customer events waiting for CRM plugins, and the
 /// dead-lettered ones.
+#[utoipa::path(operation_id = "queues_crm", get, path = "/api/crm", tag = "admin", security(("bearer" = [])), responses((status = 200, description = "CRM events waiting, and dead letters", body = QueueView<Object>), ReadErrors))]
 pub async fn crm(
     _: Admin,
     State(state): State<AppState>,
@@ -46,10 +58,11 @@ pub async fn crm(
 
 /// `POST /api/crm/redrive` (admin): every dead-lettered event back into the
 /// queue with fresh tries.
+#[utoipa::path(operation_id = "queues_crm_redrive", post, path = "/api/crm/redrive", tag = "admin", security(("bearer" = [])), responses((status = 200, description = "How many dead letters went back into the queue", body = Redriven), WriteErrors))]
 pub async fn crm_redrive(
     _: Admin,
     State(state): State<AppState>,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    let n = state.core.redrive_crm().await?;
-    Ok(Json(serde_json::json!({ "redriven": n })))
+) -> Result<Json<Redriven>, ApiError> {
+    let redriven = state.core.redrive_crm().await?;
+    Ok(Json(Redriven { redriven }))
 }

@@ -8,9 +8,11 @@ use serde::Deserialize;
 use crate::core::Task;
 
 use super::auth::Principal;
+use super::openapi::{ReadErrors, WriteErrors};
 use super::{ApiError, AppState};
 
 /// `GET /api/tasks/{id}` (its agent, supervisor).
+#[utoipa::path(operation_id = "tasks_task", get, path = "/api/tasks/{id}", tag = "work", security(("bearer" = [])), params(("id" = String, Path, description = "The task id")), responses((status = 200, description = "The task", body = Task), ReadErrors))]
 pub async fn task(
     who: Principal,
     State(state): State<AppState>,
@@ -31,6 +33,7 @@ fn visible(who: &Principal, state: &AppState, id: &str) -> Result<Task, ApiError
 }
 
 /// `POST /api/tasks/{id}/accept` (the reserved agent).
+#[utoipa::path(operation_id = "tasks_accept", post, path = "/api/tasks/{id}/accept", tag = "work", security(("bearer" = [])), params(("id" = String, Path, description = "The task id")), responses((status = 200, description = "Assigned to the caller", body = Task), WriteErrors))]
 pub async fn accept(
     who: Principal,
     State(state): State<AppState>,
@@ -42,6 +45,7 @@ pub async fn accept(
 }
 
 /// `POST /api/tasks/{id}/reject` (the reserved agent).
+#[utoipa::path(operation_id = "tasks_reject", post, path = "/api/tasks/{id}/reject", tag = "work", security(("bearer" = [])), params(("id" = String, Path, description = "The task id")), responses((status = 200, description = "Back in the queue", body = Task), WriteErrors))]
 pub async fn reject(
     who: Principal,
     State(state): State<AppState>,
@@ -53,15 +57,17 @@ pub async fn reject(
 }
 
 /// The completion body; may be empty.
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CompleteBody {
+    /// How the contact ended, e.g. `resolved`.
     #[serde(default)]
     disposition: Option<String>,
 }
 
 /// `POST /api/tasks/{id}/complete` (the assigned agent), body
 /// `{"disposition": "..."}` or none.
+#[utoipa::path(operation_id = "tasks_complete", post, path = "/api/tasks/{id}/complete", tag = "work", security(("bearer" = [])), params(("id" = String, Path, description = "The task id")), request_body(content = Option<CompleteBody>, description = "Optional: `{\"disposition\": \"...\"}`"), responses((status = 200, description = "Completed (or wrapping up)", body = Task), WriteErrors))]
 pub async fn complete(
     who: Principal,
     State(state): State<AppState>,

@@ -12,6 +12,7 @@ mod files {
 }
 
 use super::ApiError;
+use super::openapi::ErrorBody;
 
 /// Only scripts, styles and connections of this origin: the UI loads
 /// nothing from anywhere else.
@@ -44,11 +45,13 @@ fn serve(name: &str) -> Result<Response, ApiError> {
 }
 
 /// `GET /`: the page.
+#[utoipa::path(operation_id = "ui_index", get, path = "/", tag = "host", responses((status = 200, description = "The web UI", content_type = "text/html", body = String)))]
 pub async fn index() -> Result<Response, ApiError> {
     serve("index.html")
 }
 
 /// `GET /ui/{file}`: a script, style sheet or image of the page.
+#[utoipa::path(operation_id = "ui_asset", get, path = "/ui/{file}", tag = "host", params(("file" = String, Path, description = "A file of the web UI")), responses((status = 200, description = "The file", content_type = "*/*", body = String), (status = 404, description = "No such file", body = ErrorBody)))]
 pub async fn asset(Path(file): Path<String>) -> Result<Response, ApiError> {
     serve(&file)
 }

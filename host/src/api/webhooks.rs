@@ -26,6 +26,7 @@ use crate::core::{HttpRequest, HttpResponse};
 
 use super::client::{FORWARDING_HEADERS, client_ip, from_trusted_proxy};
 use super::long_poll::Refused;
+use super::openapi::ErrorBody;
 use super::{ApiError, AppState};
 
 /// Largest number of headers passed to a plugin.
@@ -45,7 +46,56 @@ const LONG_POLL_KEY_HEADER: &str = "x-switchboard-long-poll-key";
 /// header of that name is dropped.
 pub const CLIENT_IP_HEADER: &str = "x-switchboard-client-ip";
 
-/// The handler for both webhook routes.
+/// `ANY /webhooks/{plugin}/{*rest}`: a sub-path of the plugin's webhook.
+#[utoipa::path(operation_id = "webhooks_handle_subpath", 
+    method(get, post, put, patch, delete),
+    path = "/webhooks/{plugin}/{rest}",
+    tag = "providers",
+    params(
+        ("plugin" = String, Path, description = "The channel plugin"),
+        ("rest" = String, Path, description = "The sub-path the plugin serves (may contain `/`)"),
+    ),
+    request_body(content = String, content_type = "*/*", description = "Whatever the provider sends"),
+    responses(
+        (status = 200, description = "The plugin's answer, once its events are durable", content_type = "*/*", body = String),
+        (status = 204, description = "The plugin's answer, empty"),
+        (status = 400, description = "Malformed for the plugin; nothing stored", body = ErrorBody),
+        (status = 401, description = "Wrong or missing signature; nothing stored", body = ErrorBody),
+        (status = 403, description = "Refused by the plugin (e.g. an origin); nothing stored", body = ErrorBody),
+        (status = 404, description = "No such plugin or sub-path", body = ErrorBody),
+        (status = 405, description = "A method the plugin does not take", content_type = "*/*", body = String),
+        (status = 408, description = "The body did not arrive in time", body = ErrorBody),
+        (status = 413, description = "The body is over the limit", body = ErrorBody),
+        (status = 429, description = "Too many held reads or new chats; see `Retry-After`", content_type = "*/*", body = String),
+    ),
+)]
+pub async fn handle_subpath(
+    state: State<AppState>,
+    request: Request,
+) -> Result<Response, ApiError> {
+    handle(state, request).await
+}
+
+/// `ANY /webhooks/{plugin}`: handed to that channel plugin.
+#[utoipa::path(operation_id = "webhooks_handle", 
+    method(get, post, put, patch, delete),
+    path = "/webhooks/{plugin}",
+    tag = "providers",
+    params(("plugin" = String, Path, description = "The channel plugin")),
+    request_body(content = String, content_type = "*/*", description = "Whatever the provider sends"),
+    responses(
+        (status = 200, description = "The plugin's answer, once its events are durable", content_type = "*/*", body = String),
+        (status = 204, description = "The plugin's answer, empty"),
+        (status = 400, description = "Malformed for the plugin; nothing stored", body = ErrorBody),
+        (status = 401, description = "Wrong or missing signature; nothing stored", body = ErrorBody),
+        (status = 403, description = "Refused by the plugin (e.g. an origin); nothing stored", body = ErrorBody),
+        (status = 404, description = "No such plugin", body = ErrorBody),
+        (status = 405, description = "A method the plugin does not take", content_type = "*/*", body = String),
+        (status = 408, description = "The body did not arrive in time", body = ErrorBody),
+        (status = 413, description = "The body is over the limit", body = ErrorBody),
+        (status = 429, description = "Too many held reads or new chats; see `Retry-After`", content_type = "*/*", body = String),
+    ),
+)]
 pub async fn handle(State(state): State<AppState>, request: Request) -> Result<Response, ApiError> {
     let path = request.uri().path().to_string();
     let plugin = path

@@ -15,7 +15,7 @@ use crate::store::{Batch, Store, StoreError, keys};
 use crate::wit::types as wit;
 
 /// Whether a conversation is still going.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ConversationStatus {
     /// Messages go here.
@@ -26,7 +26,7 @@ pub enum ConversationStatus {
 
 /// The latest inbound message's threading details, handed back to the
 /// channel plugin with replies.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct LastInbound {
     /// Provider message id.
     pub provider_message_id: String,
@@ -35,7 +35,7 @@ pub struct LastInbound {
 }
 
 /// A conversation.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct Conversation {
     /// `con_…`.
     pub id: String,
@@ -66,7 +66,7 @@ pub struct Conversation {
 }
 
 /// A media item.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default, utoipa::ToSchema)]
 pub struct Attachment {
     /// MIME type.
     pub content_type: String,
@@ -115,7 +115,7 @@ impl Attachment {
 }
 
 /// Which way a message went.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Direction {
     /// From the customer.
@@ -125,7 +125,7 @@ pub enum Direction {
 }
 
 /// Who wrote a message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Author {
     /// The customer.
@@ -139,7 +139,7 @@ pub enum Author {
 }
 
 /// Delivery state of an outbound message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum MessageStatus {
     /// In the outbox.
@@ -155,7 +155,7 @@ pub enum MessageStatus {
 }
 
 /// A message, inbound or outbound.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct Message {
     /// `msg_…`.
     pub id: String,

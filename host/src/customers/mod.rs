@@ -81,7 +81,7 @@ impl Customer {
 }
 
 /// One entry of the audit log.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct AuditEntry {
     /// `aud_…`.
     pub id: String,
@@ -100,7 +100,7 @@ pub struct AuditEntry {
 }
 
 /// Two profiles an event suggested are the same person (policy `suggest`).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct MergeSuggestion {
     /// Unix ms.
     pub at: u64,

@@ -14,10 +14,11 @@ use super::state::State;
 use super::{Routing, RoutingError};
 
 /// What `PUT /api/agents/{id}` takes.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AgentInput {
     /// Display name.
+    #[schema(min_length = 1)]
     pub name: String,
     /// Skill name → level 1-5.
     #[serde(default)]

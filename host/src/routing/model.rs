@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 pub use crate::kind::Kind;
 
 /// Where a task is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum TaskState {
     /// Waiting in the queue.
@@ -51,7 +51,7 @@ impl TaskState {
 }
 
 /// A required skill.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Skill {
     /// Skill name.
     pub name: String,
@@ -60,7 +60,7 @@ pub struct Skill {
 }
 
 /// A unit of work for an agent.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct Task {
     /// `tsk_…`.
     pub id: String,
@@ -120,7 +120,7 @@ pub struct Task {
 }
 
 /// Whether an agent takes work.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum AgentStatus {
     /// Takes new work.
@@ -143,7 +143,7 @@ impl AgentStatus {
 }
 
 /// What a token may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     /// Handles its own tasks.
@@ -154,7 +154,7 @@ pub enum Role {
 }
 
 /// A person who handles tasks.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct Agent {
     /// The id the admin chose.
     pub id: String,

@@ -15,7 +15,7 @@ use super::model::{AgentStatus, Kind, Task, TaskState};
 use super::state::State;
 
 /// A waiting task as `GET /api/queue` shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct QueueEntry {
     /// The task.
     #[serde(flatten)]
@@ -31,7 +31,7 @@ pub struct QueueEntry {
 }
 
 /// Live figures for one channel kind.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
 pub struct KindStats {
     /// Tasks waiting in the queue (pending or reserved).
     pub waiting: usize,
@@ -59,7 +59,7 @@ pub struct KindStats {
 }
 
 /// `GET /api/stats`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Stats {
     /// Per channel kind.
     pub channels: BTreeMap<Kind, KindStats>,
@@ -70,7 +70,7 @@ pub struct Stats {
 }
 
 /// Router figures.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct RouterStats {
     /// The configured router plugin.
     pub plugin: String,

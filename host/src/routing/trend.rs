@@ -16,7 +16,7 @@ pub const INTERVAL_MS: u64 = 15_000;
 pub const WINDOW_MS: u64 = 60 * 60 * 1000;
 
 /// The queue at one moment.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct Sample {
     /// Unix ms.
     pub at: u64,

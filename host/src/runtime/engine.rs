@@ -19,7 +19,7 @@ use super::RuntimeError;
 pub const EPOCH_TICK: Duration = Duration::from_millis(1);
 
 /// How instances get their memory.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Allocator {
     /// Preallocated slots; after a call only the pages it dirtied are reset

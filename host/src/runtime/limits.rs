@@ -12,7 +12,7 @@ use crate::config::{LimitOverrides, RuntimeConfig};
 use super::manifest::ManifestLimits;
 
 /// The limits in effect for one loaded plugin.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Limits {
     /// Memory per call, MiB.
     pub memory_mb: u32,

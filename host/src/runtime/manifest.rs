@@ -8,7 +8,7 @@ use crate::config::CustomerAccess;
 use crate::wit::Contract;
 
 /// The four kinds of plugin, one WIT world each.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum PluginKind {
     /// `world channel`.

@@ -75,7 +75,7 @@ pub struct RuntimeOptions {
 }
 
 /// Runtime-wide figures.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct RuntimeStats {
     /// How instances get their memory.
     pub allocator: engine::Allocator,

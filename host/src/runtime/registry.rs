@@ -90,7 +90,7 @@ pub(crate) type WarmRouterV0_1 = (wasmtime::Store<State>, v0_1::router::Router);
 pub(crate) const WARM_ROUTERS: usize = 4;
 
 /// Health of a plugin, as the admin API reports it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PluginStatus {
     /// Loaded and serving.
@@ -109,7 +109,7 @@ pub enum PluginStatus {
 }
 
 /// What the admin API shows about a plugin.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct PluginInfo {
     /// The plugin name.
     pub name: String,

@@ -76,7 +76,7 @@ impl PluginContext {
 }
 
 /// A plugin's use of its limits, as the admin API shows it.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct Usage {
     /// Keys in its key-value store.
     pub kv_keys: u64,
