@@ -100,13 +100,20 @@
 //! Every call runs in a fresh sandbox instance, so all state lives in the
 //! plugin's kv store (`kv = true`).
 
+// Without its exports (see the end of the file) the channel is unused.
+#![cfg_attr(feature = "fuzzing", allow(dead_code))]
+
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use switchboard_sdk::{
     Channel, ChannelEvent, ChannelInfo, ChannelKind, Delivery, DeliveryError, DeliveryStatus,
     ErrorKind, HostError, HttpRequest, HttpResponse, Identity, InboundMessage, OutboundAction,
     PluginError, StatusUpdate, WebhookOutcome, config, kv, now_ms, random_bytes, signature,
+    webhook,
 };
+
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod fuzzing;
 
 /// The widget script.
 const WIDGET_JS: &str = include_str!("widget.js");
@@ -373,9 +380,29 @@ fn route(request: &HttpRequest, cors: &Cors) -> Result<WebhookOutcome, PluginErr
     }
 }
 
-/// `POST /webhooks/webchat`: one visitor message.
-fn post_message(request: &HttpRequest, cors: &Cors) -> Result<WebhookOutcome, PluginError> {
-    let post: Post = request.json()?;
+/// A visitor message as posted, checked against the rules above.
+pub struct VisitorMessage {
+    /// The session (1-128 of `[A-Za-z0-9_-]`).
+    pub session_id: String,
+    /// The text, trimmed, non-empty, at most 4000 characters.
+    pub text: String,
+    /// The client's message id, when it sent one.
+    pub client_id: Option<String>,
+    /// The visitor's name, trimmed and cut to 120 characters.
+    pub name: Option<String>,
+    /// The email the visitor typed, trimmed.
+    pub email: Option<String>,
+    /// The phone the visitor typed, trimmed.
+    pub phone: Option<String>,
+    /// The website's `identifier_hash`, unchecked.
+    pub identifier_hash: Option<String>,
+}
+
+/// Parses and checks the body of `POST /webhooks/webchat`; anything that
+/// breaks the rules is a `bad-request` error. Makes no host calls, so it
+/// also runs natively (tests, fuzzing).
+pub fn parse_post(body: &[u8]) -> Result<VisitorMessage, PluginError> {
+    let post: Post = webhook::parse_json(body)?;
     let session_id = post
         .session_id
         .ok_or_else(|| PluginError::bad_request("`session_id` is required"))?;
@@ -425,6 +452,28 @@ fn post_message(request: &HttpRequest, cors: &Cors) -> Result<WebhookOutcome, Pl
             "`visitor.phone` is not a phone number",
         ));
     }
+    Ok(VisitorMessage {
+        session_id,
+        text,
+        client_id,
+        name,
+        email,
+        phone,
+        identifier_hash,
+    })
+}
+
+/// `POST /webhooks/webchat`: one visitor message.
+fn post_message(request: &HttpRequest, cors: &Cors) -> Result<WebhookOutcome, PluginError> {
+    let VisitorMessage {
+        session_id,
+        text,
+        client_id,
+        name,
+        email,
+        phone,
+        identifier_hash,
+    } = parse_post(&request.body)?;
 
     // Authenticate before writing anything.
     let session_key = session_key(&session_id);
@@ -760,4 +809,7 @@ fn escape_html(s: &str) -> String {
     out
 }
 
+// The fuzz targets link several channels into one native binary, where
+// their component exports (same names in every channel) would clash.
+#[cfg(not(feature = "fuzzing"))]
 switchboard_sdk::register_channel!(WebChat);
