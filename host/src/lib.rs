@@ -17,6 +17,8 @@ pub mod conversations;
 pub mod core;
 pub mod customers;
 pub mod events;
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod fuzzing;
 pub mod kind;
 #[cfg(test)]
 mod layout;

@@ -69,6 +69,8 @@ mod wit;
 
 pub mod config;
 pub mod customers;
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod fuzzing;
 pub mod http;
 pub mod kv;
 pub mod log;

@@ -44,19 +44,33 @@ impl Config {
         env: impl IntoIterator<Item = (String, String)>,
         sets: &[String],
     ) -> Result<Config, ConfigError> {
-        let mut table = match file {
-            Some(path) => {
-                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        let text = file
+            .map(|path| {
+                std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
                     path: path.to_path_buf(),
                     source,
-                })?;
+                })
+            })
+            .transpose()?;
+        Config::from_text(file.zip(text.as_deref()), env, sets)
+    }
+
+    /// [`Config::load`] with the file already read: `file` is its path
+    /// (named in errors) and its text.
+    pub fn from_text(
+        file: Option<(&Path, &str)>,
+        env: impl IntoIterator<Item = (String, String)>,
+        sets: &[String],
+    ) -> Result<Config, ConfigError> {
+        let mut table = match file {
+            Some((path, text)) => {
                 // Deserializing the text directly (not via a Value) keeps the
                 // line and column in errors about unknown or mistyped keys.
-                toml::from_str::<Config>(&text).map_err(|e| ConfigError::Invalid {
+                toml::from_str::<Config>(text).map_err(|e| ConfigError::Invalid {
                     path: path.to_path_buf(),
                     message: e.to_string(),
                 })?;
-                toml::from_str::<toml::Table>(&text).map_err(|e| ConfigError::Invalid {
+                toml::from_str::<toml::Table>(text).map_err(|e| ConfigError::Invalid {
                     path: path.to_path_buf(),
                     message: e.to_string(),
                 })?

@@ -90,8 +90,9 @@ pub enum IdentityError {
     /// Not a phone number.
     #[error("`{0}` is not a phone number: {1}")]
     Phone(String, String),
-    /// An empty handle.
-    #[error("a handle needs a channel and a value")]
+    /// An empty handle, or a channel with a `:` (which would read back as
+    /// another handle from `channel:value`).
+    #[error("a handle needs a channel (without `:`) and a value")]
     Handle,
     /// Not `kind:value`.
     #[error("expected `email:…`, `phone:…` or `handle:<channel>:<value>`, got `{0}`")]
@@ -145,22 +146,39 @@ impl Normalizer {
             .strip_prefix("whatsapp:")
             .or_else(|| trimmed.strip_prefix("tel:"))
             .unwrap_or(trimmed);
-        let number = phonenumber::parse(Some(self.region), trimmed)
-            .map_err(|e| IdentityError::Phone(raw.to_string(), e.to_string()))?;
-        let value = number.format().mode(phonenumber::Mode::E164).to_string();
-        if value.len() < 4 {
-            return Err(IdentityError::Phone(raw.to_string(), "too short".into()));
+        let e164 = |text: &str| {
+            phonenumber::parse(Some(self.region), text)
+                .map(|number| number.format().mode(phonenumber::Mode::E164).to_string())
+                .map_err(|e| IdentityError::Phone(raw.to_string(), e.to_string()))
+        };
+        // Some numbers parse with a national prefix kept (`+49 0…`) that
+        // their E.164 form, parsed again, drops: keep the form that parses
+        // to itself, or a look-up by the stored value would miss it.
+        let mut value = e164(trimmed)?;
+        for _ in 0..3 {
+            let again = e164(&value)?;
+            if again == value {
+                if value.len() < 4 {
+                    return Err(IdentityError::Phone(raw.to_string(), "too short".into()));
+                }
+                return Ok(Identity {
+                    kind: IdentityKind::Phone,
+                    value,
+                });
+            }
+            value = again;
         }
-        Ok(Identity {
-            kind: IdentityKind::Phone,
-            value,
-        })
+        Err(IdentityError::Phone(
+            raw.to_string(),
+            "no stable E.164 form".into(),
+        ))
     }
 
-    /// A channel handle.
+    /// A channel handle. The channel cannot hold a `:`: the stored form is
+    /// `channel:value`, read back by splitting at the first `:`.
     pub fn handle(&self, channel: &str, value: &str) -> Result<Identity, IdentityError> {
         let (channel, value) = (channel.trim(), value.trim());
-        if channel.is_empty() || value.is_empty() {
+        if channel.is_empty() || value.is_empty() || channel.contains(':') {
             return Err(IdentityError::Handle);
         }
         Ok(Identity {
@@ -264,6 +282,18 @@ mod tests {
     }
 
     #[test]
+    fn phones_normalize_to_a_form_that_reads_back() {
+        // Found by fuzzing (identity): this came out as +49020794600189,
+        // which normalizes to +4920794600189, so the stored identity could
+        // not be found by its own value.
+        let de = Normalizer::new("DE").unwrap();
+        let found = de.phone("tel:ßemail:\u{16}00020 7946 00189)").unwrap();
+        assert_eq!(found.value, "+4920794600189");
+        assert_eq!(de.phone(&found.value), Ok(found.clone()));
+        assert_eq!(de.phone("+49020794600189"), Ok(found));
+    }
+
+    #[test]
     fn parse_lookups() {
         let n = Normalizer::new("US").unwrap();
         assert_eq!(
@@ -276,5 +306,18 @@ mod tests {
         );
         assert!(n.parse("fax:123").is_err());
         assert!(n.parse("nothing").is_err());
+    }
+
+    #[test]
+    fn handles_read_back_from_their_key() {
+        // Found by fuzzing (identity): a channel holding `:` made a handle
+        // whose key read back as another handle, or as none.
+        let n = Normalizer::new("US").unwrap();
+        assert_eq!(n.handle(":x", "v"), Err(IdentityError::Handle));
+        assert_eq!(n.handle("a :", "b"), Err(IdentityError::Handle));
+        let id = n.handle(" webchat ", " a:b ").unwrap();
+        assert_eq!(id.value, "webchat:a:b");
+        assert_eq!(n.parse(&id.key()), Ok(id.clone()));
+        assert_eq!(n.from_wit(&id.to_wit()), Ok(id));
     }
 }

@@ -281,6 +281,10 @@ pub fn url_host_port(url: &str) -> Result<HostPort, String> {
         .trim_start_matches('[')
         .trim_end_matches(']')
         .to_ascii_lowercase();
+    // What `http` accepts as a host can be what no grant can name.
+    if host.is_empty() || !host_chars(&host) {
+        return Err(format!("`{host}` is not a host name or IP address"));
+    }
     Ok(HostPort {
         host,
         port: uri.port_u16(),
@@ -330,6 +334,13 @@ impl fmt::Display for HostPort {
     }
 }
 
+/// Whether `host` holds only what a host name or IP literal (IPv6 without
+/// brackets) may: letters, digits, `.`, `-` and `:`.
+fn host_chars(host: &str) -> bool {
+    host.bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-' || b == b':')
+}
+
 /// Parses `host`, `host:port`, `[v6]` or `[v6]:port`.
 pub fn parse_host_port(entry: &str) -> Result<HostPort, HostPortError> {
     let entry = entry.trim().to_ascii_lowercase();
@@ -349,10 +360,7 @@ pub fn parse_host_port(entry: &str) -> Result<HostPort, HostPortError> {
     if host.is_empty() {
         return Err(HostPortError::Empty);
     }
-    if !host
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-' || b == b':')
-    {
+    if !host_chars(&host) {
         return Err(HostPortError::Characters);
     }
     let port = match port {
@@ -434,5 +442,16 @@ app_secret = ""
         assert_eq!(parse_host_port("[::1]:8080").unwrap().host, "::1");
         assert!(parse_host_port("*.example.com").is_err());
         assert!(parse_host_port("x:99999").is_err());
+    }
+
+    #[test]
+    fn endpoint_hosts_are_hosts() {
+        let hp = url_host_port("https://API.Example.com:8443/v1").unwrap();
+        assert_eq!(hp.to_string(), "api.example.com:8443");
+        assert_eq!(url_host_port("http://[::1]/").unwrap().host, "::1");
+        // Found by fuzzing (host_port): `http` takes these as hosts, which
+        // no grant can name, so the admin was told to grant the ungrantable.
+        assert!(url_host_port("http://example.com[").is_err());
+        assert!(url_host_port("http://a_b.example/").is_err());
     }
 }

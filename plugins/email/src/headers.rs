@@ -44,7 +44,7 @@ pub fn message_ids(value: &str) -> Vec<String> {
             .trim_start_matches('<')
             .trim_end_matches('>')
             .trim();
-        if id.is_empty() {
+        if id.is_empty() || !writable_id(id) {
             continue;
         }
         let canonical = format!("<{id}>");
@@ -53,6 +53,15 @@ pub fn message_ids(value: &str) -> Vec<String> {
         }
     }
     ids
+}
+
+/// Whether an id can be written back (`<id>`, space-separated in a reply's
+/// `References`) and read as the same id. One with angle brackets,
+/// whitespace or control characters inside cannot: it would thread the
+/// customer's answer somewhere else.
+fn writable_id(id: &str) -> bool {
+    !id.chars()
+        .any(|c| c == '<' || c == '>' || c.is_whitespace() || c.is_control())
 }
 
 /// The first message id in a value, in its canonical `<id>` form.
@@ -144,6 +153,20 @@ mod tests {
         assert_eq!(message_id("bare@id"), Some("<bare@id>".into()));
         assert!(message_ids("").is_empty());
         assert!(message_ids("<>").is_empty());
+    }
+
+    #[test]
+    fn ids_that_would_not_read_back_are_dropped() {
+        // Found by fuzzing (email_headers): these came out as `<a<b@c>` and
+        // the like, which a reply's `References` wrote back and the next
+        // mail read as another id, threading the answer elsewhere.
+        assert_eq!(message_ids("<a<b@c> <ok@x>"), ["<ok@x>"]);
+        assert_eq!(message_ids("x<>@y <d@e>"), ["<d@e>"]);
+        assert_eq!(message_ids("<a\0b@c> <d@e>"), ["<d@e>"]);
+        assert!(message_ids("<a b@c>").is_empty());
+        let found = "\0\"Nelson, Sheena\"<>@\0<>";
+        let ids = message_ids(found);
+        assert_eq!(message_ids(&ids.join(" ")), ids);
     }
 
     #[test]

@@ -111,11 +111,17 @@ pub fn message(
         .and_then(message_id)
         .or_else(|| {
             // A mail without a Message-Id: Mailgun's token for this post
-            // still makes redeliveries idempotent.
+            // still makes redeliveries idempotent. Its tokens are
+            // alphanumeric; any other would not read back as the same id.
             post.non_empty("token")
-                .map(|t| format!("<mailgun-{}@switchboard.invalid>", t.trim()))
+                .map(str::trim)
+                .filter(|t| {
+                    t.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+                })
+                .map(|t| format!("<mailgun-{t}@switchboard.invalid>"))
         })
-        .ok_or_else(|| PluginError::bad_request("no `Message-Id` and no `token`"))?;
+        .ok_or_else(|| PluginError::bad_request("no usable `Message-Id` and no `token`"))?;
     let references = headers
         .get("References")
         .map(message_ids)
@@ -300,6 +306,23 @@ mod tests {
         assert_eq!(
             message(&token_only, unknown).unwrap().provider_message_id,
             "<mailgun-abc@switchboard.invalid>"
+        );
+    }
+
+    #[test]
+    fn only_id_safe_tokens_stand_in_for_a_message_id() {
+        // Found by fuzzing (email_post): a token with spaces or brackets
+        // made an id that a reply wrote back and the next mail read as
+        // another one.
+        for token in ["a b", "<m1@x>", "x>y", "a\0b"] {
+            let p = post(&[("sender", "s@example.com"), ("token", token)]);
+            let e = message(&p, unknown).unwrap_err();
+            assert_eq!(e.kind, switchboard_sdk::ErrorKind::BadRequest, "{token:?}");
+        }
+        let p = post(&[("sender", "s@example.com"), ("token", " 9f2c-A_1.b ")]);
+        assert_eq!(
+            message(&p, unknown).unwrap().provider_message_id,
+            "<mailgun-9f2c-A_1.b@switchboard.invalid>"
         );
     }
 

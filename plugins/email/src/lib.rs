@@ -63,12 +63,17 @@
 //! | `signing_key` | the HTTP webhook signing key inbound posts are checked with |
 //! | `from_address` | the `From` of replies, e.g. `Support <support@example.com>` |
 
+// Without its exports (see the end of the file) the channel is unused.
+#![cfg_attr(feature = "fuzzing", allow(dead_code))]
+
 use switchboard_sdk::{
     Channel, ChannelEvent, ChannelInfo, ChannelKind, Delivery, DeliveryError, HostError,
     HttpRequest, HttpResponse, OutboundAction, OutboundMessage, PluginError, WebhookOutcome,
     config, http, kv, log, signature,
 };
 
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod fuzzing;
 pub mod headers;
 pub mod inbound;
 pub mod outbound;
@@ -215,4 +220,7 @@ fn remember_thread(provider_id: &str, thread_key: &str) {
     }
 }
 
+// The fuzz targets link several channels into one native binary, where
+// their component exports (same names in every channel) would clash.
+#[cfg(not(feature = "fuzzing"))]
 switchboard_sdk::register_channel!(Email);

@@ -18,12 +18,18 @@
 //!   with `Twiml`) to `<Dial>` the agent's `voice_endpoint`: `client:<name>`
 //!   for a Twilio Client, `sip:<uri>` for SIP, anything else as a number.
 
+// Without its exports (see the end of the file) the channel is unused.
+#![cfg_attr(feature = "fuzzing", allow(dead_code))]
+
 use switchboard_sdk::{
     CallEvent, CallState, Channel, ChannelEvent, ChannelInfo, ChannelKind, ConnectCall, Delivery,
     DeliveryError, HttpRequest, HttpResponse, Identity, OutboundAction, PluginError,
     WebhookOutcome, config, http, signature,
     webhook::{field, required_field},
 };
+
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod fuzzing;
 
 struct Voice;
 
@@ -97,6 +103,16 @@ fn call_event(form: &[(String, String)], state: CallState) -> Result<ChannelEven
     }))
 }
 
+/// The call state and event of a verified webhook's form parameters. A
+/// missing or unknown `CallStatus`, or no `CallSid`, is a `bad-request`
+/// error. Makes no host calls, so it also runs natively (tests, fuzzing).
+pub fn parse_call(form: &[(String, String)]) -> Result<(CallState, ChannelEvent), PluginError> {
+    let value = required_field(form, "CallStatus")?;
+    let state = state(value)
+        .ok_or_else(|| PluginError::bad_request(format!("unknown CallStatus `{value}`")))?;
+    Ok((state, call_event(form, state)?))
+}
+
 /// The `<Dial>` noun for an agent endpoint.
 fn dial_target(endpoint: &str) -> String {
     let endpoint = endpoint.trim();
@@ -160,10 +176,7 @@ impl Channel for Voice {
             ));
         }
         let form = signature::verify_twilio_configured(&request)?;
-        let value = required_field(&form, "CallStatus")?;
-        let state = state(value)
-            .ok_or_else(|| PluginError::bad_request(format!("unknown CallStatus `{value}`")))?;
-        let event = call_event(&form, state)?;
+        let (state, event) = parse_call(&form)?;
         let incoming = request.subpath().trim_matches('/').is_empty()
             && matches!(state, CallState::Ringing | CallState::Queued);
         let response = if incoming {
@@ -190,4 +203,7 @@ impl Channel for Voice {
     }
 }
 
+// The fuzz targets link several channels into one native binary, where
+// their component exports (same names in every channel) would clash.
+#[cfg(not(feature = "fuzzing"))]
 switchboard_sdk::register_channel!(Voice);

@@ -117,8 +117,11 @@
 //! Every call runs in a fresh sandbox instance, so all state lives in the
 //! plugin's kv store (`kv = true`).
 
+// Without its exports (see the end of the file) the channel is unused.
+#![cfg_attr(feature = "fuzzing", allow(dead_code))]
+
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::json;
 use switchboard_sdk::{
     Channel, ChannelEvent, ChannelInfo, ChannelKind, Delivery, DeliveryError, DeliveryStatus,
     ErrorKind, HostError, HttpRequest, HttpResponse, Identity, InboundMessage, OutboundAction,
@@ -127,9 +130,14 @@ use switchboard_sdk::{
 
 mod cors;
 mod flood;
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod fuzzing;
+mod post;
 mod session;
 
 use cors::{ALLOW_METHODS, Cors};
+use post::valid_id;
+pub use post::{VisitorMessage, parse_post};
 use session::{Session, load_key, load_or_create_key, replies_key, session_key};
 
 /// The widget script.
@@ -139,12 +147,6 @@ const DEMO_HTML: &str = include_str!("demo.html");
 
 /// The channel name in the visitor's handle identity.
 const HANDLE_CHANNEL: &str = "webchat";
-/// Longest session id and client message id, in characters.
-const MAX_ID_LEN: usize = 128;
-/// Longest message text, in characters.
-const MAX_TEXT_CHARS: usize = 4000;
-/// Longest visitor name kept, in characters.
-const MAX_NAME_CHARS: usize = 120;
 /// Replies kept per session.
 const MAX_REPLIES: usize = 500;
 /// Largest serialized reply log (kv values are at most 1 MiB).
@@ -154,32 +156,6 @@ const MAX_LOG_BYTES: usize = 900 * 1024;
 const RECENT_MS: u64 = 30_000;
 
 struct WebChat;
-
-/// A visitor message as the widget posts it.
-#[derive(Deserialize)]
-struct Post {
-    session_id: Option<String>,
-    #[serde(default)]
-    visitor: Option<Visitor>,
-    text: Option<String>,
-    #[serde(default)]
-    id: Option<Value>,
-}
-
-/// The optional pre-chat form.
-#[derive(Deserialize, Default)]
-struct Visitor {
-    #[serde(default)]
-    name: Option<String>,
-    #[serde(default)]
-    email: Option<String>,
-    #[serde(default)]
-    phone: Option<String>,
-    /// The website's proof of who the visitor is (see "Identity
-    /// verification").
-    #[serde(default)]
-    identifier_hash: Option<String>,
-}
 
 /// One agent reply in a session's log (`replies/<id>`).
 #[derive(Serialize, Deserialize, Clone)]
@@ -312,56 +288,15 @@ fn route(request: &HttpRequest, cors: &Cors) -> Result<WebhookOutcome, PluginErr
 
 /// `POST /webhooks/webchat`: one visitor message.
 fn post_message(request: &HttpRequest, cors: &Cors) -> Result<WebhookOutcome, PluginError> {
-    let post: Post = request.json()?;
-    let session_id = post
-        .session_id
-        .ok_or_else(|| PluginError::bad_request("`session_id` is required"))?;
-    if !valid_id(&session_id, false) {
-        return Err(PluginError::bad_request(
-            "`session_id` must be 1-128 characters of A-Z, a-z, 0-9, `_` and `-`",
-        ));
-    }
-    let text = post
-        .text
-        .as_deref()
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-        .ok_or_else(|| PluginError::bad_request("`text` is required and must not be empty"))?
-        .to_string();
-    if text.chars().count() > MAX_TEXT_CHARS {
-        return Err(PluginError::bad_request(format!(
-            "`text` is longer than {MAX_TEXT_CHARS} characters"
-        )));
-    }
-    let client_id = match post.id {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) if valid_id(&s, true) => Some(s),
-        Some(Value::Number(n)) => Some(n.to_string()),
-        Some(_) => {
-            return Err(PluginError::bad_request(
-                "`id` must be 1-128 characters of A-Z, a-z, 0-9, `_`, `.`, `:` and `-`",
-            ));
-        }
-    };
-    let visitor = post.visitor.unwrap_or_default();
-    let identifier_hash = visitor.identifier_hash.clone();
-    let name = clean(visitor.name).map(|n| n.chars().take(MAX_NAME_CHARS).collect::<String>());
-    let email = clean(visitor.email);
-    if let Some(e) = &email
-        && !plausible_email(e)
-    {
-        return Err(PluginError::bad_request(
-            "`visitor.email` is not an email address",
-        ));
-    }
-    let phone = clean(visitor.phone);
-    if let Some(p) = &phone
-        && !plausible_phone(p)
-    {
-        return Err(PluginError::bad_request(
-            "`visitor.phone` is not a phone number",
-        ));
-    }
+    let VisitorMessage {
+        session_id,
+        text,
+        client_id,
+        name,
+        email,
+        phone,
+        identifier_hash,
+    } = parse_post(&request.body)?;
 
     let vouched = vouched_for(
         email.as_deref().or(phone.as_deref()),
@@ -570,53 +505,6 @@ fn cap_log(replies: &mut Vec<Reply>) -> Option<Vec<u8>> {
     Some(bytes)
 }
 
-/// A session id (`[A-Za-z0-9_-]`) or, with `client`, a client message id
-/// (also `.` and `:`), 1–128 characters.
-fn valid_id(id: &str, client: bool) -> bool {
-    !id.is_empty()
-        && id.len() <= MAX_ID_LEN
-        && id.bytes().all(|b| {
-            b.is_ascii_alphanumeric()
-                || b == b'-'
-                || b == b'_'
-                || (client && matches!(b, b'.' | b':'))
-        })
-}
-
-/// A trimmed, non-empty form value.
-fn clean(value: Option<String>) -> Option<String> {
-    value
-        .map(|v| v.trim().to_string())
-        .filter(|v| !v.is_empty())
-}
-
-/// A loose check (the host normalizes): one `@` between non-empty parts, no
-/// spaces or controls, a dotted domain.
-fn plausible_email(email: &str) -> bool {
-    let Some((local, domain)) = email.rsplit_once('@') else {
-        return false;
-    };
-    email.len() <= 254
-        && !local.is_empty()
-        && !domain.is_empty()
-        && !domain.starts_with('.')
-        && !domain.ends_with('.')
-        && !email
-            .chars()
-            .any(|c| c.is_whitespace() || c.is_control() || c == '<' || c == '>')
-}
-
-/// A loose check (the host parses it properly): digits and the usual
-/// separators, 6–15 digits.
-fn plausible_phone(phone: &str) -> bool {
-    let digits = phone.bytes().filter(u8::is_ascii_digit).count();
-    phone.len() <= 32
-        && (6..=15).contains(&digits)
-        && phone
-            .bytes()
-            .all(|b| b.is_ascii_digit() || matches!(b, b'+' | b'-' | b'.' | b'(' | b')' | b' '))
-}
-
 fn is_client_error(kind: ErrorKind) -> bool {
     matches!(
         kind,
@@ -665,4 +553,7 @@ fn escape_html(s: &str) -> String {
     out
 }
 
+// The fuzz targets link several channels into one native binary, where
+// their component exports (same names in every channel) would clash.
+#[cfg(not(feature = "fuzzing"))]
 switchboard_sdk::register_channel!(WebChat);
