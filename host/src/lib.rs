@@ -10,7 +10,9 @@
 //! (`layout.rs`) keeps it so.
 
 pub mod api;
+pub mod attachments;
 pub mod bundled;
+pub mod canned;
 pub mod clock;
 pub mod config;
 pub mod conversations;

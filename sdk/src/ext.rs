@@ -268,6 +268,12 @@ impl RouteTask {
             .find(|(k, _)| k == key)
             .map(|(_, v)| v.as_str())
     }
+
+    /// The agents (by number) who held the task and passed it on, oldest
+    /// first: a policy may keep it from going back to them.
+    pub fn transferred_from(&self) -> impl Iterator<Item = u32> + '_ {
+        self.transfers.iter().filter_map(|hop| hop.from_agent)
+    }
 }
 
 /// One agent among the [`Candidates`], as yielded by [`Candidates::iter`].

@@ -369,6 +369,33 @@ pub fn get(url: &str) -> Result<Response, HttpError> {
     send(Request::get(url))
 }
 
+/// Sends a provider API request on behalf of a call that answers with a
+/// [`PluginError`](crate::PluginError) (e.g. `fetch_media`): transport
+/// failures are `unavailable` (a denied destination `forbidden`), and a
+/// non-2xx answer becomes `not-found` (404, 410), `unavailable` (408, 425,
+/// 429, 5xx), `forbidden` (401, 403) or `bad-request`.
+pub fn fetch(request: Request) -> Result<Response, crate::PluginError> {
+    let response = send(request)?;
+    if response.is_success() {
+        return Ok(response);
+    }
+    let message = format!("the provider answered {}", response.status);
+    Err(match response.status {
+        404 | 410 => crate::PluginError::new(crate::ErrorKind::NotFound, message),
+        408 | 425 | 429 | 500..=599 => crate::PluginError::unavailable(message),
+        401 | 403 => crate::PluginError::forbidden(message),
+        _ => crate::PluginError::bad_request(message),
+    })
+}
+
+/// The lower-case `host[:port]` of an absolute http(s) URL, for checking
+/// where credentials may go before sending them.
+pub fn authority(url: &str) -> Option<String> {
+    let target = split_url(url).ok()?;
+    // Userinfo would let `https://trusted@evil/` pass a naive check.
+    (!target.authority.contains('@')).then(|| target.authority.to_ascii_lowercase())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -385,5 +412,15 @@ mod tests {
         assert_eq!(t.path_with_query, "/");
         assert!(split_url("ftp://x").is_err());
         assert!(split_url("http:///path").is_err());
+    }
+
+    #[test]
+    fn authorities_are_compared_lower_case_and_userinfo_is_refused() {
+        assert_eq!(
+            authority("https://Graph.Facebook.com/v21.0/1").as_deref(),
+            Some("graph.facebook.com")
+        );
+        assert_eq!(authority("https://graph.facebook.com@evil.example/x"), None);
+        assert_eq!(authority("file:///etc/passwd"), None);
     }
 }

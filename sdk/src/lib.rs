@@ -2,8 +2,8 @@
 //!
 //! A Switchboard plugin is a WebAssembly component (built for
 //! `wasm32-wasip2`) plus a `plugin.toml` manifest. This crate is the only
-//! dependency a plugin needs: it wraps the `switchboard:plugin@0.2.0` WIT
-//! contract (in the repository's `wit/v0.2/` folder) in one trait per plugin
+//! dependency a plugin needs: it wraps the `switchboard:plugin@0.3.0` WIT
+//! contract (in the repository's `wit/v0.3/` folder) in one trait per plugin
 //! kind,
 //! an export macro, and the helpers an author would otherwise write by hand.
 //!
@@ -86,13 +86,13 @@ pub use wit::base::switchboard::plugin::types::{
 };
 pub use wit::bot::switchboard::plugin::botting::{BotAction, BotContext, Handoff};
 pub use wit::channel::switchboard::plugin::channeling::{
-    ChannelInfo, ConnectCall, Delivery, DeliveryError, OutboundAction, OutboundMessage,
+    ChannelInfo, ConnectCall, Delivery, DeliveryError, Media, OutboundAction, OutboundMessage,
     WebhookOutcome,
 };
 pub use wit::crm::switchboard::plugin::crm_sync::{
-    ConversationClosed, CrmEvent, CustomerMerge, Interaction,
+    ConversationClosed, ConversationNote, CrmEvent, CustomerMerge, Interaction,
 };
-pub use wit::router::switchboard::plugin::routing::{Candidates, Decision, RouteTask};
+pub use wit::router::switchboard::plugin::routing::{Candidates, Decision, RouteTask, TransferHop};
 
 pub use ext::{Candidate, covers_row};
 
@@ -139,6 +139,19 @@ pub trait Channel {
     fn deliver(action: OutboundAction) -> Result<Delivery, DeliveryError> {
         let _ = action;
         Err(DeliveryError::permanent("this channel cannot send"))
+    }
+
+    /// Downloads a media file the customer sent (an [`Attachment`] this
+    /// channel reported, by its `url` or `media_id`) with the provider's
+    /// credentials. The host calls it once, when an agent first opens the
+    /// attachment, and keeps the bytes. The default refuses: the channel
+    /// reports no inbound media.
+    fn fetch_media(attachment: Attachment) -> Result<Media, PluginError> {
+        let _ = attachment;
+        Err(PluginError::new(
+            ErrorKind::BadRequest,
+            "this channel cannot fetch media",
+        ))
     }
 }
 
@@ -207,6 +220,11 @@ macro_rules! register_channel {
                     action: $crate::OutboundAction,
                 ) -> Result<$crate::Delivery, $crate::DeliveryError> {
                     <$t as $crate::Channel>::deliver(action)
+                }
+                fn fetch_media(
+                    attachment: $crate::Attachment,
+                ) -> Result<$crate::Media, $crate::PluginError> {
+                    <$t as $crate::Channel>::fetch_media(attachment)
                 }
             }
             $crate::__private::channel::export_channel!(

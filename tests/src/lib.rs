@@ -91,7 +91,7 @@ pub fn misbehave_manifest(
         r#"name = "{name}"
 version = "1.0.0"
 kind = "channel"
-api = "0.2"
+api = "0.3"
 description = "test plugin"
 
 [capabilities]
@@ -217,6 +217,7 @@ pub fn sample_routing(
         language: None,
         preferred_agent: None,
         customer_attributes: Vec::new(),
+        transfers: Vec::new(),
     };
     let candidates = Candidates {
         agents: (1..=agents).collect(),
@@ -418,7 +419,7 @@ pub fn test_channel_manifest(
         r#"name = "{name}"
 version = "1.0.0"
 kind = "channel"
-api = "0.2"
+api = "0.3"
 description = "test channel"
 
 [capabilities]
@@ -769,7 +770,9 @@ mod routing_core {
             let mut input = agent(i);
             input.name = id.clone();
             routing.put_agent(&id, input).unwrap();
-            routing.set_status(&id, AgentStatus::Available).unwrap();
+            routing
+                .set_status(&id, AgentStatus::Available, &id)
+                .unwrap();
         }
         (routing, store, dir, customers)
     }

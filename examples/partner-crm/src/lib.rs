@@ -116,7 +116,7 @@ struct Attributes {
 #[derive(Serialize)]
 struct Event {
     /// `customer_created`, `customer_updated`, `customers_merged`,
-    /// `interaction_logged` or `conversation_closed`.
+    /// `interaction_logged`, `conversation_closed` or `note_added`.
     event: &'static str,
     /// When Switchboard sent it (unix ms).
     sent_at: u64,
@@ -127,6 +127,19 @@ struct Event {
     message: Option<Message>,
     #[serde(skip_serializing_if = "Option::is_none")]
     conversation: Option<Conversation>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    note: Option<Note>,
+}
+
+/// An agent's internal note on a conversation.
+#[derive(Serialize)]
+struct Note {
+    id: String,
+    at: u64,
+    conversation_id: String,
+    channel: String,
+    author: String,
+    text: String,
 }
 
 #[derive(Serialize)]
@@ -171,6 +184,7 @@ impl Event {
             merged_id: None,
             message: None,
             conversation: None,
+            note: None,
         };
         match event {
             CrmEvent::CustomerCreated(c) => (
@@ -198,6 +212,18 @@ impl Event {
                         .then(|| c.transcript.iter().map(Message::from).collect()),
                 });
                 (doc, Some(format!("closed-{}", c.conversation_id)))
+            }
+            CrmEvent::NoteAdded(n) => {
+                let mut doc = document("note_added", &n.customer);
+                doc.note = Some(Note {
+                    id: n.id.clone(),
+                    at: n.at,
+                    conversation_id: n.conversation_id.clone(),
+                    channel: n.channel.clone(),
+                    author: n.author.clone(),
+                    text: n.text.clone(),
+                });
+                (doc, Some(format!("note-{}", n.id)))
             }
         }
     }

@@ -129,7 +129,12 @@ pub async fn status(
         return Err(ApiError::not_found(format!("no agent {id}")));
     }
     who.require_self_or_supervisor(&id)?;
-    Ok(Json(state.core.set_agent_status(&id, body.status).await?))
+    Ok(Json(
+        state
+            .core
+            .set_agent_status(&id, body.status, who.actor())
+            .await?,
+    ))
 }
 
 /// `GET /api/agents/{id}/tasks` (the agent, supervisor).

@@ -40,6 +40,20 @@ impl Principal {
         }
     }
 
+    /// Who is acting, as task histories and notes name them: the agent or
+    /// supervisor id, or `admin`.
+    pub fn actor(&self) -> &str {
+        self.agent_id().unwrap_or("admin")
+    }
+
+    /// As the routing core sees the caller.
+    pub fn as_actor(&self) -> crate::core::Actor<'_> {
+        crate::core::Actor {
+            id: self.actor(),
+            supervisor: self.sees_all(),
+        }
+    }
+
     /// 403 unless an admin or supervisor.
     pub fn require_supervisor(&self) -> Result<(), ApiError> {
         if self.sees_all() {

@@ -97,6 +97,7 @@ impl From<CoreError> for ApiError {
             Failure::NotFound => (StatusCode::NOT_FOUND, "not_found"),
             Failure::Forbidden => (StatusCode::FORBIDDEN, "forbidden"),
             Failure::Conflict => (StatusCode::CONFLICT, "conflict"),
+            Failure::Unsupported => (StatusCode::UNPROCESSABLE_ENTITY, "unsupported"),
             Failure::InvalidBundle => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_bundle"),
             Failure::LoadFailed => (StatusCode::UNPROCESSABLE_ENTITY, "load_failed"),
             Failure::PluginAnswered(kind) => (plugin_status(kind), "plugin_error"),

@@ -4,13 +4,15 @@
 //! HTTP only: handlers parse the request, check the caller's role
 //! (`auth.rs`), call one [`Core`] method and shape the answer. One file per
 //! resource — `agents`, `tasks`, `conversations`, `customers`, `floor`
-//! (queue and stats), `queues` (outbox and CRM delivery), `plugins`,
+//! (queue and stats), `canned` (canned responses), `media` (files customers
+//! sent), `queues` (outbox and CRM delivery), `plugins`,
 //! `events` (SSE), `webhooks`, `metrics`, `ui` — and `error.rs`, the one
 //! table from a core [`crate::core::Failure`] to an HTTP status.
 
 mod agents;
 mod auth;
 mod body;
+mod canned;
 mod client;
 mod conversations;
 mod customers;
@@ -18,6 +20,7 @@ mod error;
 mod events;
 mod floor;
 mod long_poll;
+mod media;
 pub mod metrics;
 pub mod openapi;
 mod plugins;
@@ -95,11 +98,33 @@ pub fn app(state: AppState, max_body_bytes: usize) -> Router {
         .route("/api/tasks/{id}/accept", post(tasks::accept))
         .route("/api/tasks/{id}/reject", post(tasks::reject))
         .route("/api/tasks/{id}/complete", post(tasks::complete))
+        .route("/api/tasks/{id}/transfer", post(tasks::transfer))
         .route("/api/queue", get(floor::queue))
         .route("/api/stats", get(floor::stats))
         .route("/api/stats/history", get(floor::history))
         .route("/api/me", get(agents::me))
+        .route("/api/conversations", get(conversations::list))
         .route("/api/conversations/{id}", get(conversations::show))
+        .route(
+            "/api/messages/{id}/attachments/{index}",
+            get(media::attachment),
+        )
+        .route(
+            "/api/conversations/{id}/notes",
+            get(conversations::notes).post(conversations::add_note),
+        )
+        .route(
+            "/api/conversations/{id}/labels",
+            axum::routing::put(conversations::labels),
+        )
+        .route(
+            "/api/canned-responses",
+            get(canned::list).post(canned::create),
+        )
+        .route(
+            "/api/canned-responses/{id}",
+            axum::routing::put(canned::update).delete(canned::delete),
+        )
         .route(
             "/api/conversations/{id}/messages",
             post(conversations::reply),

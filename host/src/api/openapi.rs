@@ -11,7 +11,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 
 use super::{
-    agents, conversations, customers, floor, metrics, plugins, queues, tasks, ui, webhooks,
+    agents, canned, conversations, customers, floor, media, metrics, plugins, queues, tasks, ui,
+    webhooks,
 };
 
 /// Every error: `{"error": {"code": "...", "message": "..."}}`.
@@ -137,11 +138,21 @@ impl Modify for BearerToken {
         tasks::accept,
         tasks::reject,
         tasks::complete,
+        tasks::transfer,
         floor::queue,
         floor::stats,
         floor::history,
         conversations::show,
         conversations::reply,
+        conversations::list,
+        conversations::add_note,
+        conversations::notes,
+        conversations::labels,
+        media::attachment,
+        canned::list,
+        canned::create,
+        canned::update,
+        canned::delete,
         customers::lookup,
         customers::show,
         customers::timeline,

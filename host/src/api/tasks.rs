@@ -1,13 +1,15 @@
-//! A task's lifecycle: `/api/tasks/{id}` and its `accept`, `reject` and
-//! `complete`, by the agent it is reserved for or assigned to.
+//! A task's lifecycle: `/api/tasks/{id}` and its `accept`, `reject`,
+//! `complete` and `transfer`, by the agent it is reserved for or assigned
+//! to, or by a supervisor.
 
 use axum::Json;
 use axum::extract::{Path, State};
 use serde::Deserialize;
 
-use crate::core::Task;
+use crate::core::{Skill, Task, Transfer, TransferTarget};
 
 use super::auth::Principal;
+use super::body::JsonBody;
 use super::openapi::{ReadErrors, WriteErrors};
 use super::{ApiError, AppState};
 
@@ -65,8 +67,9 @@ pub struct CompleteBody {
     disposition: Option<String>,
 }
 
-/// `POST /api/tasks/{id}/complete` (the assigned agent), body
-/// `{"disposition": "..."}` or none.
+/// `POST /api/tasks/{id}/complete` (the assigned agent, or a supervisor
+/// closing it on the agent's behalf), body `{"disposition": "..."}` or
+/// none. A disposition not in `routing.dispositions` is 400.
 #[utoipa::path(operation_id = "tasks_complete", post, path = "/api/tasks/{id}/complete", tag = "work", security(("bearer" = [])), params(("id" = String, Path, description = "The task id")), request_body(content = Option<CompleteBody>, description = "Optional: `{\"disposition\": \"...\"}`"), responses((status = 200, description = "Completed (or wrapping up)", body = Task), WriteErrors))]
 pub async fn complete(
     who: Principal,
@@ -74,8 +77,7 @@ pub async fn complete(
     Path(id): Path<String>,
     request: axum::extract::Request,
 ) -> Result<Json<Task>, ApiError> {
-    let agent = who.require_agent()?.to_string();
-    visible(&who, &state, &id)?;
+    let task = visible(&who, &state, &id)?;
     let bytes = super::body::read_body(request, &()).await?;
     let body: CompleteBody = if bytes.iter().all(u8::is_ascii_whitespace) {
         CompleteBody::default()
@@ -83,7 +85,76 @@ pub async fn complete(
         serde_json::from_slice(&bytes)
             .map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))?
     };
+    // A supervisor (or the admin) closing someone else's task does it on
+    // their behalf, named in the task's history.
+    if who.sees_all() && task.agent_id.as_deref() != who.agent_id() {
+        return Ok(Json(
+            state
+                .core
+                .close_for(&id, who.as_actor(), body.disposition)
+                .await?,
+        ));
+    }
+    let agent = who.require_agent()?;
     Ok(Json(
-        state.core.complete(&id, &agent, body.disposition).await?,
+        state.core.complete(&id, agent, body.disposition).await?,
+    ))
+}
+
+/// The transfer body: exactly one of `to_agent` and `to_skills`.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TransferBody {
+    /// Offer the task to this agent (who must be available with free
+    /// capacity); not accepted in time, it goes back to the queue.
+    #[serde(default)]
+    to_agent: Option<String>,
+    /// Queue it again needing these skills (name → minimum level 1-5; `{}`
+    /// for anyone).
+    #[serde(default)]
+    #[schema(value_type = Option<std::collections::BTreeMap<String, u8>>)]
+    to_skills: Option<std::collections::BTreeMap<String, u8>>,
+    /// Extra priority in the queue (default `routing.transfer_priority`).
+    #[serde(default)]
+    priority: Option<u32>,
+    /// What the receiver sees first; stored as an internal note.
+    #[serde(default)]
+    note: Option<String>,
+}
+
+/// `POST /api/tasks/{id}/transfer` (the assigned agent; a supervisor for
+/// any waiting, offered or assigned task): to an agent or to skills, with
+/// an optional note. The caller's capacity frees at once.
+#[utoipa::path(operation_id = "tasks_transfer", post, path = "/api/tasks/{id}/transfer", tag = "work", security(("bearer" = [])), params(("id" = String, Path, description = "The task id")), request_body = TransferBody, responses((status = 200, description = "Transferred: offered to the agent, or back in the queue", body = Task), WriteErrors))]
+pub async fn transfer(
+    who: Principal,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<TransferBody>,
+) -> Result<Json<Task>, ApiError> {
+    let target = match (body.to_agent, body.to_skills) {
+        (Some(agent), None) => TransferTarget::Agent(agent.trim().to_string()),
+        (None, Some(skills)) => TransferTarget::Skills(
+            skills
+                .into_iter()
+                .map(|(name, min_level)| Skill {
+                    name: name.trim().to_string(),
+                    min_level,
+                })
+                .collect(),
+        ),
+        _ => {
+            return Err(ApiError::bad_request(
+                "give exactly one of `to_agent` and `to_skills`",
+            ));
+        }
+    };
+    let transfer = Transfer {
+        target,
+        priority: body.priority,
+        note: body.note,
+    };
+    Ok(Json(
+        state.core.transfer(&id, who.as_actor(), transfer).await?,
     ))
 }

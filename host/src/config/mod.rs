@@ -9,9 +9,11 @@
 //! string. `--set runtime.default_timeout_ms=500` does the same from the
 //! command line and wins over the environment (see `load.rs`).
 
+mod floor;
 mod http;
 mod load;
 
+pub use floor::FloorConfig;
 pub use http::HttpConfig;
 pub use load::ConfigError;
 
@@ -46,6 +48,8 @@ pub struct Config {
     pub customers: CustomersConfig,
     /// The routing core: router, reservations, SLAs, capacity, escalation.
     pub routing: RoutingConfig,
+    /// The agent floor: conversation labels.
+    pub floor: FloorConfig,
     /// Delivery of agent and bot replies through channel plugins.
     pub outbox: OutboxConfig,
     /// Delivery of customer events to CRM plugins, and enrichment.
@@ -65,6 +69,7 @@ impl Default for Config {
             max_body_bytes: 1024 * 1024,
             http: HttpConfig::default(),
             runtime: RuntimeConfig::default(),
+            floor: FloorConfig::default(),
             plugins: BTreeMap::new(),
             customers: CustomersConfig::default(),
             routing: RoutingConfig::default(),
@@ -170,6 +175,15 @@ pub struct RoutingConfig {
     /// Skills every task from a channel plugin requires, by plugin name:
     /// `[routing.channel_skills.billing-line] billing = 3`.
     pub channel_skills: BTreeMap<String, BTreeMap<String, u8>>,
+    /// Whether a task transferred to other skills keeps its place by its
+    /// original age (`true`) or joins the queue as if new.
+    pub transfer_keeps_age: bool,
+    /// Extra priority a task transferred to other skills gets, unless the
+    /// transfer names its own.
+    pub transfer_priority: u32,
+    /// The dispositions an agent may complete a task with; empty allows
+    /// any (up to 64 characters).
+    pub dispositions: Vec<String>,
 }
 
 impl Default for RoutingConfig {
@@ -204,6 +218,9 @@ impl Default for RoutingConfig {
             },
             voice_exclusive: true,
             channel_skills: BTreeMap::new(),
+            transfer_keeps_age: true,
+            transfer_priority: 0,
+            dispositions: Vec::new(),
         }
     }
 }

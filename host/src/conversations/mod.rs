@@ -7,6 +7,10 @@
 //!
 //! Writers hold the core's write gate; reads are free.
 
+mod notes;
+
+pub use notes::Note;
+
 use serde::{Deserialize, Serialize};
 
 use crate::customers::{Identity, Merge};
@@ -63,6 +67,12 @@ pub struct Conversation {
     /// resolves; no task exists while it does.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bot: Option<String>,
+    /// Labels agents put on it (e.g. `refund`).
+    #[serde(default)]
+    pub labels: Vec<String>,
+    /// How its last task ended, once completed (e.g. `resolved`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disposition: Option<String>,
 }
 
 /// A media item.
@@ -360,6 +370,8 @@ impl Conversations {
             last_inbound: None,
             task_id: None,
             bot: None,
+            labels: Vec::new(),
+            disposition: None,
         };
         batch.put(
             keys::open_conversation(customer, channel, thread),

@@ -59,13 +59,15 @@ impl Core {
     }
 
     /// Sets an agent's status (leaving `available` gives back its
-    /// reservations).
+    /// reservations). `by` is who asks (the agent, a supervisor or
+    /// `admin`); offers a supervisor takes back name them in the task.
     pub async fn set_agent_status(
         &self,
         id: &str,
         status: AgentStatus,
+        by: &str,
     ) -> Result<Agent, CoreError> {
-        let (agent, seq) = self.routing.set_status(id, status)?;
+        let (agent, seq) = self.routing.set_status(id, status, by)?;
         self.store.durable(seq).await?;
         Ok(self.routing.view(&agent))
     }
@@ -242,30 +244,40 @@ impl Core {
         agent: &str,
         disposition: Option<String>,
     ) -> Result<Task, CoreError> {
+        let disposition = self.check_disposition(disposition)?;
         let (task, _) = self.routing.complete(task_id, agent, disposition)?;
-        {
-            let _gate = self.gate();
-            if let Some(mut conversation) = self.conversations.get(&task.conversation_id)? {
-                let mut batch = Batch::new();
-                let open = conversation.status == ConversationStatus::Open;
-                self.conversations
-                    .resolve(&mut batch, &mut conversation, now_ms());
-                let tell_crm = open
-                    && self.crm.record(
-                        &mut batch,
-                        &conversation.customer_id,
-                        CrmChange::ConversationClosed {
-                            conversation_id: conversation.id.clone(),
-                            disposition: task.disposition.clone(),
-                        },
-                    )?;
-                self.store.write(batch)?;
-                if tell_crm {
-                    self.crm.wake();
-                }
-            }
-        }
+        self.resolve_conversation_of(&task)?;
         self.store.sync().await?;
         Ok(task)
+    }
+
+    /// Resolves a completed (or wrapping) task's conversation, with its
+    /// disposition, and tells CRM plugins; the caller syncs the store.
+    pub(super) fn resolve_conversation_of(&self, task: &Task) -> Result<(), CoreError> {
+        let _gate = self.gate();
+        if let Some(mut conversation) = self.conversations.get(&task.conversation_id)? {
+            let mut batch = Batch::new();
+            let open = conversation.status == ConversationStatus::Open;
+            if task.disposition.is_some() {
+                conversation.disposition = task.disposition.clone();
+                self.conversations.save(&mut batch, &conversation);
+            }
+            self.conversations
+                .resolve(&mut batch, &mut conversation, now_ms());
+            let tell_crm = open
+                && self.crm.record(
+                    &mut batch,
+                    &conversation.customer_id,
+                    CrmChange::ConversationClosed {
+                        conversation_id: conversation.id.clone(),
+                        disposition: task.disposition.clone(),
+                    },
+                )?;
+            self.store.write(batch)?;
+            if tell_crm {
+                self.crm.wake();
+            }
+        }
+        Ok(())
     }
 }

@@ -19,7 +19,9 @@ use crate::conversations::Message;
 use crate::customers::{CustomerError, Merge};
 use crate::runtime::{PluginKind, Runtime};
 use crate::store::{Backoff, Batch, DurableQueue, Entry, Store, StoreError, Verdict, keys};
-use crate::wit::crm_sync::{ConversationClosed, CrmEvent, CustomerMerge, Interaction};
+use crate::wit::crm_sync::{
+    ConversationClosed, ConversationNote, CrmEvent, CustomerMerge, Interaction,
+};
 use crate::wit::types::ErrorKind;
 
 use super::{Core, CoreError};
@@ -48,6 +50,15 @@ pub enum Change {
         conversation_id: String,
         /// The agent's disposition.
         disposition: Option<String>,
+    },
+    /// An internal note was written on a conversation.
+    NoteAdded {
+        /// The conversation.
+        conversation_id: String,
+        /// When the note was written (part of its key).
+        at: u64,
+        /// The note.
+        note_id: String,
     },
 }
 
@@ -278,6 +289,28 @@ fn event(core: &Core, item: &CrmItem) -> Result<Option<CrmEvent>, StoreError> {
                 channel: conversation.channel,
                 disposition: disposition.clone(),
                 transcript,
+            })
+        }
+        Change::NoteAdded {
+            conversation_id,
+            at,
+            note_id,
+        } => {
+            let (Some(conversation), Some(note)) = (
+                core.conversations.get(conversation_id)?,
+                core.conversations.note(conversation_id, *at, note_id)?,
+            ) else {
+                return Ok(None);
+            };
+            CrmEvent::NoteAdded(ConversationNote {
+                id: note.id,
+                conversation_id: conversation_id.clone(),
+                customer: wit_customer,
+                channel: conversation.channel,
+                at: note.at,
+                author: note.author,
+                text: note.text,
+                transfer_of: note.transfer_of,
             })
         }
     }))

@@ -2,6 +2,8 @@
 //! whoever answers the request (the API turns a [`Failure`] into an HTTP
 //! status; the core knows nothing of HTTP).
 
+use crate::attachments::BlobError;
+use crate::canned::CannedError;
 use crate::customers::CustomerError;
 use crate::routing::RoutingError;
 use crate::runtime::{CallError, InstallError, ReloadError};
@@ -23,6 +25,9 @@ pub enum CoreError {
     /// What the request needs is not serving now.
     #[error("{0}")]
     Unavailable(String),
+    /// The channel cannot do this (e.g. open or send a file).
+    #[error("{0}")]
+    Unsupported(String),
     /// A channel plugin answered a webhook with an error of its own.
     #[error("{message}")]
     Plugin {
@@ -46,6 +51,12 @@ pub enum CoreError {
     /// An uploaded bundle was not installed.
     #[error(transparent)]
     Install(#[from] InstallError),
+    /// A canned response was not saved.
+    #[error(transparent)]
+    Canned(#[from] CannedError),
+    /// A file was not stored or read.
+    #[error(transparent)]
+    Attachment(#[from] BlobError),
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -62,6 +73,8 @@ pub enum Failure {
     Forbidden,
     /// It does not fit the current state.
     Conflict,
+    /// Outside what the channel can do.
+    Unsupported,
     /// An uploaded bundle does not validate (nothing was written).
     InvalidBundle,
     /// A bundle on disk does not load (the previous version keeps serving).
@@ -85,6 +98,7 @@ impl CoreError {
             CoreError::NotFound(_) => Failure::NotFound,
             CoreError::Conflict(_) => Failure::Conflict,
             CoreError::Unavailable(_) => Failure::PluginUnavailable,
+            CoreError::Unsupported(_) => Failure::Unsupported,
             CoreError::Plugin { kind, .. } => Failure::PluginAnswered(*kind),
             CoreError::Routing(e) => match e {
                 RoutingError::Invalid(_) => Failure::Invalid,
@@ -118,6 +132,17 @@ impl CoreError {
             CoreError::Install(e) => match e {
                 InstallError::Invalid(_) => Failure::InvalidBundle,
                 InstallError::Io(_) => Failure::Internal,
+            },
+            CoreError::Canned(e) => match e {
+                CannedError::Invalid(_) => Failure::Invalid,
+                CannedError::Taken(_) => Failure::Conflict,
+                CannedError::NotFound(_) => Failure::NotFound,
+                CannedError::Store(_) => Failure::Internal,
+            },
+            CoreError::Attachment(e) => match e {
+                BlobError::TooLarge { .. } => Failure::Unsupported,
+                BlobError::Invalid(_) => Failure::Invalid,
+                BlobError::Io(_) => Failure::Internal,
             },
             CoreError::Store(_) => Failure::Internal,
         }

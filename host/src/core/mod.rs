@@ -24,7 +24,9 @@ mod bots;
 mod calls;
 mod crm;
 mod error;
+mod floor;
 mod inbound;
+mod media;
 mod outbox;
 mod plugins;
 mod profiles;
@@ -35,6 +37,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::broadcast;
 
+use crate::attachments::Blobs;
+use crate::canned::CannedResponses;
 use crate::clock::now_ms;
 use crate::config::Config;
 use crate::conversations::Conversations;
@@ -51,16 +55,21 @@ use outbox::Outbox;
 
 pub use crm::{Change as CrmChange, CrmEntry, CrmItem};
 pub use error::{CoreError, Failure};
+pub use floor::{ConversationFilter, RenderedCanned};
 pub use inbound::Ingested;
 pub use outbox::{CallAction, OutboxEntry, OutboxItem};
 pub use views::Directory;
 
 // The records the API shows, re-exported on purpose so that it needs no
 // module but this one.
-pub use crate::conversations::{Conversation, Message};
+pub use crate::canned::{CannedInput, CannedResponse};
+pub use crate::conversations::{Conversation, ConversationStatus, Message, Note};
 pub use crate::customers::{AuditEntry, Customer, Identity, MergeSuggestion};
 pub use crate::routing::trend::Sample;
-pub use crate::routing::{Agent, AgentInput, AgentStatus, QueueEntry, Role, Stats, Task};
+pub use crate::routing::{
+    Actor, Agent, AgentInput, AgentStatus, QueueEntry, Role, Skill, Stats, Task, TaskAction,
+    TaskEvent, Transfer, TransferTarget,
+};
 pub use crate::runtime::{PluginInfo, RuntimeStats};
 pub use crate::wit::types::{HttpRequest, HttpResponse};
 
@@ -81,7 +90,21 @@ pub struct Core {
     channel_skills: BTreeMap<String, BTreeMap<String, u8>>,
     /// How many identities one message may attest.
     max_identities: usize,
+    /// What the floor allows: dispositions and labels.
+    floor: FloorRules,
+    /// Saved answers.
+    canned: CannedResponses,
+    /// Files customers sent, once opened.
+    media: media::MediaFiles,
     gate: Mutex<()>,
+}
+
+/// The configured lists agents choose from.
+struct FloorRules {
+    /// `routing.dispositions`; empty allows any.
+    dispositions: Vec<String>,
+    /// `floor.labels`; empty allows any well-formed label.
+    labels: Vec<String>,
 }
 
 impl Core {
@@ -109,6 +132,7 @@ impl Core {
             &config.outbox,
             events.clone(),
         );
+        let canned = CannedResponses::new(store.clone());
         Ok(Core {
             crm: Crm::new(store.clone(), runtime.clone(), config.crm.clone()),
             bots: Bots::new(store.clone(), config),
@@ -122,6 +146,15 @@ impl Core {
             runtime,
             channel_skills: config.routing.channel_skills.clone(),
             max_identities: config.customers.max_identities_per_event,
+            floor: FloorRules {
+                dispositions: config.routing.dispositions.clone(),
+                labels: config.floor.labels.clone(),
+            },
+            canned,
+            media: media::MediaFiles::new(Blobs::new(
+                config.data_dir.join("attachments"),
+                config.floor.max_attachment_bytes,
+            )),
             gate: Mutex::new(()),
         })
     }

@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 use crate::clock::now_ms;
 use crate::store::{Batch, keys};
 
-use super::model::{Agent, AgentStatus, Kind, Role, Task, TaskState};
+use super::model::{Agent, AgentStatus, Kind, Role, Task, TaskAction, TaskEvent, TaskState};
 use super::state::State;
 use super::{Routing, RoutingError};
 
@@ -210,7 +210,14 @@ impl Routing {
 
     /// Sets an agent's status. Leaving `available` returns the agent's
     /// unaccepted reservations to the queue.
-    pub fn set_status(&self, id: &str, status: AgentStatus) -> Result<(Agent, u64), RoutingError> {
+    /// `by` is who asks: when it is not the agent itself (a supervisor),
+    /// every offer taken back names it in the task's history.
+    pub fn set_status(
+        &self,
+        id: &str,
+        status: AgentStatus,
+        by: &str,
+    ) -> Result<(Agent, u64), RoutingError> {
         let now = now_ms();
         let mut state = self.lock();
         let mut agent = state
@@ -230,6 +237,21 @@ impl Routing {
                 agent.idle_since = now;
             } else {
                 returned = self.return_reservations(&mut state, &mut batch, id);
+                if by != id {
+                    for task in &mut returned {
+                        task.history.push(TaskEvent {
+                            at: now,
+                            action: TaskAction::Returned,
+                            by: by.to_string(),
+                            from_agent: Some(id.to_string()),
+                            to_agent: None,
+                            to_skills: Vec::new(),
+                            note: Some(format!("agent set {}", status.as_str())),
+                        });
+                        batch.put_json(keys::task(&task.id), &*task);
+                        state.tasks.insert(task.id.clone(), task.clone());
+                    }
+                }
             }
             agent.status = status;
             agent.status_since = now;
@@ -283,6 +305,22 @@ impl Routing {
         let mut tasks: Vec<Task> = state.held(id).cloned().collect();
         tasks.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
         Ok(tasks)
+    }
+
+    /// The conversations the agent has worked on: tasks it holds or held,
+    /// or passed on.
+    pub fn conversations_of_agent(&self, agent: &str) -> std::collections::HashSet<String> {
+        self.lock()
+            .tasks
+            .values()
+            .filter(|t| {
+                t.agent_id.as_deref() == Some(agent)
+                    || t.history
+                        .iter()
+                        .any(|e| e.from_agent.as_deref() == Some(agent))
+            })
+            .map(|t| t.conversation_id.clone())
+            .collect()
     }
 
     /// Whether the agent holds a task on this conversation.

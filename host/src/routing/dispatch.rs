@@ -10,10 +10,10 @@ use std::sync::atomic::Ordering;
 use crate::clock::now_ms;
 use crate::config::RoutingConfig;
 use crate::store::{Batch, StoreError, keys};
-use crate::wit::routing::{Candidates, Decision, RouteTask};
+use crate::wit::routing::{Candidates, Decision, RouteTask, TransferHop};
 use crate::wit::types::SkillRequirement;
 
-use super::model::{AgentStatus, Kind, Skill, Task, TaskState};
+use super::model::{AgentStatus, Kind, Skill, Task, TaskAction, TaskState};
 use super::state::State;
 use super::tasks::relax;
 use super::{BUILT_IN, Routing, policy};
@@ -46,15 +46,17 @@ impl Routing {
                 cursor = Some(key);
                 plan
             };
-            let (task, candidates, preferred) = match plan {
+            let (task, candidates, preferred, transfers) = match plan {
                 Plan::Skip => continue,
                 Plan::Exhausted(kind) => {
                     exhausted.insert(kind);
                     continue;
                 }
-                Plan::Route(task, candidates, preferred) => (task, candidates, preferred),
+                Plan::Route(task, candidates, preferred, transfers) => {
+                    (task, candidates, preferred, transfers)
+                }
             };
-            let route_task = self.route_task(&task, preferred, now);
+            let route_task = self.route_task(&task, preferred, transfers, now);
             let decision = self.decide(&route_task, &candidates).await;
             match decision {
                 Decision::Wait => {}
@@ -85,14 +87,20 @@ impl Routing {
             now,
             &HashSet::new(),
         );
-        let Plan::Route(task, candidates, preferred) = plan else {
+        let Plan::Route(task, candidates, preferred, transfers) = plan else {
             return None;
         };
-        let route_task = self.route_task(&task, preferred, now);
+        let route_task = self.route_task(&task, preferred, transfers, now);
         Some(self.decide(&route_task, &candidates).await)
     }
 
-    fn route_task(&self, task: &Task, preferred: Option<u32>, now: u64) -> RouteTask {
+    fn route_task(
+        &self,
+        task: &Task,
+        preferred: Option<u32>,
+        transfers: Vec<TransferHop>,
+        now: u64,
+    ) -> RouteTask {
         let attributes = self
             .inner
             .customers
@@ -106,7 +114,7 @@ impl Routing {
             channel: task.channel.clone(),
             channel_kind: task.channel_kind.to_wit(),
             priority: task.priority,
-            age_ms: now.saturating_sub(task.created_at),
+            age_ms: now.saturating_sub(task.waiting_since()),
             skills: task
                 .skills
                 .iter()
@@ -118,6 +126,7 @@ impl Routing {
             language: task.language.clone(),
             preferred_agent: preferred,
             customer_attributes: attributes,
+            transfers,
         }
     }
 
@@ -183,7 +192,8 @@ impl Routing {
             let mut task = task.clone();
             let base = task.base_priority.unwrap_or(task.priority);
             task.priority = base;
-            let rt = self.route_task(&task, None, now);
+            let transfers = transfer_hops(&self.lock(), &task);
+            let rt = self.route_task(&task, None, transfers, now);
             let priority = match self
                 .inner
                 .runtime
@@ -307,9 +317,9 @@ enum Plan {
     /// Nobody has free capacity on this channel kind: later tasks of the
     /// kind need not be looked at this round.
     Exhausted(Kind),
-    /// Ask the router: the task, its candidates, and the preferred agent's
-    /// number when that agent is among them.
-    Route(Box<Task>, Candidates, Option<u32>),
+    /// Ask the router: the task, its candidates, the preferred agent's
+    /// number when that agent is among them, and the task's transfers.
+    Route(Box<Task>, Candidates, Option<u32>, Vec<TransferHop>),
 }
 
 /// Gathers what routing task `id` needs, under the state lock.
@@ -343,7 +353,40 @@ fn plan(
         .and_then(|p| state.agents.get(p))
         .map(|a| a.number)
         .filter(|n| candidates.agents.contains(n));
-    Plan::Route(Box::new(task.clone()), candidates, preferred)
+    Plan::Route(
+        Box::new(task.clone()),
+        candidates,
+        preferred,
+        transfer_hops(state, task),
+    )
+}
+
+/// A task's transfers as a router sees them: agents by number (an agent
+/// since deleted has none).
+fn transfer_hops(state: &State, task: &Task) -> Vec<TransferHop> {
+    let number = |id: &Option<String>| {
+        id.as_ref()
+            .and_then(|id| state.agents.get(id))
+            .map(|a| a.number)
+    };
+    task.history
+        .iter()
+        .filter(|e| e.action == TaskAction::Transferred)
+        .map(|e| TransferHop {
+            at: e.at,
+            from_agent: number(&e.from_agent),
+            to_agent: number(&e.to_agent),
+            to_skills: e
+                .to_skills
+                .iter()
+                .map(|s| SkillRequirement {
+                    name: s.name.clone(),
+                    min_level: s.min_level,
+                })
+                .collect(),
+            by_supervisor: e.from_agent.as_deref() != Some(e.by.as_str()),
+        })
+        .collect()
 }
 
 /// The agents who can take `task` now, in column form, plus whether any
@@ -442,7 +485,7 @@ mod tests {
         assert_eq!(c.skill_levels, [4]);
         assert_eq!(c.speaks_language, [1]);
 
-        let Plan::Route(task, candidates, preferred) =
+        let Plan::Route(task, candidates, preferred, _) =
             plan(&state, "t", &config, 1_000, &HashSet::new())
         else {
             panic!("the task should be routed");

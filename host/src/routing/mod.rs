@@ -34,6 +34,7 @@ mod state;
 mod stats;
 mod tasks;
 mod timers;
+mod transfer;
 pub mod trend;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -50,9 +51,10 @@ use crate::store::{Store, StoreError};
 use state::State;
 
 pub use agents::{AgentInput, token_digest};
-pub use model::{Agent, AgentStatus, Kind, Role, Skill, Task, TaskState};
+pub use model::{Agent, AgentStatus, Kind, Role, Skill, Task, TaskAction, TaskEvent, TaskState};
 pub use stats::{KindStats, QueueEntry, RouterStats, Stats};
 pub use tasks::NewTask;
+pub use transfer::{Actor, Transfer, TransferTarget};
 
 /// A routing operation that did not happen.
 #[derive(Debug, thiserror::Error)]

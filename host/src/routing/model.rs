@@ -117,6 +117,65 @@ pub struct Task {
     /// What the agent should know first (e.g. a bot's summary).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub summary: Option<String>,
+    /// When it joined the queue last, if not at creation: a transfer with
+    /// `routing.transfer_keeps_age = false` starts its wait again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queued_at: Option<u64>,
+    /// What people did to it besides the normal flow, oldest first:
+    /// transfers (each hop), a supervisor closing it or taking it back.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub history: Vec<TaskEvent>,
+}
+
+impl Task {
+    /// Where its wait is counted from in the queue.
+    pub fn waiting_since(&self) -> u64 {
+        self.queued_at.unwrap_or(self.created_at)
+    }
+
+    /// How many times it was transferred.
+    pub fn transfers(&self) -> usize {
+        self.history
+            .iter()
+            .filter(|e| e.action == TaskAction::Transferred)
+            .count()
+    }
+}
+
+/// What happened to a task in its history.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskAction {
+    /// Passed to another agent or back to the queue with other skills.
+    Transferred,
+    /// Completed by a supervisor on the agent's behalf.
+    Closed,
+    /// Taken back from its agent because a supervisor set the agent away
+    /// or offline while it was offered.
+    Returned,
+}
+
+/// One entry of a task's history: who did what, when.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct TaskEvent {
+    /// Unix ms.
+    pub at: u64,
+    /// What happened.
+    pub action: TaskAction,
+    /// Who did it: an agent or supervisor id, or `admin`.
+    pub by: String,
+    /// The agent who held the task before, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from_agent: Option<String>,
+    /// The agent it was offered to (a transfer to an agent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to_agent: Option<String>,
+    /// The skills it was queued with (a transfer to skills).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub to_skills: Vec<Skill>,
+    /// The note the receiver sees first, or the disposition of a close.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// Whether an agent takes work.

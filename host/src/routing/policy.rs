@@ -35,6 +35,7 @@ mod tests {
                 .collect(),
             language: None,
             preferred_agent: preferred,
+            transfers: Vec::new(),
             customer_attributes: Vec::new(),
         }
     }

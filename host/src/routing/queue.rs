@@ -31,7 +31,11 @@ fn slot(kind: Kind) -> usize {
 }
 
 fn key(task: &Task) -> Key {
-    (Reverse(task.priority), task.created_at, task.id.clone())
+    (
+        Reverse(task.priority),
+        task.waiting_since(),
+        task.id.clone(),
+    )
 }
 
 impl Queue {
@@ -40,14 +44,16 @@ impl Queue {
     pub fn insert(&mut self, task: &Task) {
         self.by_kind[slot(task.channel_kind)].insert(key(task));
         if !task.escalated && !task.skills.is_empty() {
-            self.escalations.insert((task.created_at, task.id.clone()));
+            self.escalations
+                .insert((task.waiting_since(), task.id.clone()));
         }
     }
 
     /// Takes a task out (it was reserved or canceled, or is about to
     /// change). Returns whether it was queued.
     pub fn remove(&mut self, task: &Task) -> bool {
-        self.escalations.remove(&(task.created_at, task.id.clone()));
+        self.escalations
+            .remove(&(task.waiting_since(), task.id.clone()));
         self.by_kind[slot(task.channel_kind)].remove(&key(task))
     }
 

@@ -56,6 +56,8 @@ pub struct KindStats {
     pub abandoned: u64,
     /// Average handle time (accept to complete), ms.
     pub aht_ms: Option<u64>,
+    /// Transfers made (each hop of every task).
+    pub transfers: u64,
 }
 
 /// `GET /api/stats`.
@@ -174,6 +176,7 @@ fn figures(
                 }
             }
         }
+        s.transfers += t.transfers() as u64;
         if let Some(accepted) = t.accepted_at {
             s.answered += 1;
             *sla_total.entry(t.channel_kind).or_default() += 1;

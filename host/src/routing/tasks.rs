@@ -74,6 +74,8 @@ impl Routing {
             reason: new.reason,
             summary: new.summary,
             base_priority: None,
+            queued_at: None,
+            history: Vec::new(),
         };
         batch.put_json(keys::task(&task.id), &task);
         Ok(task)
@@ -135,13 +137,19 @@ impl Routing {
     /// The reserved agent accepts the task.
     pub fn accept(&self, task_id: &str, agent: &str) -> Result<(Task, u64), RoutingError> {
         let sla = self.inner.config.sla_ms;
+        let mut answered_before = false;
         let result = self.transition(task_id, agent, "task.accepted", |_, task, now| {
             require_state(task, TaskState::Reserved)?;
             task.state = TaskState::Assigned;
-            task.accepted_at = Some(now);
+            // A transferred task was answered by its first agent.
+            answered_before = task.accepted_at.is_some();
+            task.accepted_at.get_or_insert(now);
             task.reservation_expires_at = None;
             Ok(())
         })?;
+        if answered_before {
+            return Ok(result);
+        }
         let waited = result.0.accepted_at.unwrap_or(0) - result.0.created_at;
         metrics::counter!("switchboard_tasks_answered_total", "kind" => result.0.channel_kind.as_str(),
             "within_sla" => if waited <= sla.get(result.0.channel_kind) { "true" } else { "false" })

@@ -57,7 +57,7 @@ impl Routing {
                     config.escalate_after_ms > 0
                         && !t.escalated
                         && !t.skills.is_empty()
-                        && now.saturating_sub(t.created_at) >= config.escalate_after_ms
+                        && now.saturating_sub(t.waiting_since()) >= config.escalate_after_ms
                 }
                 _ => false,
             })

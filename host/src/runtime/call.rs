@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use wasmtime::Engine;
 
 use crate::wit::types::{ErrorKind, PluginError, Trust};
-use crate::wit::{v0_1, v0_2};
+use crate::wit::{v0_1, v0_2, v0_3};
 
 use super::limits::Limits;
 use super::registry::{LoadedPlugin, PluginSlot, WARM_ROUTERS, WorldPre};
@@ -84,12 +84,23 @@ macro_rules! world {
     };
 }
 
-world!(ChannelWorld: "`world channel`.", Channel, Channel, v0_2::channel::{ChannelPre, Channel});
-world!(BotWorld: "`world bot`.", Bot, Bot, v0_2::bot::{BotPre, Bot});
-world!(CrmWorld: "`world crm`.", Crm, Crm, v0_2::crm::{CrmPre, Crm});
+world!(ChannelWorld: "`world channel`.", Channel, Channel, v0_3::channel::{ChannelPre, Channel});
+world!(BotWorld: "`world bot`.", Bot, Bot, v0_3::bot::{BotPre, Bot});
+world!(CrmWorld: "`world crm`.", Crm, Crm, v0_3::crm::{CrmPre, Crm});
 world!(
-    RouterWorld: "`world router`.", Router, Router, v0_2::router::{RouterPre, Router},
+    RouterWorld: "`world router`.", Router, Router, v0_3::router::{RouterPre, Router},
     warm: warm_routers
+);
+world!(
+    ChannelWorldV0_2: "`world channel` of 0.2.", Channel, ChannelV0_2,
+    v0_2::channel::{ChannelPre, Channel}
+);
+world!(BotWorldV0_2: "`world bot` of 0.2.", Bot, BotV0_2, v0_2::bot::{BotPre, Bot});
+world!(CrmWorldV0_2: "`world crm` of 0.2.", Crm, CrmV0_2, v0_2::crm::{CrmPre, Crm});
+world!(
+    RouterWorldV0_2: "`world router` of 0.2.", Router, RouterV0_2,
+    v0_2::router::{RouterPre, Router},
+    warm: warm_routers_v0_2
 );
 world!(
     ChannelWorldV0_1: "`world channel` of 0.1.", Channel, ChannelV0_1,
@@ -103,13 +114,46 @@ world!(
     warm: warm_routers_v0_1
 );
 
-/// What a call answered: in the current contract's types, or in 0.1's when
-/// the plugin was built for it (the caller adapts it).
-pub(super) enum Answer<N, O> {
+/// One world in each contract version the host loads, current first.
+pub(super) trait Worlds {
+    /// The current contract's world.
+    type Current: World;
+    /// 0.2's.
+    type V0_2: World;
+    /// 0.1's.
+    type V0_1: World;
+}
+
+macro_rules! worlds {
+    ($($name:ident: $doc:literal = $current:ident, $v0_2:ident, $v0_1:ident;)*) => {
+        $(
+            #[doc = $doc]
+            pub(super) struct $name;
+            impl Worlds for $name {
+                type Current = $current;
+                type V0_2 = $v0_2;
+                type V0_1 = $v0_1;
+            }
+        )*
+    };
+}
+
+worlds! {
+    Channels: "`world channel` in every version." = ChannelWorld, ChannelWorldV0_2, ChannelWorldV0_1;
+    Bots: "`world bot` in every version." = BotWorld, BotWorldV0_2, BotWorldV0_1;
+    Crms: "`world crm` in every version." = CrmWorld, CrmWorldV0_2, CrmWorldV0_1;
+    Routers: "`world router` in every version." = RouterWorld, RouterWorldV0_2, RouterWorldV0_1;
+}
+
+/// What a call answered, in the types of the contract version the plugin
+/// was built for (the caller adapts it).
+pub(super) enum Answer<N, M, O> {
     /// From a component of the current contract.
-    New(N),
+    Current(N),
+    /// From a 0.2 component.
+    V0_2(M),
     /// From a 0.1 component.
-    Old(O),
+    V0_1(O),
 }
 
 /// The plugin a call ran on, for checks of what it returned: an invalid
@@ -153,27 +197,45 @@ impl Called<'_> {
 
 impl Runtime {
     /// Calls an export of plugin `name`: the whole path every typed call
-    /// shares. `new` runs when the plugin was built for the current contract
-    /// (world `N`), `old` when it was built for 0.1 (world `O`).
-    pub(super) async fn call<N: World, O: World, TN, TO>(
+    /// shares. `exports` holds the call for each contract version, current
+    /// first; the one the plugin was built for runs.
+    pub(super) async fn call<W: Worlds, TN, TM, TO>(
         &self,
         name: &str,
-        new: impl AsyncFnOnce(&N::Bindings, &mut wasmtime::Store<State>) -> wasmtime::Result<TN>,
-        old: impl AsyncFnOnce(&O::Bindings, &mut wasmtime::Store<State>) -> wasmtime::Result<TO>,
-    ) -> Result<(Answer<TN, TO>, Called<'_>), CallError> {
-        let (slot, plugin) = self.begin(name, N::KIND)?;
-        let outcome = if let Some(pre) = N::pre(&plugin.pre) {
-            self.invoke::<N, TN>(&plugin, pre, new)
+        exports: (
+            impl AsyncFnOnce(
+                &<W::Current as World>::Bindings,
+                &mut wasmtime::Store<State>,
+            ) -> wasmtime::Result<TN>,
+            impl AsyncFnOnce(
+                &<W::V0_2 as World>::Bindings,
+                &mut wasmtime::Store<State>,
+            ) -> wasmtime::Result<TM>,
+            impl AsyncFnOnce(
+                &<W::V0_1 as World>::Bindings,
+                &mut wasmtime::Store<State>,
+            ) -> wasmtime::Result<TO>,
+        ),
+    ) -> Result<(Answer<TN, TM, TO>, Called<'_>), CallError> {
+        let (current, v0_2, v0_1) = exports;
+        let kind = <W::Current as World>::KIND;
+        let (slot, plugin) = self.begin(name, kind)?;
+        let outcome = if let Some(pre) = W::Current::pre(&plugin.pre) {
+            self.invoke::<W::Current, TN>(&plugin, pre, current)
                 .await
-                .map(Answer::New)
-        } else if let Some(pre) = O::pre(&plugin.pre) {
-            self.invoke::<O, TO>(&plugin, pre, old)
+                .map(Answer::Current)
+        } else if let Some(pre) = W::V0_2::pre(&plugin.pre) {
+            self.invoke::<W::V0_2, TM>(&plugin, pre, v0_2)
                 .await
-                .map(Answer::Old)
+                .map(Answer::V0_2)
+        } else if let Some(pre) = W::V0_1::pre(&plugin.pre) {
+            self.invoke::<W::V0_1, TO>(&plugin, pre, v0_1)
+                .await
+                .map(Answer::V0_1)
         } else {
             return Err(CallError::WrongKind {
                 plugin: name.to_string(),
-                expected: N::KIND,
+                expected: kind,
                 actual: plugin.manifest.kind,
             });
         };

@@ -1,41 +1,52 @@
 //! The typed calls, one per plugin export. Each goes through the one call
 //! path ([`Runtime::call`]) in the current contract's types; a plugin built
-//! for 0.1 gets its arguments adapted and its answer adapted back. Each then
-//! checks what the plugin returned: an answer the host cannot use is the
-//! plugin's fault, counted like a trap.
+//! for 0.2 gets its arguments adapted and its answer adapted back, one
+//! built for 0.1 through 0.2 the same way. Each then checks what the plugin
+//! returned: an answer the host cannot use is the plugin's fault, counted
+//! like a trap.
 
 use tracing::Instrument as _;
 
 use crate::wit::adapt::{self, Adapt};
+use crate::wit::adapt_v0_2;
 use crate::wit::botting::{BotAction, BotContext};
-use crate::wit::channeling::{Delivery, DeliveryError, OutboundAction, WebhookOutcome};
+use crate::wit::channeling::{Delivery, DeliveryError, Media, OutboundAction, WebhookOutcome};
 use crate::wit::crm_sync::CrmEvent;
 use crate::wit::routing::{Candidates, Decision, RouteTask};
-use crate::wit::types::{Customer, HttpRequest, InboundMessage, PluginError};
-
-use super::call::{
-    Answer, BotWorld, BotWorldV0_1, ChannelWorld, ChannelWorldV0_1, CrmWorld, CrmWorldV0_1,
-    RouterWorld, RouterWorldV0_1,
+use crate::wit::types::{
+    Attachment, Customer, ErrorKind, HttpRequest, InboundMessage, PluginError,
 };
+use crate::wit::{v0_1, v0_2};
+
+use super::call::{Answer, Bots, Channels, Crms, Routers};
 use super::{CallError, Fault, Runtime, output};
 
-impl<T> Answer<T, T> {
-    /// The answer, when both versions return the same type.
+impl<T> Answer<T, T, T> {
+    /// The answer, when every version returns the same type.
     fn either(self) -> T {
         match self {
-            Answer::New(v) | Answer::Old(v) => v,
+            Answer::Current(v) | Answer::V0_2(v) | Answer::V0_1(v) => v,
         }
     }
 }
 
-impl<N, O: Adapt<N>> Answer<N, O> {
+impl<N, M: Adapt<N>, O: Adapt<M>> Answer<N, M, O> {
     /// The answer in the current contract's types.
     fn adapted(self) -> N {
         match self {
-            Answer::New(v) => v,
-            Answer::Old(v) => v.adapt(),
+            Answer::Current(v) => v,
+            Answer::V0_2(v) => v.adapt(),
+            Answer::V0_1(v) => v.adapt().adapt(),
         }
     }
+}
+
+/// A current value as 0.1 sees it: adapted to 0.2 (`M`), then to 0.1.
+fn via<M, A: Adapt<M>, O>(value: A) -> O
+where
+    M: Adapt<O>,
+{
+    value.adapt().adapt()
 }
 
 impl Runtime {
@@ -48,13 +59,20 @@ impl Runtime {
         candidates: &Candidates,
     ) -> Result<Decision, CallError> {
         let (answer, called) = self
-            .call::<RouterWorld, RouterWorldV0_1, _, _>(
+            .call::<Routers, _, _, _>(
                 name,
-                async |router, store| router.call_select(store, task, candidates).await,
-                async |router, store| {
-                    let (task, candidates) = (task.clone().adapt(), candidates.clone().adapt());
-                    router.call_select(store, &task, &candidates).await
-                },
+                (
+                    async |router, store| router.call_select(store, task, candidates).await,
+                    async |router, store| {
+                        let (task, candidates) = (task.clone().adapt(), candidates.clone().adapt());
+                        router.call_select(store, &task, &candidates).await
+                    },
+                    async |router, store| {
+                        let task = via::<v0_2::routing::RouteTask, _, _>(task.clone());
+                        let candidates = via::<v0_2::routing::Candidates, _, _>(candidates.clone());
+                        router.call_select(store, &task, &candidates).await
+                    },
+                ),
             )
             .instrument(tracing::debug_span!("plugin.select", plugin = name, task = %task.id))
             .await?;
@@ -72,10 +90,18 @@ impl Runtime {
     /// `router.prioritize`.
     pub async fn route_prioritize(&self, name: &str, task: &RouteTask) -> Result<u32, CallError> {
         let (answer, _) = self
-            .call::<RouterWorld, RouterWorldV0_1, _, _>(
+            .call::<Routers, _, _, _>(
                 name,
-                async |router, store| router.call_prioritize(store, task).await,
-                async |router, store| router.call_prioritize(store, &task.clone().adapt()).await,
+                (
+                    async |router, store| router.call_prioritize(store, task).await,
+                    async |router, store| {
+                        router.call_prioritize(store, &task.clone().adapt()).await
+                    },
+                    async |router, store| {
+                        let task = via::<v0_2::routing::RouteTask, _, _>(task.clone());
+                        router.call_prioritize(store, &task).await
+                    },
+                ),
             )
             .instrument(tracing::debug_span!("plugin.prioritize", plugin = name, task = %task.id))
             .await?;
@@ -90,21 +116,30 @@ impl Runtime {
         request: &HttpRequest,
     ) -> Result<Result<WebhookOutcome, PluginError>, CallError> {
         let (answer, called) = self
-            .call::<ChannelWorld, ChannelWorldV0_1, _, _>(
+            .call::<Channels, _, _, _>(
                 name,
-                async |channel, store| channel.call_handle_webhook(store, request).await,
-                async |channel, store| {
-                    let request = request.clone().adapt();
-                    channel.call_handle_webhook(store, &request).await
-                },
+                (
+                    async |channel, store| channel.call_handle_webhook(store, request).await,
+                    async |channel, store| {
+                        let request = request.clone().adapt();
+                        channel.call_handle_webhook(store, &request).await
+                    },
+                    async |channel, store| {
+                        let request = via::<v0_2::types::HttpRequest, _, _>(request.clone());
+                        channel.call_handle_webhook(store, &request).await
+                    },
+                ),
             )
             .instrument(tracing::debug_span!("plugin.webhook", plugin = name))
             .await?;
         let result = match answer {
-            Answer::New(result) => result,
-            Answer::Old(result) => result
-                .map(|outcome| adapt::webhook_outcome(outcome, called.legacy_trust()))
-                .map_err(Adapt::adapt),
+            Answer::Current(result) => result,
+            Answer::V0_2(result) => result.adapt(),
+            Answer::V0_1(result) => result
+                .map(|outcome| {
+                    adapt::webhook_outcome(outcome, called.legacy_trust().adapt()).adapt()
+                })
+                .map_err(|e| e.adapt().adapt()),
         };
         if let Ok(outcome) = &result {
             called.within(|limits| output::check_webhook(outcome, limits))?;
@@ -126,10 +161,18 @@ impl Runtime {
         action: &OutboundAction,
     ) -> Result<Result<Delivery, DeliveryError>, CallError> {
         let (answer, called) = self
-            .call::<ChannelWorld, ChannelWorldV0_1, _, _>(
+            .call::<Channels, _, _, _>(
                 name,
-                async |channel, store| channel.call_deliver(store, action).await,
-                async |channel, store| channel.call_deliver(store, &action.clone().adapt()).await,
+                (
+                    async |channel, store| channel.call_deliver(store, action).await,
+                    async |channel, store| {
+                        channel.call_deliver(store, &action.clone().adapt()).await
+                    },
+                    async |channel, store| {
+                        let action = via::<v0_2::channeling::OutboundAction, _, _>(action.clone());
+                        channel.call_deliver(store, &action).await
+                    },
+                ),
             )
             .instrument(tracing::debug_span!("plugin.deliver", plugin = name))
             .await?;
@@ -146,13 +189,23 @@ impl Runtime {
         message: &InboundMessage,
     ) -> Result<BotAction, CallError> {
         let (answer, called) = self
-            .call::<BotWorld, BotWorldV0_1, _, _>(
+            .call::<Bots, _, _, _>(
                 name,
-                async |bot, store| bot.call_on_message(store, context, message).await,
-                async |bot, store| {
-                    let (context, message) = (context.clone().adapt(), message.clone().adapt());
-                    bot.call_on_message(store, &context, &message).await
-                },
+                (
+                    async |bot, store| {
+                        bot.call_on_message(store, context, message).await
+                    },
+                    async |bot, store| {
+                        let (context, message) =
+                            (context.clone().adapt(), message.clone().adapt());
+                        bot.call_on_message(store, &context, &message).await
+                    },
+                    async |bot, store| {
+                        let context = via::<v0_2::botting::BotContext, _, _>(context.clone());
+                        let message = via::<v0_2::types::InboundMessage, _, _>(message.clone());
+                        bot.call_on_message(store, &context, &message).await
+                    },
+                ),
             )
             .instrument(tracing::debug_span!("plugin.on_message", plugin = name, conversation = %context.conversation_id))
             .await?;
@@ -168,10 +221,24 @@ impl Runtime {
         event: &CrmEvent,
     ) -> Result<Result<(), PluginError>, CallError> {
         let (answer, called) = self
-            .call::<CrmWorld, CrmWorldV0_1, _, _>(
+            .call::<Crms, _, _, _>(
                 name,
-                async |crm, store| crm.call_on_event(store, event).await,
-                async |crm, store| crm.call_on_event(store, &event.clone().adapt()).await,
+                (
+                    async |crm, store| crm.call_on_event(store, event).await,
+                    // An event an older contract has no case for (a note)
+                    // is not for that plugin: it has heard of it.
+                    async |crm, store| match adapt_v0_2::crm_event(event.clone()) {
+                        Some(event) => crm.call_on_event(store, &event).await,
+                        None => Ok(Ok(())),
+                    },
+                    async |crm, store| match adapt_v0_2::crm_event(event.clone()) {
+                        Some(event) => {
+                            let event: v0_1::crm_sync::CrmEvent = event.adapt();
+                            crm.call_on_event(store, &event).await
+                        }
+                        None => Ok(Ok(())),
+                    },
+                ),
             )
             .instrument(tracing::debug_span!("plugin.on_event", plugin = name))
             .await?;
@@ -187,16 +254,53 @@ impl Runtime {
         customer: &Customer,
     ) -> Result<Result<Vec<(String, String)>, PluginError>, CallError> {
         let (answer, called) = self
-            .call::<CrmWorld, CrmWorldV0_1, _, _>(
+            .call::<Crms, _, _, _>(
                 name,
-                async |crm, store| crm.call_enrich(store, customer).await,
-                async |crm, store| crm.call_enrich(store, &customer.clone().adapt()).await,
+                (
+                    async |crm, store| crm.call_enrich(store, customer).await,
+                    async |crm, store| crm.call_enrich(store, &customer.clone().adapt()).await,
+                    async |crm, store| {
+                        let customer = via::<v0_2::types::Customer, _, _>(customer.clone());
+                        crm.call_enrich(store, &customer).await
+                    },
+                ),
             )
             .instrument(
                 tracing::debug_span!("plugin.enrich", plugin = name, customer = %customer.id),
             )
             .await?;
         let result = answer.adapted();
+        called.check_reported(&result);
+        Ok(result)
+    }
+    /// `channel.fetch-media` (0.3): the bytes of an attachment the channel
+    /// reported. A channel built for an earlier contract has no such export:
+    /// its attachments cannot be opened (`bad-request`).
+    pub async fn channel_fetch_media(
+        &self,
+        name: &str,
+        attachment: &Attachment,
+    ) -> Result<Result<Media, PluginError>, CallError> {
+        let older = |api: &str| {
+            Err(PluginError {
+                kind: ErrorKind::BadRequest,
+                message: format!(
+                    "the channel was built for contract {api}, which cannot fetch media"
+                ),
+            })
+        };
+        let (answer, called) = self
+            .call::<Channels, _, _, _>(
+                name,
+                (
+                    async |channel, store| channel.call_fetch_media(store, attachment).await,
+                    async |_, _| Ok(older("0.2")),
+                    async |_, _| Ok(older("0.1")),
+                ),
+            )
+            .instrument(tracing::debug_span!("plugin.fetch_media", plugin = name))
+            .await?;
+        let result = answer.either();
         called.check_reported(&result);
         Ok(result)
     }

@@ -1,8 +1,8 @@
 //! The Switchboard `host` interface every plugin imports: logging, its
 //! config, the clock, its key-value store and customer look-ups — each
 //! checked against the plugin's capabilities. One implementation serves the
-//! current contract; components built for 0.1 get the same functions
-//! through the adapter.
+//! current contract; components built for 0.2 get the same functions
+//! through its adapter, and those built for 0.1 through 0.2's.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -13,7 +13,7 @@ use crate::store::{KvError, KvUsage, MAX_KV_KEY, MAX_KV_VALUE, PluginKv};
 use crate::wit::adapt::Adapt;
 use crate::wit::host::{self, HostError, LogLevel};
 use crate::wit::types::{self, Customer, Identity, TimelineEntry};
-use crate::wit::v0_1;
+use crate::wit::{v0_1, v0_2};
 
 use super::sandbox::{CustomerDirectory, PluginContext};
 
@@ -184,11 +184,11 @@ impl host::Host for HostState {
     }
 }
 
-impl v0_1::types::Host for HostState {}
+impl v0_2::types::Host for HostState {}
 
-/// `switchboard:plugin/host@0.1.0`: the same functions, in 0.1's types.
-impl v0_1::host::Host for HostState {
-    fn log(&mut self, level: v0_1::host::LogLevel, message: String) {
+/// `switchboard:plugin/host@0.2.0`: the same functions, in 0.2's types.
+impl v0_2::host::Host for HostState {
+    fn log(&mut self, level: v0_2::host::LogLevel, message: String) {
         host::Host::log(self, level.adapt(), message)
     }
 
@@ -200,22 +200,22 @@ impl v0_1::host::Host for HostState {
         host::Host::now_ms(self)
     }
 
-    fn kv_get(&mut self, key: String) -> Result<Option<Vec<u8>>, v0_1::host::HostError> {
+    fn kv_get(&mut self, key: String) -> Result<Option<Vec<u8>>, v0_2::host::HostError> {
         host::Host::kv_get(self, key).map_err(Adapt::adapt)
     }
 
-    fn kv_set(&mut self, key: String, value: Vec<u8>) -> Result<(), v0_1::host::HostError> {
+    fn kv_set(&mut self, key: String, value: Vec<u8>) -> Result<(), v0_2::host::HostError> {
         host::Host::kv_set(self, key, value).map_err(Adapt::adapt)
     }
 
-    fn kv_delete(&mut self, key: String) -> Result<(), v0_1::host::HostError> {
+    fn kv_delete(&mut self, key: String) -> Result<(), v0_2::host::HostError> {
         host::Host::kv_delete(self, key).map_err(Adapt::adapt)
     }
 
     fn customer_by_identity(
         &mut self,
-        identity: v0_1::types::Identity,
-    ) -> Result<Option<v0_1::types::Customer>, v0_1::host::HostError> {
+        identity: v0_2::types::Identity,
+    ) -> Result<Option<v0_2::types::Customer>, v0_2::host::HostError> {
         host::Host::customer_by_identity(self, identity.adapt()).adapt()
     }
 
@@ -223,7 +223,52 @@ impl v0_1::host::Host for HostState {
         &mut self,
         customer_id: String,
         limit: u32,
-    ) -> Result<Vec<v0_1::types::TimelineEntry>, v0_1::host::HostError> {
+    ) -> Result<Vec<v0_2::types::TimelineEntry>, v0_2::host::HostError> {
         host::Host::customer_timeline(self, customer_id, limit).adapt()
+    }
+}
+
+impl v0_1::types::Host for HostState {}
+
+/// `switchboard:plugin/host@0.1.0`: the same functions, in 0.1's types
+/// (through 0.2's).
+impl v0_1::host::Host for HostState {
+    fn log(&mut self, level: v0_1::host::LogLevel, message: String) {
+        v0_2::host::Host::log(self, level.adapt(), message)
+    }
+
+    fn config_get(&mut self, key: String) -> Option<String> {
+        v0_2::host::Host::config_get(self, key)
+    }
+
+    fn now_ms(&mut self) -> u64 {
+        v0_2::host::Host::now_ms(self)
+    }
+
+    fn kv_get(&mut self, key: String) -> Result<Option<Vec<u8>>, v0_1::host::HostError> {
+        v0_2::host::Host::kv_get(self, key).map_err(Adapt::adapt)
+    }
+
+    fn kv_set(&mut self, key: String, value: Vec<u8>) -> Result<(), v0_1::host::HostError> {
+        v0_2::host::Host::kv_set(self, key, value).map_err(Adapt::adapt)
+    }
+
+    fn kv_delete(&mut self, key: String) -> Result<(), v0_1::host::HostError> {
+        v0_2::host::Host::kv_delete(self, key).map_err(Adapt::adapt)
+    }
+
+    fn customer_by_identity(
+        &mut self,
+        identity: v0_1::types::Identity,
+    ) -> Result<Option<v0_1::types::Customer>, v0_1::host::HostError> {
+        v0_2::host::Host::customer_by_identity(self, identity.adapt()).adapt()
+    }
+
+    fn customer_timeline(
+        &mut self,
+        customer_id: String,
+        limit: u32,
+    ) -> Result<Vec<v0_1::types::TimelineEntry>, v0_1::host::HostError> {
+        v0_2::host::Host::customer_timeline(self, customer_id, limit).adapt()
     }
 }

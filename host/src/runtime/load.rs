@@ -207,6 +207,9 @@ impl Runtime {
             .file(&wasm_path)
         };
         let pre = WorldPre::new(manifest.kind, contract, instance_pre).map_err(world)?;
+        if let Some(why) = contract.deprecation() {
+            tracing::warn!(plugin = name, version = %manifest.version, "{why}");
+        }
         let legacy_trust = legacy_trust(name, settings.trust_identities);
         let ctx = Arc::new(PluginContext {
             name: name.to_string(),
@@ -231,6 +234,7 @@ impl Runtime {
             wasm_sha256,
             loaded_at: SystemTime::now(),
             warm_routers: Mutex::new(Vec::new()),
+            warm_routers_v0_2: Mutex::new(Vec::new()),
             warm_routers_v0_1: Mutex::new(Vec::new()),
         };
         let (engine, ctx) = (&self.inner.engine, &plugin.ctx);
@@ -244,10 +248,19 @@ impl Runtime {
                 })
                 .await,
             ),
-            WorldPre::ChannelV0_1(pre) => Some(
+            WorldPre::ChannelV0_2(pre) => Some(
                 run(engine, ctx, async |store| {
                     let instance = pre.instantiate_async(&mut *store).await?;
                     Ok(instance.call_describe(&mut *store).await?.adapt())
+                })
+                .await,
+            ),
+            WorldPre::ChannelV0_1(pre) => Some(
+                run(engine, ctx, async |store| {
+                    let instance = pre.instantiate_async(&mut *store).await?;
+                    let info: crate::wit::v0_2::channeling::ChannelInfo =
+                        instance.call_describe(&mut *store).await?.adapt();
+                    Ok(info.adapt())
                 })
                 .await,
             ),

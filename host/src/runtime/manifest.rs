@@ -128,7 +128,9 @@ pub enum ManifestError {
     #[error("`version = \"{0}\"` is not a MAJOR.MINOR.PATCH version")]
     Version(String),
     /// `api` names a contract this host does not implement.
-    #[error("`api = \"{0}\"` is not supported: this host loads switchboard:plugin 0.1 and 0.2")]
+    #[error(
+        "`api = \"{0}\"` is not supported: this host loads switchboard:plugin 0.1, 0.2 and 0.3"
+    )]
     Api(String),
     /// An outbound HTTP entry does not parse.
     #[error("{field} entry `{entry}`: {reason}")]
@@ -407,7 +409,7 @@ app_secret = ""
             (GOOD.replace("\"1.0.0\"", "\"one\""), "MAJOR.MINOR.PATCH"),
             (GOOD.replace("\"channel\"", "\"widget\""), "unknown variant"),
             (
-                GOOD.replace("api = \"0.1\"", "api = \"0.3\""),
+                GOOD.replace("api = \"0.1\"", "api = \"0.4\""),
                 "not supported",
             ),
             (

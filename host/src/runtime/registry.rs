@@ -16,15 +16,19 @@ use super::sandbox::{PluginContext, State, Usage};
 use crate::kind::Kind;
 use crate::wit::channeling::ChannelInfo;
 use crate::wit::types::Trust;
-use crate::wit::{Contract, v0_1, v0_2};
+use crate::wit::{Contract, v0_1, v0_2, v0_3};
 
 /// The pre-linked component for one world of one contract version:
 /// instantiating it is just allocating a slot and running initializers.
 pub(crate) enum WorldPre {
-    Channel(v0_2::channel::ChannelPre<State>),
-    Bot(v0_2::bot::BotPre<State>),
-    Crm(v0_2::crm::CrmPre<State>),
-    Router(v0_2::router::RouterPre<State>),
+    Channel(v0_3::channel::ChannelPre<State>),
+    Bot(v0_3::bot::BotPre<State>),
+    Crm(v0_3::crm::CrmPre<State>),
+    Router(v0_3::router::RouterPre<State>),
+    ChannelV0_2(v0_2::channel::ChannelPre<State>),
+    BotV0_2(v0_2::bot::BotPre<State>),
+    CrmV0_2(v0_2::crm::CrmPre<State>),
+    RouterV0_2(v0_2::router::RouterPre<State>),
     ChannelV0_1(v0_1::channel::ChannelPre<State>),
     BotV0_1(v0_1::bot::BotPre<State>),
     CrmV0_1(v0_1::crm::CrmPre<State>),
@@ -41,10 +45,16 @@ impl WorldPre {
     ) -> wasmtime::Result<WorldPre> {
         use PluginKind::*;
         Ok(match (contract, kind) {
-            (Contract::V0_2, Channel) => WorldPre::Channel(v0_2::channel::ChannelPre::new(pre)?),
-            (Contract::V0_2, Bot) => WorldPre::Bot(v0_2::bot::BotPre::new(pre)?),
-            (Contract::V0_2, Crm) => WorldPre::Crm(v0_2::crm::CrmPre::new(pre)?),
-            (Contract::V0_2, Router) => WorldPre::Router(v0_2::router::RouterPre::new(pre)?),
+            (Contract::V0_3, Channel) => WorldPre::Channel(v0_3::channel::ChannelPre::new(pre)?),
+            (Contract::V0_3, Bot) => WorldPre::Bot(v0_3::bot::BotPre::new(pre)?),
+            (Contract::V0_3, Crm) => WorldPre::Crm(v0_3::crm::CrmPre::new(pre)?),
+            (Contract::V0_3, Router) => WorldPre::Router(v0_3::router::RouterPre::new(pre)?),
+            (Contract::V0_2, Channel) => {
+                WorldPre::ChannelV0_2(v0_2::channel::ChannelPre::new(pre)?)
+            }
+            (Contract::V0_2, Bot) => WorldPre::BotV0_2(v0_2::bot::BotPre::new(pre)?),
+            (Contract::V0_2, Crm) => WorldPre::CrmV0_2(v0_2::crm::CrmPre::new(pre)?),
+            (Contract::V0_2, Router) => WorldPre::RouterV0_2(v0_2::router::RouterPre::new(pre)?),
             (Contract::V0_1, Channel) => {
                 WorldPre::ChannelV0_1(v0_1::channel::ChannelPre::new(pre)?)
             }
@@ -76,12 +86,17 @@ pub(crate) struct LoadedPlugin {
     /// assignment; a fresh instance costs more than the decision). Dropped
     /// after any failed call and with this version on reload.
     pub warm_routers: Mutex<Vec<WarmRouter>>,
+    /// The same for a router built for 0.2.
+    pub warm_routers_v0_2: Mutex<Vec<WarmRouterV0_2>>,
     /// The same for a router built for 0.1.
     pub warm_routers_v0_1: Mutex<Vec<WarmRouterV0_1>>,
 }
 
 /// A router instance and its store, ready for the next call.
-pub(crate) type WarmRouter = (wasmtime::Store<State>, v0_2::router::Router);
+pub(crate) type WarmRouter = (wasmtime::Store<State>, v0_3::router::Router);
+
+/// A 0.2 router instance and its store.
+pub(crate) type WarmRouterV0_2 = (wasmtime::Store<State>, v0_2::router::Router);
 
 /// A 0.1 router instance and its store.
 pub(crate) type WarmRouterV0_1 = (wasmtime::Store<State>, v0_1::router::Router);
@@ -131,9 +146,13 @@ pub struct PluginInfo {
     pub consecutive_failures: u32,
     /// For channels, their channel kind.
     pub channel_kind: Option<&'static str>,
-    /// The contract version the serving component was built for (`0.1`
-    /// runs through the adapter).
+    /// The contract version the serving component was built for (older
+    /// ones run through the adapters).
     pub api: Option<&'static str>,
+    /// Set when that version is deprecated: until when it loads, and what
+    /// to do.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deprecated: Option<&'static str>,
     /// Required config keys not set yet.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub missing_config: Vec<String>,
@@ -293,6 +312,7 @@ impl PluginSlot {
                 .and_then(|p| p.channel_info.as_ref())
                 .map(|i| Kind::from_wit(i.kind).as_str()),
             api: current.as_ref().map(|p| p.contract.as_str()),
+            deprecated: current.as_ref().and_then(|p| p.contract.deprecation()),
             missing_config: current
                 .as_ref()
                 .map(|p| p.missing_config.clone())

@@ -51,7 +51,7 @@ pub fn suggestion(a: &str, b: &str) -> String {
 
 /// `conv/<id>` → a conversation (JSON).
 pub fn conversation(id: &str) -> String {
-    format!("conv/{id}")
+    format!("{CONVERSATIONS}{id}")
 }
 
 /// `convopen/<customer>/<channel>/<thread>` → the id of the open
@@ -85,6 +85,36 @@ pub fn conversation_message(conversation: &str, at: u64, message: &str) -> Strin
 /// The prefix of one conversation's messages.
 pub fn messages_of(conversation: &str) -> String {
     format!("convmsg/{conversation}/")
+}
+
+/// `note/<conversation>/<at>/<note>` → an internal note (JSON), in time
+/// order.
+pub fn note(conversation: &str, at: u64, note: &str) -> String {
+    format!("{}{at:016x}/{note}", notes_of(conversation))
+}
+
+/// The prefix of one conversation's notes.
+pub fn notes_of(conversation: &str) -> String {
+    format!("note/{conversation}/")
+}
+
+/// Prefix of every conversation record (`conv/<id>`), for listing.
+pub const CONVERSATIONS: &str = "conv/";
+
+// ---- canned responses (owner: `canned`) --------------------------------------
+
+/// Prefix of canned responses: `canned/<id>` → a canned response (JSON).
+pub const CANNED: &str = "canned/";
+
+/// `media/<message id>/<attachment index>` → the stored file of one
+/// attachment (its blob's hash, type, size and name).
+pub fn media(message: &str, index: usize) -> String {
+    format!("media/{message}/{index:04}")
+}
+
+/// `canned/<id>`.
+pub fn canned(id: &str) -> String {
+    format!("{CANNED}{id}")
 }
 
 /// `pmid/in/<channel>/<provider id>` → the message stored for a provider's

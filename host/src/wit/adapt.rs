@@ -1,5 +1,7 @@
 //! The adapter that keeps `switchboard:plugin@0.1` components working: its
-//! types turned into the current contract's and back, field by field.
+//! types turned into 0.2's and back, field by field ([`super::adapt_v0_2`]
+//! takes them on to the current contract). The [`Adapt`] trait and the
+//! macros that write most conversions live here and serve both adapters.
 //!
 //! What 0.1 cannot say is decided here, once:
 //! - identities a 0.1 channel reports carry no trust; the caller says which

@@ -2,11 +2,14 @@
 //! of `switchboard:plugin` the host loads, side by side (as Zed's extension
 //! host keeps one bindings module per contract version):
 //!
-//! - [`v0_2`] — the current contract (`wit/v0.2`). The domain speaks it:
-//!   everything re-exported at this module's root is 0.2.
-//! - [`v0_1`] — the frozen first contract (`wit/v0.1`). Components built for
-//!   it are called through [`adapt`], which turns its types into the
+//! - [`v0_3`] — the current contract (`wit/v0.3`). The domain speaks it:
+//!   everything re-exported at this module's root is 0.3.
+//! - [`v0_2`] — published and frozen (`wit/v0.2`). Components built for it
+//!   are called through [`adapt_v0_2`], which turns its types into the
 //!   current ones and back.
+//! - [`v0_1`] — the frozen first contract (`wit/v0.1`). Its components are
+//!   called through [`adapt`] (0.1 ↔ 0.2) and then [`adapt_v0_2`]
+//!   (0.2 ↔ 0.3): each adapter knows only the version after its own.
 //!
 //! In each version the `plugin` world generates the shared `types` and
 //! `host` interfaces once; each kind's world reuses them through `with`, so
@@ -16,7 +19,9 @@
 //! (`Customer::to_wit`, `Attachment::from`, …) without importing the
 //! runtime, which only runs the calls.
 
+#[macro_use]
 pub mod adapt;
+pub mod adapt_v0_2;
 
 /// The bindings of one contract version in `$path`.
 macro_rules! contract {
@@ -94,12 +99,17 @@ pub mod v0_1 {
     contract!("../wit/v0.1");
 }
 
-/// `switchboard:plugin@0.2.0`: the current contract.
+/// `switchboard:plugin@0.2.0`: frozen; loaded through [`adapt_v0_2`].
 pub mod v0_2 {
     contract!("../wit/v0.2");
 }
 
-pub use v0_2::{
+/// `switchboard:plugin@0.3.0`: the current contract.
+pub mod v0_3 {
+    contract!("../wit/v0.3");
+}
+
+pub use v0_3::{
     bot, botting, channel, channeling, crm, crm_sync, host, plugin, router, routing, types,
 };
 
@@ -108,22 +118,37 @@ pub use v0_2::{
 pub enum Contract {
     /// `switchboard:plugin@0.1.x`, through the adapter.
     V0_1,
-    /// `switchboard:plugin@0.2.x`, the current one.
+    /// `switchboard:plugin@0.2.x`, through the adapter.
     V0_2,
+    /// `switchboard:plugin@0.3.x`, the current one.
+    V0_3,
 }
 
 impl Contract {
     /// Every version the host loads, oldest first.
-    pub const ALL: [Contract; 2] = [Contract::V0_1, Contract::V0_2];
+    pub const ALL: [Contract; 3] = [Contract::V0_1, Contract::V0_2, Contract::V0_3];
 
     /// The newest version: what the SDK builds and the domain speaks.
-    pub const CURRENT: Contract = Contract::V0_2;
+    pub const CURRENT: Contract = Contract::V0_3;
 
     /// `0.1`, `0.2`: how `api` in `plugin.toml` names it.
     pub fn as_str(self) -> &'static str {
         match self {
             Contract::V0_1 => "0.1",
             Contract::V0_2 => "0.2",
+            Contract::V0_3 => "0.3",
+        }
+    }
+
+    /// Why plugins built for this version should be rebuilt, when it is
+    /// in its last supported minor: a version stays loadable until two
+    /// minors after it exist (README, "Contract versions").
+    pub fn deprecation(self) -> Option<&'static str> {
+        match self {
+            Contract::V0_1 => Some(
+                "switchboard:plugin 0.1 is deprecated: it loads until 0.4 ships; rebuild the plugin against the current SDK (0.3)",
+            ),
+            Contract::V0_2 | Contract::V0_3 => None,
         }
     }
 
@@ -165,7 +190,8 @@ mod tests {
     fn versions_are_named_by_api_and_by_imports() {
         assert_eq!(Contract::parse("0.1"), Some(Contract::V0_1));
         assert_eq!(Contract::parse("0.2.3"), Some(Contract::V0_2));
-        assert_eq!(Contract::parse("0.3"), None);
+        assert_eq!(Contract::parse("0.3"), Some(Contract::V0_3));
+        assert_eq!(Contract::parse("0.4"), None);
         assert_eq!(Contract::parse("1"), None);
         assert_eq!(
             Contract::of_imports(["wasi:io/streams@0.2.6", "switchboard:plugin/host@0.1.0"]),

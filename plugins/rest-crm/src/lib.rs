@@ -53,6 +53,13 @@ impl Crm for RestCrm {
                     client.post(&format!("/contacts/{}/notes", encode(id)), &body, &key)
                 })
             }
+            CrmEvent::NoteAdded(note) => {
+                let body = mapping::internal_note_body(note);
+                let key = format!("internal-note-{}", note.id);
+                client.on_contact(&note.customer, |id| {
+                    client.post(&format!("/contacts/{}/notes", encode(id)), &body, &key)
+                })
+            }
         }
     }
 

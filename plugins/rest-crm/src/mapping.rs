@@ -3,7 +3,9 @@
 //! classified. Everything here is unit-tested natively.
 
 use serde_json::{Map, Value, json};
-use switchboard_sdk::{Author, Customer, Direction, Identity, PluginError, TimelineEntry};
+use switchboard_sdk::{
+    Author, ConversationNote, Customer, Direction, Identity, PluginError, TimelineEntry,
+};
 
 /// Where a contact field's value comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -254,6 +256,18 @@ pub fn note_body(
         "body": body,
         "disposition": disposition,
         "conversation_id": conversation_id,
+    })
+}
+
+/// The note for an agent's internal note on a conversation.
+pub fn internal_note_body(note: &ConversationNote) -> Value {
+    json!({
+        "title": format!("Internal note by {}", note.author),
+        "body": note.text,
+        "internal": true,
+        "conversation_id": note.conversation_id,
+        "channel": note.channel,
+        "at": note.at,
     })
 }
 

@@ -19,6 +19,11 @@
 //!
 //! Replies go to `POST {api_base}/{phone_number_id}/messages` with the
 //! bearer `access_token`, from the business number the customer wrote to.
+//!
+//! Media a customer sent is opened with `fetch_media`: `GET
+//! {api_base}/{media id}` answers a short-lived download URL, fetched with
+//! the same bearer token — which is only ever sent to the Graph API's host
+//! or Meta's media CDN (`*.fbsbx.com`), whatever the answer says.
 
 // Without its exports (see the end of the file) the channel is unused.
 #![cfg_attr(feature = "fuzzing", allow(dead_code))]
@@ -27,8 +32,9 @@ use serde::Deserialize;
 use serde_json::json;
 use switchboard_sdk::{
     Attachment, Channel, ChannelEvent, ChannelInfo, ChannelKind, Delivery, DeliveryError,
-    DeliveryStatus, HttpRequest, HttpResponse, Identity, InboundMessage, OutboundAction,
-    OutboundMessage, PluginError, StatusUpdate, WebhookOutcome, config, http, signature, webhook,
+    DeliveryStatus, HttpRequest, HttpResponse, Identity, InboundMessage, Media as MediaFile,
+    OutboundAction, OutboundMessage, PluginError, StatusUpdate, WebhookOutcome, config, http,
+    signature, webhook,
 };
 
 #[cfg(any(test, feature = "fuzzing"))]
@@ -550,6 +556,63 @@ fn send(m: &OutboundMessage) -> Result<Delivery, DeliveryError> {
     })
 }
 
+/// What `GET {api_base}/{media id}` answers.
+#[derive(Deserialize)]
+struct MediaInfo {
+    url: String,
+    #[serde(default)]
+    mime_type: Option<String>,
+}
+
+/// Whether the bearer token may go to `url`: the Graph API's own host, or
+/// Meta's media CDN.
+fn trusted_media_url(url: &str, base: &str) -> bool {
+    let Some(host) = http::authority(url) else {
+        return false;
+    };
+    http::authority(base).as_deref() == Some(host.as_str())
+        || (url.starts_with("https://") && host.ends_with(".fbsbx.com"))
+}
+
+fn fetch_media(attachment: &Attachment) -> Result<MediaFile, PluginError> {
+    let id = attachment
+        .media_id
+        .as_deref()
+        .ok_or_else(|| PluginError::bad_request("the attachment has no WhatsApp media id"))?;
+    if id.is_empty()
+        || id.len() > 128
+        || !id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    {
+        return Err(PluginError::bad_request("not a WhatsApp media id"));
+    }
+    let token = config::get_or("access_token", "");
+    if token.is_empty() {
+        return Err(PluginError::unavailable("access_token is not configured"));
+    }
+    let base = config::get_or("api_base", "https://graph.facebook.com/v21.0");
+    let base = base.trim_end_matches('/');
+    let info: MediaInfo = http::fetch(http::Request::get(format!("{base}/{id}")).bearer(&token))?
+        .json()
+        .map_err(|e| PluginError::unavailable(format!("media lookup: {e}")))?;
+    if !trusted_media_url(&info.url, base) {
+        return Err(PluginError::bad_request(
+            "the media URL is not on Meta's hosts; the token was not sent",
+        ));
+    }
+    let file = http::fetch(http::Request::get(&info.url).bearer(&token))?;
+    let content_type = info
+        .mime_type
+        .or_else(|| file.header("content-type").map(str::to_string))
+        .unwrap_or_else(|| attachment.content_type.clone());
+    Ok(MediaFile {
+        content_type,
+        filename: attachment.filename.clone(),
+        data: file.body,
+    })
+}
+
 impl Channel for WhatsApp {
     fn describe() -> ChannelInfo {
         ChannelInfo {
@@ -576,9 +639,43 @@ impl Channel for WhatsApp {
             _ => Err(DeliveryError::permanent("WhatsApp carries no calls")),
         }
     }
+
+    fn fetch_media(attachment: Attachment) -> Result<MediaFile, PluginError> {
+        fetch_media(&attachment)
+    }
 }
 
 // The fuzz targets link several channels into one native binary, where
 // their component exports (same names in every channel) would clash.
 #[cfg(not(feature = "fuzzing"))]
 switchboard_sdk::register_channel!(WhatsApp);
+
+#[cfg(test)]
+mod tests {
+    use super::trusted_media_url;
+
+    #[test]
+    fn the_token_goes_to_the_graph_api_and_meta_s_cdn_only() {
+        let base = "https://graph.facebook.com/v21.0";
+        assert!(trusted_media_url(
+            "https://lookaside.fbsbx.com/whatsapp_business/attachments/?mid=1",
+            base
+        ));
+        assert!(trusted_media_url(
+            "https://graph.facebook.com/media/1",
+            base
+        ));
+        assert!(!trusted_media_url("https://evil.example/x", base));
+        assert!(!trusted_media_url("https://fbsbx.com.evil.example/x", base));
+        assert!(!trusted_media_url("http://lookaside.fbsbx.com/x", base));
+        assert!(!trusted_media_url(
+            "https://graph.facebook.com@evil.example/x",
+            base
+        ));
+        // A mock provider in tests is the configured base itself.
+        assert!(trusted_media_url(
+            "http://127.0.0.1:9000/media/1",
+            "http://127.0.0.1:9000/v21.0"
+        ));
+    }
+}

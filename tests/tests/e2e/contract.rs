@@ -1,8 +1,9 @@
 //! The plugin contract's versions: real components built for the frozen
-//! `switchboard:plugin@0.1` (`tests/fixtures/contract-v0.1/`: a router, a
-//! channel, a bot and a CRM connector built by the 0.1 SDK) load and work
-//! beside 0.2 ones, through the host's adapter; a component whose imports
-//! contradict its manifest's `api` is refused with a message naming both.
+//! `switchboard:plugin@0.1` and `@0.2` (`tests/fixtures/contract-v0.1/` and
+//! `contract-v0.2/`: a router, a channel, a bot and a CRM connector built by
+//! each version's SDK) load and work beside current (0.3) ones, through the
+//! host's adapters; a component whose imports contradict its manifest's
+//! `api` is refused with a message naming both.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -11,18 +12,28 @@ use serde_json::{Value, json};
 use switchboard_tests::channels::{granting, requests};
 use switchboard_tests::*;
 
-/// A 0.1 component of the fixtures.
-fn v0_1(file: &str) -> PathBuf {
+/// A component of the fixtures of contract `version` (`0.1`, `0.2`).
+fn fixture(version: &str, file: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("fixtures/contract-v0.1")
+        .join(format!("fixtures/contract-v{version}"))
         .join(file)
 }
 
-/// A 0.1 fixture's manifest, renamed `name`.
-fn v0_1_manifest(fixture: &str, name: &str) -> String {
-    let text = std::fs::read_to_string(v0_1(&format!("{fixture}.toml"))).unwrap();
+/// A 0.1 component of the fixtures.
+fn v0_1(file: &str) -> PathBuf {
+    fixture("0.1", file)
+}
+
+/// A fixture's manifest, renamed `name`.
+fn fixture_manifest(version: &str, fixture_name: &str, name: &str) -> String {
+    let text = std::fs::read_to_string(fixture(version, &format!("{fixture_name}.toml"))).unwrap();
     let original = text.lines().next().unwrap().to_string();
     text.replacen(&original, &format!("name = \"{name}\""), 1)
+}
+
+/// A 0.1 fixture's manifest, renamed `name`.
+fn v0_1_manifest(fixture_name: &str, name: &str) -> String {
+    fixture_manifest("0.1", fixture_name, name)
 }
 
 /// Sets the plugin `name`'s config value `key`.
@@ -36,7 +47,7 @@ fn set(config: &mut switchboard::config::Config, name: &str, key: &str, value: &
 }
 
 #[tokio::test]
-async fn components_built_for_0_1_load_and_work_beside_0_2_ones() {
+async fn components_built_for_0_1_load_and_work_beside_current_ones() {
     let (provider, acme) = (MockServer::start().await, MockServer::start().await);
     let dir = std::sync::Arc::new(tempfile::tempdir().unwrap());
     let plugins = test_config(dir.path()).plugins_dir();
@@ -49,7 +60,7 @@ async fn components_built_for_0_1_load_and_work_beside_0_2_ones() {
         &v0_1("longest_idle.wasm"),
     );
     let old_channel = test_channel_manifest("old", "chat", Some(&provider), "")
-        .replace("api = \"0.2\"", "api = \"0.1\"");
+        .replace("api = \"0.3\"", "api = \"0.1\"");
     install(&plugins, "old", &old_channel, &v0_1("test_channel.wasm"));
     install(
         &plugins,
@@ -63,7 +74,7 @@ async fn components_built_for_0_1_load_and_work_beside_0_2_ones() {
         &granting(&v0_1_manifest("partner-crm", "acme"), &acme),
         &v0_1("partner_crm.wasm"),
     );
-    // 0.2: a chat channel beside them.
+    // 0.3: a chat channel beside them.
     install(
         &plugins,
         "chat",
@@ -83,14 +94,22 @@ async fn components_built_for_0_1_load_and_work_beside_0_2_ones() {
         ("old", "0.1"),
         ("old-bot", "0.1"),
         ("acme", "0.1"),
-        ("chat", "0.2"),
+        ("chat", "0.3"),
     ] {
         let plugin = host.plugin(name).await;
         assert_eq!(plugin["status"], "active", "{plugin}");
         assert_eq!(plugin["api"], api, "{plugin}");
+        // 0.1 is in its last supported minor: the admin is told.
+        assert_eq!(
+            plugin["deprecated"]
+                .as_str()
+                .is_some_and(|d| d.contains("until 0.4")),
+            api == "0.1",
+            "{plugin}"
+        );
     }
 
-    // A customer known through the 0.2 channel.
+    // A customer known through the 0.3 channel.
     let status = host
         .inbound(
             "chat",
@@ -179,15 +198,21 @@ async fn a_component_built_for_another_contract_than_its_manifest_is_refused() {
         (
             "says-old",
             test_channel_manifest("says-old", "chat", None, "")
-                .replace("api = \"0.2\"", "api = \"0.1\""),
+                .replace("api = \"0.3\"", "api = \"0.1\""),
             wasm("test-channel"),
-            ("switchboard:plugin@0.2", "api = \"0.1\""),
+            ("switchboard:plugin@0.3", "api = \"0.1\""),
         ),
         (
             "says-new",
             test_channel_manifest("says-new", "chat", None, ""),
             v0_1("test_channel.wasm"),
-            ("switchboard:plugin@0.1", "api = \"0.2\""),
+            ("switchboard:plugin@0.1", "api = \"0.3\""),
+        ),
+        (
+            "says-newer",
+            test_channel_manifest("says-newer", "chat", None, ""),
+            fixture("0.2", "test_channel.wasm"),
+            ("switchboard:plugin@0.2", "api = \"0.3\""),
         ),
     ];
     for (name, manifest, wasm, (imports, says)) in cases {
@@ -203,4 +228,125 @@ async fn a_component_built_for_another_contract_than_its_manifest_is_refused() {
         );
         assert_eq!(host.plugin(name).await["status"], "failed");
     }
+}
+
+#[tokio::test]
+async fn components_built_for_0_2_load_and_work_beside_current_ones() {
+    let (provider, acme) = (MockServer::start().await, MockServer::start().await);
+    let dir = std::sync::Arc::new(tempfile::tempdir().unwrap());
+    let plugins = test_config(dir.path()).plugins_dir();
+    std::fs::create_dir_all(&plugins).unwrap();
+    install(
+        &plugins,
+        "old-router",
+        &fixture_manifest("0.2", "longest-idle", "old-router"),
+        &fixture("0.2", "longest_idle.wasm"),
+    );
+    let old_channel = test_channel_manifest("old", "chat", Some(&provider), "")
+        .replace("api = \"0.3\"", "api = \"0.2\"");
+    install(
+        &plugins,
+        "old",
+        &old_channel,
+        &fixture("0.2", "test_channel.wasm"),
+    );
+    install(
+        &plugins,
+        "old-bot",
+        &fixture_manifest("0.2", "faq-bot", "old-bot"),
+        &fixture("0.2", "faq_bot.wasm"),
+    );
+    install(
+        &plugins,
+        "acme",
+        &granting(&fixture_manifest("0.2", "partner-crm", "acme"), &acme),
+        &fixture("0.2", "partner_crm.wasm"),
+    );
+    let acme_url = acme.url();
+    let host = TestHost::start_in(dir, move |c| {
+        c.routing.router = "old-router".into();
+        c.plugins.entry("old".into()).or_default().bot = Some("old-bot".into());
+        set(c, "acme", "api_base", &acme_url);
+        set(c, "acme", "api_key", "acme-key");
+    })
+    .await;
+    for name in ["old-router", "old", "old-bot", "acme"] {
+        let plugin = host.plugin(name).await;
+        assert_eq!(plugin["status"], "active", "{plugin}");
+        assert_eq!(plugin["api"], "0.2", "{plugin}");
+    }
+
+    // The 0.2 bot answers through the 0.2 channel.
+    let status = host
+        .inbound(
+            "old",
+            json!({"id": "o1", "thread": "t-old", "from": {"email": "bo@example.com"},
+                   "text": "how long does shipping take"}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let sent = requests(&provider, 1).await;
+    let body: Value = serde_json::from_slice(&sent[0].body).unwrap();
+    assert!(
+        body["text"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("Orders ship within")),
+        "{body}"
+    );
+
+    // Handed off, the 0.2 router picks the agent; a transfer works with it.
+    let token = host
+        .agent("ann", json!({"name": "Ann", "capacity": {"chat": 2}}))
+        .await;
+    host.set_status("ann", &token, "available").await;
+    let status = host
+        .inbound(
+            "old",
+            json!({"id": "o2", "thread": "t-old", "from": {"email": "bo@example.com"},
+                   "text": "agent please"}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let tasks = host
+        .wait_tasks("ann", &token, |t| {
+            t.iter().any(|t| t["state"] == "reserved")
+        })
+        .await;
+    assert_eq!(tasks[0]["routed_by"], "old-router", "{tasks:?}");
+    let task = host
+        .accept_task(&token, tasks[0]["id"].as_str().unwrap())
+        .await;
+    let conversation = task["conversation_id"].as_str().unwrap();
+
+    // A note is a 0.3 event: the 0.2 CRM connector is not sent it, and
+    // keeps getting what it knows.
+    let (status, _) = host
+        .call(
+            "POST",
+            &format!("/api/conversations/{conversation}/notes"),
+            Some(&token),
+            Some(json!({"text": "VIP-NOTE-TEXT"})),
+        )
+        .await;
+    assert_eq!(status, 201);
+    host.complete_task(&token, task["id"].as_str().unwrap(), None)
+        .await;
+    poll(Duration::from_secs(20), async || {
+        acme.requests()
+            .iter()
+            .any(|r| String::from_utf8_lossy(&r.body).contains("conversation_closed"))
+            .then_some(())
+            .ok_or("the 0.2 CRM connector never heard the conversation close")
+    })
+    .await;
+    assert!(
+        acme.requests()
+            .iter()
+            .all(|r| !String::from_utf8_lossy(&r.body).contains("VIP-NOTE-TEXT")),
+        "a note reached a 0.2 CRM connector"
+    );
+    let stats = host.admin_json("/api/stats").await;
+    assert_eq!(stats["router"]["fallbacks"], 0, "{stats}");
+    let crm = host.admin_json("/api/crm").await;
+    assert_eq!(crm["dead_letters"], json!([]), "{crm}");
 }

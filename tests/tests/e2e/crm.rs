@@ -619,3 +619,58 @@ async fn the_partner_connector_builds_outside_the_workspace_and_hot_loads() {
         assert_eq!(r.header("x-api-key"), Some("acme-key-123"), "{}", line(&r));
     }
 }
+
+#[tokio::test]
+async fn an_internal_note_reaches_the_crm_as_a_note_and_the_customer_never() {
+    let crm = MockServer::start().await;
+    let provider = MockServer::start().await;
+    crm.respond_with(200, r#"{"contacts":[]}"#);
+    crm.respond_with(200, r#"{"id":"c1"}"#);
+    let host = TestHost::with_rest_crm(
+        Arc::new(tempfile::tempdir().unwrap()),
+        &crm,
+        &provider,
+        false,
+        |_| {},
+    )
+    .await;
+    say(&host, "m1", "ann@example.com", "Ann", "my parcel is late").await;
+    let (token, task) = take_task(&host, "ana", json!({})).await;
+    let conversation = task["conversation_id"].as_str().unwrap().to_string();
+    let (status, note) = host
+        .call(
+            "POST",
+            &format!("/api/conversations/{conversation}/notes"),
+            Some(&token),
+            Some(json!({"text": "Courier says Tuesday; refund if not"})),
+        )
+        .await;
+    assert_eq!(status, 201, "{note}");
+    crm_got(&crm, "the note", |r| {
+        r.iter().any(|r| {
+            r.method == "POST"
+                && r.uri == "/api/contacts/c1/notes"
+                && body(r)["body"] == "Courier says Tuesday; refund if not"
+        })
+    })
+    .await;
+    let posted = crm
+        .requests()
+        .into_iter()
+        .find(|r| r.uri == "/api/contacts/c1/notes")
+        .unwrap();
+    let posted = body(&posted);
+    assert_eq!(posted["internal"], true, "{posted}");
+    assert_eq!(posted["title"], "Internal note by ana", "{posted}");
+    assert_eq!(posted["conversation_id"], conversation.as_str());
+    // Sent once, with its own idempotency key.
+    assert_eq!(count(&crm.requests(), "POST", "/api/contacts/c1/notes"), 1);
+    // Nothing of it went to the channel.
+    assert!(
+        provider
+            .requests()
+            .iter()
+            .all(|r| !String::from_utf8_lossy(&r.body).contains("Courier says")),
+        "a note reached the provider"
+    );
+}

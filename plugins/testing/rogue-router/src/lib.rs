@@ -4,7 +4,10 @@
 //! without looking at the candidates: the benchmarks' measure of what
 //! crossing into a plugin with them costs); anything else
 //! assigns the highest-numbered candidate (the opposite of longest-idle's
-//! tie-break, so tests can tell the two apart).
+//! tie-break, so tests can tell the two apart) — except a transferred task,
+//! which goes to the agent numbered right after the one who passed it on
+//! when that agent is a candidate (so tests can tell the router saw the
+//! hop and who made it).
 
 use switchboard_sdk::{Candidates, Decision, RouteTask, Router};
 
@@ -22,6 +25,14 @@ impl Router for Rogue {
             }
             "stranger" => Decision::Assign(u32::MAX),
             "wait" => Decision::Wait,
+            _ if task
+                .transferred_from()
+                .last()
+                .is_some_and(|from| candidates.agents.contains(&(from + 1))) =>
+            {
+                let from = task.transferred_from().last().unwrap_or_default();
+                Decision::Assign(from + 1)
+            }
             _ => candidates
                 .iter()
                 .map(|c| c.agent)
