@@ -9,6 +9,7 @@
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
+use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -146,6 +147,132 @@ impl Blobs {
     }
 }
 
+/// How long a link to a file an agent sent works: long enough for a
+/// provider's retries and a customer opening an email days later.
+pub const LINK_TTL_MS: u64 = 7 * 24 * 60 * 60 * 1000;
+
+/// The blobs and the links to them: `/files/<sha-256>/<name>?expires=…&sig=…`,
+/// signed with a key kept in the blob directory, so a provider (WhatsApp by
+/// link, an MMS `MediaUrl`) can fetch a file an agent sent without an
+/// account, and nobody can guess another.
+pub struct Files {
+    blobs: Blobs,
+    key: [u8; 32],
+    public_url: Option<String>,
+}
+
+impl Files {
+    /// The files under `dir`: creates the directory and the link key on
+    /// first use. `public_url` (e.g. `https://cc.example.com`) makes links
+    /// absolute, as providers need them.
+    pub fn open(dir: &Path, max_bytes: u64, public_url: Option<&str>) -> Result<Files, BlobError> {
+        std::fs::create_dir_all(dir)?;
+        let key_path = dir.join("link-key");
+        let key = match std::fs::read_to_string(&key_path) {
+            Ok(text) => hex::decode(text.trim())
+                .ok()
+                .and_then(|k| <[u8; 32]>::try_from(k).ok())
+                .ok_or_else(|| BlobError::Invalid(format!("{} is damaged", key_path.display())))?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let mut key = [0u8; 32];
+                getrandom::fill(&mut key)
+                    .map_err(|e| std::io::Error::other(format!("no randomness: {e}")))?;
+                let mut file = std::fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .open(&key_path)?;
+                file.write_all(hex::encode(key).as_bytes())?;
+                file.sync_all()?;
+                key
+            }
+            Err(e) => return Err(e.into()),
+        };
+        Ok(Files {
+            blobs: Blobs::new(dir, max_bytes),
+            key,
+            public_url: public_url
+                .map(|u| u.trim().trim_end_matches('/').to_string())
+                .filter(|u| !u.is_empty()),
+        })
+    }
+
+    /// The blob directory.
+    pub fn blobs(&self) -> &Blobs {
+        &self.blobs
+    }
+
+    fn signature(&self, sha256: &str, expires: u64) -> String {
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.key).expect("any key length");
+        mac.update(format!("{sha256}\n{expires}").as_bytes());
+        hex::encode(mac.finalize().into_bytes())
+    }
+
+    /// A link to `blob` that works until `now` + [`LINK_TTL_MS`]: absolute
+    /// when the public URL is configured, else a path on this host.
+    pub fn link(&self, blob: &Blob, now: u64) -> String {
+        let expires = now + LINK_TTL_MS;
+        let name = blob
+            .filename
+            .as_deref()
+            .map(|n| {
+                n.chars()
+                    .map(|c| {
+                        if c.is_ascii_alphanumeric() || ".-_".contains(c) {
+                            c
+                        } else {
+                            '_'
+                        }
+                    })
+                    .collect::<String>()
+            })
+            .filter(|n| !n.is_empty())
+            .unwrap_or_else(|| "file".to_string());
+        format!(
+            "{}/files/{}/{name}?expires={expires}&sig={}",
+            self.public_url.as_deref().unwrap_or(""),
+            blob.sha256,
+            self.signature(&blob.sha256, expires)
+        )
+    }
+
+    /// Whether `sig` signs `sha256` until `expires`, and that is not past.
+    pub fn verify(&self, sha256: &str, expires: u64, sig: &str, now: u64) -> bool {
+        let expected = self.signature(sha256, expires);
+        now <= expires && constant_time_eq(expected.as_bytes(), sig.as_bytes())
+    }
+
+    /// The content behind a link this host made (absolute or a path), if
+    /// the link is valid and unexpired.
+    pub fn linked(&self, url: &str, now: u64) -> Result<Vec<u8>, BlobError> {
+        let invalid = || BlobError::Invalid("not a valid link to a file of this host".into());
+        let path = match url.find("/files/") {
+            Some(i) => &url[i + "/files/".len()..],
+            None => return Err(invalid()),
+        };
+        let (path, query) = path.split_once('?').ok_or_else(invalid)?;
+        let sha256 = path.split('/').next().unwrap_or_default();
+        let (mut expires, mut sig) = (None, None);
+        for pair in query.split('&') {
+            match pair.split_once('=') {
+                Some(("expires", v)) => expires = v.parse::<u64>().ok(),
+                Some(("sig", v)) => sig = Some(v),
+                _ => {}
+            }
+        }
+        let (Some(expires), Some(sig)) = (expires, sig) else {
+            return Err(invalid());
+        };
+        if !self.verify(sha256, expires, sig, now) {
+            return Err(invalid());
+        }
+        self.blobs.read(sha256)?.ok_or_else(invalid)
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 /// A file name safe for a `Content-Disposition` header: no path, no
 /// quotes or control characters, at most 120 characters.
 pub fn clean_filename(name: &str) -> String {
@@ -218,6 +345,31 @@ mod tests {
             Err(BlobError::Invalid(_))
         ));
         assert_eq!(blobs.read(&"a".repeat(64)).unwrap(), None);
+    }
+
+    #[test]
+    fn links_work_until_they_expire_and_cannot_be_forged() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = Files::open(dir.path(), 1024, Some("https://cc.example.com/")).unwrap();
+        let blob = files
+            .blobs()
+            .put(b"%PDF-1.4", "application/pdf", Some("Invoice 7.pdf"), 1)
+            .unwrap();
+        let link = files.link(&blob, 1_000);
+        assert!(link.starts_with("https://cc.example.com/files/"), "{link}");
+        assert!(link.contains("/Invoice_7.pdf?expires="), "{link}");
+        assert_eq!(files.linked(&link, 2_000).unwrap(), b"%PDF-1.4");
+        assert!(files.linked(&link, 1_000 + LINK_TTL_MS + 1).is_err());
+        let forged = link.replace("sig=", "sig=0");
+        assert!(files.linked(&forged, 2_000).is_err());
+        let longer = link.replace(
+            &format!("expires={}", 1_000 + LINK_TTL_MS),
+            &format!("expires={}", 9_000 + LINK_TTL_MS),
+        );
+        assert!(files.linked(&longer, 2_000).is_err());
+        // The same key after a restart: old links keep working.
+        let again = Files::open(dir.path(), 1024, None).unwrap();
+        assert_eq!(again.linked(&link, 2_000).unwrap(), b"%PDF-1.4");
     }
 
     #[test]

@@ -95,6 +95,22 @@ impl Request {
             .into_bytes();
         self.header("content-type", "application/x-www-form-urlencoded")
     }
+    /// Sets a `multipart/form-data` body of text `fields` and `files`
+    /// (e.g. an email with attachments), and its content type.
+    pub fn multipart(mut self, fields: &[(&str, &str)], files: &[FilePart<'_>]) -> Self {
+        let boundary = format!(
+            "switchboard-{}",
+            crate::random_bytes(16)
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>()
+        );
+        self.body = multipart_body(&boundary, fields, files);
+        self.header(
+            "content-type",
+            format!("multipart/form-data; boundary={boundary}"),
+        )
+    }
     /// Sets a raw body.
     pub fn body(mut self, body: impl Into<Vec<u8>>) -> Self {
         self.body = body.into();
@@ -105,6 +121,57 @@ impl Request {
         self.timeout_ms = Some(ms);
         self
     }
+}
+
+/// A file in a [`Request::multipart`] body.
+#[derive(Debug, Clone, Copy)]
+pub struct FilePart<'a> {
+    /// The form field, e.g. `attachment`.
+    pub field: &'a str,
+    /// The file name the receiver sees.
+    pub filename: &'a str,
+    /// Its MIME type.
+    pub content_type: &'a str,
+    /// The content.
+    pub data: &'a [u8],
+}
+
+/// Quotes and line breaks would end a header parameter early.
+fn header_param(value: &str) -> String {
+    value
+        .chars()
+        .filter(|c| !matches!(c, '"' | '\r' | '\n' | '\\'))
+        .collect()
+}
+
+fn multipart_body(boundary: &str, fields: &[(&str, &str)], files: &[FilePart<'_>]) -> Vec<u8> {
+    let mut body = Vec::new();
+    for (name, value) in fields {
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{}\"\r\n\r\n",
+                header_param(name)
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(value.as_bytes());
+        body.extend_from_slice(b"\r\n");
+    }
+    for file in files {
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{}\"; filename=\"{}\"\r\nContent-Type: {}\r\n\r\n",
+                header_param(file.field),
+                header_param(file.filename),
+                header_param(file.content_type),
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(file.data);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    body
 }
 
 /// A response to an outgoing request.
@@ -375,7 +442,13 @@ pub fn get(url: &str) -> Result<Response, HttpError> {
 /// non-2xx answer becomes `not-found` (404, 410), `unavailable` (408, 425,
 /// 429, 5xx), `forbidden` (401, 403) or `bad-request`.
 pub fn fetch(request: Request) -> Result<Response, crate::PluginError> {
-    let response = send(request)?;
+    checked(send(request)?)
+}
+
+/// A response that arrived, as [`fetch`] judges it: 2xx passes, anything
+/// else becomes the [`PluginError`](crate::PluginError) `fetch` would give
+/// (for callers that look at a redirect first).
+pub fn checked(response: Response) -> Result<Response, crate::PluginError> {
     if response.is_success() {
         return Ok(response);
     }
@@ -412,6 +485,28 @@ mod tests {
         assert_eq!(t.path_with_query, "/");
         assert!(split_url("ftp://x").is_err());
         assert!(split_url("http:///path").is_err());
+    }
+
+    #[test]
+    fn multipart_bodies_carry_fields_and_files_and_no_header_injection() {
+        let body = multipart_body(
+            "b0",
+            &[("to", "a@b.c"), ("subject", "Hi")],
+            &[FilePart {
+                field: "attachment",
+                filename: "in\"voice\r\n.pdf",
+                content_type: "application/pdf",
+                data: b"%PDF",
+            }],
+        );
+        let text = String::from_utf8(body).unwrap();
+        assert!(
+            text.starts_with(
+                "--b0\r\nContent-Disposition: form-data; name=\"to\"\r\n\r\na@b.c\r\n"
+            )
+        );
+        assert!(text.contains("name=\"attachment\"; filename=\"invoice.pdf\"\r\nContent-Type: application/pdf\r\n\r\n%PDF\r\n"));
+        assert!(text.ends_with("--b0--\r\n"));
     }
 
     #[test]

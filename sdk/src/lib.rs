@@ -2,7 +2,7 @@
 //!
 //! A Switchboard plugin is a WebAssembly component (built for
 //! `wasm32-wasip2`) plus a `plugin.toml` manifest. This crate is the only
-//! dependency a plugin needs: it wraps the `switchboard:plugin@0.3.0` WIT
+//! dependency a plugin needs: it wraps the `switchboard:plugin@0.3.1` WIT
 //! contract (in the repository's `wit/v0.3/` folder) in one trait per plugin
 //! kind,
 //! an export macro, and the helpers an author would otherwise write by hand.
@@ -99,6 +99,14 @@ pub use ext::{Candidate, covers_row};
 /// The current wall-clock time in unix epoch milliseconds.
 pub fn now_ms() -> u64 {
     wit::base::switchboard::plugin::host::now_ms()
+}
+
+/// The content of a file an agent sent, by the `url` of an attachment of
+/// the outbound message being delivered: for providers that take files
+/// rather than links (email attachments, a web chat serving its visitor).
+/// Channels only.
+pub fn attachment_data(url: &str) -> Result<Vec<u8>, HostError> {
+    wit::base::switchboard::plugin::host::attachment_data(url)
 }
 
 /// `len` cryptographically secure random bytes (`wasi:random`), e.g. for a

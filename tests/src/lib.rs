@@ -160,6 +160,7 @@ impl TestRuntime {
             plugins_dir,
             store,
             customers: Arc::new(NoCustomers),
+            files: None,
         })
         .unwrap();
         runtime.load_all().await;
@@ -752,6 +753,7 @@ mod routing_core {
             plugins_dir,
             store: store.clone(),
             customers: Arc::new(NoCustomers),
+            files: None,
             config: Arc::new(config.clone()),
         })
         .unwrap();

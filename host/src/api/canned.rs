@@ -10,7 +10,7 @@ use crate::core::{CannedInput, CannedResponse, RenderedCanned};
 
 use super::auth::Principal;
 use super::body::JsonBody;
-use super::openapi::{ReadErrors, WriteErrors};
+use super::openapi::{ErrorBody, ReadErrors, WriteErrors};
 use super::{ApiError, AppState};
 
 /// The listing's options.
@@ -25,7 +25,7 @@ pub struct ListQuery {
 }
 
 /// `GET /api/canned-responses` (any agent or supervisor).
-#[utoipa::path(operation_id = "canned_list", get, path = "/api/canned-responses", tag = "conversations", security(("bearer" = [])), params(ListQuery), responses((status = 200, description = "Canned responses by shortcut; with `conversation`, only those that suit it, filled (`rendered`, `missing`)", body = Vec<RenderedCanned>), ReadErrors))]
+#[utoipa::path(operation_id = "canned_list", get, path = "/api/canned-responses", tag = "conversations", security(("bearer" = [])), params(ListQuery), responses((status = 200, description = "Canned responses by shortcut; with `conversation`, only those that suit it, filled (`rendered`, `missing`)", body = Vec<RenderedCanned>), (status = 400, description = "An unknown or malformed query parameter", body = ErrorBody), ReadErrors))]
 pub async fn list(
     who: Principal,
     State(state): State<AppState>,

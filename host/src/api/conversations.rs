@@ -9,7 +9,7 @@ use crate::core::{Conversation, ConversationFilter, ConversationStatus, Message,
 
 use super::auth::Principal;
 use super::body::JsonBody;
-use super::openapi::{ReadErrors, WriteErrors};
+use super::openapi::{ErrorBody, ReadErrors, WriteErrors};
 use super::{ApiError, AppState};
 
 /// A conversation with its messages, and the customer's history on every
@@ -160,7 +160,7 @@ pub struct ListQuery {
 
 /// `GET /api/conversations` (agents: those they worked on; supervisors:
 /// all), newest first.
-#[utoipa::path(operation_id = "conversations_list", get, path = "/api/conversations", tag = "conversations", security(("bearer" = [])), params(ListQuery), responses((status = 200, description = "Conversations, newest first", body = Vec<Conversation>), ReadErrors))]
+#[utoipa::path(operation_id = "conversations_list", get, path = "/api/conversations", tag = "conversations", security(("bearer" = [])), params(ListQuery), responses((status = 200, description = "Conversations, newest first", body = Vec<Conversation>), (status = 400, description = "An unknown or malformed query parameter", body = ErrorBody), ReadErrors))]
 pub async fn list(
     who: Principal,
     State(state): State<AppState>,
@@ -180,8 +180,12 @@ pub async fn list(
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReplyBody {
-    /// The reply.
+    /// The reply (may be empty when it sends files).
+    #[serde(default)]
     text: String,
+    /// Files to send, by upload id (`POST .../attachments` first).
+    #[serde(default)]
+    attachments: Vec<String>,
 }
 
 /// `POST /api/conversations/{id}/messages` (its agent): queued in the
@@ -206,6 +210,9 @@ pub async fn reply(
             _ => ApiError::not_found(format!("no conversation {id}")),
         });
     }
-    let message = state.core.reply(&id, Some(&agent), &body.text).await?;
+    let message = state
+        .core
+        .reply(&id, Some(&agent), &body.text, &body.attachments)
+        .await?;
     Ok((StatusCode::ACCEPTED, Json(message)))
 }

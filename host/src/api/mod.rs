@@ -67,6 +67,7 @@ pub struct AppState {
 
 /// The router for the whole API.
 pub fn app(state: AppState, max_body_bytes: usize) -> Router {
+    let max_file_bytes = usize::try_from(state.core.max_attachment_bytes()).unwrap_or(usize::MAX);
     Router::new()
         .route("/healthz", get(openapi::healthz))
         .route("/api/openapi.json", get(openapi::openapi_json))
@@ -109,6 +110,11 @@ pub fn app(state: AppState, max_body_bytes: usize) -> Router {
             "/api/messages/{id}/attachments/{index}",
             get(media::attachment),
         )
+        .route(
+            "/api/conversations/{id}/attachments",
+            post(media::upload).layer(DefaultBodyLimit::max(max_file_bytes)),
+        )
+        .route("/files/{sha256}/{name}", get(media::linked))
         .route(
             "/api/conversations/{id}/notes",
             get(conversations::notes).post(conversations::add_note),

@@ -149,6 +149,8 @@ impl Modify for BearerToken {
         conversations::notes,
         conversations::labels,
         media::attachment,
+        media::upload,
+        media::linked,
         canned::list,
         canned::create,
         canned::update,

@@ -20,6 +20,11 @@ pub struct HttpConfig {
     pub auth_failures_per_minute: u32,
     /// When set, `GET /metrics` needs `Authorization: Bearer <token>`.
     pub metrics_token: Option<String>,
+    /// The address providers and customers reach this host at (e.g.
+    /// `https://cc.example.com`): links to files agents send start with
+    /// it. Unset, they are paths, which channels that send files by link
+    /// (WhatsApp, MMS) cannot use.
+    pub public_url: Option<String>,
     /// Open connections in all.
     pub max_connections: usize,
     /// Open connections per client address.
@@ -47,6 +52,7 @@ impl Default for HttpConfig {
             trusted_proxies: Vec::new(),
             auth_failures_per_minute: 10,
             metrics_token: None,
+            public_url: None,
             max_connections: 10_000,
             max_connections_per_client: 256,
             header_timeout_ms: 10_000,

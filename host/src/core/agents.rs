@@ -4,7 +4,7 @@
 
 use crate::clock::now_ms;
 use crate::conversations::{
-    Author, Conversation, ConversationStatus, Direction, Message, MessageStatus,
+    Attachment, Author, Conversation, ConversationStatus, Direction, Message, MessageStatus,
 };
 use crate::kind::Kind;
 use crate::routing::{Agent, AgentInput, AgentStatus, Task};
@@ -100,9 +100,12 @@ impl Core {
         conversation_id: &str,
         agent: Option<&str>,
         text: &str,
+        uploads: &[String],
     ) -> Result<Message, CoreError> {
-        if text.trim().is_empty() {
-            return Err(CoreError::Invalid("`text` must not be empty".into()));
+        if text.trim().is_empty() && uploads.is_empty() {
+            return Err(CoreError::Invalid(
+                "`text` must not be empty without attachments".into(),
+            ));
         }
         let now = now_ms();
         let (message, conversation, seq) = {
@@ -126,9 +129,16 @@ impl Core {
             } else {
                 Author::System
             };
+            let attachments = self.uploaded(&conversation, uploads, now)?;
             let mut batch = Batch::new();
-            let message =
-                self.queue_outbound(&mut batch, &conversation, author, agent, text, now)?;
+            let message = self.queue_outbound(
+                &mut batch,
+                &conversation,
+                (author, agent),
+                text,
+                attachments,
+                now,
+            )?;
             let seq = self.store.write(batch)?;
             (message, conversation, seq)
         };
@@ -145,9 +155,9 @@ impl Core {
         &self,
         batch: &mut Batch,
         conversation: &Conversation,
-        author: Author,
-        agent: Option<&str>,
+        (author, agent): (Author, Option<&str>),
         text: &str,
+        attachments: Vec<Attachment>,
         now: u64,
     ) -> Result<Message, CoreError> {
         let message = Message {
@@ -158,7 +168,7 @@ impl Core {
             direction: Direction::Outbound,
             author,
             text: text.to_string(),
-            attachments: Vec::new(),
+            attachments,
             status: Some(MessageStatus::Queued),
             provider_message_id: None,
             sent_at: None,

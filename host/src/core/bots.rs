@@ -255,8 +255,14 @@ async fn reply(core: &Core, turn: &Turn, text: &str) -> Result<(), CoreError> {
         };
         let mut batch = Batch::new();
         core.bots.queue.remove(&mut batch, turn);
-        let message =
-            core.queue_outbound(&mut batch, &conversation, Author::Bot, None, text, now_ms())?;
+        let message = core.queue_outbound(
+            &mut batch,
+            &conversation,
+            (Author::Bot, None),
+            text,
+            Vec::new(),
+            now_ms(),
+        )?;
         (message, conversation, core.store.write(batch)?)
     };
     core.store.durable(seq).await?;

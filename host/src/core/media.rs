@@ -1,32 +1,42 @@
-//! Files customers send, opened by agents: the first time an attachment is
+//! Files both ways.
+//!
+//! Customers' files, opened by agents: the first time an attachment is
 //! opened the host asks the channel plugin to download it with the
 //! provider's credentials (`fetch-media`), keeps the bytes as a blob and
 //! records which message they belong to; from then on it serves its copy.
 //! Opens of the same attachment wait for one download, so a provider is
 //! asked once.
+//!
+//! Agents' files: uploaded to a conversation first (an upload id), then
+//! named in a reply; the message carries a signed link to the blob, which
+//! link-based providers fetch and file-based channels read through the
+//! `attachment-data` host function.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use crate::attachments::{Blob, Blobs};
+use serde::{Deserialize, Serialize};
+
+use crate::attachments::{Blob, Files};
 use crate::clock::now_ms;
+use crate::conversations::{Attachment, Conversation, ConversationStatus};
 use crate::store::{Batch, keys};
 use crate::wit::types::ErrorKind;
 
 use super::{Core, CoreError};
 
-/// The blob directory and the downloads in flight.
+/// The files and the downloads in flight.
 pub(super) struct MediaFiles {
-    blobs: Blobs,
+    files: Arc<Files>,
     /// One lock per attachment being fetched; dropped when no one waits.
     inflight: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl MediaFiles {
-    /// Over `blobs`.
-    pub fn new(blobs: Blobs) -> Self {
+    /// Over `files`.
+    pub fn new(files: Arc<Files>) -> Self {
         MediaFiles {
-            blobs,
+            files,
             inflight: Mutex::new(HashMap::new()),
         }
     }
@@ -39,7 +49,141 @@ impl MediaFiles {
     }
 }
 
+/// A file an agent uploaded to a conversation, to send in a reply.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Upload {
+    /// `up_…`: what a reply's `attachments` names.
+    pub id: String,
+    /// The conversation it may be sent in.
+    pub conversation_id: String,
+    /// Who uploaded it.
+    pub by: String,
+    /// The file.
+    #[serde(flatten)]
+    pub blob: Blob,
+}
+
 impl Core {
+    /// The largest file the host keeps.
+    pub fn max_attachment_bytes(&self) -> u64 {
+        self.media.files.blobs().max_bytes()
+    }
+
+    /// Stores a file an agent will send in `conversation_id`: refused
+    /// (422) up front when its channel cannot send files.
+    pub async fn upload(
+        &self,
+        conversation_id: &str,
+        by: &str,
+        content_type: &str,
+        filename: Option<&str>,
+        data: &[u8],
+    ) -> Result<Upload, CoreError> {
+        let conversation = self
+            .conversations
+            .get(conversation_id)?
+            .ok_or_else(|| CoreError::NotFound(format!("no conversation {conversation_id}")))?;
+        self.check_sends_files(&conversation)?;
+        let content_type = clean_content_type(content_type)
+            .unwrap_or_else(|| "application/octet-stream".to_string());
+        let blob = self
+            .media
+            .files
+            .blobs()
+            .put(data, &content_type, filename, now_ms())?;
+        let upload = Upload {
+            id: format!("up_{:012}", self.store.next_id()?),
+            conversation_id: conversation_id.to_string(),
+            by: by.to_string(),
+            blob,
+        };
+        let mut batch = Batch::new();
+        batch.put_json(keys::upload(&upload.id), &upload);
+        batch.put_json(keys::file(&upload.blob.sha256), &upload.blob);
+        let seq = self.store.write(batch)?;
+        self.store.durable(seq).await?;
+        Ok(upload)
+    }
+
+    /// 422 unless the conversation's channel says it sends files.
+    fn check_sends_files(&self, conversation: &Conversation) -> Result<(), CoreError> {
+        let sends = self
+            .runtime
+            .channel_info(&conversation.channel)
+            .is_some_and(|info| info.supports_attachments);
+        if sends {
+            Ok(())
+        } else {
+            Err(CoreError::Unsupported(format!(
+                "the {} channel cannot send files",
+                conversation.channel
+            )))
+        }
+    }
+
+    /// The attachments of a reply from its upload ids, each a signed link.
+    pub(super) fn uploaded(
+        &self,
+        conversation: &Conversation,
+        ids: &[String],
+        now: u64,
+    ) -> Result<Vec<Attachment>, CoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        if ids.len() > MAX_FILES_PER_REPLY {
+            return Err(CoreError::Invalid(format!(
+                "at most {MAX_FILES_PER_REPLY} files per reply"
+            )));
+        }
+        if conversation.status != ConversationStatus::Open {
+            return Err(CoreError::Conflict(format!(
+                "conversation {} is resolved",
+                conversation.id
+            )));
+        }
+        self.check_sends_files(conversation)?;
+        ids.iter()
+            .map(|id| {
+                let upload = self
+                    .store
+                    .get_json::<Upload>(&keys::upload(id))?
+                    .filter(|u| u.conversation_id == conversation.id)
+                    .ok_or_else(|| {
+                        CoreError::Invalid(format!("no upload {id} in this conversation"))
+                    })?;
+                Ok(Attachment {
+                    content_type: upload.blob.content_type.clone(),
+                    url: Some(self.media.files.link(&upload.blob, now)),
+                    media_id: Some(upload.blob.sha256.clone()),
+                    filename: upload.blob.filename.clone(),
+                    size: Some(upload.blob.size),
+                    caption: None,
+                })
+            })
+            .collect()
+    }
+
+    /// A file behind a signed link (`/files/<sha-256>/…`), for whoever
+    /// holds the link: the provider fetching what an agent sent.
+    pub fn linked_file(
+        &self,
+        sha256: &str,
+        expires: u64,
+        sig: &str,
+    ) -> Result<(Blob, Vec<u8>), CoreError> {
+        let gone = || CoreError::NotFound("no such file, or the link has expired".into());
+        if !self.media.files.verify(sha256, expires, sig, now_ms()) {
+            return Err(gone());
+        }
+        let blob = self
+            .store
+            .get_json::<Blob>(&keys::file(sha256))?
+            .ok_or_else(gone)?;
+        let data = self.media.files.blobs().read(sha256)?.ok_or_else(gone)?;
+        Ok((blob, data))
+    }
+
     /// The conversation a message belongs to, for access checks.
     pub fn conversation_of_message(&self, message_id: &str) -> Result<String, CoreError> {
         self.conversations
@@ -65,7 +209,7 @@ impl Core {
         let lock = self.media.lock_for(&key);
         let _fetching = lock.lock().await;
         if let Some(blob) = self.store.get_json::<Blob>(&key)?
-            && let Some(data) = self.media.blobs.read(&blob.sha256)?
+            && let Some(data) = self.media.files.blobs().read(&blob.sha256)?
         {
             return Ok((blob, data));
         }
@@ -94,7 +238,8 @@ impl Core {
         let filename = media.filename.as_deref().or(attachment.filename.as_deref());
         let blob = self
             .media
-            .blobs
+            .files
+            .blobs()
             .put(&media.data, &content_type, filename, now_ms())?;
         let mut batch = Batch::new();
         batch.put_json(key, &blob);
@@ -110,6 +255,9 @@ impl Core {
         Ok((blob, media.data))
     }
 }
+
+/// Most files one reply carries.
+const MAX_FILES_PER_REPLY: usize = 10;
 
 /// `type/subtype` in lower case without parameters, when it looks like a
 /// MIME type at all (a provider's header is not trusted to be one).

@@ -37,7 +37,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::broadcast;
 
-use crate::attachments::Blobs;
+use crate::attachments::Files;
 use crate::canned::CannedResponses;
 use crate::clock::now_ms;
 use crate::config::Config;
@@ -57,6 +57,7 @@ pub use crm::{Change as CrmChange, CrmEntry, CrmItem};
 pub use error::{CoreError, Failure};
 pub use floor::{ConversationFilter, RenderedCanned};
 pub use inbound::Ingested;
+pub use media::Upload;
 pub use outbox::{CallAction, OutboxEntry, OutboxItem};
 pub use views::Directory;
 
@@ -117,6 +118,7 @@ impl Core {
         conversations: Arc<Conversations>,
         runtime: Runtime,
         events: Events,
+        files: Arc<Files>,
     ) -> Result<Core, StoreError> {
         let routing = Routing::new(
             store.clone(),
@@ -151,10 +153,7 @@ impl Core {
                 labels: config.floor.labels.clone(),
             },
             canned,
-            media: media::MediaFiles::new(Blobs::new(
-                config.data_dir.join("attachments"),
-                config.floor.max_attachment_bytes,
-            )),
+            media: media::MediaFiles::new(files),
             gate: Mutex::new(()),
         })
     }

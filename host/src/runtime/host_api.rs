@@ -182,6 +182,15 @@ impl host::Host for HostState {
             .timeline(&customer_id, limit.min(200))
             .map_err(|e| HostError::Unavailable(e.to_string()))
     }
+
+    fn attachment_data(&mut self, url: String) -> Result<Vec<u8>, HostError> {
+        let Some(files) = self.ctx.files.clone() else {
+            return Err(self.deny("attachment-data (channels only)"));
+        };
+        files
+            .linked(&url, crate::clock::now_ms())
+            .map_err(|e| HostError::Invalid(e.to_string()))
+    }
 }
 
 impl v0_2::types::Host for HostState {}

@@ -218,6 +218,11 @@ impl Runtime {
             config,
             kv,
             customers: self.inner.customers.clone(),
+            // Only channels deliver files.
+            files: match manifest.kind {
+                PluginKind::Channel => self.inner.files.clone(),
+                _ => None,
+            },
             memory_mb: limits.memory_mb,
             timeout: Duration::from_millis(limits.timeout_ms),
             limits,
@@ -364,6 +369,7 @@ pub async fn check_bundle(
         cache_dir: std::env::temp_dir().join("switchboard-check-cache"),
         store,
         customers: Arc::new(NoCustomers),
+        files: None,
     })
     .map_err(|e| LoadError::new(name, e.to_string()))?;
     rt.load(name).await?;

@@ -43,6 +43,7 @@ use arc_swap::ArcSwap;
 use wasmtime::Engine;
 use wasmtime::component::Linker;
 
+use crate::attachments::Files;
 use crate::config::Config;
 use crate::store::Store;
 
@@ -72,6 +73,9 @@ pub struct RuntimeOptions {
     pub store: Store,
     /// Customer look-ups for plugins granted `customers = "read"`.
     pub customers: Arc<dyn CustomerDirectory>,
+    /// Files agents send, for channels' `attachment-data` (none: every
+    /// such call fails).
+    pub files: Option<Arc<Files>>,
 }
 
 /// Runtime-wide figures.
@@ -102,6 +106,7 @@ struct Inner {
     plugins_dir: PathBuf,
     store: Store,
     customers: Arc<dyn CustomerDirectory>,
+    files: Option<Arc<Files>>,
     slots: ArcSwap<BTreeMap<String, Arc<PluginSlot>>>,
     /// Serializes loads and unloads; calls never take it.
     load_lock: tokio::sync::Mutex<()>,
@@ -126,6 +131,7 @@ impl Runtime {
                 plugins_dir: options.plugins_dir,
                 store: options.store,
                 customers: options.customers,
+                files: options.files,
                 slots: ArcSwap::from_pointee(BTreeMap::new()),
                 load_lock: tokio::sync::Mutex::new(()),
             }),

@@ -55,6 +55,8 @@ pub(crate) struct PluginContext {
     pub config: BTreeMap<String, String>,
     pub kv: Option<PluginKv>,
     pub customers: Arc<dyn CustomerDirectory>,
+    /// Files agents send; channels only.
+    pub files: Option<Arc<crate::attachments::Files>>,
     pub memory_mb: u32,
     pub timeout: Duration,
     /// Everything this plugin may consume.

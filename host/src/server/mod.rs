@@ -12,6 +12,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::oneshot;
 
 use crate::api::{self, AppState};
+use crate::attachments::Files;
 use crate::bundled;
 use crate::config::Config;
 use crate::conversations::Conversations;
@@ -72,6 +73,9 @@ pub enum ServerError {
     /// No randomness for a generated admin token.
     #[error("no randomness for the admin token: {0}")]
     Random(String),
+    /// The attachment directory or its link key cannot be used.
+    #[error("attachment storage: {0}")]
+    Files(String),
     /// The TLS certificate or key cannot be used.
     #[error(transparent)]
     Tls(#[from] tls::TlsError),
@@ -127,6 +131,15 @@ impl Server {
         if !seeded.is_empty() {
             tracing::info!(dir = %plugins_dir.display(), plugins = ?seeded, "seeded first-party plugins");
         }
+        let files_dir = config.data_dir.join("attachments");
+        let files = Arc::new(
+            Files::open(
+                &files_dir,
+                config.floor.max_attachment_bytes,
+                config.http.public_url.as_deref(),
+            )
+            .map_err(|e| ServerError::Files(format!("{}: {e}", files_dir.display())))?,
+        );
         let runtime = Runtime::new(RuntimeOptions {
             config: config.clone(),
             plugins_dir: plugins_dir.clone(),
@@ -136,6 +149,7 @@ impl Server {
                 customers: customers.clone(),
                 conversations: conversations.clone(),
             }),
+            files: Some(files.clone()),
         })?;
         runtime.load_all().await;
         let core = Arc::new(
@@ -146,6 +160,7 @@ impl Server {
                 conversations,
                 runtime.clone(),
                 Events::new(),
+                files,
             )
             .map_err(store_error("loading agents and tasks".into()))?,
         );

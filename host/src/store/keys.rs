@@ -106,6 +106,17 @@ pub const CONVERSATIONS: &str = "conv/";
 /// Prefix of canned responses: `canned/<id>` → a canned response (JSON).
 pub const CANNED: &str = "canned/";
 
+/// `upload/<id>` → a file an agent uploaded to send.
+pub fn upload(id: &str) -> String {
+    format!("upload/{id}")
+}
+
+/// `file/<sha-256>` → what is known of a blob agents sent (type, name), for
+/// serving its links.
+pub fn file(sha256: &str) -> String {
+    format!("file/{sha256}")
+}
+
 /// `media/<message id>/<attachment index>` → the stored file of one
 /// attachment (its blob's hash, type, size and name).
 pub fn media(message: &str, index: usize) -> String {

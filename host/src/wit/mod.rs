@@ -104,7 +104,7 @@ pub mod v0_2 {
     contract!("../wit/v0.2");
 }
 
-/// `switchboard:plugin@0.3.0`: the current contract.
+/// `switchboard:plugin@0.3.x`: the current contract.
 pub mod v0_3 {
     contract!("../wit/v0.3");
 }

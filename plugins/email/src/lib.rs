@@ -48,7 +48,9 @@
 //! `api_key`): `from` = `from_address`, `to` = the customer's address,
 //! `subject` = `Re: ` + the subject of the latest inbound mail (one prefix
 //! only; `Your message` when there was none), `text`, `h:In-Reply-To` = that
-//! mail's `Message-Id`, `h:References` = its references plus its id. A 2xx
+//! mail's `Message-Id`, `h:References` = its references plus its id; files
+//! the agent attached go as `attachment` parts of a multipart form (their
+//! bytes read from the host with `attachment_data`). A 2xx
 //! answer's `id` is the provider message id; 408/425/429/5xx and transport
 //! failures are retryable, other statuses are permanent. Calls (connect,
 //! hang up) are refused permanently.
@@ -130,7 +132,7 @@ impl Channel for Email {
         ChannelInfo {
             kind: ChannelKind::Email,
             display_name: "Email".into(),
-            supports_attachments: false,
+            supports_attachments: true,
         }
     }
 
@@ -188,11 +190,35 @@ fn send(m: &OutboundMessage) -> Result<Delivery, DeliveryError> {
         api_base.trim().trim_end_matches('/'),
         domain
     );
-    let response = http::deliver(
-        http::Request::post(url)
-            .basic_auth("api", &api_key)
-            .form(&pairs),
-    )?;
+    let request = http::Request::post(url).basic_auth("api", &api_key);
+    let request = if m.attachments.is_empty() {
+        request.form(&pairs)
+    } else {
+        // Mailgun takes attachments as files in a multipart form; the host
+        // hands over the bytes of what the agent sent.
+        let mut files = Vec::new();
+        for attachment in &m.attachments {
+            let link = attachment
+                .url
+                .as_deref()
+                .ok_or_else(|| DeliveryError::permanent("a file without a link"))?;
+            let data = switchboard_sdk::attachment_data(link).map_err(|e| {
+                DeliveryError::permanent(format!("the file could not be read: {e:?}"))
+            })?;
+            files.push((attachment, data));
+        }
+        let parts: Vec<http::FilePart<'_>> = files
+            .iter()
+            .map(|(attachment, data)| http::FilePart {
+                field: "attachment",
+                filename: attachment.filename.as_deref().unwrap_or("attachment"),
+                content_type: &attachment.content_type,
+                data,
+            })
+            .collect();
+        request.multipart(&pairs, &parts)
+    };
+    let response = http::deliver(request)?;
     let id = response.json::<serde_json::Value>().ok().and_then(|v| {
         v.get("id")
             .and_then(|i| i.as_str())

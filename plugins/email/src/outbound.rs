@@ -31,9 +31,6 @@ pub fn form(m: &OutboundMessage, from_address: &str) -> Result<Vec<(String, Stri
     let Identity::Email(to) = &m.to else {
         return Err("the email channel can only send to an email address".into());
     };
-    if !m.attachments.is_empty() {
-        return Err("the email channel does not send attachments".into());
-    }
     // The mail we answer: the latest inbound one of the conversation.
     let parent = m
         .metadata_value(keys::MESSAGE_ID)
@@ -140,19 +137,9 @@ mod tests {
     }
 
     #[test]
-    fn only_email_addresses_and_no_attachments() {
+    fn only_email_addresses() {
         let mut m = outbound(&[], None);
         m.to = Identity::phone("+16505551234");
-        assert!(form(&m, "s@shop").is_err());
-        let mut m = outbound(&[], None);
-        m.attachments.push(switchboard_sdk::Attachment {
-            content_type: "image/png".into(),
-            url: None,
-            media_id: None,
-            filename: None,
-            size: None,
-            caption: None,
-        });
         assert!(form(&m, "s@shop").is_err());
     }
 }

@@ -16,7 +16,13 @@
 //!
 //! Replies go to `POST {api_base}/2010-04-01/Accounts/{account_sid}/Messages.json`
 //! (basic auth `account_sid:auth_token`) from the number the customer wrote
-//! to, with `StatusCallback` = `{public_base_url}/webhooks/sms/status`.
+//! to, with `StatusCallback` = `{public_base_url}/webhooks/sms/status`; files
+//! an agent sends go as MMS, one `MediaUrl` per file.
+//!
+//! `fetch_media` downloads a file a customer sent (`MediaUrl{n}`) with the
+//! account's basic auth — only from the `api_base` host, whatever the
+//! webhook said, so the credentials never go elsewhere. Twilio answers with
+//! a redirect to a short-lived signed URL, followed once without them.
 
 // Without its exports (see the end of the file) the channel is unused.
 #![cfg_attr(feature = "fuzzing", allow(dead_code))]
@@ -24,7 +30,7 @@
 use serde::Deserialize;
 use switchboard_sdk::{
     Attachment, Channel, ChannelEvent, ChannelInfo, ChannelKind, Delivery, DeliveryError,
-    DeliveryStatus, HttpRequest, HttpResponse, Identity, InboundMessage, OutboundAction,
+    DeliveryStatus, HttpRequest, HttpResponse, Identity, InboundMessage, Media, OutboundAction,
     OutboundMessage, PluginError, StatusUpdate, WebhookOutcome, config, http, signature,
     webhook::{field, required_field},
 };
@@ -182,6 +188,23 @@ fn send(m: &OutboundMessage) -> Result<Delivery, DeliveryError> {
     if !public.is_empty() {
         form.push(("StatusCallback", callback.as_str()));
     }
+    // Files go as MMS: Twilio fetches each `MediaUrl` itself, so the link
+    // must be public.
+    for attachment in &m.attachments {
+        match attachment.url.as_deref() {
+            Some(link) if link.starts_with("https://") || link.starts_with("http://") => {
+                form.push(("MediaUrl", link));
+            }
+            _ => {
+                return Err(DeliveryError::permanent(
+                    "a file's link is not public: set the host's http.public_url so Twilio can fetch it",
+                ));
+            }
+        }
+    }
+    if m.attachments.len() > 10 {
+        return Err(DeliveryError::permanent("an MMS carries at most 10 files"));
+    }
     let response = http::deliver(
         http::Request::post(url)
             .basic_auth(&account, &token)
@@ -192,12 +215,50 @@ fn send(m: &OutboundMessage) -> Result<Delivery, DeliveryError> {
     })
 }
 
+fn fetch_media(attachment: &Attachment) -> Result<Media, PluginError> {
+    let url = attachment
+        .url
+        .as_deref()
+        .ok_or_else(|| PluginError::bad_request("the attachment has no MediaUrl"))?;
+    let base = config::get_or("api_base", "https://api.twilio.com");
+    if http::authority(url).is_none() || http::authority(url) != http::authority(&base) {
+        return Err(PluginError::bad_request(
+            "the media URL is not on the Twilio API host; the credentials were not sent",
+        ));
+    }
+    let account = config::get_or("account_sid", "");
+    let token = config::get_or("auth_token", "");
+    if account.is_empty() || token.is_empty() {
+        return Err(PluginError::unavailable(
+            "account_sid and auth_token must be configured",
+        ));
+    }
+    let first = http::send(http::Request::get(url).basic_auth(&account, &token))?;
+    let redirect = first
+        .header("location")
+        .filter(|l| l.starts_with("https://"))
+        .map(str::to_string);
+    let file = match (first.status, redirect) {
+        (301 | 302 | 303 | 307 | 308, Some(location)) => http::fetch(http::Request::get(location))?,
+        _ => http::checked(first)?,
+    };
+    let content_type = file
+        .header("content-type")
+        .map(str::to_string)
+        .unwrap_or_else(|| attachment.content_type.clone());
+    Ok(Media {
+        content_type,
+        filename: attachment.filename.clone(),
+        data: file.body,
+    })
+}
+
 impl Channel for Sms {
     fn describe() -> ChannelInfo {
         ChannelInfo {
             kind: ChannelKind::Messaging,
             display_name: "SMS".into(),
-            supports_attachments: false,
+            supports_attachments: true,
         }
     }
 
@@ -217,6 +278,10 @@ impl Channel for Sms {
             OutboundAction::Message(m) => send(&m),
             _ => Err(DeliveryError::permanent("SMS carries no calls")),
         }
+    }
+
+    fn fetch_media(attachment: Attachment) -> Result<Media, PluginError> {
+        fetch_media(&attachment)
     }
 }
 

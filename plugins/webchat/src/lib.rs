@@ -165,6 +165,42 @@ struct Reply {
     text: String,
     at: u64,
     author: String,
+    /// Files the agent sent with it; the visitor downloads each from
+    /// `GET /files?session_id=…&reply=<id>&n=<index>` with the session
+    /// secret.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    files: Vec<ReplyFile>,
+}
+
+/// A file in a reply. The host's link stays in the plugin's store: the
+/// visitor is shown the rest ([`Reply::view`]).
+#[derive(Serialize, Deserialize, Clone)]
+struct ReplyFile {
+    name: String,
+    content_type: String,
+    size: Option<u64>,
+    link: String,
+}
+
+impl Reply {
+    /// The reply as the visitor's widget gets it.
+    fn view(&self) -> serde_json::Value {
+        let mut view = json!({
+            "seq": self.seq,
+            "id": self.id,
+            "text": self.text,
+            "at": self.at,
+            "author": self.author,
+        });
+        if !self.files.is_empty() {
+            view["files"] = self
+                .files
+                .iter()
+                .map(|f| json!({"name": f.name, "content_type": f.content_type, "size": f.size}))
+                .collect();
+        }
+        view
+    }
 }
 
 impl Channel for WebChat {
@@ -172,7 +208,7 @@ impl Channel for WebChat {
         ChannelInfo {
             kind: ChannelKind::Chat,
             display_name: "Web chat".into(),
-            supports_attachments: false,
+            supports_attachments: true,
         }
     }
 
@@ -205,19 +241,26 @@ impl Channel for WebChat {
                 "the recipient is not a web chat session",
             ));
         }
-        if m.text.trim().is_empty() {
-            return Err(DeliveryError::permanent(if m.attachments.is_empty() {
-                "nothing to send: the reply is empty"
-            } else {
-                "web chat does not support attachments"
-            }));
-        }
-        if !m.attachments.is_empty() {
-            switchboard_sdk::log::warn(format!(
-                "message {}: attachments dropped, web chat carries text only",
-                m.message_id
+        if m.text.trim().is_empty() && m.attachments.is_empty() {
+            return Err(DeliveryError::permanent(
+                "nothing to send: the reply is empty",
             ));
         }
+        let files = m
+            .attachments
+            .iter()
+            .map(|a| {
+                Ok(ReplyFile {
+                    name: a.filename.clone().unwrap_or_else(|| "file".into()),
+                    content_type: a.content_type.clone(),
+                    size: a.size,
+                    link: a
+                        .url
+                        .clone()
+                        .ok_or_else(|| DeliveryError::permanent("a file without a link"))?,
+                })
+            })
+            .collect::<Result<Vec<_>, DeliveryError>>()?;
         let session: Option<Session> = kv::get_json(&session_key(&session_id))
             .map_err(|e| DeliveryError::retryable(host_error("reading the session", &e)))?;
         if session.is_none() {
@@ -242,6 +285,7 @@ impl Channel for WebChat {
             text: m.text,
             at: now_ms(),
             author: "agent".into(),
+            files,
         });
         let bytes = cap_log(&mut replies)
             .ok_or_else(|| DeliveryError::permanent("the reply is too large for web chat"))?;
@@ -256,7 +300,10 @@ impl Channel for WebChat {
 /// Dispatches one request by subpath and method.
 fn route(request: &HttpRequest, cors: &Cors) -> Result<WebhookOutcome, PluginError> {
     let subpath = request.subpath();
-    let known = matches!(subpath, "/" | "/messages" | "/widget.js" | "/demo");
+    let known = matches!(
+        subpath,
+        "/" | "/messages" | "/files" | "/widget.js" | "/demo"
+    );
     if !known {
         return Err(PluginError::not_found(
             "no such web chat endpoint".to_string(),
@@ -267,6 +314,7 @@ fn route(request: &HttpRequest, cors: &Cors) -> Result<WebhookOutcome, PluginErr
         ("OPTIONS", _) => respond(HttpResponse::empty(204).header("allow", ALLOW_METHODS)),
         ("POST", "/") => post_message(request, cors),
         ("GET", "/messages") => read_replies(request),
+        ("GET", "/files") => download(request),
         ("GET" | "HEAD", "/widget.js") => respond(
             HttpResponse::with_body(200, "application/javascript; charset=utf-8", WIDGET_JS)
                 .header("cache-control", "public, max-age=300")
@@ -423,7 +471,8 @@ fn read_replies(request: &HttpRequest) -> Result<WebhookOutcome, PluginError> {
             })
         })
         .collect();
-    let body = json!({ "messages": fresh, "next": next });
+    let messages: Vec<serde_json::Value> = fresh.iter().map(|r| r.view()).collect();
+    let body = json!({ "messages": messages, "next": next });
     let mut response = HttpResponse::json(200, &body).header("cache-control", "no-store");
     // Nothing new and the client is willing to wait: the host holds the
     // request until a reply of this channel is delivered, then asks again.
@@ -437,6 +486,50 @@ fn read_replies(request: &HttpRequest) -> Result<WebhookOutcome, PluginError> {
             .header(LONG_POLL_KEY_HEADER, session_id.clone());
     }
     Ok(WebhookOutcome::respond(response, events))
+}
+
+/// `GET /files?session_id=…&reply=<message id>&n=<index>`: a file an agent
+/// sent in this session, for the visitor holding its secret (anyone else
+/// is refused like a wrong secret).
+fn download(request: &HttpRequest) -> Result<WebhookOutcome, PluginError> {
+    let session_id = request
+        .query_param("session_id")
+        .filter(|s| valid_id(s, false))
+        .ok_or_else(|| PluginError::bad_request("a valid `session_id` is required"))?;
+    let reply = request
+        .query_param("reply")
+        .ok_or_else(|| PluginError::bad_request("`reply` is required"))?;
+    let n = request
+        .query_param("n")
+        .and_then(|n| n.parse::<usize>().ok())
+        .ok_or_else(|| PluginError::bad_request("`n` must be a file's index"))?;
+    let key = load_key()?.ok_or_else(|| PluginError::unauthorized("wrong session secret"))?;
+    session::verify(&key, &session_id, request)?;
+    let replies: Vec<Reply> = kv::get_json(&replies_key(&session_id))
+        .map_err(|e| kv_error("reading the replies", &e))?
+        .unwrap_or_default();
+    let file = replies
+        .iter()
+        .find(|r| r.id == reply)
+        .and_then(|r| r.files.get(n))
+        .ok_or_else(|| PluginError::not_found("no such file in this chat"))?;
+    let data = switchboard_sdk::attachment_data(&file.link)
+        .map_err(|e| PluginError::not_found(format!("the file is no longer available: {e:?}")))?;
+    let name: String = file
+        .name
+        .chars()
+        .filter(|c| !c.is_control() && !matches!(c, '"' | '\\' | ';'))
+        .collect();
+    Ok(WebhookOutcome::respond(
+        HttpResponse::with_body(200, &file.content_type, data)
+            .header(
+                "content-disposition",
+                format!("attachment; filename=\"{name}\""),
+            )
+            .header("x-content-type-options", "nosniff")
+            .header("cache-control", "private, no-store"),
+        Vec::new(),
+    ))
 }
 
 /// The demo page, pointing at this plugin's own endpoint path.

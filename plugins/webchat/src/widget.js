@@ -357,6 +357,14 @@
       { class: entry.who === "me" ? "me" : entry.who === "agent" ? "agent" : "note" },
       who ? el("span", { class: "sr-only", text: who + ": " }) : null,
       document.createTextNode(entry.text),
+      ...(entry.files || []).map((file, n) =>
+        el("button", {
+          class: "file",
+          type: "button",
+          text: "\u2193 " + file.name,
+          onclick: () => download(entry, file, n),
+        }),
+      ),
       meta,
     );
     const old = nodes.get(entry.id);
@@ -364,6 +372,30 @@
     else ui.list.append(li);
     nodes.set(entry.id, li);
     scrollDown();
+  }
+
+  // A file an agent sent: fetched with the session secret (a plain link
+  // would work for anyone holding it), then saved.
+  async function download(entry, file, n) {
+    try {
+      const url =
+        `${endpoint}/files?session_id=${encodeURIComponent(state.sessionId)}` +
+        `&reply=${encodeURIComponent(entry.replyId)}&n=${n}`;
+      const response = await fetch(url, {
+        headers: { "x-webchat-secret": state.secret },
+        credentials: "omit",
+        cache: "no-store",
+      });
+      if (!response.ok) throw new Error(`HTTP ${response.status}`);
+      const href = URL.createObjectURL(await response.blob());
+      const a = el("a", { href, download: file.name });
+      document.body.append(a);
+      a.click();
+      a.remove();
+      setTimeout(() => URL.revokeObjectURL(href), 10000);
+    } catch (_) {
+      setNotice("The file could not be downloaded. Try again.");
+    }
   }
 
   const setNotice = (text) => {
@@ -482,7 +514,17 @@
       for (const m of Array.isArray(data.messages) ? data.messages : []) {
         if (typeof m.seq !== "number" || m.seq <= state.after) continue;
         state.after = m.seq;
-        const entry = { id: "a-" + m.seq + "-" + m.id, who: "agent", text: String(m.text || ""), at: m.at };
+        const files = Array.isArray(m.files)
+          ? m.files.map((f) => ({ name: String(f.name || "file"), type: String(f.content_type || "") }))
+          : [];
+        const entry = {
+          id: "a-" + m.seq + "-" + m.id,
+          replyId: String(m.id),
+          who: "agent",
+          text: String(m.text || ""),
+          at: m.at,
+          files,
+        };
         state.transcript.push(entry);
         render(entry);
         if (ui.panel.hidden) {

@@ -538,22 +538,74 @@ fn send(m: &OutboundMessage) -> Result<Delivery, DeliveryError> {
     }
     let base = config::get_or("api_base", "https://graph.facebook.com/v21.0");
     let url = format!("{}/{from}/messages", base.trim_end_matches('/'));
-    let body = json!({
-        "messaging_product": "whatsapp",
-        "recipient_type": "individual",
-        "to": to,
-        "type": "text",
-        "text": { "preview_url": false, "body": m.text },
-    });
-    let response = http::deliver(http::Request::post(url).bearer(&token).json(&body))?;
-    let id = response
-        .json::<SendResponse>()
-        .ok()
-        .and_then(|r| r.messages.into_iter().next())
-        .map(|m| m.id);
+    let mut bodies = Vec::new();
+    if m.attachments.is_empty() {
+        bodies.push(json!({
+            "messaging_product": "whatsapp",
+            "recipient_type": "individual",
+            "to": to,
+            "type": "text",
+            "text": { "preview_url": false, "body": m.text },
+        }));
+    }
+    // One media message per file, by link (WhatsApp fetches it); the text
+    // is the first file's caption.
+    for (i, attachment) in m.attachments.iter().enumerate() {
+        let link = attachment
+            .url
+            .as_deref()
+            .filter(|l| l.starts_with("https://") || l.starts_with("http://"))
+            .ok_or_else(|| {
+                DeliveryError::permanent(
+                    "a file's link is not public: set the host's http.public_url so WhatsApp can fetch it",
+                )
+            })?;
+        let kind = media_type(&attachment.content_type);
+        let mut media = json!({ "link": link });
+        if i == 0 && !m.text.trim().is_empty() && kind != "audio" {
+            media["caption"] = json!(m.text);
+        }
+        if kind == "document"
+            && let Some(name) = &attachment.filename
+        {
+            media["filename"] = json!(name);
+        }
+        bodies.push(json!({
+            "messaging_product": "whatsapp",
+            "recipient_type": "individual",
+            "to": to,
+            "type": kind,
+            kind: media,
+        }));
+    }
+    let mut first = None;
+    for body in bodies {
+        let response = http::deliver(http::Request::post(&url).bearer(&token).json(&body))?;
+        let id = response
+            .json::<SendResponse>()
+            .ok()
+            .and_then(|r| r.messages.into_iter().next())
+            .map(|m| m.id);
+        first = first.or(id);
+    }
     Ok(Delivery {
-        provider_message_id: id,
+        provider_message_id: first,
     })
+}
+
+/// The WhatsApp message type for a file: pictures, videos and audio play
+/// inline; anything else is a document.
+fn media_type(content_type: &str) -> &'static str {
+    let t = content_type.to_ascii_lowercase();
+    if t == "image/jpeg" || t == "image/png" {
+        "image"
+    } else if t.starts_with("video/") {
+        "video"
+    } else if t.starts_with("audio/") {
+        "audio"
+    } else {
+        "document"
+    }
 }
 
 /// What `GET {api_base}/{media id}` answers.
@@ -618,7 +670,7 @@ impl Channel for WhatsApp {
         ChannelInfo {
             kind: ChannelKind::Messaging,
             display_name: "WhatsApp".into(),
-            supports_attachments: false,
+            supports_attachments: true,
         }
     }
 

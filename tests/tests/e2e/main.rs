@@ -16,6 +16,7 @@ mod crm;
 mod customers;
 mod email;
 mod example_plugin;
+mod files;
 mod floor;
 mod hardening;
 mod hot_reload;
