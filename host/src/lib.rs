@@ -9,6 +9,7 @@
 //! [`events`] are leaves any module may use. The layout test
 //! (`layout.rs`) keeps it so.
 
+pub mod accounts;
 pub mod api;
 pub mod attachments;
 pub mod bundled;

@@ -1,10 +1,12 @@
-// The admin console: plugins (reload / enable / disable, upload of a
-// bundle), CRM delivery (waiting events, dead letters, redrive) and agents
-// (create / edit; a new agent's token is shown once; new token / revoke).
+// The admin console: a first-steps checklist, plugins (reload / enable /
+// disable, upload of a bundle), CRM delivery (waiting events, dead letters,
+// redrive) and agents (create / edit; a new agent's token is shown once;
+// sign-in email and password; new token / revoke).
 // Loaded only for the admin token.
 
 import { h, reconcile, field, errorText, uid, formatDuration, serverNow, debounce } from "./util.js";
 import { get, post, put, del, seg } from "./api.js";
+import { checklistCard, passwordForm } from "./checklist.js";
 
 const KINDS = ["voice", "chat", "messaging", "email"];
 const PLUGINS_REFRESH_MS = 10000;
@@ -34,11 +36,15 @@ export function mount(root, ctx) {
   const crmDead = h("strong", { "data-testid": "crm-dead" }, "0");
   const crmList = h("ul", { class: "crm-dead-list" });
   const crmNote = h("p", { class: "muted", role: "status" });
+  const checklist = checklistCard();
+  // The password form of the agent whose "Password" button was pressed.
+  const passwordSlot = h("div", { class: "password-slot", "data-testid": "agent-password-slot" });
 
   root.append(
     h(
       "div",
       { class: "admin", "data-testid": "admin" },
+      checklist.card,
       h(
         "section",
         { class: "card wide", "aria-labelledby": "adm-plugins" },
@@ -90,6 +96,7 @@ export function mount(root, ctx) {
             agentsBody,
           ),
         ),
+        passwordSlot,
         agentForm(),
       ),
     ),
@@ -277,6 +284,7 @@ export function mount(root, ctx) {
       agents = await get("/api/agents");
       agentsError.hidden = true;
       renderAgents();
+      checklist.update(plugins, agents);
     } catch (err) {
       agentsError.textContent = `Could not load agents: ${errorText(err)}`;
       agentsError.hidden = false;
@@ -314,6 +322,11 @@ export function mount(root, ctx) {
       revoke.dataset.armed = "1";
       revoke.textContent = "Confirm revoke";
     });
+    const setPassword = h("button", { type: "button", class: "ghost", "data-testid": "agent-password", "aria-label": `Set ${a.name}'s password` }, a.login_email ? "Password" : "Set password");
+    setPassword.addEventListener("click", () => {
+      passwordSlot.replaceChildren(h("h3", null, `Sign-in for ${a.name}`), passwordForm(a, () => refreshAgents()));
+      passwordSlot.querySelector("input").focus();
+    });
     tr.replaceChildren(
       h("th", { scope: "row" }, a.id),
       h("td", null, a.name),
@@ -327,7 +340,7 @@ export function mount(root, ctx) {
       h("td", null, (a.languages || []).join(", ") || "—"),
       h("td", null, pairs(a.capacity) || "default"),
       h("td", null, a.voice_endpoint || "—"),
-      h("td", { class: "row-actions" }, edit, rotate, revoke),
+      h("td", { class: "row-actions" }, edit, setPassword, rotate, revoke),
     );
     if (hadFocus) edit.focus();
   }

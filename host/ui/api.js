@@ -1,8 +1,17 @@
-// Talking to the host: bearer-token JSON calls and the live event stream.
+// Talking to the host: JSON calls and the live event stream, signed in
+// either with a session cookie (email and password; the browser sends the
+// HttpOnly cookie, the page adds the session's CSRF token to changes) or
+// with a bearer token kept for this tab.
 
 import { setClockSkew } from "./util.js";
 
 const TOKEN_KEY = "switchboard.token";
+
+// The session's CSRF token: from sign-in, or from /api/me in a new tab.
+let csrfToken = null;
+export function setCsrf(token) {
+  csrfToken = token || null;
+}
 
 export function getToken() {
   return sessionStorage.getItem(TOKEN_KEY);
@@ -49,6 +58,7 @@ export async function api(method, path, body, opts = {}) {
   const headers = { Accept: "application/json" };
   const token = opts.token ?? getToken();
   if (token) headers.Authorization = `Bearer ${token}`;
+  else if (csrfToken && method !== "GET" && method !== "HEAD") headers["X-CSRF-Token"] = csrfToken;
   if (body !== undefined) headers["Content-Type"] = "application/json";
   let res;
   try {
@@ -130,7 +140,10 @@ export function followEvents({ onState, onOpen, onEvent }) {
     try {
       feed();
       const res = await fetch("/api/events", {
-        headers: { Authorization: `Bearer ${getToken()}`, Accept: "text/event-stream" },
+        // Signed in with a session, the cookie goes along by itself.
+        headers: getToken()
+          ? { Authorization: `Bearer ${getToken()}`, Accept: "text/event-stream" }
+          : { Accept: "text/event-stream" },
         cache: "no-store",
         signal: controller.signal,
       });
@@ -231,4 +244,58 @@ async function readEventStream(body, onBytes, dispatch) {
       }
     }
   }
+}
+
+// ---- files -------------------------------------------------------------------
+
+/** An ApiError from a failed raw (non-JSON) answer, with the API's message when it sent one. */
+async function rawFailure(res) {
+  let e = null;
+  try {
+    e = (await res.json()).error;
+  } catch {
+    // not JSON: the status line says enough
+  }
+  const err = new ApiError(
+    res.status,
+    (e && e.code) || `http_${res.status}`,
+    (e && e.message) || `${res.status} ${res.statusText || "error"}`,
+  );
+  if (res.status === 401 && unauthorizedHandler) unauthorizedHandler(err);
+  return err;
+}
+
+/** fetch() signed in the way api() signs: the tab's bearer token, else the session cookie plus CSRF token on changes. */
+async function rawFetch(path, init) {
+  const headers = { ...init.headers };
+  const token = getToken();
+  if (token) headers.Authorization = `Bearer ${token}`;
+  else if (csrfToken && init.method !== "GET") headers["X-CSRF-Token"] = csrfToken;
+  try {
+    return await fetch(path, { ...init, headers, cache: "no-store" });
+  } catch (err) {
+    throw new ApiError(0, "network", `Could not reach the server (${err.message}).`);
+  }
+}
+
+/** Sends `file` (a File or Blob) as the raw body; resolves with the parsed JSON answer. */
+export async function upload(path, file) {
+  const res = await rawFetch(path, {
+    method: "POST",
+    headers: { Accept: "application/json", "Content-Type": file.type || "application/octet-stream" },
+    body: file,
+  });
+  if (!res.ok) throw await rawFailure(res);
+  return res.json();
+}
+
+/**
+ * Downloads a file the API serves only to a signed-in caller (a bearer
+ * token cannot go with a plain <img src> or <a href>): resolves with a Blob
+ * of the served type.
+ */
+export async function getBlob(path) {
+  const res = await rawFetch(path, { method: "GET", headers: {} });
+  if (!res.ok) throw await rawFailure(res);
+  return res.blob();
 }

@@ -5,7 +5,7 @@
 // the admin), admin.js (the admin only).
 
 import { h, icon, field, errorText, tickCounters } from "./util.js";
-import { get, getToken, setToken, clearToken, onUnauthorized, followEvents } from "./api.js";
+import { get, post, del, getToken, setToken, clearToken, setCsrf, onUnauthorized, followEvents } from "./api.js";
 
 const root = document.getElementById("app");
 const NOTICE_KEY = "switchboard.notice";
@@ -14,17 +14,23 @@ const VIEW_LABELS = { desktop: "Desktop", dashboard: "Dashboard", admin: "Admin"
 
 start();
 
-/** Signs in with the saved token, if any, else shows the sign-in form. */
+/**
+ * Signs in with the tab's saved token, or the browser's session cookie (a
+ * second tab of a signed-in browser is signed in already); else shows the
+ * sign-in form.
+ */
 async function start() {
-  if (!getToken()) return showSignIn(takeNotice());
+  const notice = takeNotice();
   root.replaceChildren(h("p", { class: "loading", role: "status" }, "Signing in…"));
   try {
     const me = await get("/api/me", { quiet401: true });
+    setCsrf(me.csrf);
     await startShell(me);
   } catch (err) {
     if (err.status === 401) {
+      const hadToken = Boolean(getToken());
       clearToken();
-      showSignIn("The saved token was not accepted any more. Sign in again.");
+      showSignIn(notice || (hadToken ? "The saved token was not accepted any more. Sign in again." : null));
     } else {
       showSignIn(errorText(err));
     }
@@ -41,6 +47,27 @@ function takeNotice() {
 
 function showSignIn(errorMessage) {
   document.title = "Sign in · Switchboard";
+  const login = h("input", {
+    type: "email",
+    name: "username",
+    "data-testid": "signin-login",
+    autocomplete: "username",
+    spellcheck: "false",
+    autocapitalize: "off",
+    required: true,
+  });
+  const password = h("input", {
+    type: "password",
+    name: "password",
+    "data-testid": "signin-password",
+    autocomplete: "current-password",
+    required: true,
+  });
+  const passwordSubmit = h(
+    "button",
+    { type: "submit", class: "primary", "data-testid": "signin-password-submit" },
+    "Sign in",
+  );
   const input = h("input", {
     type: "password",
     name: "token",
@@ -49,23 +76,65 @@ function showSignIn(errorMessage) {
     spellcheck: "false",
     autocapitalize: "off",
   });
-  const submit = h("button", { type: "submit", class: "primary", "data-testid": "signin-submit" }, "Sign in");
+  const submit = h("button", { type: "submit", "data-testid": "signin-submit" }, "Sign in with the token");
   const errorSlot = h("div", { class: "error-slot" });
   // The error element exists only while there is an error to show; role=alert
   // makes screen readers announce it when it appears.
-  const showError = (text) => {
+  const showError = (text, field = input) => {
     errorSlot.replaceChildren(
       text ? h("p", { class: "error", role: "alert", "data-testid": "signin-error" }, text) : "",
     );
-    input.setAttribute("aria-invalid", text ? "true" : "false");
+    for (const f of [input, login, password]) f.setAttribute("aria-invalid", "false");
+    if (text) field.setAttribute("aria-invalid", "true");
   };
+
+  // Agents and supervisors: the email and password the admin gave them.
+  const passwordForm = h(
+    "form",
+    {
+      class: "signin-password",
+      "data-testid": "signin-password-form",
+      novalidate: true,
+      onsubmit: async (e) => {
+        e.preventDefault();
+        if (!login.value.trim() || !password.value) {
+          showError("Enter your email and password.", login.value.trim() ? password : login);
+          (login.value.trim() ? password : login).focus();
+          return;
+        }
+        passwordSubmit.disabled = true;
+        passwordSubmit.textContent = "Signing in…";
+        try {
+          const signedIn = await post(
+            "/api/session",
+            { login: login.value.trim(), password: password.value },
+            { quiet401: true },
+          );
+          clearToken();
+          setCsrf(signedIn.csrf);
+          await startShell({ role: signedIn.role, agent: signedIn.agent, csrf: signedIn.csrf });
+        } catch (err) {
+          passwordSubmit.disabled = false;
+          passwordSubmit.textContent = "Sign in";
+          showError(
+            err.status === 401 ? "Wrong email or password." : errorText(err),
+            password,
+          );
+          password.select();
+          password.focus();
+        }
+      },
+    },
+    field("Email", login),
+    field("Password", password),
+    passwordSubmit,
+  );
 
   const form = h(
     "form",
     {
-      class: "signin card",
+      class: "signin-token",
       "data-testid": "signin-form",
-      "aria-labelledby": "signin-title",
       novalidate: true,
       onsubmit: async (e) => {
         e.preventDefault();
@@ -94,15 +163,22 @@ function showSignIn(errorMessage) {
         }
       },
     },
-    h("div", { class: "brand big" }, logo(), h("span", null, "Switchboard")),
-    h("h1", { id: "signin-title" }, "Sign in"),
+    h("p", { class: "signin-or" }, "Or, with an access token (the admin, API clients):"),
     field("Access token", input, "The bearer token of an agent, a supervisor or the admin."),
-    errorSlot,
     submit,
   );
-  root.replaceChildren(h("main", { class: "signin-page" }, form));
+  const card = h(
+    "div",
+    { class: "signin card", "aria-labelledby": "signin-title" },
+    h("div", { class: "brand big" }, logo(), h("span", null, "Switchboard")),
+    h("h1", { id: "signin-title" }, "Sign in"),
+    errorSlot,
+    passwordForm,
+    form,
+  );
+  root.replaceChildren(h("main", { class: "signin-page" }, card));
   if (errorMessage) showError(errorMessage);
-  input.focus();
+  login.focus();
 }
 
 function logo() {
@@ -135,10 +211,7 @@ async function startShell(me) {
     await buildShell(me);
   } catch (err) {
     const out = h("button", { type: "button", "data-testid": "signout" }, "Sign out");
-    out.addEventListener("click", () => {
-      clearToken();
-      location.reload();
-    });
+    out.addEventListener("click", () => signOut());
     root.replaceChildren(
       h("main", { class: "fatal" },
         h("p", { class: "error", role: "alert" }, `The console failed to start: ${errorText(err)}`),
@@ -271,11 +344,21 @@ async function buildShell(me) {
   }, 1000);
   tickCounters(main);
 
-  onUnauthorized(() => signOut("Your session ended: the token is no longer accepted."));
+  onUnauthorized(() =>
+    signOut(getToken() ? "Your session ended: the token is no longer accepted." : "Your session ended. Sign in again."),
+  );
 }
 
-/** Forgets the token and starts over from a clean page. */
-function signOut(notice) {
+/** Ends the session (or forgets the token) and starts over from a clean page. */
+async function signOut(notice) {
+  if (!getToken()) {
+    // The cookie is HttpOnly: only the host can end the session (every tab).
+    try {
+      await del("/api/session", { quiet401: true });
+    } catch {
+      // Already ended: the reload shows the sign-in form either way.
+    }
+  }
   clearToken();
   if (notice) sessionStorage.setItem(NOTICE_KEY, notice);
   // A reload drops every timer, stream and cached customer at once.

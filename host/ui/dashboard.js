@@ -1,12 +1,14 @@
-// The supervisor dashboard: per-channel figures, agents and their
-// occupancy, the live queue, and a chart of waiting tasks over the last hour.
-// Refreshed every 5 s while visible, and soon after live events.
+// The supervisor dashboard. Above the fold what needs acting on: alerts
+// (work waiting that nobody available can take), the live queue (assign a
+// task, watch its conversation) and the agents (occupancy per channel kind,
+// set a status); below, per-channel figures and a chart of waiting tasks
+// over the last hour. Refreshed every 5 s while visible, and soon after
+// live events.
 
 import { h, s, channelBadge, formatDuration, serverNow, errorText, debounce, cap } from "./util.js";
 import { get, seg } from "./api.js";
+import { KINDS, alerts, assignControl, occupancyCell, statusControl, watcher } from "./supervise.js";
 
-const KINDS = ["voice", "chat", "messaging", "email"];
-const DEFAULT_CAPACITY = { voice: 1, chat: 2, messaging: 3, email: 5 };
 const REFRESH_MS = 5000;
 const AGENT_TASKS_MS = 5000; // per-agent task counts: at most this often
 const HISTORY_MS = 15000; // the host samples every 15 s
@@ -26,6 +28,9 @@ export function mount(root, ctx) {
   // ---- layout ------------------------------------------------------------
 
   const banner = h("p", { class: "error", role: "status", hidden: true });
+  const alertList = h("ul", { class: "alerts", "data-testid": "alerts" });
+  const watch = watcher();
+  let lastStats = null;
   const statsBody = h("tbody");
   const routerLine = h("p", { class: "muted" });
   const agentSummary = h("ul", { class: "chips", "aria-label": "Agents by status" });
@@ -45,6 +50,40 @@ export function mount(root, ctx) {
       "div",
       { class: "dashboard", "data-testid": "dashboard" },
       banner,
+      alertList,
+      watch.card,
+      h(
+        "section",
+        { class: "card", "aria-labelledby": "dash-agents" },
+        h("h2", { id: "dash-agents" }, "Agents"),
+        agentSummary,
+        h(
+          "div",
+          { class: "table-wrap" },
+          h(
+            "table",
+            { "data-testid": "agents-table" },
+            h("thead", null, h("tr", null, ["Agent", "Role", "Status", "For", "Occupancy", "Set status"].map((t) => h("th", { scope: "col" }, t)))),
+            agentsBody,
+          ),
+        ),
+      ),
+      h(
+        "section",
+        { class: "card", "aria-labelledby": "dash-queue" },
+        h("h2", { id: "dash-queue" }, "Queue"),
+        h(
+          "div",
+          { class: "table-wrap" },
+          h(
+            "table",
+            { "data-testid": "queue-table" },
+            h("thead", null, h("tr", null, ["#", "Channel", "Customer", "Priority", "Waiting", "SLA", ""].map((t) => h("th", { scope: "col" }, t)))),
+            queueBody,
+          ),
+        ),
+        queueEmpty,
+      ),
       h(
         "section",
         { class: "card wide", "aria-labelledby": "dash-channels" },
@@ -78,38 +117,6 @@ export function mount(root, ctx) {
         chartBox,
         legend,
       ),
-      h(
-        "section",
-        { class: "card", "aria-labelledby": "dash-agents" },
-        h("h2", { id: "dash-agents" }, "Agents"),
-        agentSummary,
-        h(
-          "div",
-          { class: "table-wrap" },
-          h(
-            "table",
-            { "data-testid": "agents-table" },
-            h("thead", null, h("tr", null, ["Agent", "Role", "Status", "For", "Occupancy"].map((t) => h("th", { scope: "col" }, t)))),
-            agentsBody,
-          ),
-        ),
-      ),
-      h(
-        "section",
-        { class: "card", "aria-labelledby": "dash-queue" },
-        h("h2", { id: "dash-queue" }, "Queue"),
-        h(
-          "div",
-          { class: "table-wrap" },
-          h(
-            "table",
-            { "data-testid": "queue-table" },
-            h("thead", null, h("tr", null, ["#", "Channel", "Customer", "Priority", "Waiting", "SLA"].map((t) => h("th", { scope: "col" }, t)))),
-            queueBody,
-          ),
-        ),
-        queueEmpty,
-      ),
     ),
   );
   let lastHistory = { points: [] };
@@ -133,14 +140,18 @@ export function mount(root, ctx) {
     try {
       const [stats, queue, agentList] = await Promise.all([get("/api/stats"), get("/api/queue"), get("/api/agents")]);
       agents = agentList;
+      lastStats = stats;
       renderStats(stats);
       renderQueue(queue);
       renderAgents();
+      alertList.replaceChildren(...alerts(stats, agents, occupancy));
       banner.hidden = true;
       if (Date.now() - lastAgentTasks >= AGENT_TASKS_MS) {
         lastAgentTasks = Date.now();
         await loadOccupancy(agentList);
         renderAgents();
+        renderQueue(queue);
+        alertList.replaceChildren(...alerts(lastStats, agents, occupancy));
       }
     } catch (err) {
       banner.textContent = `Could not refresh the dashboard: ${errorText(err)}`;
@@ -233,25 +244,7 @@ export function mount(root, ctx) {
     const sorted = [...agents].sort((a, b) => (order[a.status] ?? 3) - (order[b.status] ?? 3) || a.name.localeCompare(b.name));
     agentsBody.replaceChildren(
       ...sorted.map((a) => {
-        const tasks = occupancy.get(a.id);
-        const capacity = { ...DEFAULT_CAPACITY, ...(a.capacity || {}) };
-        const total = Object.values(capacity).reduce((x, y) => x + y, 0);
-        let occ = h("span", { class: "muted" }, "…");
-        if (tasks) {
-          const perKind = {};
-          for (const t of tasks) perKind[t.channel_kind] = (perKind[t.channel_kind] || 0) + 1;
-          const detail = Object.keys(capacity)
-            .map((k) => `${k} ${perKind[k] || 0}/${capacity[k]}`)
-            .join(", ");
-          // Voice is exclusive: an agent on a call is fully occupied.
-          const busy = perKind.voice ? total : Math.min(tasks.length, total);
-          occ = h(
-            "span",
-            { class: "occ", title: detail },
-            h("meter", { min: "0", max: String(total || 1), value: String(busy), "aria-label": `${a.name} occupancy` }),
-            ` ${tasks.length} / ${total}`,
-          );
-        }
+        const occ = occupancyCell(a, occupancy.get(a.id));
         return h(
           "tr",
           { "data-agent-id": a.id },
@@ -260,6 +253,7 @@ export function mount(root, ctx) {
           h("td", null, h("span", { class: `chip st-${a.status}` }, h("span", { class: "dot", "aria-hidden": "true" }), a.status)),
           h("td", { class: "num", "data-since": a.status_since || null }, a.status_since ? formatDuration(serverNow() - a.status_since) : "—"),
           h("td", null, occ),
+          h("td", null, statusControl(a, () => soon())),
         );
       }),
     );
@@ -286,6 +280,14 @@ export function mount(root, ctx) {
             "td",
             null,
             h("span", { class: `sla-pill sla-${e.sla_state}`, title: e.sla_target_ms ? `Target ${formatDuration(e.sla_target_ms)}` : null }, stateLabel),
+          ),
+          h(
+            "td",
+            { class: "row-actions" },
+            e.conversation_id
+              ? h("button", { type: "button", class: "ghost", "data-testid": "watch-open", onclick: () => watch.watch(e.conversation_id) }, "Watch")
+              : null,
+            e.state === "reserved" ? null : assignControl(e, agents, occupancy, () => soon()),
           ),
         );
       }),
@@ -429,6 +431,7 @@ export function mount(root, ctx) {
     onEvent(ev) {
       // Anything about tasks or agents can move the figures.
       if (visible && /^(task|agent)\./.test(ev.type || "")) soon();
+      if (visible && /^message\./.test(ev.type || "")) watch.onEvent(ev);
     },
   };
 }

@@ -1,22 +1,23 @@
 // The agent desktop: status, incoming offers, my work across channels, the
-// open conversation (history from other channels first, then this one), the
-// customer's profile, replying, and wrap-up.
+// open conversation (history from other channels first, then this one,
+// with its internal notes and labels), the customer's profile, replying,
+// transfer and wrap-up. The parts live in desktop-*.js, canned.js and
+// notify.js; this module keeps the state and the live updates.
 
-import { h, icon, reconcile, channelBadge, timeEl, serverNow, errorText, field, uid, cap, formatDuration, KNOWN_CHANNELS } from "./util.js";
+import { h, reconcile, channelBadge, serverNow, errorText, field, uid, cap } from "./util.js";
 import { get, post, seg } from "./api.js";
+import { offerAlerts } from "./notify.js";
+import { messageEntry, statusRank } from "./desktop-timeline.js";
+import { attachmentViewer } from "./desktop-files.js";
+import { replyForm, wrapupForm, updateWrapupNote } from "./desktop-reply.js";
+import { noteEntry, noteForm, transferNoteBlock, labelsBar, openTransferDialog, transferButton } from "./desktop-floor.js";
+import { profileView } from "./desktop-profile.js";
+import { offerCard, updateOfferCard, workItem, updateWorkItem } from "./desktop-work.js";
 
 // Host defaults (routing.sla_ms); supervisors read the configured ones from /api/stats.
 const DEFAULT_SLA_MS = { voice: 20000, chat: 60000, messaging: 300000, email: 14400000 };
 const HELD = new Set(["reserved", "assigned", "wrapping"]);
 const STATUSES = ["available", "away", "offline"];
-const DISPOSITIONS = ["resolved", "follow-up", "escalated", "callback", "no answer", "spam"];
-const TICKS = {
-  queued: ["◷", "Queued"],
-  sent: ["✓", "Sent"],
-  delivered: ["✓✓", "Delivered"],
-  read: ["✓✓", "Read"],
-  failed: ["✗", "Failed"],
-};
 const SYNC_EVERY_MS = 20000; // a safety net under the live events
 
 export function mount(root, ctx) {
@@ -24,10 +25,11 @@ export function mount(root, ctx) {
   const state = {
     tasks: new Map(), // task id → task (reserved, assigned, wrapping)
     customers: new Map(), // customer id → customer | null (loading) | {failed}
+    customerLoads: new Map(), // customer id → Promise, settled once state.customers has it
     unread: new Map(), // conversation id → count of inbound messages not seen
     open: null, // the open conversation, see openTask()
     sla: { ...DEFAULT_SLA_MS },
-    announced: new Set(), // reserved task ids already announced
+    announced: new Set(), // "task id:reserved_at" of offers already announced
     tasksSeq: 0,
     lastExpiryCheck: 0,
     lastSync: 0,
@@ -42,6 +44,7 @@ export function mount(root, ctx) {
     STATUSES.map((s) => h("option", { value: s }, cap(s))),
   );
   const statusBox = h("div", { class: `status-box st-${me.status}` }, field("My status", statusSelect), statusError);
+  const alerts = offerAlerts({ customer: ensureCustomer, customerName, goAvailable: () => changeStatus("available") });
 
   const offersTitle = uid("offers");
   const offersList = h("ul", { class: "offers", "aria-live": "polite", "aria-relevant": "additions", "aria-labelledby": offersTitle });
@@ -61,6 +64,7 @@ export function mount(root, ctx) {
         "section",
         { class: "pane work-pane", "aria-label": "My work" },
         statusBox,
+        alerts.banner,
         h("h2", { id: offersTitle }, "Offers"),
         offersList,
         offersEmpty,
@@ -81,13 +85,23 @@ export function mount(root, ctx) {
     statusBox.className = `status-box st-${status}`;
   }
 
+  /** Takes the host's word for my status; true if it changed. */
+  function setMyStatus(status) {
+    const previous = me.status;
+    me.status = status;
+    showStatus(status);
+    alerts.statusChanged(previous, status);
+    return status !== previous;
+  }
+
   async function changeStatus(status) {
+    // Going available is the agent's gesture that lets offers notify and beep.
+    if (status === "available") alerts.prepare();
     statusError.hidden = true;
     statusSelect.setAttribute("aria-busy", "true");
     try {
       const agent = await post(`/api/agents/${seg(me.id)}/status`, { status });
-      me.status = agent.status;
-      showStatus(agent.status);
+      setMyStatus(agent.status);
       ctx.announce(`Status: ${agent.status}`);
       // Leaving "available" gives back reservations: refresh the offers.
       refreshTasks();
@@ -126,9 +140,12 @@ export function mount(root, ctx) {
   function afterTasksChanged() {
     for (const t of state.tasks.values()) {
       ensureCustomer(t.customer_id);
-      if (t.state === "reserved" && !state.announced.has(t.id)) {
-        state.announced.add(t.id);
+      // Keyed by reservation: a task offered to me again is a new offer.
+      const offer = `${t.id}:${t.reserved_at}`;
+      if (t.state === "reserved" && !state.announced.has(offer)) {
+        state.announced.add(offer);
         ctx.announce(`New ${t.channel} offer from ${customerName(t.customer_id)}`);
+        alerts.offered(t);
       }
     }
     renderOffers();
@@ -136,7 +153,7 @@ export function mount(root, ctx) {
     const open = state.open;
     if (open) {
       const task = state.tasks.get(open.taskId);
-      if (!task) closeConversation("This task is no longer yours: it was completed or returned to the queue.");
+      if (!task) closeConversation(open.goneNotice || "This task is no longer yours: it was completed or returned to the queue.");
       else if (task.state !== open.task.state) {
         open.task = task;
         renderConversationHead();
@@ -153,10 +170,13 @@ export function mount(root, ctx) {
 
   // ---- customers -------------------------------------------------------------
 
+  /** Loads a customer's profile once; resolves when state.customers has it. */
   function ensureCustomer(id) {
-    if (!id || state.customers.has(id)) return;
+    if (!id) return Promise.resolve();
+    // A failed load is dropped from state.customers on resync: then it is tried again.
+    if (state.customers.has(id) && state.customerLoads.has(id)) return state.customerLoads.get(id);
     state.customers.set(id, null);
-    get(`/api/customers/${seg(id)}`)
+    const loading = get(`/api/customers/${seg(id)}`)
       .then((c) => state.customers.set(id, c))
       .catch(() => state.customers.set(id, { id, failed: true }))
       .finally(() => {
@@ -169,6 +189,8 @@ export function mount(root, ctx) {
           for (const who of state.open.timeline.querySelectorAll(".author-customer .who")) who.textContent = customerName(id);
         }
       });
+    state.customerLoads.set(id, loading);
+    return loading;
   }
 
   function customerName(id) {
@@ -189,69 +211,35 @@ export function mount(root, ctx) {
   }
 
   function createOffer(task) {
-    const error = h("p", { class: "error", role: "alert", hidden: true });
-    const accept = h("button", { type: "button", class: "primary", "data-testid": "offer-accept" }, "Accept");
-    const reject = h("button", { type: "button", "data-testid": "offer-reject" }, "Reject");
-    const li = h(
-      "li",
-      { class: "offer", "data-testid": "offer", "data-task-id": task.id },
-      h(
-        "div",
-        { class: "offer-head" },
-        channelBadge(task.channel),
-        h("strong", { class: "cust" }),
-        h("span", { class: "muted" }, `${task.channel} · ${task.channel_kind}`),
-      ),
-      h(
-        "div",
-        { class: "offer-meta" },
-        "Expires in ",
-        h("span", { class: "countdown", "data-testid": "offer-countdown", "aria-live": "off" }),
-        " · waiting ",
-        h("span", { "data-since": task.created_at }, formatDuration(serverNow() - task.created_at)),
-      ),
-      h("div", { class: "actions" }, accept, reject),
-      error,
-    );
-    const act = async (verb) => {
-      accept.disabled = reject.disabled = true;
-      error.hidden = true;
-      try {
-        const updated = await post(`/api/tasks/${seg(task.id)}/${verb}`);
-        if (verb === "reject") {
-          // The host gives the task to someone else; we see no event for it.
-          state.tasks.delete(task.id);
-          state.tasksSeq++;
-          afterTasksChanged();
-          ctx.announce("Offer rejected");
-        } else {
-          upsertTask(updated && updated.id ? updated : { ...task, state: "assigned" });
-          ctx.announce("Offer accepted");
-          openTask(task.id, { focusReply: true });
-        }
-      } catch (err) {
-        accept.disabled = reject.disabled = false;
-        error.textContent = errorText(err);
-        error.hidden = false;
-        // 404/409: the offer is gone (expired, canceled): show what is true now.
-        if (err.status === 404 || err.status === 409) setTimeout(refreshTasks, 1500);
-      }
-    };
-    accept.addEventListener("click", () => act("accept"));
-    reject.addEventListener("click", () => act("reject"));
+    const li = offerCard(task, { preview: alerts.preview(task), onAct: (verb) => actOnOffer(task, verb) });
     updateOffer(li, task);
     return li;
   }
 
   function updateOffer(li, task) {
-    li.querySelector(".cust").textContent = customerName(task.customer_id);
-    const countdown = li.querySelector(".countdown");
-    if (task.reservation_expires_at) {
-      countdown.dataset.deadline = task.reservation_expires_at;
-      countdown.textContent = `${Math.max(0, Math.ceil((task.reservation_expires_at - serverNow()) / 1000))}s`;
+    updateOfferCard(li, task, customerName(task.customer_id));
+  }
+
+  async function actOnOffer(task, verb) {
+    let updated;
+    try {
+      updated = await post(`/api/tasks/${seg(task.id)}/${verb}`);
+    } catch (err) {
+      // 404/409: the offer is gone (expired, canceled): show what is true now.
+      if (err.status === 404 || err.status === 409) setTimeout(refreshTasks, 1500);
+      throw err;
+    }
+    alerts.handled(task.id);
+    if (verb === "reject") {
+      // The host gives the task to someone else; we see no event for it.
+      state.tasks.delete(task.id);
+      state.tasksSeq++;
+      afterTasksChanged();
+      ctx.announce("Offer rejected");
     } else {
-      delete countdown.dataset.deadline;
-      countdown.textContent = "—";
+      upsertTask(updated && updated.id ? updated : { ...task, state: "assigned" });
+      ctx.announce("Offer accepted");
+      openTask(task.id, { focusReply: true });
     }
   }
 
@@ -259,69 +247,23 @@ export function mount(root, ctx) {
 
   function renderWork() {
     const tasks = [...state.tasks.values()].sort(byCreated);
-    reconcile(workList, tasks, (t) => t.id, createWorkItem, updateWorkItem);
+    reconcile(workList, tasks, (t) => t.id, createWorkItem, updateWork);
     workEmpty.hidden = tasks.length > 0;
   }
 
   function createWorkItem(task) {
-    const button = h("button", {
-      type: "button",
-      class: "work-item",
-      "data-testid": "work-item",
-      onclick: () => openTask(button.dataset.taskId),
-    });
-    const li = h("li", null, button);
-    updateWorkItem(li, task);
+    const li = workItem(openTask);
+    updateWork(li, task);
     return li;
   }
 
-  function updateWorkItem(li, task) {
-    const button = li.firstElementChild;
-    button.dataset.taskId = task.id;
-    button.dataset.channel = task.channel;
-    button.dataset.state = task.state;
-    const isOpen = state.open && state.open.taskId === task.id;
-    if (isOpen) button.setAttribute("aria-current", "true");
-    else button.removeAttribute("aria-current");
-    const unread = state.unread.get(task.conversation_id) || 0;
-    const target = slaTarget(task);
-    let sla;
-    if (task.accepted_at) {
-      const met = task.accepted_at - task.created_at <= target;
-      sla = h("span", { class: met ? "sla met" : "sla breached" }, met ? "SLA met" : "SLA missed");
-    } else {
-      sla = h("span", {
-        class: "sla",
-        "data-deadline": task.created_at + target,
-        "data-target": target,
-        "data-format": "sla",
-      });
-    }
-    button.replaceChildren(
-      h(
-        "span",
-        { class: "wi-top" },
-        channelBadge(task.channel),
-        h("span", { class: "wi-name" }, customerName(task.customer_id)),
-        unread ? h("span", { class: "unread", title: `${unread} unread` }, String(unread), h("span", { class: "sr-only" }, " unread")) : null,
-      ),
-      h(
-        "span",
-        { class: "wi-meta" },
-        h("span", { class: `state state-${task.state}` }, task.state),
-        h("span", { "aria-hidden": "true" }, task.channel),
-        h("span", { title: "Waiting since the contact arrived" }, h("span", { "data-since": task.created_at })),
-        sla,
-      ),
-    );
-    // Fill the live counters now rather than on the next tick.
-    const now = serverNow();
-    for (const el of button.querySelectorAll("[data-since]")) el.textContent = formatDuration(now - task.created_at);
-    if (sla.dataset.deadline) {
-      const left = task.created_at + target - now;
-      sla.textContent = left >= 0 ? `SLA ${formatDuration(left)}` : `SLA breached ${formatDuration(-left)}`;
-      sla.classList.toggle("breached", left < 0);
-    }
+  function updateWork(li, task) {
+    updateWorkItem(li, task, {
+      name: customerName(task.customer_id),
+      isOpen: Boolean(state.open && state.open.taskId === task.id),
+      unread: state.unread.get(task.conversation_id) || 0,
+      slaTarget: slaTarget(task),
+    });
   }
 
   // ---- the open conversation ---------------------------------------------------------
@@ -339,6 +281,7 @@ export function mount(root, ctx) {
   }
 
   function closeConversation(notice) {
+    if (state.open) state.open.files.release();
     state.open = null;
     renderNoConversation(notice);
     renderWork();
@@ -348,7 +291,7 @@ export function mount(root, ctx) {
   /**
    * Opens a task's conversation. state.open holds the task, the loaded
    * conversation, and the elements that are kept across re-renders (so a
-   * half-written reply survives live updates).
+   * half-written reply or note survives live updates).
    */
   async function openTask(taskId, opts = {}) {
     const task = state.tasks.get(taskId);
@@ -358,12 +301,14 @@ export function mount(root, ctx) {
       return;
     }
     const headEl = h("header", { class: "conv-head" });
+    const labelsSlot = h("div", { class: "labels-slot" });
+    const pinned = h("div", { class: "pinned-slot" });
     const timeline = h("ol", {
       class: "timeline",
       role: "log",
       "aria-live": "polite",
       "aria-relevant": "additions",
-      "aria-label": "Messages",
+      "aria-label": "Messages and internal notes",
       tabindex: "0",
     });
     const actions = h("div", { class: "conv-actions" });
@@ -371,10 +316,29 @@ export function mount(root, ctx) {
       "section",
       { class: "conversation", "data-testid": "conversation", "data-conversation-id": task.conversation_id },
       headEl,
+      labelsSlot,
+      pinned,
       timeline,
       actions,
     );
-    state.open = { taskId, task, conv: null, headEl, timeline, actions, section, actionsKey: null, reply: null, wrapup: null };
+    if (state.open) state.open.files.release();
+    state.open = {
+      taskId,
+      task,
+      conv: null,
+      headEl,
+      labelsSlot,
+      pinned,
+      timeline,
+      actions,
+      section,
+      actionsKey: null,
+      reply: null,
+      notes: null,
+      wrapup: null,
+      files: attachmentViewer(),
+      goneNotice: null, // what to say when the task leaves because of my own action
+    };
     state.unread.delete(task.conversation_id);
     convPane.replaceChildren(section);
     timeline.append(h("li", { class: "sep", role: "status" }, "Loading conversation…"));
@@ -391,8 +355,17 @@ export function mount(root, ctx) {
     try {
       const conv = await get(`/api/conversations/${seg(open.task.conversation_id)}`);
       if (state.open !== open) return; // another item was opened meanwhile
-      open.conv = { ...conv, messages: conv.messages || [], history: conv.history || [] };
+      open.conv = {
+        ...conv,
+        messages: conv.messages || [],
+        history: conv.history || [],
+        notes: conv.notes || [],
+        past_conversations: conv.past_conversations || [],
+      };
+      // Made once: a label being typed survives a reload of the conversation.
+      if (!open.labelsSlot.firstChild) open.labelsSlot.append(labelsBar(conv.id, conv.labels));
       renderTimeline();
+      renderProfile();
       if (opts.focusReply) focusReply();
     } catch (err) {
       if (state.open !== open) return;
@@ -413,7 +386,21 @@ export function mount(root, ctx) {
       h("h2", null, channelBadge(t.channel), " ", customerName(t.customer_id)),
       h("span", { class: `state state-${t.state}` }, t.state),
       h("span", { class: "muted" }, `${t.channel} · ${t.channel_kind}`),
+      t.state === "assigned" ? transferButton(startTransfer) : null,
     );
+  }
+
+  function startTransfer() {
+    const open = state.open;
+    if (!open) return;
+    openTransferDialog(open.task, {
+      meId: me.id,
+      supervisor: ctx.me.role === "supervisor",
+      onStart: (notice) => (open.goneNotice = notice),
+      onFailed: () => (open.goneNotice = null),
+      // The task leaves my work, which closes the conversation with the notice.
+      onDone: upsertTask,
+    });
   }
 
   function renderTimeline() {
@@ -425,87 +412,32 @@ export function mount(root, ctx) {
       for (const m of conv.history) items.push(entry(m, true));
     }
     items.push(h("li", { class: "sep current-sep" }, `This conversation · ${conv.channel || open.task.channel}`));
-    for (const m of conv.messages) items.push(entry(m, false));
-    if (!conv.messages.length) items.push(h("li", { class: "sep empty" }, "No messages yet."));
+    // The note of the transfer that brought the task is pinned above, not repeated here.
+    const pinnedNote = transferNoteBlock(conv.notes, open.task, me.id);
+    open.pinned.replaceChildren(pinnedNote || "");
+    const notes = conv.notes.filter((n) => !pinnedNote || n.id !== pinnedNote.dataset.noteId);
+    const current = [...conv.messages.map((m) => ({ at: m.at, el: () => entry(m, false) })), ...notes.map((n) => ({ at: n.at, el: () => noteEntry(n, me.id) }))];
+    current.sort((a, b) => (a.at || 0) - (b.at || 0)); // stable: messages stay in the host's order
+    for (const item of current) items.push(item.el());
+    if (!current.length) items.push(h("li", { class: "sep empty" }, "No messages yet."));
     timeline.replaceChildren(...items);
     timeline.scrollTop = timeline.scrollHeight;
   }
 
-  function authorLabel(m) {
-    switch (m.author) {
-      case "customer":
-        return customerName(state.open ? state.open.task.customer_id : null);
-      case "agent":
-        return m.agent_id && m.agent_id !== me.id ? `Agent ${m.agent_id}` : "You";
-      case "bot":
-        return "Bot";
-      case "system":
-        return "System";
-      default:
-        return m.author || "—";
-    }
-  }
-
   /** One timeline entry: a message of this conversation or of the history. */
   function entry(m, history) {
-    const outbound = m.direction === "outbound";
-    const cls = ["msg", outbound ? "out" : "in", `author-${m.author}`];
-    if (history) cls.push("history", `ch-${channelClass(m.channel)}`);
-    return h(
-      "li",
-      {
-        class: cls.join(" "),
-        "data-testid": "timeline-entry",
-        "data-channel": m.channel,
-        "data-direction": m.direction,
-        "data-author": m.author,
-        "data-message-id": m.id,
-        "data-history": history ? "true" : null,
-      },
-      h(
-        "div",
-        { class: "msg-meta" },
-        history ? h("span", { class: "via" }, channelBadge(m.channel), " ", m.channel) : null,
-        m.author === "bot" ? icon("bot") : null,
-        h("span", { class: "who" }, authorLabel(m)),
-        m.at ? timeEl(m.at) : null,
-      ),
-      h("div", { class: "msg-text" }, m.text || (m.attachments && m.attachments.length ? "" : "(no text)")),
-      attachments(m.attachments),
-      outbound ? statusTick(m) : null,
-      outbound && m.status === "failed" && m.error ? h("div", { class: "msg-error" }, m.error) : null,
-    );
+    const open = state.open;
+    // Only this conversation's files are the agent's to open.
+    return messageEntry(m, { history, customer: customerName(open.task.customer_id), meId: me.id, files: open.files.render(m, !history) });
   }
 
-  function channelClass(channel) {
-    return KNOWN_CHANNELS.includes(channel) ? channel : "generic";
-  }
-
-  function attachments(list) {
-    if (!list || !list.length) return null;
-    return h(
-      "ul",
-      { class: "attachments" },
-      list.map((a) => {
-        const label = [a.filename || a.content_type, a.size ? `${Math.round(a.size / 1024)} KB` : null, a.caption]
-          .filter(Boolean)
-          .join(" · ");
-        // Only web links are followed; anything else is shown as text.
-        const safe = a.url && /^https?:\/\//i.test(a.url);
-        return h("li", null, "📎 ", safe ? h("a", { href: a.url, target: "_blank", rel: "noopener noreferrer" }, label) : label);
-      }),
-    );
-  }
-
-  function statusTick(m) {
-    const status = m.status || "queued";
-    const [glyph, label] = TICKS[status] || ["?", status];
-    const title = status === "failed" && m.error ? `Failed: ${m.error}` : label;
-    return h(
-      "span",
-      { class: `tick tick-${status}`, "data-testid": "message-status", "data-status": status, title, "aria-label": title },
-      glyph,
-    );
+  /** Adds an entry at the end of this conversation's part of the timeline. */
+  function appendCurrent(el) {
+    const timeline = state.open.timeline;
+    const empty = timeline.querySelector(".sep.empty");
+    if (empty) empty.remove();
+    timeline.append(el);
+    timeline.scrollTop = timeline.scrollHeight;
   }
 
   /** Adds a message to the open conversation (or its history) unless shown. */
@@ -525,26 +457,24 @@ export function mount(root, ctx) {
       return;
     }
     list.push(m);
+    if (!history) return appendCurrent(entry(m, false));
     const timeline = open.timeline;
     const nearBottom = timeline.scrollHeight - timeline.scrollTop - timeline.clientHeight < 80;
-    const el = entry(m, history);
-    if (history) {
-      let sep = timeline.querySelector(".history-sep");
-      if (!sep) {
-        sep = h("li", { class: "sep history-sep" }, "Earlier, on other conversations and channels");
-        timeline.prepend(sep);
-      }
-      timeline.insertBefore(el, timeline.querySelector(".current-sep"));
-    } else {
-      const empty = timeline.querySelector(".sep.empty");
-      if (empty) empty.remove();
-      timeline.append(el);
+    let sep = timeline.querySelector(".history-sep");
+    if (!sep) {
+      sep = h("li", { class: "sep history-sep" }, "Earlier, on other conversations and channels");
+      timeline.prepend(sep);
     }
-    if (nearBottom || !history) timeline.scrollTop = timeline.scrollHeight;
+    timeline.insertBefore(entry(m, true), timeline.querySelector(".current-sep"));
+    if (nearBottom) timeline.scrollTop = timeline.scrollHeight;
   }
 
-  function statusRank(status) {
-    return { queued: 0, sent: 1, delivered: 2, read: 3, failed: 4 }[status] ?? 0;
+  function addNote(note) {
+    const open = state.open;
+    if (!open || !open.conv || open.conv.notes.some((n) => n.id === note.id)) return;
+    open.conv.notes.push(note);
+    appendCurrent(noteEntry(note, me.id));
+    ctx.announce("Internal note added");
   }
 
   function replaceEntry(m, history) {
@@ -552,7 +482,7 @@ export function mount(root, ctx) {
     if (old) old.replaceWith(entry(m, history));
   }
 
-  // ---- reply and wrap-up -----------------------------------------------------------
+  // ---- reply, notes and wrap-up -----------------------------------------------------
 
   /** Re-renders the action area only when what it offers changes. */
   function renderActions() {
@@ -563,121 +493,35 @@ export function mount(root, ctx) {
     const key = `${t.state}:${canReply}`;
     if (key === open.actionsKey) return;
     open.actionsKey = key;
+    const isCurrent = () => state.open === open;
     const parts = [];
     if (t.state === "reserved") {
       parts.push(h("p", { class: "note" }, "This is an offer: accept it to reply."));
     }
     if (canReply) {
-      open.reply = open.reply || replyForm();
+      open.reply ??= replyForm(t.conversation_id, { onSent: (message) => open.conv && addMessage(message, false), isCurrent });
       parts.push(open.reply);
     }
     if (t.state === "assigned" || t.state === "wrapping") {
-      open.wrapup = open.wrapup || wrapupForm();
-      updateWrapupNote();
-      parts.push(open.wrapup);
+      open.notes ??= noteForm(t.conversation_id, { onAdded: addNote, isCurrent });
+      open.wrapup ??= wrapupForm(() => isCurrent() && open.task, completed);
+      updateWrapupNote(open.wrapup, t);
+      parts.push(open.notes, open.wrapup);
     }
     open.actions.replaceChildren(...parts);
   }
 
-  function replyForm() {
-    const textarea = h("textarea", {
-      "data-testid": "reply-input",
-      rows: "2",
-      placeholder: "Write a reply…",
-    });
-    const send = h("button", { type: "submit", class: "primary", "data-testid": "reply-send" }, "Send");
-    const error = h("p", { class: "error", role: "alert", hidden: true });
-    const form = h(
-      "form",
-      { class: "reply", "aria-label": "Reply" },
-      field("Reply", textarea, "Enter sends · Shift+Enter adds a line"),
-      h("div", { class: "actions" }, send),
-      error,
-    );
-    textarea.addEventListener("keydown", (e) => {
-      // Enter sends; Shift+Enter (and Enter while composing with an IME) is a newline.
-      if (e.key === "Enter" && !e.shiftKey && !e.isComposing && !e.altKey && !e.ctrlKey && !e.metaKey) {
-        e.preventDefault();
-        form.requestSubmit();
-      }
-    });
-    form.addEventListener("submit", async (e) => {
-      e.preventDefault();
-      const open = state.open;
-      const text = textarea.value.trim();
-      if (!text || send.disabled || !open) return;
-      send.disabled = true;
-      error.hidden = true;
-      try {
-        const message = await post(`/api/conversations/${seg(open.task.conversation_id)}/messages`, { text });
-        textarea.value = "";
-        if (state.open === open && open.conv && message && message.id) addMessage(message, false);
-      } catch (err) {
-        error.textContent = errorText(err);
-        error.hidden = false;
-      } finally {
-        send.disabled = false;
-        if (state.open === open) textarea.focus();
-      }
-    });
-    return form;
-  }
-
-  function wrapupForm() {
-    const listId = uid("dispositions");
-    const input = h("input", { type: "text", "data-testid": "wrapup-disposition", list: listId, autocomplete: "off" });
-    const complete = h("button", { type: "submit", "data-testid": "wrapup-complete" }, "Complete");
-    const error = h("p", { class: "error", role: "alert", hidden: true });
-    const form = h(
-      "form",
-      { class: "wrapup", "aria-label": "Wrap-up" },
-      h("p", { class: "wrapup-note" }),
-      h("div", { class: "row" }, field("Disposition", input), complete),
-      h("datalist", { id: listId }, DISPOSITIONS.map((d) => h("option", { value: d }))),
-      error,
-    );
-    form.addEventListener("submit", async (e) => {
-      e.preventDefault();
-      const open = state.open;
-      if (!open || complete.disabled) return;
-      const disposition = input.value.trim();
-      complete.disabled = true;
-      error.hidden = true;
-      try {
-        const task = await post(`/api/tasks/${seg(open.task.id)}/complete`, disposition ? { disposition } : {});
-        if (task && task.state === "wrapping") {
-          ctx.announce("Wrapping up");
-          upsertTask(task);
-          updateWrapupNote();
-        } else {
-          state.tasks.delete(open.task.id);
-          state.tasksSeq++;
-          closeConversation("Task completed.");
-          afterTasksChanged();
-        }
-      } catch (err) {
-        error.textContent = errorText(err);
-        error.hidden = false;
-      } finally {
-        complete.disabled = false;
-      }
-    });
-    return form;
-  }
-
-  function updateWrapupNote() {
-    const open = state.open;
-    if (!open || !open.wrapup) return;
-    const note = open.wrapup.querySelector(".wrapup-note");
-    const t = open.task;
-    if (t.state === "wrapping") {
-      const parts = [t.channel_kind === "voice" ? "The call ended. " : "Wrapping up. ", "Add a disposition and complete the task"];
-      if (t.wrap_until) {
-        parts.push(" (it completes by itself in ", h("span", { "data-deadline": t.wrap_until }, ""), ")");
-      }
-      note.replaceChildren(...parts, ".");
+  /** The host's answer to Complete: done, or wrapping for a while first. */
+  function completed(taskId, task) {
+    if (task && task.state === "wrapping") {
+      ctx.announce("Wrapping up");
+      upsertTask(task);
+      if (state.open && state.open.wrapup) updateWrapupNote(state.open.wrapup, task);
     } else {
-      note.textContent = "Done? Complete the task with a disposition.";
+      state.tasks.delete(taskId);
+      state.tasksSeq++;
+      closeConversation("Task completed.");
+      afterTasksChanged();
     }
   }
 
@@ -687,58 +531,8 @@ export function mount(root, ctx) {
     const open = state.open;
     if (!open) return;
     const id = open.task.customer_id;
-    const c = state.customers.get(id);
-    const titleId = uid("profile");
-    let body;
-    if (!c) body = [h("p", { role: "status" }, "Loading profile…")];
-    else if (c.failed) body = [h("p", { class: "error" }, "The profile could not be loaded.")];
-    else {
-      const attrs = Object.entries(c.attributes || {});
-      body = [
-        h("h3", null, "Identities"),
-        h(
-          "ul",
-          { class: "identities" },
-          (c.identities || []).map((i) => h("li", null, h("span", { class: "kind" }, i.kind), " ", h("span", { class: "value" }, i.value))),
-        ),
-        // What the customer typed without proof: never who they are.
-        (c.claims || []).length
-          ? h(
-              "div",
-              { class: "claims", role: "note", "data-testid": "claims" },
-              h("h3", null, icon("alert"), " Unverified"),
-              h(
-                "ul",
-                { class: "identities" },
-                c.claims.map((i) =>
-                  h(
-                    "li",
-                    null,
-                    "Claims to be ",
-                    h("span", { class: "kind" }, i.kind),
-                    " ",
-                    h("span", { class: "value" }, i.value),
-                    ", unverified",
-                  ),
-                ),
-              ),
-            )
-          : null,
-        h("h3", null, "Attributes"),
-        attrs.length
-          ? h("dl", { class: "attributes" }, attrs.map(([k, v]) => [h("dt", null, k), h("dd", null, String(v))]))
-          : h("p", { class: "muted" }, "None"),
-        c.created_at ? h("p", { class: "muted" }, "Customer since ", timeEl(c.created_at)) : null,
-        c.last_agent ? h("p", { class: "muted" }, `Last served by ${c.last_agent === me.id ? "you" : c.last_agent}`) : null,
-      ];
-    }
     profilePane.replaceChildren(
-      h(
-        "div",
-        { class: "profile", "data-testid": "profile-panel", "aria-labelledby": titleId },
-        h("h2", { id: titleId }, icon("user"), " ", customerName(id)),
-        body,
-      ),
+      profileView(state.customers.get(id), { name: customerName(id), meId: me.id, past: open.conv ? open.conv.past_conversations : null }),
     );
   }
 
@@ -756,10 +550,7 @@ export function mount(root, ctx) {
     } else if (type === "message.status") {
       onMessageStatus(ev.data);
     } else if (type === "agent.status" && ev.agent_id === me.id && ev.data) {
-      const changed = ev.data.status !== me.status;
-      me.status = ev.data.status;
-      showStatus(me.status);
-      if (changed) {
+      if (setMyStatus(ev.data.status)) {
         ctx.announce(`Your status is now ${me.status}`);
         refreshTasks(); // e.g. an expired reservation made me "away"
       }
@@ -815,10 +606,7 @@ export function mount(root, ctx) {
     for (const [id, c] of state.customers) if (c && c.failed) state.customers.delete(id);
     refreshTasks();
     get(`/api/agents/${seg(me.id)}`)
-      .then((agent) => {
-        me.status = agent.status;
-        showStatus(agent.status);
-      })
+      .then((agent) => setMyStatus(agent.status))
       .catch(() => {});
     if (state.open) loadConversation();
   }

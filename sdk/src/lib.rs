@@ -109,6 +109,13 @@ pub fn attachment_data(url: &str) -> Result<Vec<u8>, HostError> {
     wit::base::switchboard::plugin::host::attachment_data(url)
 }
 
+/// How many agents could take a new task of `kind` right now (available,
+/// with free capacity): 0 means nobody, e.g. to tell a visitor the team is
+/// away.
+pub fn agents_available(kind: ChannelKind) -> u32 {
+    wit::base::switchboard::plugin::host::agents_available(kind)
+}
+
 /// `len` cryptographically secure random bytes (`wasi:random`), e.g. for a
 /// signing key a plugin generates once and keeps in [`kv`].
 pub fn random_bytes(len: u64) -> Vec<u8> {

@@ -18,6 +18,8 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
+import { floorDesk, offerNotifications } from "./floor.mjs";
+import { passwordSession, supervise, widgetAway } from "./signin.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const fixtures = join(here, "..", "fixtures");
@@ -39,6 +41,9 @@ const env = {
   agentToken: need("AGENT_TOKEN"),
   supervisorId: need("SUPERVISOR_ID"),
   supervisorToken: need("SUPERVISOR_TOKEN"),
+  colleagueId: need("COLLEAGUE_ID"),
+  colleagueToken: need("COLLEAGUE_TOKEN"),
+  reservationMs: Number(need("RESERVATION_TIMEOUT_MS")),
   waAppSecret: need("WA_APP_SECRET"),
   waReplyId: need("WA_REPLY_ID"),
   twilioAuthToken: need("TWILIO_AUTH_TOKEN"),
@@ -195,6 +200,18 @@ async function whatsappText(text) {
   message.id = "wamid.BROWSER" + randomBytes(12).toString("hex").toUpperCase();
   message.timestamp = String(Math.floor(Date.now() / 1000));
   message.text = { body: text };
+  const body = JSON.stringify(payload);
+  await postWebhook("/webhooks/whatsapp", "application/json", { "x-hub-signature-256": metaSignature(body) }, body);
+  return message.id;
+}
+
+/** A WhatsApp photo from Sheena with `caption`, like whatsapp/image.json. */
+async function whatsappImage(caption) {
+  const payload = JSON.parse(readFileSync(join(fixtures, "whatsapp", "image.json"), "utf8"));
+  const message = payload.entry[0].changes[0].value.messages[0];
+  message.id = "wamid.BROWSER" + randomBytes(12).toString("hex").toUpperCase();
+  message.timestamp = String(Math.floor(Date.now() / 1000));
+  message.image.caption = caption;
   const body = JSON.stringify(payload);
   await postWebhook("/webhooks/whatsapp", "application/json", { "x-hub-signature-256": metaSignature(body) }, body);
   return message.id;
@@ -679,12 +696,42 @@ async function signInRoles(page) {
   await shot(page, "signin");
 }
 
+// What the scenarios in other modules (floor.mjs) use from here.
+const kit = {
+  env,
+  result,
+  LIVE_MS,
+  log,
+  tid,
+  until,
+  expectCount,
+  expectAttr,
+  assert,
+  shot,
+  api,
+  postWebhook,
+  whatsappImage,
+  newPage,
+  closePage,
+  signIn,
+};
+
+// The floor scenarios come last: the photo's download takes the mock
+// provider's answers queued after the agent's reply (see browser.rs), and
+// the offer scenario leaves Ana's last offer lapsed.
 const scenarios = [
   ["agent", agentDesktop],
   ["claims", claimedIdentity],
   ["supervisor", supervisorDashboard],
   ["admin", adminPlugins],
   ["roles", signInRoles],
+  ["floor", (page) => floorDesk(page, kit)],
+  ["offers", (page) => offerNotifications(page, kit)],
+  // After the floor: the colleague's password sign-in leaves him away, so
+  // nobody can take a chat when the widget asks.
+  ["password", (page) => passwordSession(page, kit)],
+  ["widget", (page) => widgetAway(page, kit)],
+  ["supervise", (page) => supervise(page, kit)],
 ];
 
 // ---- main ------------------------------------------------------------------

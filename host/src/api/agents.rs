@@ -8,12 +8,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::core::{Agent, AgentInput, AgentStatus, Task};
 
-use super::auth::{Admin, Principal};
+use super::auth::{Admin, Principal, SessionCsrf};
 use super::body::JsonBody;
 use super::openapi::{ReadErrors, WriteErrors};
 use super::{ApiError, AppState};
 
-/// Who a token belongs to.
+/// Who a token or session belongs to.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct Me {
     /// `admin`, `supervisor` or `agent`.
@@ -21,6 +21,10 @@ pub struct Me {
     role: &'static str,
     /// The agent (none for the admin).
     agent: Option<Agent>,
+    /// Signed in with a session cookie: the token to send in
+    /// `X-CSRF-Token` with every change (a new tab reads it here).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    csrf: Option<String>,
 }
 
 /// An agent with its bearer token, shown once.
@@ -35,13 +39,21 @@ pub struct AgentWithToken {
 /// `GET /api/me`: who a token belongs to, for a client deciding what to
 /// show: `{"role": "admin"|"supervisor"|"agent", "agent": {…}|null}`.
 #[utoipa::path(operation_id = "agents_me", get, path = "/api/me", tag = "agents", security(("bearer" = [])), responses((status = 200, description = "Who the token belongs to", body = Me), ReadErrors))]
-pub async fn me(who: Principal, State(state): State<AppState>) -> Json<Me> {
+pub async fn me(
+    who: Principal,
+    csrf: Option<axum::Extension<SessionCsrf>>,
+    State(state): State<AppState>,
+) -> Json<Me> {
     let (role, agent) = match &who {
         Principal::Admin => ("admin", None),
         Principal::Supervisor(id) => ("supervisor", state.core.agent(id)),
         Principal::Agent(id) => ("agent", state.core.agent(id)),
     };
-    Json(Me { role, agent })
+    Json(Me {
+        role,
+        agent,
+        csrf: csrf.map(|axum::Extension(SessionCsrf(token))| token),
+    })
 }
 
 /// `PUT /api/agents/{id}` (admin): create or update; a new agent's answer
@@ -84,14 +96,32 @@ pub async fn deactivate(
     Ok(Json(state.core.deactivate_agent(&id).await?))
 }
 
+/// An agent as supervisors list them: with the email it signs in with.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ListedAgent {
+    #[serde(flatten)]
+    agent: Agent,
+    /// Its login email, once the admin set a password (else none).
+    login_email: Option<String>,
+}
+
 /// `GET /api/agents` (supervisor).
-#[utoipa::path(operation_id = "agents_list", get, path = "/api/agents", tag = "agents", security(("bearer" = [])), responses((status = 200, description = "All agents", body = Vec<Agent>), ReadErrors))]
+#[utoipa::path(operation_id = "agents_list", get, path = "/api/agents", tag = "agents", security(("bearer" = [])), responses((status = 200, description = "All agents, each with `login_email` once it has a password", body = Vec<ListedAgent>), ReadErrors))]
 pub async fn list(
     who: Principal,
     State(state): State<AppState>,
-) -> Result<Json<Vec<Agent>>, ApiError> {
+) -> Result<Json<Vec<ListedAgent>>, ApiError> {
     who.require_supervisor()?;
-    Ok(Json(state.core.agents()))
+    let listed = state
+        .core
+        .agents()
+        .into_iter()
+        .map(|agent| {
+            let login_email = state.core.login_email(&agent.id)?;
+            Ok(ListedAgent { agent, login_email })
+        })
+        .collect::<Result<Vec<_>, crate::core::CoreError>>()?;
+    Ok(Json(listed))
 }
 
 /// `GET /api/agents/{id}` (the agent, supervisor).

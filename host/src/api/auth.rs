@@ -1,12 +1,18 @@
-//! Bearer-token authentication and roles.
+//! Authentication and roles.
 //!
-//! The admin token is configured (or generated) at start; agents and
-//! supervisors get theirs from `PUT /api/agents/{id}`. A missing or unknown
-//! token is 401; a valid token without the right role or ownership is 403.
+//! Two ways in: a bearer token (API clients: the admin token configured or
+//! generated at start, agents' and supervisors' from `PUT /api/agents/{id}`)
+//! or the session cookie a browser got by signing in with a password
+//! (`api/session.rs`). A cookie alone never authorizes a change: every
+//! request but GET/HEAD/OPTIONS must also carry the session's
+//! `X-CSRF-Token`, which another site's page cannot read. A missing or
+//! unknown credential is 401; a valid one without the right role or
+//! ownership is 403.
 
 use axum::extract::FromRequestParts;
-use axum::http::header::AUTHORIZATION;
+use axum::http::header::{AUTHORIZATION, COOKIE};
 use axum::http::request::Parts;
+use axum::http::{Method, StatusCode};
 use sha2::{Digest, Sha256};
 
 use crate::core::Role;
@@ -84,6 +90,64 @@ impl Principal {
 /// A request made with the admin token.
 pub struct Admin;
 
+/// The cookie a signed-in browser carries.
+pub const SESSION_COOKIE: &str = "sb_session";
+
+/// The CSRF token of the session a request came with (set by the
+/// [`Principal`] extractor for cookie-authenticated requests).
+#[derive(Debug, Clone)]
+pub struct SessionCsrf(pub String);
+
+/// The session token in a request's cookies, if any.
+pub fn session_cookie(headers: &axum::http::HeaderMap) -> Option<&str> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == SESSION_COOKIE)
+        .map(|(_, value)| value.trim())
+        .filter(|v| !v.is_empty())
+}
+
+/// Constant-time equality of two short secrets.
+fn same_secret(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
+/// Who a session cookie belongs to; a change also needs the CSRF token.
+fn from_session(parts: &mut Parts, state: &AppState, token: &str) -> Result<Principal, ApiError> {
+    let Some((agent, session)) = state.core.session(token) else {
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "session_ended",
+            "the session has ended; sign in again",
+        ));
+    };
+    if !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS) {
+        let given = parts
+            .headers
+            .get("x-csrf-token")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        if !same_secret(given, &session.csrf) {
+            return Err(ApiError::forbidden(
+                "a change made with a session cookie needs its X-CSRF-Token header",
+            ));
+        }
+    }
+    parts.extensions.insert(SessionCsrf(session.csrf));
+    Ok(match agent.role {
+        Role::Supervisor => Principal::Supervisor(agent.id),
+        Role::Agent => Principal::Agent(agent.id),
+    })
+}
+
 /// The bearer token of a request, if it carries one.
 fn bearer(parts: &Parts) -> Result<&str, ApiError> {
     let header = parts.headers.get(AUTHORIZATION).ok_or_else(|| {
@@ -127,6 +191,11 @@ impl FromRequestParts<AppState> for Principal {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
+        if !parts.headers.contains_key(AUTHORIZATION)
+            && let Some(token) = session_cookie(&parts.headers).map(str::to_string)
+        {
+            return from_session(parts, state, &token);
+        }
         let token = bearer(parts)?;
         if token_matches(token, &state.admin_token_digest) {
             return Ok(Principal::Admin);

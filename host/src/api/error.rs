@@ -98,6 +98,7 @@ impl From<CoreError> for ApiError {
             Failure::Forbidden => (StatusCode::FORBIDDEN, "forbidden"),
             Failure::Conflict => (StatusCode::CONFLICT, "conflict"),
             Failure::Unsupported => (StatusCode::UNPROCESSABLE_ENTITY, "unsupported"),
+            Failure::Unauthenticated => (StatusCode::UNAUTHORIZED, "wrong_login"),
             Failure::InvalidBundle => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_bundle"),
             Failure::LoadFailed => (StatusCode::UNPROCESSABLE_ENTITY, "load_failed"),
             Failure::PluginAnswered(kind) => (plugin_status(kind), "plugin_error"),

@@ -13,7 +13,7 @@ use futures_util::Stream;
 use tokio::sync::broadcast::error::RecvError;
 
 use super::AppState;
-use super::auth::Principal;
+use super::auth::{Principal, session_cookie};
 use super::openapi::ReadErrors;
 
 /// How often an open stream checks that its token is still valid.
@@ -27,13 +27,20 @@ pub async fn stream(
     headers: HeaderMap,
 ) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
     let rx = state.core.subscribe();
-    let token = headers
-        .get(AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.get(7..))
-        .unwrap_or_default()
-        .trim()
-        .to_string();
+    // What the stream was opened with: a bearer token, or a browser's
+    // session cookie; either must stay valid for the stream to go on.
+    let token = match headers.get(AUTHORIZATION) {
+        Some(value) => Credential::Bearer(
+            value
+                .to_str()
+                .ok()
+                .and_then(|v| v.get(7..))
+                .unwrap_or_default()
+                .trim()
+                .to_string(),
+        ),
+        None => Credential::Session(session_cookie(&headers).unwrap_or_default().to_string()),
+    };
     let mut recheck = tokio::time::interval(RECHECK);
     recheck.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let seed = (rx, who, state, token, recheck);
@@ -86,14 +93,29 @@ pub async fn stream(
     Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
 }
 
-/// Whether the token the stream was opened with still names the same agent
-/// (the admin token is fixed for the process's life).
-fn still_valid(state: &AppState, who: &Principal, token: &str) -> bool {
+/// How an event stream was opened.
+enum Credential {
+    /// `Authorization: Bearer …`.
+    Bearer(String),
+    /// The `sb_session` cookie.
+    Session(String),
+}
+
+/// Whether the credential the stream was opened with still names the same
+/// agent (the admin token is fixed for the process's life): a rotated
+/// token, an ended session or a deactivated agent ends the stream.
+fn still_valid(state: &AppState, who: &Principal, credential: &Credential) -> bool {
     match who {
         Principal::Admin => true,
-        Principal::Agent(id) | Principal::Supervisor(id) => state
-            .core
-            .agent_by_token(token)
-            .is_some_and(|agent| &agent.id == id),
+        Principal::Agent(id) | Principal::Supervisor(id) => match credential {
+            Credential::Bearer(token) => state
+                .core
+                .agent_by_token(token)
+                .is_some_and(|agent| &agent.id == id),
+            Credential::Session(token) => state
+                .core
+                .session(token)
+                .is_some_and(|(agent, _)| &agent.id == id),
+        },
     }
 }

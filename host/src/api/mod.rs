@@ -25,6 +25,7 @@ pub mod metrics;
 pub mod openapi;
 mod plugins;
 mod queues;
+mod session;
 mod tasks;
 mod ui;
 mod webhooks;
@@ -104,6 +105,14 @@ pub fn app(state: AppState, max_body_bytes: usize) -> Router {
         .route("/api/stats", get(floor::stats))
         .route("/api/stats/history", get(floor::history))
         .route("/api/me", get(agents::me))
+        .route(
+            "/api/session",
+            post(session::sign_in).delete(session::sign_out),
+        )
+        .route(
+            "/api/agents/{id}/password",
+            axum::routing::put(session::set_password),
+        )
         .route("/api/conversations", get(conversations::list))
         .route("/api/conversations/{id}", get(conversations::show))
         .route(

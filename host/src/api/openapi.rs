@@ -11,8 +11,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 
 use super::{
-    agents, canned, conversations, customers, floor, media, metrics, plugins, queues, tasks, ui,
-    webhooks,
+    agents, canned, conversations, customers, floor, media, metrics, plugins, queues, session,
+    tasks, ui, webhooks,
 };
 
 /// Every error: `{"error": {"code": "...", "message": "..."}}`.
@@ -149,6 +149,9 @@ impl Modify for BearerToken {
         conversations::notes,
         conversations::labels,
         media::attachment,
+        session::sign_in,
+        session::sign_out,
+        session::set_password,
         media::upload,
         media::linked,
         canned::list,

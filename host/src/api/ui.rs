@@ -15,8 +15,9 @@ use super::ApiError;
 use super::openapi::ErrorBody;
 
 /// Only scripts, styles and connections of this origin: the UI loads
-/// nothing from anywhere else.
-const CSP: &str = "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; \
+/// nothing from anywhere else. `blob:` pictures are customers' photos the
+/// page downloaded itself, signed in.
+const CSP: &str = "default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; \
                    frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 
 fn serve(name: &str) -> Result<Response, ApiError> {

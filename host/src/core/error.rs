@@ -2,6 +2,7 @@
 //! whoever answers the request (the API turns a [`Failure`] into an HTTP
 //! status; the core knows nothing of HTTP).
 
+use crate::accounts::AccountError;
 use crate::attachments::BlobError;
 use crate::canned::CannedError;
 use crate::customers::CustomerError;
@@ -57,6 +58,9 @@ pub enum CoreError {
     /// A file was not stored or read.
     #[error(transparent)]
     Attachment(#[from] BlobError),
+    /// A password or session operation did not happen.
+    #[error(transparent)]
+    Account(#[from] AccountError),
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -75,6 +79,8 @@ pub enum Failure {
     Conflict,
     /// Outside what the channel can do.
     Unsupported,
+    /// Wrong login or password.
+    Unauthenticated,
     /// An uploaded bundle does not validate (nothing was written).
     InvalidBundle,
     /// A bundle on disk does not load (the previous version keeps serving).
@@ -143,6 +149,12 @@ impl CoreError {
                 BlobError::TooLarge { .. } => Failure::Unsupported,
                 BlobError::Invalid(_) => Failure::Invalid,
                 BlobError::Io(_) => Failure::Internal,
+            },
+            CoreError::Account(e) => match e {
+                AccountError::Invalid(_) => Failure::Invalid,
+                AccountError::Taken(_) => Failure::Conflict,
+                AccountError::WrongPassword => Failure::Unauthenticated,
+                AccountError::Random(_) | AccountError::Store(_) => Failure::Internal,
             },
             CoreError::Store(_) => Failure::Internal,
         }

@@ -19,6 +19,7 @@
 //! gate (no awaits inside it), so identity resolution and idempotency checks
 //! see a consistent store.
 
+mod accounts;
 mod agents;
 mod bots;
 mod calls;
@@ -37,6 +38,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::broadcast;
 
+use crate::accounts::Accounts;
 use crate::attachments::Files;
 use crate::canned::CannedResponses;
 use crate::clock::now_ms;
@@ -53,6 +55,7 @@ use bots::Bots;
 use crm::Crm;
 use outbox::Outbox;
 
+pub use crate::accounts::Session;
 pub use crm::{Change as CrmChange, CrmEntry, CrmItem};
 pub use error::{CoreError, Failure};
 pub use floor::{ConversationFilter, RenderedCanned};
@@ -97,6 +100,8 @@ pub struct Core {
     canned: CannedResponses,
     /// Files customers sent, once opened.
     media: media::MediaFiles,
+    /// Passwords and sessions.
+    accounts: Accounts,
     gate: Mutex<()>,
 }
 
@@ -134,7 +139,9 @@ impl Core {
             &config.outbox,
             events.clone(),
         );
+        runtime.set_floor(Arc::new(routing.floor_view()));
         let canned = CannedResponses::new(store.clone());
+        let accounts_store = store.clone();
         Ok(Core {
             crm: Crm::new(store.clone(), runtime.clone(), config.crm.clone()),
             bots: Bots::new(store.clone(), config),
@@ -154,6 +161,7 @@ impl Core {
             },
             canned,
             media: media::MediaFiles::new(files),
+            accounts: Accounts::new(accounts_store),
             gate: Mutex::new(()),
         })
     }

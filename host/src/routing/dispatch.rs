@@ -70,6 +70,7 @@ impl Routing {
                 },
             }
         }
+        self.count_available();
         reserved
     }
 

@@ -87,6 +87,10 @@ struct Inner {
     stopped: AtomicBool,
     decisions: AtomicU64,
     fallbacks: AtomicU64,
+    /// Agents available with free capacity per kind (in `Kind::ALL`
+    /// order), as of the last dispatch round: what plugins read without
+    /// taking the state lock.
+    available: [std::sync::atomic::AtomicU32; 4],
 }
 
 /// The routing core. Cheap to clone.
@@ -121,6 +125,7 @@ impl Routing {
                 wake: Notify::new(),
                 stopped: AtomicBool::new(false),
                 decisions: AtomicU64::new(0),
+                available: Default::default(),
                 fallbacks: AtomicU64::new(0),
             }),
         })

@@ -220,6 +220,52 @@ fn sla_state(age: u64, target: u64) -> &'static str {
     }
 }
 
+/// What plugins ask through `agents-available`: who could take a new task
+/// of a kind now, as counted at the end of the last dispatch round (every
+/// status change, completion and new task runs one). Read from atomics:
+/// every web chat read asks, and thousands of waiting visitors must not
+/// queue on the routing lock. Holds the routing core weakly: the runtime
+/// keeps this, and the core keeps the runtime, so a strong reference would
+/// keep both (and the store's lock) alive after the host stops.
+pub struct FloorView(std::sync::Weak<super::Inner>);
+
+impl Routing {
+    /// The view plugins get of who could take work.
+    pub fn floor_view(&self) -> FloorView {
+        FloorView(std::sync::Arc::downgrade(&self.inner))
+    }
+
+    /// Counts the agents available with free capacity, per kind, for
+    /// [`FloorView`].
+    pub(super) fn count_available(&self) {
+        let state = self.lock();
+        for (slot, kind) in self.inner.available.iter().zip(Kind::ALL) {
+            let count = state
+                .agents
+                .values()
+                .filter(|a| {
+                    !a.deactivated
+                        && a.status == AgentStatus::Available
+                        && state.free(a, kind, &self.inner.config) > 0
+                })
+                .count();
+            slot.store(u32::try_from(count).unwrap_or(u32::MAX), Ordering::Relaxed);
+        }
+    }
+}
+
+impl crate::runtime::Floor for FloorView {
+    fn agents_available(&self, kind: Kind) -> u32 {
+        let Some(inner) = self.0.upgrade() else {
+            return 0;
+        };
+        Kind::ALL
+            .iter()
+            .position(|k| *k == kind)
+            .map_or(0, |i| inner.available[i].load(Ordering::Relaxed))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -183,6 +183,12 @@ impl host::Host for HostState {
             .map_err(|e| HostError::Unavailable(e.to_string()))
     }
 
+    fn agents_available(&mut self, kind: types::ChannelKind) -> u32 {
+        self.ctx.floor.get().map_or(0, |floor| {
+            floor.agents_available(crate::kind::Kind::from_wit(kind))
+        })
+    }
+
     fn attachment_data(&mut self, url: String) -> Result<Vec<u8>, HostError> {
         let Some(files) = self.ctx.files.clone() else {
             return Err(self.deny("attachment-data (channels only)"));

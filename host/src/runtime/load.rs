@@ -223,6 +223,7 @@ impl Runtime {
                 PluginKind::Channel => self.inner.files.clone(),
                 _ => None,
             },
+            floor: self.inner.floor.clone(),
             memory_mb: limits.memory_mb,
             timeout: Duration::from_millis(limits.timeout_ms),
             limits,

@@ -55,7 +55,7 @@ pub use limits::Limits;
 pub use load::{bundle_names, check_bundle};
 pub use manifest::{Manifest, ManifestError, PluginKind};
 pub use registry::{PluginInfo, PluginStatus};
-pub use sandbox::{CustomerDirectory, NoCustomers, Usage};
+pub use sandbox::{CustomerDirectory, Floor, NoCustomers, Usage};
 pub use watcher::WatchHandle;
 
 use registry::PluginSlot;
@@ -107,6 +107,7 @@ struct Inner {
     store: Store,
     customers: Arc<dyn CustomerDirectory>,
     files: Option<Arc<Files>>,
+    floor: sandbox::FloorSlot,
     slots: ArcSwap<BTreeMap<String, Arc<PluginSlot>>>,
     /// Serializes loads and unloads; calls never take it.
     load_lock: tokio::sync::Mutex<()>,
@@ -132,6 +133,7 @@ impl Runtime {
                 store: options.store,
                 customers: options.customers,
                 files: options.files,
+                floor: Arc::default(),
                 slots: ArcSwap::from_pointee(BTreeMap::new()),
                 load_lock: tokio::sync::Mutex::new(()),
             }),
@@ -155,5 +157,13 @@ impl Runtime {
 
     fn slot(&self, name: &str) -> Option<Arc<PluginSlot>> {
         self.inner.slots.load().get(name).cloned()
+    }
+}
+
+impl Runtime {
+    /// Tells plugins' `agents-available` who could take work: set once, by
+    /// the core, when routing exists (plugins load before it).
+    pub fn set_floor(&self, floor: Arc<dyn Floor>) {
+        let _ = self.inner.floor.set(floor);
     }
 }

@@ -34,6 +34,17 @@ pub trait CustomerDirectory: Send + Sync {
     fn timeline(&self, customer_id: &str, limit: u32) -> Result<Vec<TimelineEntry>, StoreError>;
 }
 
+/// Who could take work now, for plugins telling customers whether anyone
+/// is there. Implemented by the routing core once it exists (plugins load
+/// before it), so the runtime holds it in a [`FloorSlot`].
+pub trait Floor: Send + Sync {
+    /// Agents available with free capacity for `kind`.
+    fn agents_available(&self, kind: crate::kind::Kind) -> u32;
+}
+
+/// Where the [`Floor`] is put once the core is built.
+pub type FloorSlot = Arc<std::sync::OnceLock<Arc<dyn Floor>>>;
+
 /// A directory with no customers, for hosts (and tests) without a core.
 pub struct NoCustomers;
 
@@ -57,6 +68,8 @@ pub(crate) struct PluginContext {
     pub customers: Arc<dyn CustomerDirectory>,
     /// Files agents send; channels only.
     pub files: Option<Arc<crate::attachments::Files>>,
+    /// Who could take work now (empty until the core is built).
+    pub floor: FloorSlot,
     pub memory_mb: u32,
     pub timeout: Duration,
     /// Everything this plugin may consume.

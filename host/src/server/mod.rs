@@ -123,7 +123,7 @@ impl Server {
         )?;
         let customers = Arc::new(Customers::new(store.clone(), &config.customers)?);
         let conversations = Arc::new(Conversations::new(store.clone()));
-        let admin_token = admin_token(&config)?;
+        let (admin_token, first_run) = admin_token(&config)?;
 
         let plugins_dir = config.plugins_dir();
         let seeded =
@@ -200,6 +200,7 @@ impl Server {
             let _ = rx.await;
         }));
         tracing::info!(%addr, "switchboard listening");
+        print_welcome(addr, first_run, config.http.tls_cert.is_some());
         Ok(Server {
             addr,
             runtime,
@@ -243,18 +244,36 @@ impl Server {
     }
 }
 
+/// Where to open the UI, on stdout; on a first run (a new admin token) also
+/// what to do next, so a new user is not left with a log line.
+fn print_welcome(addr: std::net::SocketAddr, first_run: bool, tls: bool) {
+    let host = if addr.ip().is_unspecified() {
+        std::net::SocketAddr::new(std::net::Ipv4Addr::LOCALHOST.into(), addr.port())
+    } else {
+        addr
+    };
+    let base = format!("{}://{host}", if tls { "https" } else { "http" });
+    println!("Switchboard is up. Open {base}/ in a browser.");
+    if first_run {
+        println!(
+            "\nNext:\n  1. Sign in with the admin token above.\n  2. Admin → Agents: create an agent, then set its email and password.\n  3. Try the web chat: {base}/webhooks/webchat/demo\n  4. Connect a channel (WhatsApp, SMS, voice, email): see \"Channels\" in the README.\n"
+        );
+    }
+}
+
 /// The admin token: from the config (or `SWITCHBOARD_ADMIN_TOKEN`), else the
 /// one stored in the data directory, else a new one — printed once and
-/// stored (mode 0600) for next time.
-fn admin_token(config: &Config) -> Result<String, ServerError> {
+/// stored (mode 0600) for next time. Says whether it was made now (a first
+/// run).
+fn admin_token(config: &Config) -> Result<(String, bool), ServerError> {
     if let Some(token) = config.admin_token.as_ref().filter(|t| !t.trim().is_empty()) {
-        return Ok(token.trim().to_string());
+        return Ok((token.trim().to_string(), false));
     }
     let path = config.data_dir.join(ADMIN_TOKEN_FILE);
     if let Ok(token) = std::fs::read_to_string(&path)
         && !token.trim().is_empty()
     {
-        return Ok(token.trim().to_string());
+        return Ok((token.trim().to_string(), false));
     }
     let mut bytes = [0u8; 24];
     getrandom::fill(&mut bytes).map_err(|e| ServerError::Random(e.to_string()))?;
@@ -264,7 +283,7 @@ fn admin_token(config: &Config) -> Result<String, ServerError> {
         "Generated an admin token (shown once; stored in {}):\n\n    {token}\n",
         path.display()
     );
-    Ok(token)
+    Ok((token, true))
 }
 
 /// Creates the data directory readable by this user alone (0700), and

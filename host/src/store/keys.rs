@@ -106,6 +106,21 @@ pub const CONVERSATIONS: &str = "conv/";
 /// Prefix of canned responses: `canned/<id>` → a canned response (JSON).
 pub const CANNED: &str = "canned/";
 
+/// `cred/<agent id>` → an agent's login email and password hash.
+pub fn credential(agent: &str) -> String {
+    format!("cred/{agent}")
+}
+
+/// `cred-email/<email>` → the agent id whose login it is.
+pub fn credential_email(email: &str) -> String {
+    format!("cred-email/{email}")
+}
+
+/// `session/<sha-256 of the cookie's token>` → a signed-in browser.
+pub fn session(digest: &str) -> String {
+    format!("session/{digest}")
+}
+
 /// `upload/<id>` → a file an agent uploaded to send.
 pub fn upload(id: &str) -> String {
     format!("upload/{id}")

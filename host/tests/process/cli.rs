@@ -201,6 +201,16 @@ fn serve_uses_flags_env_and_defaults_and_shuts_down_on_sigterm() {
         stdout.contains(token.trim()),
         "the generated token is printed: {stdout}"
     );
+    // A first run says where to go and what to do next.
+    assert!(
+        stdout.contains(&format!("Open http://127.0.0.1:{port}/ in a browser")),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!("http://127.0.0.1:{port}/webhooks/webchat/demo")),
+        "{stdout}"
+    );
+    assert!(stdout.contains("create an agent"), "{stdout}");
 }
 
 /// `examples/demo.sh` drives the cross-channel story with curl against a

@@ -97,11 +97,14 @@
 //! message id. The widget reads `GET /messages?after=<seq>&wait=1`: with
 //! nothing new, the plugin asks the host to hold the request (header
 //! `x-switchboard-long-poll`) until a reply of this channel is delivered or
-//! 25 s pass, then answers again. The answer is `{"messages": [...], "next": <last seq>}` and every returned
+//! 25 s pass, then answers again. The answer is `{"messages": [...], "next": <last seq>, "agents_available": <n>}`
+//! (how many agents could take a chat now: the widget shows an away notice at
+//! 0) and every returned
 //! reply (and every reply of the last 30 s the client already had) is
-//! reported to the host as `delivered`, so agents see it arrive. Replies
-//! without text (attachments only), calls and unknown sessions are refused
-//! permanently.
+//! reported to the host as `delivered`, so agents see it arrive. Files an
+//! agent sends are listed in the reply (`files`) and downloaded from `GET
+//! /files` with the session secret. Empty replies, calls and unknown
+//! sessions are refused permanently.
 //!
 //! # CORS
 //!
@@ -414,6 +417,7 @@ fn post_message(request: &HttpRequest, cors: &Cors) -> Result<WebhookOutcome, Pl
         "session_id": session_id,
         "secret": secret,
         "message_id": message_id,
+        "agents_available": switchboard_sdk::agents_available(ChannelKind::Chat),
     });
     Ok(WebhookOutcome::respond(
         HttpResponse::json(200, &body).header("cache-control", "no-store"),
@@ -472,7 +476,9 @@ fn read_replies(request: &HttpRequest) -> Result<WebhookOutcome, PluginError> {
         })
         .collect();
     let messages: Vec<serde_json::Value> = fresh.iter().map(|r| r.view()).collect();
-    let body = json!({ "messages": messages, "next": next });
+    // Whether anyone is there to answer: the widget says so when nobody is.
+    let available = switchboard_sdk::agents_available(ChannelKind::Chat);
+    let body = json!({ "messages": messages, "next": next, "agents_available": available });
     let mut response = HttpResponse::json(200, &body).header("cache-control", "no-store");
     // Nothing new and the client is willing to wait: the host holds the
     // request until a reply of this channel is delivered, then asks again.
@@ -490,7 +496,7 @@ fn read_replies(request: &HttpRequest) -> Result<WebhookOutcome, PluginError> {
 
 /// `GET /files?session_id=…&reply=<message id>&n=<index>`: a file an agent
 /// sent in this session, for the visitor holding its secret (anyone else
-/// is refused like a wrong secret).
+/// is refused like a wrong secret): a redirect to the host's link to it.
 fn download(request: &HttpRequest) -> Result<WebhookOutcome, PluginError> {
     let session_id = request
         .query_param("session_id")
@@ -513,21 +519,14 @@ fn download(request: &HttpRequest) -> Result<WebhookOutcome, PluginError> {
         .find(|r| r.id == reply)
         .and_then(|r| r.files.get(n))
         .ok_or_else(|| PluginError::not_found("no such file in this chat"))?;
-    let data = switchboard_sdk::attachment_data(&file.link)
-        .map_err(|e| PluginError::not_found(format!("the file is no longer available: {e:?}")))?;
-    let name: String = file
-        .name
-        .chars()
-        .filter(|c| !c.is_control() && !matches!(c, '"' | '\\' | ';'))
-        .collect();
+    // The bytes come from the host itself: the visitor, having proved the
+    // session, is sent on to the host's signed, expiring link (the plugin
+    // never holds a whole file in its memory).
     Ok(WebhookOutcome::respond(
-        HttpResponse::with_body(200, &file.content_type, data)
-            .header(
-                "content-disposition",
-                format!("attachment; filename=\"{name}\""),
-            )
-            .header("x-content-type-options", "nosniff")
-            .header("cache-control", "private, no-store"),
+        HttpResponse::empty(303)
+            .header("location", file.link.clone())
+            .header("cache-control", "private, no-store")
+            .header("referrer-policy", "no-referrer"),
         Vec::new(),
     ))
 }

@@ -137,6 +137,13 @@
     .compose textarea { width: 100%; resize: none; }
     .sr-only { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0);
       white-space: nowrap; }
+    .file { display: block; margin-top: 6px; border: 1px solid #d0d7de; border-radius: 8px;
+      background: #f6f8fa; color: inherit; padding: 4px 10px; text-align: left; }
+    /* On a phone the open chat takes the whole screen. */
+    @media (max-width: 480px) {
+      .sb:has(.panel:not([hidden])) { inset: 0; }
+      .panel { width: 100vw; max-width: 100vw; height: 100dvh; max-height: 100dvh; border-radius: 0; }
+    }
   `;
 
   const el = (tag, props, ...children) => {
@@ -188,7 +195,9 @@
       name: "phone",
       autocomplete: "tel",
       maxlength: 32,
-      pattern: "[0-9+().\\s\\-]{6,32}",
+      // Escaped for the `v` flag current browsers compile patterns with
+      // (unescaped parentheses are an error there, logged on every page).
+      pattern: "[0-9+\\(\\)\\.\\s\\-]{6,32}",
     });
     const prechat = el(
       "form",
@@ -223,7 +232,7 @@
       "aria-label": "Messages",
       tabindex: "0",
     });
-    const notice = el("p", { class: "notice", role: "status" });
+    const notice = el("p", { class: "notice", role: "status", "data-testid": "sb-notice" });
     const input = el("textarea", {
       rows: 2,
       maxlength: MAX_TEXT,
@@ -398,6 +407,14 @@
     }
   }
 
+  // Nobody could take the chat now (the host says so with every answer):
+  // the visitor is told, rather than left waiting in silence. An agent who
+  // already answered is with her, so no notice then.
+  const awayNotice = () =>
+    state.away && !state.transcript.some((e) => e.who === "agent")
+      ? "We're away right now. Leave your message and we'll get back to you as soon as we can."
+      : "";
+
   const setNotice = (text) => {
     if (ui.notice.textContent !== text) ui.notice.textContent = text;
   };
@@ -447,13 +464,14 @@
       try {
         const data = await response.json();
         if (data && typeof data.secret === "string") state.secret = data.secret;
+        state.away = data && data.agents_available === 0;
       } catch (_) {
         /* the message went through; the secret comes back with the next one */
       }
       entry.state = "sent";
       save();
       render(entry);
-      setNotice("");
+      setNotice(awayNotice());
       schedulePoll(0);
       return;
     }
@@ -533,8 +551,9 @@
         }
       }
       if (typeof data.next === "number" && data.next > state.after) state.after = data.next;
+      if (typeof data.agents_available === "number") state.away = data.agents_available === 0;
       save();
-      setNotice("");
+      setNotice(awayNotice());
       delay = POLL_MS;
       // A held request that came back (with a reply or after its wait) is
       // followed at once; a quick empty answer means no long-poll: pace it.

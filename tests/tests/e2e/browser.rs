@@ -5,8 +5,9 @@
 //! This side starts the host, seeds what the scenarios need with real signed
 //! webhooks (Sheena's earlier SMS, email and web chat, which merges her
 //! phone and email profiles, all handled by another agent), creates the
-//! agent, the supervisor and two plugin bundles, runs the script, and then
-//! checks what the browser did from the provider's and the store's side.
+//! agent, a colleague to transfer to, the supervisor, canned responses and
+//! two plugin bundles, runs the script, and then checks what the browser
+//! did from the provider's and the store's side.
 //! Screenshots go to `target/browser-artifacts/`.
 //!
 //! Needs `/usr/bin/chromium` and `npm ci --prefix tests/browser`; `.ci/run`
@@ -21,6 +22,7 @@ use serde_json::{Value, json};
 use switchboard_tests::channels::{
     fixture, mailgun_signed, post_twilio, secrets, vouched_webchat_fixture,
 };
+use switchboard_tests::presets::{EMAIL, SMS, VOICE, VOUCHING_WEBCHAT, WHATSAPP};
 use switchboard_tests::{
     ADMIN_TOKEN, MockServer, TestHost, eventually, first_party_manifest, install, wasm,
 };
@@ -36,6 +38,8 @@ const MAILGUN_KEY: &str = secrets::MAILGUN_SIGNING_KEY;
 
 const AGENT: &str = "ana";
 const AGENT_NAME: &str = "Ana Lima";
+/// Who Ana transfers a conversation to.
+const COLLEAGUE: &str = "bob";
 const SUPERVISOR: &str = "sue";
 const SEEDER: &str = "sam";
 const GOOD_PLUGIN: &str = "uploaded-router";
@@ -43,6 +47,14 @@ const BROKEN_PLUGIN: &str = "broken-router";
 
 /// How long the whole browser run may take.
 const SCRIPT_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// Short enough for the offer scenario to watch one lapse, long enough for
+/// the others to accept theirs on a slow machine.
+const RESERVATION_TIMEOUT_MS: u64 = 10_000;
+
+/// Sheena's photo as the (mock) Graph API serves it: an SVG, since the mock
+/// answers text.
+const PHOTO_SVG: &str = r##"<svg xmlns="http://www.w3.org/2000/svg" width="120" height="80"><rect width="120" height="80" fill="#c8a46e"/><path d="M10 70 L60 20 L110 70" stroke="#5a3d1e" stroke-width="6" fill="none"/></svg>"##;
 
 async fn post_ok(
     host: &TestHost,
@@ -202,7 +214,17 @@ async fn web_ui_in_headless_chromium() {
     let artifacts = artifacts.canonicalize().unwrap();
 
     let mock = MockServer::start().await;
-    let host = TestHost::with_all_channels(&mock).await;
+    let host = TestHost::with_channels(
+        &mock,
+        &[WHATSAPP, SMS, VOICE, EMAIL, VOUCHING_WEBCHAT],
+        |config| {
+            config.routing.reservation_timeout_ms = RESERVATION_TIMEOUT_MS;
+            config.floor.labels = vec!["refund".into(), "damaged".into(), "vip".into()];
+            // WhatsApp fetches the files agents send by link.
+            config.http.public_url = Some(PUBLIC.into());
+        },
+    )
+    .await;
     // Installed as a fresh install seeds it: nobody configured it.
     install(
         &host.plugins_dir(),
@@ -224,18 +246,48 @@ async fn web_ui_in_headless_chromium() {
                    "capacity": {"voice": 0, "chat": 2, "messaging": 3, "email": 5}}),
         )
         .await;
+    let colleague_token = host
+        .agent(
+            COLLEAGUE,
+            json!({"name": "Bob Reyes", "skills": {"billing": 3}, "capacity": {"voice": 0}}),
+        )
+        .await;
     let supervisor_token = host
         .agent(
             SUPERVISOR,
             json!({"name": "Sue Park", "role": "supervisor", "capacity": {"voice": 0}}),
         )
         .await;
+    for canned in [
+        json!({"shortcut": "refund", "title": "Refund on its way",
+               "text": "Hi {{customer.first_name}}, this is {{agent.name}}: your refund for order 4821 is on its way."}),
+        json!({"shortcut": "receipt", "title": "Receipt by email",
+               "text": "I have sent the receipt to {{customer.email}}."}),
+    ] {
+        let (status, body) = host
+            .call(
+                "POST",
+                "/api/canned-responses",
+                Some(ADMIN_TOKEN),
+                Some(canned),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+    }
     let bundle_dir = tempfile::tempdir().unwrap();
     let (good, broken) = bundles(bundle_dir.path());
 
-    // The provider's answer to the agent's WhatsApp reply (the only request
-    // the mock gets before the script ends).
+    // The mock answers in order: the agent's WhatsApp reply, then the two
+    // requests that download Sheena's photo (the media id's URL, the file)
+    // in the floor scenario. Anything later gets `{"ok":true}`.
     mock.respond_with(200, &json!({"messages": [{"id": WA_REPLY_ID}]}).to_string());
+    mock.respond_with(
+        200,
+        &json!({"url": format!("{}/media/1003383421387256/download", mock.url()),
+                "mime_type": "image/svg+xml", "id": "1003383421387256"})
+        .to_string(),
+    );
+    mock.respond_with(200, PHOTO_SVG);
 
     let path = |p: &Path| p.display().to_string();
     run_script(
@@ -248,6 +300,9 @@ async fn web_ui_in_headless_chromium() {
             ("AGENT_TOKEN", agent_token.clone()),
             ("SUPERVISOR_ID", SUPERVISOR.into()),
             ("SUPERVISOR_TOKEN", supervisor_token),
+            ("COLLEAGUE_ID", COLLEAGUE.into()),
+            ("COLLEAGUE_TOKEN", colleague_token),
+            ("RESERVATION_TIMEOUT_MS", RESERVATION_TIMEOUT_MS.to_string()),
             ("WA_APP_SECRET", WA_SECRET.into()),
             ("WA_REPLY_ID", WA_REPLY_ID.into()),
             ("TWILIO_AUTH_TOKEN", secrets::TWILIO_AUTH_TOKEN.into()),
@@ -299,13 +354,40 @@ async fn web_ui_in_headless_chromium() {
     let body: Value = serde_json::from_slice(&sent.body).unwrap();
     assert_eq!(body["to"], "16505551234", "{body}");
     assert_eq!(body["text"]["body"], reply_text.as_str(), "{body}");
+    let sent_bodies: Vec<Value> = mock
+        .requests()
+        .iter()
+        .filter(|r| r.uri == sent_path)
+        .map(|r| serde_json::from_slice(&r.body).unwrap())
+        .collect();
     assert_eq!(
-        mock.requests()
+        sent_bodies
             .iter()
-            .filter(|r| r.uri == sent_path)
+            .filter(|b| b["text"]["body"] == reply_text.as_str())
             .count(),
         1,
         "sent once"
+    );
+
+    // The floor scenario's reply went as a document by link, the edited
+    // canned response as its caption.
+    let document = sent_bodies
+        .iter()
+        .find(|b| b["type"] == "document")
+        .unwrap_or_else(|| panic!("no document was sent; the provider got {sent_bodies:#?}"));
+    assert_eq!(
+        document["document"]["filename"], result["floor_file_name"],
+        "{document}"
+    );
+    assert_eq!(
+        document["document"]["caption"], result["floor_reply_text"],
+        "{document}"
+    );
+    assert!(
+        document["document"]["link"]
+            .as_str()
+            .is_some_and(|l| l.starts_with(&format!("{PUBLIC}/files/"))),
+        "{document}"
     );
 
     // The store agrees with what the browser showed.
@@ -342,11 +424,57 @@ async fn web_ui_in_headless_chromium() {
     );
     assert_eq!(messages[1]["status"], "delivered", "{conversation}");
 
+    // Ana transferred the floor scenario's task to Bob with a note; he
+    // completed it. Her label and notes stay with the conversation.
+    let floor_task_id = result["floor_task_id"].as_str().expect("floor_task_id");
+    let (status, floor_task) = host
+        .call(
+            "GET",
+            &format!("/api/tasks/{floor_task_id}"),
+            Some(ADMIN_TOKEN),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{floor_task}");
+    assert_eq!(floor_task["state"], "completed", "{floor_task}");
+    assert_eq!(floor_task["agent_id"], COLLEAGUE, "{floor_task}");
+    assert_eq!(floor_task["disposition"], "refunded", "{floor_task}");
+    let hop = floor_task["history"]
+        .as_array()
+        .and_then(|h| h.iter().find(|e| e["action"] == "transferred"))
+        .unwrap_or_else(|| panic!("no transfer in the history: {floor_task}"));
+    assert_eq!(hop["by"], AGENT, "{hop}");
+    assert_eq!(hop["from_agent"], AGENT, "{hop}");
+    assert_eq!(hop["to_agent"], COLLEAGUE, "{hop}");
+    assert_eq!(hop["note"], result["floor_transfer_note"], "{hop}");
+    let floor_conversation = host
+        .conversation(result["floor_conversation_id"].as_str().unwrap())
+        .await;
+    assert_eq!(
+        floor_conversation["labels"],
+        json!(["refund"]),
+        "{floor_conversation}"
+    );
+    let notes = floor_conversation["notes"].as_array().unwrap();
+    assert!(
+        notes
+            .iter()
+            .any(|n| n["text"] == result["floor_note"] && n["author"] == AGENT),
+        "{floor_conversation}"
+    );
+    assert!(
+        notes.iter().any(
+            |n| n["text"] == result["floor_transfer_note"] && n["transfer_of"] == floor_task_id
+        ),
+        "{floor_conversation}"
+    );
+
     let stats = host.admin_json("/api/stats").await;
     let voice = &stats["channels"]["voice"];
     assert_eq!(voice["waiting"], 0, "{stats}");
     assert_eq!(voice["abandoned"], 1, "{stats}");
-    assert_eq!(stats["channels"]["messaging"]["handled"], 2, "{stats}");
+    // Her SMS, the agent scenario's WhatsApp and the floor scenario's.
+    assert_eq!(stats["channels"]["messaging"]["handled"], 3, "{stats}");
 
     assert_eq!(host.plugin(GOOD_PLUGIN).await["status"], "active");
     let broken = host.plugin(BROKEN_PLUGIN).await;
@@ -373,6 +501,12 @@ async fn web_ui_in_headless_chromium() {
         "signin-wrong-token",
         "agent-no-admin",
         "signin",
+        "floor-canned",
+        "floor-conversation",
+        "floor-transfer-refused",
+        "floor-transferred",
+        "offer-notified",
+        "offer-missed",
     ] {
         let shot = artifacts.join(format!("{screen}.png"));
         assert!(

@@ -539,9 +539,13 @@ async fn a_post_wakes_only_its_own_session() {
         reads.push(tokio::spawn(request));
     }
     let total = (SESSIONS * PER_SESSION) as u64;
-    wait_until(Duration::from_secs(60), "3,000 reads waiting", async || {
-        waiting(&host).await == total
-    })
+    // Each read is a plugin call before it waits: on two cores busy with
+    // the rest of the suite, 3,000 of them can take over a minute.
+    wait_until(
+        Duration::from_secs(180),
+        "3,000 reads waiting",
+        async || waiting(&host).await == total,
+    )
     .await;
     // One more on a full session is refused.
     let extra = host

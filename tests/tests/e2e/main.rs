@@ -22,6 +22,7 @@ mod hardening;
 mod hot_reload;
 mod routing;
 mod sandbox;
+mod sessions;
 mod story;
 mod trust;
 mod ui_api;

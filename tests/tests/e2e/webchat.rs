@@ -508,3 +508,37 @@ async fn a_waiting_read_is_answered_by_the_next_reply() {
     );
     assert_eq!(texts(body["messages"].as_array().unwrap()), ["Here now"]);
 }
+
+#[tokio::test]
+async fn the_widget_is_told_whether_anyone_is_there_to_answer() {
+    let host = TestHost::with_webchat(SHOP).await;
+    let secret = post_fixture(&host).await;
+    // The count is refreshed at most once a second: wait for it to change.
+    let available = |want: u64| {
+        let (host, secret) = (&host, secret.clone());
+        async move {
+            switchboard_tests::poll(std::time::Duration::from_secs(10), async || {
+                let (status, body) = read(host, SESSION, 0, Some(&secret)).await;
+                (status == 200 && body["agents_available"] == want)
+                    .then_some(())
+                    .ok_or(format!("wanted {want} agents available: {status} {body}"))
+            })
+            .await
+        }
+    };
+    available(0).await;
+
+    // An agent with chat capacity becomes available: she is offered
+    // Sheena's chat and still has room for one more.
+    let token = host
+        .agent(
+            "ann",
+            json!({"name": "Ann", "capacity": {"chat": 2, "voice": 0}}),
+        )
+        .await;
+    host.set_status("ann", &token, "available").await;
+    available(1).await;
+    host.set_status("ann", &token, "away").await;
+    available(0).await;
+    host.stop().await;
+}

@@ -1,0 +1,77 @@
+// The customer panel of the agent desktop: who they are (verified
+// identities, unverified claims, attributes) and their other
+// conversations with how each ended.
+
+import { h, icon, uid, timeEl, channelBadge } from "./util.js";
+
+/**
+ * The panel for customer `c` (null while loading, `{failed}` if it could
+ * not be loaded). `past` is the conversation view's `past_conversations`
+ * (null until the conversation is loaded).
+ */
+export function profileView(c, { name, meId, past }) {
+  const titleId = uid("profile");
+  let body;
+  if (!c) body = [h("p", { role: "status" }, "Loading profile…")];
+  else if (c.failed) body = [h("p", { class: "error" }, "The profile could not be loaded.")];
+  else {
+    const attrs = Object.entries(c.attributes || {});
+    body = [
+      h("h3", null, "Identities"),
+      h(
+        "ul",
+        { class: "identities" },
+        (c.identities || []).map((i) => h("li", null, h("span", { class: "kind" }, i.kind), " ", h("span", { class: "value" }, i.value))),
+      ),
+      // What the customer typed without proof: never who they are.
+      (c.claims || []).length
+        ? h(
+            "div",
+            { class: "claims", role: "note", "data-testid": "claims" },
+            h("h3", null, icon("alert"), " Unverified"),
+            h(
+              "ul",
+              { class: "identities" },
+              c.claims.map((i) =>
+                h("li", null, "Claims to be ", h("span", { class: "kind" }, i.kind), " ", h("span", { class: "value" }, i.value), ", unverified"),
+              ),
+            ),
+          )
+        : null,
+      h("h3", null, "Attributes"),
+      attrs.length
+        ? h("dl", { class: "attributes" }, attrs.map(([k, v]) => [h("dt", null, k), h("dd", null, String(v))]))
+        : h("p", { class: "muted" }, "None"),
+      c.created_at ? h("p", { class: "muted" }, "Customer since ", timeEl(c.created_at)) : null,
+      c.last_agent ? h("p", { class: "muted" }, `Last served by ${c.last_agent === meId ? "you" : c.last_agent}`) : null,
+    ];
+  }
+  return h(
+    "div",
+    { class: "profile", "data-testid": "profile-panel", "aria-labelledby": titleId },
+    h("h2", { id: titleId }, icon("user"), " ", name),
+    body,
+    past ? pastConversations(past) : null,
+  );
+}
+
+function pastConversations(past) {
+  return [
+    h("h3", null, "Past conversations"),
+    past.length
+      ? h(
+          "ul",
+          { class: "past-conversations" },
+          past.map((c) =>
+            h(
+              "li",
+              { class: "past", "data-testid": "past-conversation", "data-conversation-id": c.id, "data-status": c.status },
+              h("div", { class: "past-head" }, channelBadge(c.channel), " ", timeEl(c.created_at), h("span", { class: `state past-${c.status}` }, c.status)),
+              c.disposition ? h("div", { class: "small" }, "Disposition: ", h("span", { "data-testid": "past-disposition" }, c.disposition)) : null,
+              (c.labels || []).length ? h("ul", { class: "chips" }, c.labels.map((l) => h("li", { class: "chip label-chip" }, l))) : null,
+            ),
+          ),
+        )
+      : h("p", { class: "muted" }, "None"),
+  ];
+}

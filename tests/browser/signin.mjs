@@ -1,0 +1,146 @@
+// Signing in with a password and the web chat widget, in the browser (run
+// by run.mjs, which passes its helpers as `k`): an agent signs in with the
+// email and password the admin set, a second tab is signed in already and
+// can change things (the CSRF token), signing out ends both; the widget
+// logs no console error on the page embedding it and tells the visitor
+// nobody is available; a supervisor then sees the alert for that waiting
+// chat, watches it, staffs it and sees the alert go.
+
+const PASSWORD = "correct horse battery staple";
+
+/** `PUT` with the admin token, as the admin console would. */
+async function adminPut(k, path, body) {
+  const response = await fetch(k.env.baseUrl + path, {
+    method: "PUT",
+    headers: { authorization: `Bearer ${k.env.adminToken}`, "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  k.assert(response.ok, `PUT ${path} answered ${response.status}`);
+}
+
+export async function passwordSession(page, k) {
+  const s = "password";
+  const id = k.env.colleagueId;
+  const email = `${id}@shop.example`;
+  await adminPut(k, `/api/agents/${id}/password`, { email, password: PASSWORD });
+  k.log(s, `the admin set ${id}'s password`);
+
+  await page.goto(k.env.baseUrl + "/");
+  await page.getByTestId("signin-password-form").waitFor();
+  await page.getByTestId("signin-login").fill(email);
+  await page.getByTestId("signin-password").fill("not the password");
+  await page.getByTestId("signin-password-submit").click();
+  await page.getByTestId("signin-error").waitFor();
+  await k.expectCount(page.getByTestId("whoami"), 0, "a signed-in shell after a wrong password", 0);
+  k.log(s, "a wrong password is refused");
+
+  await page.getByTestId("signin-password").fill(PASSWORD);
+  await page.getByTestId("signin-password-submit").click();
+  await page.getByTestId("whoami").waitFor();
+  await k.expectAttr(page.getByTestId("connection"), "data-state", "open", "the live connection (cookie)");
+  const cookies = await page.context().cookies();
+  const session = cookies.find((c) => c.name === "sb_session");
+  k.assert(session && session.httpOnly && session.sameSite === "Strict", `an HttpOnly, SameSite=Strict cookie: ${JSON.stringify(session)}`);
+  k.assert(
+    !(await page.evaluate(() => document.cookie)).includes("sb_session"),
+    "the page's scripts cannot read the session cookie",
+  );
+  k.log(s, "signed in with email and password");
+
+  // A second tab of the same browser: signed in already, and it may act.
+  const tab = await page.context().newPage();
+  await tab.goto(k.env.baseUrl + "/#desktop");
+  await tab.getByTestId("whoami").waitFor();
+  await tab.getByTestId("status-select").selectOption("away");
+  await k.until(`${id} to be away (set from the second tab)`, async () => {
+    const agent = await k.api(k.env.adminToken, `/api/agents/${id}`);
+    return [agent.status === "away", agent.status];
+  });
+  k.log(s, "a second tab is signed in and its changes go through");
+  await k.shot(tab, "password-second-tab");
+
+  // Signing out in one tab ends the session for both.
+  await tab.getByTestId("signout").click();
+  await tab.getByTestId("signin-form").waitFor();
+  await page.reload();
+  await page.getByTestId("signin-password-form").waitFor();
+  await k.expectCount(page.getByTestId("whoami"), 0, "the first tab signed in after signing out", 0);
+  await tab.close();
+  k.log(s, "signed out in every tab");
+}
+
+export async function widgetAway(page, k) {
+  const s = "widget";
+  const problems = [];
+  page.on("console", (m) => {
+    // The demo page has no favicon; the browser's own request for one is
+    // not the widget's doing.
+    if ((m.location().url || "").endsWith("/favicon.ico")) return;
+    if (m.type() === "error" || m.type() === "warning") problems.push(`${m.text()} (${m.location().url})`);
+  });
+  page.on("pageerror", (e) => problems.push(e.message));
+  await page.goto(k.env.baseUrl + "/webhooks/webchat/demo");
+  await page.locator(".launcher").click();
+  // The pre-chat form, phone included: its pattern must be one the browser
+  // accepts (Chromium compiles it with the `v` flag).
+  await page.locator('input[name="phone"]').fill("+1 (650) 555-0199");
+  await page.locator('input[name="name"]').fill("Walk-in visitor");
+  await page.locator(".prechat button.primary").click();
+  await page.locator(".compose textarea").fill("Is anyone there?");
+  await page.locator(".compose textarea").press("Enter");
+  // Nobody could take a chat now (every agent is away or offline by this
+  // scenario): the visitor is told rather than left waiting.
+  await k.until("the away notice", async () => {
+    const text = (await page.getByTestId("sb-notice").textContent()) || "";
+    return [text.includes("We're away right now"), text];
+  });
+  await k.shot(page, "widget-away");
+  k.assert(problems.length === 0, `the widget's page logged nothing: ${JSON.stringify(problems)}`);
+  k.log(s, "no console error, and the away notice shows");
+}
+
+/**
+ * The supervisor acting on the floor (after the widget scenario left a chat
+ * waiting with nobody available): the alert says so, the supervisor sets
+ * the colleague available, assigns him the chat, and watches it.
+ */
+export async function supervise(page, k) {
+  const s = "supervise";
+  await k.signIn(page, s, k.env.supervisorToken);
+  await page.getByTestId("nav-dashboard").click();
+  const alert = page.locator(k.tid("alert", { "data-kind": "chat" }));
+  await alert.waitFor();
+  k.log(s, `alert: ${(await alert.textContent()).trim()}`);
+  await k.shot(page, "supervise-alert");
+
+  // Watch the waiting chat: the visitor's words appear.
+  const row = page.getByTestId("queue-row").filter({ hasText: "webchat" }).first();
+  await row.getByTestId("watch-open").click();
+  await k.until("the watched conversation to show the visitor's message", async () => {
+    const text = (await page.getByTestId("watch-log").textContent()) || "";
+    return [text.includes("Is anyone there?"), text];
+  });
+
+  // Set the colleague available from his row; the alert goes.
+  const colleague = page.locator(`tr[data-agent-id="${k.env.colleagueId}"]`);
+  await colleague.getByTestId("agent-status-set").selectOption("available");
+  await k.until(`${k.env.colleagueId} available`, async () => {
+    const agent = await k.api(k.env.adminToken, `/api/agents/${k.env.colleagueId}`);
+    return [agent.status === "available", agent.status];
+  });
+  k.log(s, "the supervisor set the colleague available");
+  // Either the router already offered him the chat, or the supervisor
+  // assigns it: both end with the chat his.
+  const taken = async () => {
+    const tasks = await k.api(k.env.adminToken, `/api/agents/${k.env.colleagueId}/tasks`);
+    return tasks.some((t) => t.channel === "webchat");
+  };
+  if (!(await taken())) {
+    const assign = page.getByTestId("queue-row").filter({ hasText: "webchat" }).first().getByTestId("assign-agent");
+    if ((await assign.count()) > 0) await assign.selectOption(k.env.colleagueId);
+  }
+  await k.until("the chat to be the colleague's", async () => [await taken(), "not yet"]);
+  await k.expectCount(page.locator(k.tid("alert", { "data-kind": "chat" })), 0, "the chat alert after staffing", k.LIVE_MS);
+  await k.shot(page, "supervise-done");
+  k.log(s, "staffed: the alert is gone and the chat is taken");
+}
