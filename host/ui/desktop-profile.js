@@ -21,7 +21,7 @@ export function profileView(c, { name, meId, past }) {
       h(
         "ul",
         { class: "identities" },
-        (c.identities || []).map((i) => h("li", null, h("span", { class: "kind" }, i.kind), " ", h("span", { class: "value" }, i.value))),
+        (c.identities || []).map((i) => h("li", null, h("span", { class: "kind" }, kindLabel(i)), " ", h("span", { class: "value" }, valueLabel(i)))),
       ),
       // What the customer typed without proof: never who they are.
       (c.claims || []).length
@@ -40,7 +40,7 @@ export function profileView(c, { name, meId, past }) {
         : null,
       h("h3", null, "Attributes"),
       attrs.length
-        ? h("dl", { class: "attributes" }, attrs.map(([k, v]) => [h("dt", null, k), h("dd", null, String(v))]))
+        ? h("dl", { class: "attributes" }, attrs.map(([k, v]) => [h("dt", null, attributeLabel(k)), h("dd", null, attributeValue(v))]))
         : h("p", { class: "muted" }, "None"),
       c.created_at ? h("p", { class: "muted" }, "Customer since ", timeEl(c.created_at)) : null,
       c.last_agent ? h("p", { class: "muted" }, `Last served by ${c.last_agent === meId ? "you" : c.last_agent}`) : null,
@@ -74,4 +74,30 @@ function pastConversations(past) {
         )
       : h("p", { class: "muted" }, "None"),
   ];
+}
+
+// People read "Email" and a date, not `email` and 1796171048526; a
+// channel handle is the host's own key for an anonymous visitor.
+const KIND_LABELS = { email: "Email", phone: "Phone", handle: "Visitor" };
+
+function kindLabel(identity) {
+  return KIND_LABELS[identity.kind] || identity.kind;
+}
+
+function valueLabel(identity) {
+  if (identity.kind !== "handle") return identity.value;
+  const channel = String(identity.value).split(":")[0];
+  return `on ${channel === "webchat" ? "web chat" : channel} (no email or phone given)`;
+}
+
+function attributeLabel(key) {
+  const words = String(key).replace(/_at$/, "").replace(/[_-]+/g, " ").trim();
+  return words.charAt(0).toUpperCase() + words.slice(1);
+}
+
+/** Unix-ms and ISO-8601 values as local dates; anything else as given. */
+function attributeValue(value) {
+  const text = String(value);
+  const ms = /^\d{12,13}$/.test(text) ? Number(text) : /^\d{4}-\d{2}-\d{2}(T|$)/.test(text) ? Date.parse(text) : NaN;
+  return Number.isNaN(ms) ? text : new Date(ms).toLocaleString();
 }

@@ -4,6 +4,7 @@
 // transfer and wrap-up. The parts live in desktop-*.js, canned.js and
 // notify.js; this module keeps the state and the live updates.
 
+import { searchCard } from "./desktop-search.js";
 import { h, reconcile, channelBadge, serverNow, errorText, field, uid, cap } from "./util.js";
 import { get, post, seg } from "./api.js";
 import { offerAlerts } from "./notify.js";
@@ -71,6 +72,7 @@ export function mount(root, ctx) {
         h("h2", { id: workTitle }, "My work"),
         workList,
         workEmpty,
+        searchCard(),
       ),
       convPane,
       profilePane,

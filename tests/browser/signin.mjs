@@ -144,3 +144,23 @@ export async function supervise(page, k) {
   await k.shot(page, "supervise-done");
   k.log(s, "staffed: the alert is gone and the chat is taken");
 }
+
+/** Past work and search: a supervisor finds Sheena and reads a past conversation. */
+export async function searchPast(page, k) {
+  const s = "search";
+  await k.signIn(page, s, k.env.supervisorToken);
+  await page.getByTestId("nav-desktop").click();
+  await page.getByTestId("customer-search").fill("Nelson");
+  const customer = page.getByTestId("search-customer").filter({ hasText: "Sheena" }).first();
+  await customer.waitFor();
+  await customer.click();
+  const conversation = page.getByTestId("search-conversation").first();
+  await conversation.waitFor();
+  await conversation.locator("button").click();
+  await k.until("a past conversation's transcript", async () => {
+    const text = (await page.getByTestId("search-transcript").textContent()) || "";
+    return [text.includes("customer:"), text.slice(0, 200)];
+  });
+  await k.shot(page, "search");
+  k.log(s, "found Sheena and read a past conversation");
+}

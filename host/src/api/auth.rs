@@ -46,6 +46,15 @@ impl Principal {
         }
     }
 
+    /// The agent id when the caller is a plain agent (whose view is limited
+    /// to its own work); none for supervisors and the admin.
+    pub fn agent_only(&self) -> Option<&str> {
+        match self {
+            Principal::Agent(id) => Some(id),
+            _ => None,
+        }
+    }
+
     /// Who is acting, as task histories and notes name them: the agent or
     /// supervisor id, or `admin`.
     pub fn actor(&self) -> &str {

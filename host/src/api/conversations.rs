@@ -44,9 +44,11 @@ pub async fn show(
     Path(id): Path<String>,
 ) -> Result<Json<ConversationView>, ApiError> {
     let (conversation, messages) = state.core.conversation(&id)?;
-    // Someone else's conversation looks like one that does not exist.
+    // Someone else's conversation looks like one that does not exist; an
+    // agent reads those she holds and those she worked on before.
     if let Principal::Agent(agent) = &who
         && !state.core.agent_has_conversation(agent, &id)
+        && !state.core.agent_worked_on(agent, &id)
     {
         return Err(ApiError::not_found(format!("no conversation {id}")));
     }

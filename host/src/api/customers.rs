@@ -55,29 +55,38 @@ impl From<Customer> for CustomerView {
 #[into_params(parameter_in = Query)]
 pub struct Lookup {
     /// `KIND:VALUE`: `email:a@b.c`, `phone:+16505551234`, `handle:webchat:abc`.
-    #[param(required = true, pattern = "^(email|phone|handle):.+$")]
+    #[param(pattern = "^(email|phone|handle):.+$")]
     identity: Option<String>,
+    /// Or a search box's text (2 characters or more): part of a name, an
+    /// email or a phone number.
+    q: Option<String>,
 }
 
-/// `GET /api/customers?identity=email:a@b.c` (supervisor; an agent sees only
-/// customers of its own tasks — others are left out of the answer).
-#[utoipa::path(operation_id = "customers_lookup", get, path = "/api/customers", tag = "customers", security(("bearer" = [])), params(Lookup), responses((status = 200, description = "The customers holding that identity (an agent sees only its own)", body = Vec<CustomerView>), (status = 400, description = "No or a malformed `identity`", body = ErrorBody), ReadErrors))]
+/// `GET /api/customers?identity=email:a@b.c` or `?q=sheena` (supervisor;
+/// an agent sees only customers of its own tasks — others are left out of
+/// the answer; a search finds those of tasks it ever held).
+#[utoipa::path(operation_id = "customers_lookup", get, path = "/api/customers", tag = "customers", security(("bearer" = [])), params(Lookup), responses((status = 200, description = "The customers holding that identity, or matching the search (an agent sees only its own)", body = Vec<CustomerView>), (status = 400, description = "Neither or both of `identity` and `q`, a malformed identity, or a search under 2 characters", body = ErrorBody), ReadErrors))]
 pub async fn lookup(
     who: Principal,
     State(state): State<AppState>,
     Query(q): Query<Lookup>,
 ) -> Result<Json<Vec<CustomerView>>, ApiError> {
-    let raw = q
-        .identity
-        .ok_or_else(|| ApiError::bad_request("missing `identity=KIND:VALUE`"))?;
-    let found = state.core.find_customers(&raw)?;
-    Ok(Json(
-        found
+    let found = match (q.identity, q.q) {
+        (Some(raw), None) => state
+            .core
+            .find_customers(&raw)?
             .into_iter()
             .filter(|c| can_see(&who, &state, &c.id))
-            .map(CustomerView::from)
             .collect(),
-    ))
+        // The search already keeps an agent to customers it served.
+        (None, Some(text)) => state.core.search_customers(&text, who.agent_only())?,
+        _ => {
+            return Err(ApiError::bad_request(
+                "give one of `identity=KIND:VALUE` and `q=<text>`",
+            ));
+        }
+    };
+    Ok(Json(found.into_iter().map(CustomerView::from).collect()))
 }
 
 fn can_see(who: &Principal, state: &AppState, customer: &str) -> bool {

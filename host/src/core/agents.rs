@@ -88,6 +88,14 @@ impl Core {
         self.routing.agent_has_conversation(agent, conversation)
     }
 
+    /// Whether the agent held (or passed on) a task of this conversation:
+    /// her past work, which she may read.
+    pub fn agent_worked_on(&self, agent: &str, conversation: &str) -> bool {
+        self.routing
+            .conversations_of_agent(agent)
+            .contains(conversation)
+    }
+
     /// Whether the agent holds a task of this customer (whose profile and
     /// timeline the agent may see).
     pub fn agent_has_customer(&self, agent: &str, customer: &str) -> bool {

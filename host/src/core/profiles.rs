@@ -29,6 +29,27 @@ impl Core {
         Ok(self.customers.by_identity(&identity)?.into_iter().collect())
     }
 
+    /// Customers matching a search box's `query` (name, email, phone): for
+    /// an agent (`Some`), only those of tasks it held or passed on.
+    pub fn search_customers(
+        &self,
+        query: &str,
+        agent: Option<&str>,
+    ) -> Result<Vec<Customer>, CoreError> {
+        if query.trim().chars().count() < 2 {
+            return Err(CoreError::Invalid(
+                "search for at least 2 characters".into(),
+            ));
+        }
+        let mut found = self.customers.search(query, 200)?;
+        if let Some(agent) = agent {
+            let mine = self.routing.customers_of_agent(agent);
+            found.retain(|c| mine.contains(&c.id));
+        }
+        found.truncate(20);
+        Ok(found)
+    }
+
     /// The audit log, oldest first.
     pub fn audit_log(&self) -> Result<Vec<AuditEntry>, CoreError> {
         Ok(self.customers.audit_log()?)

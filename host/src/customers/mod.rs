@@ -218,7 +218,40 @@ impl Customers {
         }
     }
 
-    /// The audit log, oldest first.
+    /// Customers whose name or any identity (claims too) contains `query`
+    /// (case-insensitive; a phone by its digits), most recently active
+    /// first. A scan of every profile: fine for a search box, not a hot path.
+    pub fn search(&self, query: &str, limit: usize) -> Result<Vec<Customer>, CustomerError> {
+        let query = query.trim().to_lowercase();
+        let digits: String = query.chars().filter(char::is_ascii_digit).collect();
+        let matches = |c: &Customer| {
+            c.display_name
+                .as_deref()
+                .is_some_and(|n| n.to_lowercase().contains(&query))
+                || c.identities.iter().chain(&c.claims).any(|i| {
+                    // Handles are the host's own keys, not something a
+                    // person would type.
+                    if i.kind == IdentityKind::Handle {
+                        return false;
+                    }
+                    let value = i.value.to_lowercase();
+                    value.contains(&query)
+                        // A phone typed with spaces or dashes still matches.
+                        || (digits.len() >= 4 && value.contains(&digits))
+                })
+        };
+        let mut found: Vec<Customer> = self
+            .store
+            .scan_json::<Customer>(keys::CUSTOMERS)?
+            .into_iter()
+            .filter(|c| c.merged_into.is_none() && matches(c))
+            .collect();
+        found.sort_by_key(|c| std::cmp::Reverse(c.updated_at));
+        found.truncate(limit);
+        Ok(found)
+    }
+
+    /// The merge audit log, oldest first.
     pub fn audit_log(&self) -> Result<Vec<AuditEntry>, CustomerError> {
         Ok(self.store.scan_json(keys::AUDIT)?)
     }

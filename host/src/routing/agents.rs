@@ -323,6 +323,22 @@ impl Routing {
             .collect()
     }
 
+    /// The customers of every task the agent held or passed on: whose
+    /// profiles a search by the agent may show.
+    pub fn customers_of_agent(&self, agent: &str) -> std::collections::HashSet<String> {
+        self.lock()
+            .tasks
+            .values()
+            .filter(|t| {
+                t.agent_id.as_deref() == Some(agent)
+                    || t.history
+                        .iter()
+                        .any(|e| e.from_agent.as_deref() == Some(agent))
+            })
+            .map(|t| t.customer_id.clone())
+            .collect()
+    }
+
     /// Whether the agent holds a task on this conversation.
     pub fn agent_has_conversation(&self, agent: &str, conversation: &str) -> bool {
         self.lock()

@@ -10,9 +10,12 @@ use super::queue::QueueKeys;
 
 // ---- customers (owner: `customers`) -----------------------------------------
 
+/// The prefix of every customer profile.
+pub const CUSTOMERS: &str = "cust/";
+
 /// `cust/<id>` → a customer profile (JSON).
 pub fn customer(id: &str) -> String {
-    format!("cust/{id}")
+    format!("{CUSTOMERS}{id}")
 }
 
 /// `ident/<kind:value>` → the id of the customer owning an identity.

@@ -211,3 +211,80 @@ async fn redelivered_message_is_stored_once() {
     );
     host.stop().await;
 }
+
+#[tokio::test]
+async fn a_search_finds_customers_by_name_email_or_phone_and_agents_only_their_own() {
+    let host = TestHost::start(|_| {}).await;
+    host.install_channel("chat", "chat", None, "").await;
+    host.inbound(
+        "chat",
+        json!({"id": "s1", "thread": "t-sheena", "name": "Sheena Nelson",
+               "from": {"email": "sheena.nelson@example.com", "phone": "+16505551234"},
+               "text": "Where is my order?"}),
+    )
+    .await;
+    // Ann serves Sheena and completes; Bo writes later and nobody serves him.
+    let (ann, task) = switchboard_tests::channels::take_task(&host, "ann", json!({})).await;
+    host.complete_task(&ann, task["id"].as_str().unwrap(), None)
+        .await;
+    host.set_status("ann", &ann, "offline").await;
+    host.inbound(
+        "chat",
+        json!({"id": "b1", "thread": "t-bo", "name": "Bo Diaz",
+               "from": {"email": "bo@example.com"}, "text": "hello"}),
+    )
+    .await;
+
+    let search = |token: &str, q: &str| {
+        let (host, token, q) = (&host, token.to_string(), q.to_string());
+        async move {
+            host.call(
+                "GET",
+                &format!(
+                    "/api/customers?q={}",
+                    switchboard_tests::channels::urlencode(&q)
+                ),
+                Some(&token),
+                None,
+            )
+            .await
+        }
+    };
+    let names = |found: &Value| -> Vec<String> {
+        found
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["display_name"].as_str().unwrap_or_default().to_string())
+            .collect()
+    };
+    // A supervisor finds anyone: by part of the name, the email, the phone
+    // typed as people type it.
+    let (status, found) = search(ADMIN_TOKEN, "nelson").await;
+    assert_eq!(status, 200, "{found}");
+    assert_eq!(names(&found), ["Sheena Nelson"]);
+    let (_, found) = search(ADMIN_TOKEN, "(650) 555-1234").await;
+    assert_eq!(names(&found), ["Sheena Nelson"], "{found}");
+    let (_, found) = search(ADMIN_TOKEN, "example.com").await;
+    assert_eq!(
+        names(&found),
+        ["Bo Diaz", "Sheena Nelson"],
+        "most recent first"
+    );
+    // An agent finds only the customers she served.
+    let (status, found) = search(&ann, "example.com").await;
+    assert_eq!(status, 200, "{found}");
+    assert_eq!(names(&found), ["Sheena Nelson"]);
+    // Too short, or both ways at once, is a bad request.
+    assert_eq!(search(ADMIN_TOKEN, "s").await.0, 400);
+    let (status, _) = host
+        .call(
+            "GET",
+            "/api/customers?q=sheena&identity=email:bo@example.com",
+            Some(ADMIN_TOKEN),
+            None,
+        )
+        .await;
+    assert_eq!(status, 400);
+    host.stop().await;
+}
