@@ -44,6 +44,7 @@ pub async fn attachment(
 /// The upload's name.
 #[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct UploadQuery {
     /// The file's name as the customer should see it.
     filename: Option<String>,
@@ -87,6 +88,7 @@ pub async fn upload(
 
 /// A signed link's query.
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct LinkQuery {
     /// Until when the link works (unix ms).
     expires: u64,

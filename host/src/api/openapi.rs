@@ -313,8 +313,19 @@ mod tests {
         assert_eq!(doc["openapi"], "3.1.0");
         assert_eq!(doc["info"]["version"], env!("CARGO_PKG_VERSION"));
         let mut ids = HashSet::new();
-        for item in doc["paths"].as_object().unwrap().values() {
+        for (path, item) in doc["paths"].as_object().unwrap() {
             for (method, operation) in item.as_object().unwrap() {
+                // A path parameter must be in the path (a query struct left
+                // at utoipa's default location lands here otherwise).
+                for param in operation["parameters"].as_array().into_iter().flatten() {
+                    if param["in"] == "path" {
+                        let name = param["name"].as_str().unwrap_or_default();
+                        assert!(
+                            path.contains(&format!("{{{name}}}")),
+                            "{method} {path}: path parameter `{name}` is not in the path"
+                        );
+                    }
+                }
                 let id = operation["operationId"].as_str().unwrap_or_default();
                 assert!(!id.is_empty(), "{method}: no operationId");
                 assert!(ids.insert(id.to_string()), "operationId {id} twice");
