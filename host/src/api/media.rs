@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use crate::attachments::{Blob, shown_inline};
-use crate::core::Upload;
+use crate::core::FileUpload;
 
 use super::auth::Principal;
 use super::openapi::{ErrorBody, ReadErrors, WriteErrors};
@@ -54,7 +54,7 @@ pub struct UploadQuery {
 /// supervisor): the body is the file, `Content-Type` its type. Answers the
 /// upload id to name in a reply's `attachments`; 413 past
 /// `floor.max_attachment_bytes`, 422 when the channel cannot send files.
-#[utoipa::path(operation_id = "conversations_upload", post, path = "/api/conversations/{id}/attachments", tag = "conversations", security(("bearer" = [])), params(("id" = String, Path, description = "The conversation id"), UploadQuery), request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "The file"), responses((status = 201, description = "Stored; send it by naming `id` in a reply", body = Upload), WriteErrors))]
+#[utoipa::path(operation_id = "conversations_upload", post, path = "/api/conversations/{id}/attachments", tag = "conversations", security(("bearer" = [])), params(("id" = String, Path, description = "The conversation id"), UploadQuery), request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "The file"), responses((status = 201, description = "Stored; send it by naming `id` in a reply", body = FileUpload), WriteErrors))]
 pub async fn upload(
     who: Principal,
     State(state): State<AppState>,
@@ -62,7 +62,7 @@ pub async fn upload(
     Query(query): Query<UploadQuery>,
     headers: HeaderMap,
     request: axum::extract::Request,
-) -> Result<(StatusCode, Json<Upload>), ApiError> {
+) -> Result<(StatusCode, Json<FileUpload>), ApiError> {
     let allowed = who.sees_all()
         || who
             .agent_id()

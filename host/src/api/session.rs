@@ -57,7 +57,7 @@ fn cookie(state: &AppState, value: &str, max_age_s: u64) -> HeaderValue {
 /// `POST /api/session` `{"login", "password"}`: signs in and sets the
 /// session cookie. Wrong logins count against the client address like
 /// wrong tokens (429 past the limit).
-#[utoipa::path(operation_id = "session_sign_in", post, path = "/api/session", tag = "agents", request_body = SignIn, responses((status = 200, description = "Signed in; the `sb_session` cookie is set (HttpOnly, SameSite=Strict)", body = SignedIn), (status = 400, description = "Malformed body", body = ErrorBody), (status = 401, description = "Wrong login or password", body = ErrorBody), (status = 429, description = "Too many failed sign-ins from this address", body = ErrorBody)))]
+#[utoipa::path(operation_id = "session_sign_in", post, path = "/api/session", tag = "agents", request_body = SignIn, responses((status = 200, description = "Signed in; the `sb_session` cookie is set (HttpOnly, SameSite=Strict)", body = SignedIn), (status = 400, description = "Malformed body", body = ErrorBody), (status = 401, description = "Wrong login or password", body = ErrorBody), (status = 408, description = "The body did not arrive in time", body = ErrorBody), (status = 413, description = "The body is too large", body = ErrorBody), (status = 415, description = "Not `application/json`", body = ErrorBody), (status = 429, description = "Too many failed sign-ins from this address", body = ErrorBody)))]
 pub async fn sign_in(
     State(state): State<AppState>,
     request: axum::extract::Request,

@@ -51,7 +51,7 @@ impl MediaFiles {
 
 /// A file an agent uploaded to a conversation, to send in a reply.
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct Upload {
+pub struct FileUpload {
     /// `up_…`: what a reply's `attachments` names.
     pub id: String,
     /// The conversation it may be sent in.
@@ -78,7 +78,7 @@ impl Core {
         content_type: &str,
         filename: Option<&str>,
         data: &[u8],
-    ) -> Result<Upload, CoreError> {
+    ) -> Result<FileUpload, CoreError> {
         let conversation = self
             .conversations
             .get(conversation_id)?
@@ -91,7 +91,7 @@ impl Core {
             .files
             .blobs()
             .put(data, &content_type, filename, now_ms())?;
-        let upload = Upload {
+        let upload = FileUpload {
             id: format!("up_{:012}", self.store.next_id()?),
             conversation_id: conversation_id.to_string(),
             by: by.to_string(),
@@ -147,7 +147,7 @@ impl Core {
             .map(|id| {
                 let upload = self
                     .store
-                    .get_json::<Upload>(&keys::upload(id))?
+                    .get_json::<FileUpload>(&keys::upload(id))?
                     .filter(|u| u.conversation_id == conversation.id)
                     .ok_or_else(|| {
                         CoreError::Invalid(format!("no upload {id} in this conversation"))

@@ -60,7 +60,7 @@ pub use crm::{Change as CrmChange, CrmEntry, CrmItem};
 pub use error::{CoreError, Failure};
 pub use floor::{ConversationFilter, RenderedCanned};
 pub use inbound::Ingested;
-pub use media::Upload;
+pub use media::FileUpload;
 pub use outbox::{CallAction, OutboxEntry, OutboxItem};
 pub use views::Directory;
 
