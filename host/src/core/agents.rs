@@ -91,9 +91,7 @@ impl Core {
     /// Whether the agent held (or passed on) a task of this conversation:
     /// her past work, which she may read.
     pub fn agent_worked_on(&self, agent: &str, conversation: &str) -> bool {
-        self.routing
-            .conversations_of_agent(agent)
-            .contains(conversation)
+        self.routing.agent_worked_on(agent, conversation)
     }
 
     /// Whether the agent holds a task of this customer (whose profile and

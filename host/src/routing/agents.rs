@@ -313,12 +313,7 @@ impl Routing {
         self.lock()
             .tasks
             .values()
-            .filter(|t| {
-                t.agent_id.as_deref() == Some(agent)
-                    || t.history
-                        .iter()
-                        .any(|e| e.from_agent.as_deref() == Some(agent))
-            })
+            .filter(|t| t.worked_on_by(agent))
             .map(|t| t.conversation_id.clone())
             .collect()
     }
@@ -329,14 +324,17 @@ impl Routing {
         self.lock()
             .tasks
             .values()
-            .filter(|t| {
-                t.agent_id.as_deref() == Some(agent)
-                    || t.history
-                        .iter()
-                        .any(|e| e.from_agent.as_deref() == Some(agent))
-            })
+            .filter(|t| t.worked_on_by(agent))
             .map(|t| t.customer_id.clone())
             .collect()
+    }
+
+    /// Whether the agent worked on a task of this conversation.
+    pub fn agent_worked_on(&self, agent: &str, conversation: &str) -> bool {
+        self.lock()
+            .tasks
+            .values()
+            .any(|t| t.conversation_id == conversation && t.worked_on_by(agent))
     }
 
     /// Whether the agent holds a task on this conversation.

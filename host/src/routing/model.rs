@@ -128,6 +128,15 @@ pub struct Task {
 }
 
 impl Task {
+    /// Whether `agent` holds or held this task, or passed it on.
+    pub fn worked_on_by(&self, agent: &str) -> bool {
+        self.agent_id.as_deref() == Some(agent)
+            || self
+                .history
+                .iter()
+                .any(|e| e.from_agent.as_deref() == Some(agent))
+    }
+
     /// Where its wait is counted from in the queue.
     pub fn waiting_since(&self) -> u64 {
         self.queued_at.unwrap_or(self.created_at)
