@@ -35,9 +35,6 @@ const MAX_HEADERS: usize = 100;
 /// The response header a plugin sets to ask for a long-poll.
 const LONG_POLL_HEADER: &str = "x-switchboard-long-poll";
 
-/// The longest the host holds a long-poll.
-const MAX_LONG_POLL_MS: u64 = 30_000;
-
 /// The response header naming what a long-poll waits on (a thread key).
 const LONG_POLL_KEY_HEADER: &str = "x-switchboard-long-poll-key";
 
@@ -147,7 +144,7 @@ pub async fn handle(State(state): State<AppState>, request: Request) -> Result<R
     // reply is announced when queued, and readable only once delivered).
     let mut deadline = None;
     while http.method == "GET"
-        && let Some((wait_ms, thread)) = take_long_poll(&mut response)
+        && let Some((wait_ms, thread)) = take_long_poll(&mut response, state.http.max_long_poll_ms)
     {
         let deadline = *deadline
             .get_or_insert_with(|| tokio::time::Instant::now() + Duration::from_millis(wait_ms));
@@ -183,8 +180,8 @@ pub async fn handle(State(state): State<AppState>, request: Request) -> Result<R
 }
 
 /// Removes the long-poll header from a plugin's response; returns how long
-/// it asked the host to wait.
-fn take_long_poll(response: &mut HttpResponse) -> Option<(u64, String)> {
+/// it asked the host to wait (at most `max_ms`) and on what.
+fn take_long_poll(response: &mut HttpResponse, max_ms: u64) -> Option<(u64, String)> {
     let index = response
         .headers
         .iter()
@@ -200,5 +197,5 @@ fn take_long_poll(response: &mut HttpResponse) -> Option<(u64, String)> {
         .trim()
         .parse::<u64>()
         .ok()
-        .map(|ms| (ms.min(MAX_LONG_POLL_MS), key))
+        .map(|ms| (ms.min(max_ms), key))
 }

@@ -40,6 +40,9 @@ pub struct HttpConfig {
     pub max_long_polls_per_client: usize,
     /// … per session (what the plugin waits on, e.g. one web chat).
     pub max_long_polls_per_session: usize,
+    /// The longest a webhook long-poll is held, whatever the plugin asks
+    /// (behind a proxy, keep it under the proxy's read timeout).
+    pub max_long_poll_ms: u64,
     /// PEM certificate chain: with `tls_key`, the host serves HTTPS itself.
     pub tls_cert: Option<PathBuf>,
     /// PEM private key for `tls_cert`.
@@ -60,6 +63,7 @@ impl Default for HttpConfig {
             max_long_polls: 5_000,
             max_long_polls_per_client: 50,
             max_long_polls_per_session: 2,
+            max_long_poll_ms: 30_000,
             tls_cert: None,
             tls_key: None,
         }

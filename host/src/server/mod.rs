@@ -191,9 +191,7 @@ impl Server {
             addr: config.listen,
             source,
         };
-        let listener = tokio::net::TcpListener::bind(config.listen)
-            .await
-            .map_err(listen_error)?;
+        let listener = bind(config.listen).map_err(listen_error)?;
         let addr = listener.local_addr().map_err(listen_error)?;
         let (tx, rx) = oneshot::channel::<()>();
         let task = tokio::spawn(listener::serve(listener, app, http, tls, async {
@@ -337,4 +335,22 @@ fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
     let mut file = options.open(path)?;
     file.write_all(contents.as_bytes())?;
     file.sync_all()
+}
+
+/// Listens on `addr` with room for a burst of connections before they are
+/// accepted (tokio's default backlog of 1,024 drops the rest of a burst of
+/// thousands of web chat reads; the kernel caps it at `somaxconn`).
+fn bind(addr: std::net::SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    const BACKLOG: u32 = 8_192;
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    // As `TcpListener::bind` does: a restarted host gets its port back at
+    // once, while the old connections are still closing.
+    #[cfg(unix)]
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(BACKLOG)
 }

@@ -97,7 +97,7 @@
 //! message id. The widget reads `GET /messages?after=<seq>&wait=1`: with
 //! nothing new, the plugin asks the host to hold the request (header
 //! `x-switchboard-long-poll`) until a reply of this channel is delivered or
-//! 25 s pass, then answers again. The answer is `{"messages": [...], "next": <last seq>, "agents_available": <n>}`
+//! `long_poll_seconds` (default 25) pass, then answers again. The answer is `{"messages": [...], "next": <last seq>, "agents_available": <n>}`
 //! (how many agents could take a chat now: the widget shows an away notice at
 //! 0) and every returned
 //! reply (and every reply of the last 30 s the client already had) is
@@ -426,15 +426,25 @@ fn post_message(request: &HttpRequest, cors: &Cors) -> Result<WebhookOutcome, Pl
 }
 
 /// Asks the host to hold a read that found nothing (see the host's webhook
-/// long-poll), for this long.
+/// long-poll).
 const LONG_POLL_HEADER: &str = "x-switchboard-long-poll";
-const LONG_POLL_MS: u64 = 25_000;
+/// How long, unless the config's `long_poll_seconds` says otherwise: under
+/// the 30 s most proxies and the host allow.
+const LONG_POLL_SECONDS: u64 = 25;
 /// What the held read waits on: the session (the conversation's thread).
 const LONG_POLL_KEY_HEADER: &str = "x-switchboard-long-poll-key";
 
+/// How long a read waits for a reply, in ms (`long_poll_seconds`).
+fn long_poll_ms() -> u64 {
+    config::get("long_poll_seconds")
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .unwrap_or(LONG_POLL_SECONDS)
+        .saturating_mul(1_000)
+}
+
 /// `GET /webhooks/webchat/messages`: the agent replies after `after`; with
 /// `wait=1` and nothing new, held by the host until a reply arrives (or
-/// 25 s).
+/// `long_poll_seconds`).
 fn read_replies(request: &HttpRequest) -> Result<WebhookOutcome, PluginError> {
     let session_id = request
         .query_param("session_id")
@@ -488,7 +498,7 @@ fn read_replies(request: &HttpRequest) -> Result<WebhookOutcome, PluginError> {
     if fresh.is_empty() && wait {
         // Woken only by what happens in this session.
         response = response
-            .header(LONG_POLL_HEADER, LONG_POLL_MS.to_string())
+            .header(LONG_POLL_HEADER, long_poll_ms().to_string())
             .header(LONG_POLL_KEY_HEADER, session_id.clone());
     }
     Ok(WebhookOutcome::respond(response, events))
