@@ -2,7 +2,7 @@
 //!
 //! A Switchboard plugin is a WebAssembly component (built for
 //! `wasm32-wasip2`) plus a `plugin.toml` manifest. This crate is the only
-//! dependency a plugin needs: it wraps the `switchboard:plugin@0.3.1` WIT
+//! dependency a plugin needs: it wraps the `switchboard:plugin@0.3.2` WIT
 //! contract (in the repository's `wit/v0.3/` folder) in one trait per plugin
 //! kind,
 //! an export macro, and the helpers an author would otherwise write by hand.
@@ -115,6 +115,18 @@ pub fn attachment_data(url: &str) -> Result<Vec<u8>, HostError> {
 pub fn agents_available(kind: ChannelKind) -> u32 {
     wit::base::switchboard::plugin::host::agents_available(kind)
 }
+
+/// Whether the `customer` (an identity this channel reported) still
+/// has an open conversation on `thread_key`: false once an agent or a bot
+/// closed it (the next message starts a new one) and when there was none.
+/// Channels only.
+pub fn conversation_open(customer: &Identity, thread_key: &str) -> bool {
+    wit::base::switchboard::plugin::host::conversation_open(customer, thread_key)
+}
+
+/// The metadata key under which the host names the agent who wrote an
+/// outbound message (`OutboundMessage::metadata`), when an agent did.
+pub const AGENT_NAME_KEY: &str = "switchboard-agent-name";
 
 /// `len` cryptographically secure random bytes (`wasi:random`), e.g. for a
 /// signing key a plugin generates once and keeps in [`kv`].

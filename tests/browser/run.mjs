@@ -19,7 +19,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
 import { floorDesk, offerNotifications } from "./floor.mjs";
-import { passwordSession, searchPast, supervise, widgetAway } from "./signin.mjs";
+import { passwordSession, searchPast, supervise, widgetAnswered, widgetAway } from "./signin.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const fixtures = join(here, "..", "fixtures");
@@ -732,6 +732,7 @@ const scenarios = [
   ["password", (page) => passwordSession(page, kit)],
   ["widget", (page) => widgetAway(page, kit)],
   ["supervise", (page) => supervise(page, kit)],
+  ["widget-answered", (page) => widgetAnswered(page, kit)],
   ["search", (page) => searchPast(page, kit)],
 ];
 

@@ -96,6 +96,8 @@ export async function widgetAway(page, k) {
   });
   await k.shot(page, "widget-away");
   k.assert(problems.length === 0, `the widget's page logged nothing: ${JSON.stringify(problems)}`);
+  // The visitor comes back later in the same browser (widgetAnswered).
+  k.widgetStorage = await page.evaluate(() => JSON.stringify({ ...localStorage }));
   k.log(s, "no console error, and the away notice shows");
 }
 
@@ -164,3 +166,58 @@ export async function searchPast(page, k) {
   await k.shot(page, "search");
   k.log(s, "found Sheena and read a past conversation");
 }
+
+/** A POST to the API with `token`; returns the JSON answer. */
+async function postApi(k, token, path, body) {
+  const response = await fetch(k.env.baseUrl + path, {
+    method: "POST",
+    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+    body: JSON.stringify(body || {}),
+  });
+  const answer = await response.json().catch(() => null);
+  if (!response.ok) throw new Error(`POST ${path}: ${response.status} ${JSON.stringify(answer)}`);
+  return answer;
+}
+
+/**
+ * The widget's visitor back on the page (after the supervisor gave her chat
+ * to the colleague): his reply shows his name, and when he closes the
+ * conversation the widget says it ended.
+ */
+export async function widgetAnswered(page, k) {
+  const s = "widget-answered";
+  const { env } = k;
+  k.assert(k.widgetStorage, "the widget scenario ran first");
+  await page.context().addInitScript((saved) => {
+    for (const [key, value] of Object.entries(JSON.parse(saved))) localStorage.setItem(key, value);
+  }, k.widgetStorage);
+  await page.goto(env.baseUrl + "/webhooks/webchat/demo");
+  await page.locator(".launcher").click();
+  await k.until("the earlier message in the widget", async () => {
+    const text = (await page.locator(".messages").textContent()) || "";
+    return [text.includes("Is anyone there?"), text];
+  });
+
+  const tasks = await k.api(env.colleagueToken, `/api/agents/${env.colleagueId}/tasks`);
+  const task = tasks.find((t) => t.channel === "webchat");
+  k.assert(task, `the colleague holds the chat: ${JSON.stringify(tasks)}`);
+  if (task.state === "reserved") await postApi(k, env.colleagueToken, `/api/tasks/${task.id}/accept`);
+  await postApi(k, env.colleagueToken, `/api/conversations/${task.conversation_id}/messages`, {
+    text: "Hello, I can help with that.",
+  });
+  const answer = page.locator(".messages li.agent").last();
+  await k.until("the colleague's reply with his name", async () => {
+    const text = (await answer.textContent()) || "";
+    return [text.includes("Bob Reyes") && text.includes("I can help"), text];
+  });
+  await k.shot(page, "widget-named-reply");
+
+  await postApi(k, env.colleagueToken, `/api/tasks/${task.id}/complete`);
+  await k.until("the conversation-ended notice", async () => {
+    const text = (await page.getByTestId("sb-notice").textContent()) || "";
+    return [text.includes("This conversation has ended"), text];
+  });
+  await k.shot(page, "widget-closed");
+  k.log(s, "the reply names the agent, and the widget says the conversation ended");
+}
+

@@ -194,6 +194,10 @@ pub struct Message {
     /// The agent who wrote it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent_id: Option<String>,
+    /// That agent's display name when it was written (what the customer
+    /// may be shown as who answered).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_name: Option<String>,
     /// Why delivery failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -430,6 +434,7 @@ impl Conversations {
             provider_message_id: None,
             sent_at: None,
             agent_id: None,
+            agent_name: None,
             error: None,
             metadata: Default::default(),
         })

@@ -179,6 +179,7 @@ impl Core {
             provider_message_id: None,
             sent_at: None,
             agent_id: agent.map(str::to_string),
+            agent_name: agent.and_then(|a| self.routing.agent(a)).map(|a| a.name),
             error: None,
             metadata: Default::default(),
         };
@@ -293,6 +294,10 @@ impl Core {
             if tell_crm {
                 self.crm.wake();
             }
+            // A channel that tells its customer the conversation ended (the
+            // web chat's held reads) learns it now.
+            self.events
+                .touched(&conversation.channel, &conversation.thread_key);
         }
         Ok(())
     }

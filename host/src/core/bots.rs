@@ -331,6 +331,7 @@ async fn handoff(
 
 /// The bot closes the conversation (a later message starts a new one).
 async fn resolve(core: &Core, turn: &Turn) -> Result<(), CoreError> {
+    let mut thread = None;
     let seq = {
         let _gate = core.gate();
         let mut batch = Batch::new();
@@ -340,6 +341,10 @@ async fn resolve(core: &Core, turn: &Turn) -> Result<(), CoreError> {
             // Saves the conversation too.
             core.conversations
                 .resolve(&mut batch, &mut conversation, now_ms());
+            thread = Some((
+                conversation.channel.clone(),
+                conversation.thread_key.clone(),
+            ));
             if core.crm.record(
                 &mut batch,
                 &conversation.customer_id,
@@ -354,5 +359,8 @@ async fn resolve(core: &Core, turn: &Turn) -> Result<(), CoreError> {
         core.store.write(batch)?
     };
     core.store.durable(seq).await?;
+    if let Some((channel, thread)) = thread {
+        core.events.touched(&channel, &thread);
+    }
     Ok(())
 }

@@ -432,6 +432,7 @@ fn inbound_message(
         provider_message_id: Some(m.provider_message_id.clone()),
         sent_at: m.sent_at,
         agent_id: None,
+        agent_name: None,
         error: None,
         metadata: m.metadata.iter().cloned().collect(),
     }

@@ -17,6 +17,10 @@ use crate::wit::channeling::{ConnectCall, OutboundAction, OutboundMessage};
 
 use super::{Core, CoreError, publish_status};
 
+/// The outbound metadata key naming the agent who wrote a message
+/// (contract 0.3.2).
+const AGENT_NAME_KEY: &str = "switchboard-agent-name";
+
 /// Something a voice channel must do at its provider.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(tag = "action", rename_all = "snake_case")]
@@ -178,7 +182,11 @@ impl Outbox {
                     let error = "the conversation has no address to reply to".to_string();
                     return self.failed(entry, Some(message), error, false);
                 };
-                let last = conversation.last_inbound.clone().unwrap_or_default();
+                let mut last = conversation.last_inbound.clone().unwrap_or_default();
+                if let Some(name) = &message.agent_name {
+                    last.metadata
+                        .push((AGENT_NAME_KEY.to_string(), name.clone()));
+                }
                 let action = OutboundAction::Message(OutboundMessage {
                     message_id: message.id.clone(),
                     conversation_id: conversation.id.clone(),

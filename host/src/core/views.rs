@@ -111,4 +111,25 @@ impl CustomerDirectory for Directory {
         let messages = self.conversations.timeline(customer_id, limit as usize)?;
         Ok(messages.iter().map(Message::to_wit).collect())
     }
+
+    fn thread_open(
+        &self,
+        channel: &str,
+        identity: &wit::Identity,
+        thread: &str,
+    ) -> Result<bool, StoreError> {
+        let Ok(identity) = self.customers.normalizer().from_wit(identity) else {
+            return Ok(false);
+        };
+        let customer = match self.customers.by_identity(&identity) {
+            Ok(Some(customer)) => customer,
+            Ok(None) => return Ok(false),
+            Err(CustomerError::Store(e)) => return Err(e),
+            Err(_) => return Ok(false),
+        };
+        Ok(self
+            .conversations
+            .open_for(&customer.id, channel, thread)?
+            .is_some())
+    }
 }

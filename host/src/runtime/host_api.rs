@@ -189,6 +189,21 @@ impl host::Host for HostState {
         })
     }
 
+    fn conversation_open(&mut self, customer: Identity, thread_key: String) -> bool {
+        // Channels only: they are the ones given a file store.
+        if self.ctx.files.is_none() {
+            self.deny("conversation-open (channels only)");
+            return false;
+        }
+        self.ctx
+            .customers
+            .thread_open(&self.ctx.name, &customer, &thread_key)
+            .unwrap_or_else(|e| {
+                tracing::warn!(plugin = %self.ctx.name, error = %e, "conversation-open: store unavailable");
+                false
+            })
+    }
+
     fn attachment_data(&mut self, url: String) -> Result<Vec<u8>, HostError> {
         let Some(files) = self.ctx.files.clone() else {
             return Err(self.deny("attachment-data (channels only)"));

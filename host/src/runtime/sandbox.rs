@@ -32,6 +32,15 @@ pub trait CustomerDirectory: Send + Sync {
     fn by_identity(&self, identity: &Identity) -> Result<Option<Customer>, StoreError>;
     /// The customer's latest `limit` timeline entries, oldest first.
     fn timeline(&self, customer_id: &str, limit: u32) -> Result<Vec<TimelineEntry>, StoreError>;
+    /// Whether the customer owning `identity` has an open conversation on
+    /// `channel`'s `thread` (what a channel may ask of its own threads,
+    /// without `customers = "read"`).
+    fn thread_open(
+        &self,
+        channel: &str,
+        identity: &Identity,
+        thread: &str,
+    ) -> Result<bool, StoreError>;
 }
 
 /// Who could take work now, for plugins telling customers whether anyone
@@ -54,6 +63,9 @@ impl CustomerDirectory for NoCustomers {
     }
     fn timeline(&self, _: &str, _: u32) -> Result<Vec<TimelineEntry>, StoreError> {
         Ok(Vec::new())
+    }
+    fn thread_open(&self, _: &str, _: &Identity, _: &str) -> Result<bool, StoreError> {
+        Ok(false)
     }
 }
 

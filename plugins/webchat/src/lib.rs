@@ -94,12 +94,16 @@
 //! `deliver` appends an agent reply `{seq, id, text, at, author: "agent"}` to
 //! the session's reply log (kv `replies/<session_id>`, the last 500 replies
 //! and at most ~900 KB) and returns the host's message id as the provider
-//! message id. The widget reads `GET /messages?after=<seq>&wait=1`: with
-//! nothing new, the plugin asks the host to hold the request (header
-//! `x-switchboard-long-poll`) until a reply of this channel is delivered or
-//! `long_poll_seconds` (default 25) pass, then answers again. The answer is `{"messages": [...], "next": <last seq>, "agents_available": <n>}`
-//! (how many agents could take a chat now: the widget shows an away notice at
-//! 0) and every returned
+//! message id. The widget reads `GET /messages?after=<seq>&wait=1&closed=<0|1>`:
+//! with nothing new, the plugin asks the host to hold the request (header
+//! `x-switchboard-long-poll`) until something happens in the session or
+//! `long_poll_seconds` (default 25) pass, then answers again. The answer is
+//! `{"messages": [...], "next": <last seq>, "agents_available": <n>, "closed": <bool>}`:
+//! how many agents could take a chat now (the widget shows an away notice at
+//! 0), and whether the conversation was closed by an agent or the bot (the
+//! widget says so; the visitor's next message starts a new one; a read
+//! whose `closed` differs is answered at once). Each reply carries the
+//! agent's `name` when the host gave it. Every returned
 //! reply (and every reply of the last 30 s the client already had) is
 //! reported to the host as `delivered`, so agents see it arrive. Files an
 //! agent sends are listed in the reply (`files`) and downloaded from `GET
@@ -168,6 +172,9 @@ struct Reply {
     text: String,
     at: u64,
     author: String,
+    /// The agent's display name, when the host gave it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    name: Option<String>,
     /// Files the agent sent with it; the visitor downloads each from
     /// `GET /files?session_id=…&reply=<id>&n=<index>` with the session
     /// secret.
@@ -195,6 +202,9 @@ impl Reply {
             "at": self.at,
             "author": self.author,
         });
+        if let Some(name) = &self.name {
+            view["name"] = name.as_str().into();
+        }
         if !self.files.is_empty() {
             view["files"] = self
                 .files
@@ -288,6 +298,11 @@ impl Channel for WebChat {
             text: m.text,
             at: now_ms(),
             author: "agent".into(),
+            name: m
+                .metadata
+                .iter()
+                .find(|(k, _)| k == switchboard_sdk::AGENT_NAME_KEY)
+                .map(|(_, v)| v.chars().take(80).collect()),
             files,
         });
         let bytes = cap_log(&mut replies)
@@ -488,14 +503,28 @@ fn read_replies(request: &HttpRequest) -> Result<WebhookOutcome, PluginError> {
     let messages: Vec<serde_json::Value> = fresh.iter().map(|r| r.view()).collect();
     // Whether anyone is there to answer: the widget says so when nobody is.
     let available = switchboard_sdk::agents_available(ChannelKind::Chat);
-    let body = json!({ "messages": messages, "next": next, "agents_available": available });
+    // Whether an agent (or the bot) closed the conversation: the widget
+    // says so, and the visitor's next message starts a new one.
+    let visitor = Identity::handle(HANDLE_CHANNEL, session_id.clone());
+    let closed = !switchboard_sdk::conversation_open(&visitor, &session_id);
+    let body = json!({
+        "messages": messages,
+        "next": next,
+        "agents_available": available,
+        "closed": closed,
+    });
     let mut response = HttpResponse::json(200, &body).header("cache-control", "no-store");
     // Nothing new and the client is willing to wait: the host holds the
-    // request until a reply of this channel is delivered, then asks again.
+    // request until something happens in this session, then asks again.
+    // The widget says what it knows (`closed=1` once told): a change is
+    // news too.
     let wait = request
         .query_param("wait")
         .is_some_and(|w| matches!(w.as_str(), "1" | "true"));
-    if fresh.is_empty() && wait {
+    let known_closed = request
+        .query_param("closed")
+        .is_some_and(|c| matches!(c.as_str(), "1" | "true"));
+    if fresh.is_empty() && wait && closed == known_closed {
         // Woken only by what happens in this session.
         response = response
             .header(LONG_POLL_HEADER, long_poll_ms().to_string())

@@ -128,6 +128,7 @@
     .messages .me { align-self: flex-end; background: var(--accent); color: #fff; }
     .messages .agent { align-self: flex-start; background: #fff; border: 1px solid #d0d7de; }
     .messages .note { align-self: center; background: transparent; color: #57606a; font-size: 13px; }
+    .who { display: block; font-size: 12px; font-weight: 600; color: #57606a; }
     .meta { display: block; font-size: 11px; opacity: .8; margin-top: 2px; }
     .retry { border: 0; background: transparent; color: inherit; text-decoration: underline; padding: 0; }
     .notice { margin: 0; padding: 4px 12px; font-size: 12px; color: #9a6700; background: #fff8c5; }
@@ -354,7 +355,7 @@
   // One <li> per transcript entry; re-rendering an entry replaces its node.
   const nodes = new Map();
   function render(entry) {
-    const who = entry.who === "me" ? "You" : entry.who === "agent" ? "Agent" : "";
+    const who = entry.who === "me" ? "You" : entry.who === "agent" ? entry.name || "Agent" : "";
     const meta = el("span", { class: "meta" });
     if (entry.who === "me" && entry.state === "sending") meta.textContent = "Sending…";
     else if (entry.who === "me" && entry.state === "failed") {
@@ -364,7 +365,13 @@
     const li = el(
       "li",
       { class: entry.who === "me" ? "me" : entry.who === "agent" ? "agent" : "note" },
-      who ? el("span", { class: "sr-only", text: who + ": " }) : null,
+      // Who answered, by name when the host gave it (visible: after a
+      // transfer the visitor sees someone else took over).
+      entry.who === "agent" && entry.name
+        ? el("span", { class: "who", text: entry.name })
+        : who
+          ? el("span", { class: "sr-only", text: who + ": " })
+          : null,
       document.createTextNode(entry.text),
       ...(entry.files || []).map((file, n) =>
         el("button", {
@@ -410,10 +417,14 @@
   // Nobody could take the chat now (the host says so with every answer):
   // the visitor is told, rather than left waiting in silence. An agent who
   // already answered is with her, so no notice then.
+  // Once an agent (or the bot) closed the conversation, she is told so; her
+  // next message starts a new one.
   const awayNotice = () =>
-    state.away && !state.transcript.some((e) => e.who === "agent")
-      ? "We're away right now. Leave your message and we'll get back to you as soon as we can."
-      : "";
+    state.closed
+      ? "This conversation has ended. Send a message if you need anything else."
+      : state.away && !state.transcript.some((e) => e.who === "agent")
+        ? "We're away right now. Leave your message and we'll get back to you as soon as we can."
+        : "";
 
   const setNotice = (text) => {
     if (ui.notice.textContent !== text) ui.notice.textContent = text;
@@ -465,6 +476,7 @@
         const data = await response.json();
         if (data && typeof data.secret === "string") state.secret = data.secret;
         state.away = data && data.agents_available === 0;
+        state.closed = false;
       } catch (_) {
         /* the message went through; the secret comes back with the next one */
       }
@@ -512,7 +524,8 @@
       // wait=1: the host holds the request until a reply arrives (long-poll).
       const url =
         `${endpoint}/messages?session_id=${encodeURIComponent(state.sessionId)}` +
-        `&after=${encodeURIComponent(String(state.after || 0))}&wait=${document.hidden ? 0 : 1}`;
+        `&after=${encodeURIComponent(String(state.after || 0))}&wait=${document.hidden ? 0 : 1}` +
+        `&closed=${state.closed ? 1 : 0}`;
       const response = await fetch(url, {
         headers: { "x-webchat-secret": state.secret },
         credentials: "omit",
@@ -540,6 +553,7 @@
           replyId: String(m.id),
           who: "agent",
           text: String(m.text || ""),
+          name: typeof m.name === "string" && m.name ? m.name.slice(0, 80) : "",
           at: m.at,
           files,
         };
@@ -552,6 +566,7 @@
       }
       if (typeof data.next === "number" && data.next > state.after) state.after = data.next;
       if (typeof data.agents_available === "number") state.away = data.agents_available === 0;
+      if (typeof data.closed === "boolean") state.closed = data.closed;
       save();
       setNotice(awayNotice());
       delay = POLL_MS;

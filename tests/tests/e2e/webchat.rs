@@ -542,3 +542,76 @@ async fn the_widget_is_told_whether_anyone_is_there_to_answer() {
     available(0).await;
     host.stop().await;
 }
+
+/// The visitor sees who answered (the agent's name, from contract 0.3.2's
+/// `switchboard-agent-name`) and is told at once, even while a read is
+/// held, that the agent closed the conversation; her next message opens a
+/// new one.
+#[tokio::test]
+async fn the_visitor_sees_who_answered_and_when_the_chat_was_closed() {
+    let host = TestHost::with_webchat(SHOP).await;
+    let secret = post_fixture(&host).await;
+    let (ann, task) = take_task(&host, "ann", json!({"name": "Ann Lee"})).await;
+    let conversation = task["conversation_id"].as_str().unwrap();
+    reply(&host, &ann, conversation, "Hi, Ann here").await;
+    let body = poll(Duration::from_secs(10), async || {
+        let (status, body) = read(&host, SESSION, 0, Some(&secret)).await;
+        (status == 200 && body["messages"].as_array().is_some_and(|m| !m.is_empty()))
+            .then_some(body.clone())
+            .ok_or(format!("no reply yet: {status} {body}"))
+    })
+    .await;
+    assert_eq!(body["messages"][0]["name"], "Ann Lee", "{body}");
+    assert_eq!(body["closed"], false, "{body}");
+    // The agent's own view names her too.
+    let stored = host.conversation(conversation).await;
+    let names: Vec<&Value> = stored["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| &m["agent_name"])
+        .collect();
+    assert!(names.contains(&&json!("Ann Lee")), "{stored}");
+
+    // A read waits (the widget believes the chat open), then Ann closes it.
+    let next = body["next"].as_u64().unwrap();
+    let url = host.url(&format!(
+        "/webhooks/webchat/messages?session_id={SESSION}&after={next}&wait=1&closed=0"
+    ));
+    let reads = host.plugin("webchat").await["calls"].as_u64().unwrap();
+    let waiting = tokio::spawn(
+        host.client
+            .get(url)
+            .header("x-webchat-secret", secret.clone())
+            .send(),
+    );
+    wait_until(
+        Duration::from_secs(10),
+        "the held read at the plugin",
+        async || host.plugin("webchat").await["calls"].as_u64().unwrap() > reads,
+    )
+    .await;
+    assert!(!waiting.is_finished(), "the read was not held");
+    host.complete_task(&ann, task["id"].as_str().unwrap(), None)
+        .await;
+    let response = tokio::time::timeout(Duration::from_secs(20), waiting)
+        .await
+        .expect("the held read answers once the chat is closed")
+        .unwrap()
+        .unwrap();
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["closed"], true, "{body}");
+    assert_eq!(body["messages"], json!([]));
+
+    // Her next message starts a new conversation: open again.
+    let (status, sent) = post(
+        &host,
+        json!({"session_id": SESSION, "text": "One more thing"}),
+        &[("x-webchat-secret", secret.clone())],
+    )
+    .await;
+    assert_eq!(status, 200, "{sent}");
+    let (_, body) = read(&host, SESSION, next, Some(&secret)).await;
+    assert_eq!(body["closed"], false, "{body}");
+    host.stop().await;
+}
