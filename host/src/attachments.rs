@@ -147,6 +147,10 @@ impl Blobs {
     }
 }
 
+/// What an attachment's `url` starts with when its file was kept by the
+/// host from the webhook that brought it ([`Files::kept_ref`]).
+pub const KEPT_PREFIX: &str = "switchboard-kept:";
+
 /// How long a link to a file an agent sent works: long enough for a
 /// provider's retries and a customer opening an email days later.
 pub const LINK_TTL_MS: u64 = 7 * 24 * 60 * 60 * 1000;
@@ -245,6 +249,33 @@ impl Files {
         now <= expires
             && hex::decode(sig)
                 .is_ok_and(|sig| self.mac(sha256, expires).verify_slice(&sig).is_ok())
+    }
+
+    fn kept_mac(&self, channel: &str, sha256: &str) -> Hmac<Sha256> {
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.key).expect("any key length");
+        // Not a link's `<sha>\n<expires>`: one can never pass for the other.
+        mac.update(format!("kept\n{channel}\n{sha256}").as_bytes());
+        mac
+    }
+
+    /// The reference a channel puts in an attachment's `url` for a file it
+    /// kept from a webhook: `switchboard-kept:<sha-256>.<signature>`, bound
+    /// to the channel, so no plugin can point a message at a file it did
+    /// not keep itself.
+    pub fn kept_ref(&self, channel: &str, sha256: &str) -> String {
+        let sig = hex::encode(self.kept_mac(channel, sha256).finalize().into_bytes());
+        format!("{KEPT_PREFIX}{sha256}.{sig}")
+    }
+
+    /// The blob a [`kept_ref`](Self::kept_ref) of `channel` names; `None`
+    /// for anything else (not one, another channel's, altered).
+    pub fn kept_blob(&self, channel: &str, reference: &str) -> Option<String> {
+        let (sha256, sig) = reference.strip_prefix(KEPT_PREFIX)?.split_once('.')?;
+        let sig = hex::decode(sig).ok()?;
+        self.kept_mac(channel, sha256)
+            .verify_slice(&sig)
+            .ok()
+            .map(|()| sha256.to_string())
     }
 
     /// The content behind a link this host made (absolute or a path), if
@@ -372,6 +403,28 @@ mod tests {
         // The same key after a restart: old links keep working.
         let again = Files::open(dir.path(), 1024, None).unwrap();
         assert_eq!(again.linked(&link, 2_000).unwrap(), b"%PDF-1.4");
+    }
+
+    #[test]
+    fn a_kept_file_is_named_only_by_the_channel_that_kept_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = Files::open(dir.path(), 1024, None).unwrap();
+        let blob = files
+            .blobs()
+            .put(b"receipt", "application/pdf", None, 1)
+            .unwrap();
+        let kept = files.kept_ref("email", &blob.sha256);
+        assert!(kept.starts_with(KEPT_PREFIX), "{kept}");
+        assert_eq!(files.kept_blob("email", &kept), Some(blob.sha256.clone()));
+        // Another channel cannot point its messages at it.
+        assert_eq!(files.kept_blob("whatsapp", &kept), None);
+        // Nor can anyone name another file, or pass a link for a reference.
+        let other = "0".repeat(64);
+        let forged = kept.replace(&blob.sha256, &other);
+        assert_eq!(files.kept_blob("email", &forged), None);
+        let link = files.link(&blob, 1);
+        assert_eq!(files.kept_blob("email", &link), None);
+        assert_eq!(files.kept_blob("email", "switchboard-kept:nonsense"), None);
     }
 
     #[test]

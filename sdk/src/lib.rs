@@ -124,6 +124,18 @@ pub fn conversation_open(customer: &Identity, thread_key: &str) -> bool {
     wit::base::switchboard::plugin::host::conversation_open(customer, thread_key)
 }
 
+/// Keeps a file the provider sent inside the webhook being handled (an
+/// email's attachment posted with it) so agents can open it later: returns
+/// the reference to put in the attachment's `url`. Channels only; at most
+/// 20 files per call, each within the host's file size limit.
+pub fn keep_attachment(
+    content_type: &str,
+    filename: Option<&str>,
+    data: &[u8],
+) -> Result<String, HostError> {
+    wit::base::switchboard::plugin::host::keep_attachment(content_type, filename, data)
+}
+
 /// The metadata key under which the host names the agent who wrote an
 /// outbound message (`OutboundMessage::metadata`), when an agent did.
 pub const AGENT_NAME_KEY: &str = "switchboard-agent-name";

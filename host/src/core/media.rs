@@ -17,9 +17,9 @@ use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 
-use crate::attachments::{Blob, Files};
+use crate::attachments::{Blob, Files, KEPT_PREFIX, clean_filename};
 use crate::clock::now_ms;
-use crate::conversations::{Attachment, Conversation, ConversationStatus};
+use crate::conversations::{Attachment, Conversation, ConversationStatus, Message};
 use crate::store::{Batch, keys};
 use crate::wit::types::ErrorKind;
 
@@ -213,6 +213,13 @@ impl Core {
         {
             return Ok((blob, data));
         }
+        if let Some(reference) = attachment
+            .url
+            .as_deref()
+            .filter(|u| u.starts_with(KEPT_PREFIX))
+        {
+            return self.open_kept(&message, attachment, reference, key).await;
+        }
         let fetched = self
             .runtime
             .channel_fetch_media(&message.channel, &attachment.to_wit())
@@ -253,6 +260,48 @@ impl Core {
             "attachment fetched from the provider"
         );
         Ok((blob, media.data))
+    }
+}
+
+impl Core {
+    /// A file the channel kept from the webhook that brought it: read from
+    /// the blobs, no provider asked. Recorded like a fetched one.
+    async fn open_kept(
+        &self,
+        message: &Message,
+        attachment: &Attachment,
+        reference: &str,
+        key: String,
+    ) -> Result<(Blob, Vec<u8>), CoreError> {
+        let gone = || {
+            CoreError::NotFound(format!(
+                "the file of this attachment of {} is not kept here",
+                message.id
+            ))
+        };
+        let sha256 = self
+            .media
+            .files
+            .kept_blob(&message.channel, reference)
+            .ok_or_else(gone)?;
+        let data = self.media.files.blobs().read(&sha256)?.ok_or_else(gone)?;
+        let blob = Blob {
+            sha256,
+            content_type: clean_content_type(&attachment.content_type)
+                .unwrap_or_else(|| "application/octet-stream".to_string()),
+            size: data.len() as u64,
+            filename: attachment
+                .filename
+                .as_deref()
+                .map(clean_filename)
+                .filter(|f| !f.is_empty()),
+            stored_at: message.at,
+        };
+        let mut batch = Batch::new();
+        batch.put_json(key, &blob);
+        let seq = self.store.write(batch)?;
+        self.store.durable(seq).await?;
+        Ok((blob, data))
     }
 }
 

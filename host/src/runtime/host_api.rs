@@ -23,7 +23,12 @@ pub(crate) struct HostState {
     violation: Option<String>,
     over_limit: Option<String>,
     log_lines: u32,
+    /// Files kept by `keep-attachment` in this call.
+    kept: u32,
 }
+
+/// Most files one call may keep (`keep-attachment`).
+const MAX_KEPT_PER_CALL: u32 = 20;
 
 impl HostState {
     /// The host functions for one call of the plugin in `ctx`.
@@ -33,6 +38,7 @@ impl HostState {
             violation: None,
             over_limit: None,
             log_lines: 0,
+            kept: 0,
         }
     }
 
@@ -42,6 +48,7 @@ impl HostState {
         self.violation = None;
         self.over_limit = None;
         self.log_lines = 0;
+        self.kept = 0;
     }
 
     /// The limit the call went past, if it did.
@@ -202,6 +209,36 @@ impl host::Host for HostState {
                 tracing::warn!(plugin = %self.ctx.name, error = %e, "conversation-open: store unavailable");
                 false
             })
+    }
+
+    fn keep_attachment(
+        &mut self,
+        content_type: String,
+        filename: Option<String>,
+        data: Vec<u8>,
+    ) -> Result<String, HostError> {
+        let Some(files) = self.ctx.files.clone() else {
+            return Err(self.deny("keep-attachment (channels only)"));
+        };
+        if self.kept >= MAX_KEPT_PER_CALL {
+            return Err(HostError::Invalid(format!(
+                "at most {MAX_KEPT_PER_CALL} files are kept per call"
+            )));
+        }
+        self.kept += 1;
+        let blob = files
+            .blobs()
+            .put(
+                &data,
+                &content_type,
+                filename.as_deref(),
+                crate::clock::now_ms(),
+            )
+            .map_err(|e| match e {
+                crate::attachments::BlobError::Io(e) => unavailable(e),
+                other => HostError::Invalid(other.to_string()),
+            })?;
+        Ok(files.kept_ref(&self.ctx.name, &blob.sha256))
     }
 
     fn attachment_data(&mut self, url: String) -> Result<Vec<u8>, HostError> {

@@ -192,7 +192,7 @@ mod tests {
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
-            files: Vec::new(),
+            ..Post::default()
         }
     }
 

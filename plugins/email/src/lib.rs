@@ -26,8 +26,8 @@
 //!    `POST` gets 405 and no events; another sub-path gets 404.
 //! 3. One message results: the sender's email (`sender`, else the address in
 //!    `From`) as identity, the `From` display name, `stripped-text` (else
-//!    `body-plain`) as text, the files as attachments (type, name, size —
-//!    the content itself is not kept), `Date` (else `timestamp`) as sent-at,
+//!    `body-plain`) as text, the files as attachments (type, name, size;
+//!    posted files are handed to the host to keep, see [`keep_files`]), `Date` (else `timestamp`) as sent-at,
 //!    the `Message-Id` as provider id (the host's idempotency key), and
 //!    metadata `subject`, `message_id`, `references`, `in_reply_to`, `body`
 //!    (the full `body-plain`) and `recipient`.
@@ -69,9 +69,9 @@
 #![cfg_attr(feature = "fuzzing", allow(dead_code))]
 
 use switchboard_sdk::{
-    Channel, ChannelEvent, ChannelInfo, ChannelKind, Delivery, DeliveryError, HostError,
-    HttpRequest, HttpResponse, OutboundAction, OutboundMessage, PluginError, WebhookOutcome,
-    config, http, kv, log, signature,
+    Attachment, Channel, ChannelEvent, ChannelInfo, ChannelKind, Delivery, DeliveryError,
+    HostError, HttpRequest, HttpResponse, InboundMessage, Media, OutboundAction, OutboundMessage,
+    PluginError, WebhookOutcome, config, http, kv, log, signature,
 };
 
 #[cfg(any(test, feature = "fuzzing"))]
@@ -125,6 +125,71 @@ fn verify(post: &Post) -> Result<(), PluginError> {
     replay::use_token(token.trim(), timestamp)
 }
 
+/// Hands the files posted with the mail to the host to keep (Mailgun keeps
+/// no copy of a forwarded mail's files): each attachment's `url` becomes the
+/// host's reference, so agents can open it. A file the host refuses (over
+/// its size limit) stays listed without one; a host that cannot write
+/// fails the webhook, so Mailgun tries again.
+fn keep_files(post: &Post, message: &mut InboundMessage) -> Result<(), PluginError> {
+    for (attachment, data) in message.attachments.iter_mut().zip(&post.file_data) {
+        if data.is_empty() {
+            continue;
+        }
+        match switchboard_sdk::keep_attachment(
+            &attachment.content_type,
+            attachment.filename.as_deref(),
+            data,
+        ) {
+            Ok(reference) => attachment.url = Some(reference),
+            Err(HostError::Unavailable(e)) => {
+                return Err(PluginError::unavailable(format!(
+                    "the host could not keep an attachment: {e}"
+                )));
+            }
+            Err(e) => log::warn(format!("an attachment is listed but not kept: {e:?}")),
+        }
+    }
+    Ok(())
+}
+
+/// Downloads a file of a stored message (`store(notify=…)` routes) from
+/// Mailgun's storage with the API key — only from Mailgun's own hosts (or
+/// the configured `api_base`'s), so the key never goes anywhere else.
+fn fetch_stored(attachment: &Attachment) -> Result<Media, PluginError> {
+    let url = attachment
+        .url
+        .as_deref()
+        .ok_or_else(|| PluginError::bad_request("the attachment has no stored-message URL"))?;
+    let base = config::get_or("api_base", "https://api.mailgun.net");
+    let authority = http::authority(url);
+    let host = authority
+        .as_deref()
+        .map(|a| a.rsplit_once(':').map_or(a, |(h, _)| h).to_ascii_lowercase());
+    let mailgun = url.starts_with("https://")
+        && host
+            .as_deref()
+            .is_some_and(|h| h.ends_with(".mailgun.net") || h == "mailgun.net");
+    if authority.is_none() || !(mailgun || authority == http::authority(&base)) {
+        return Err(PluginError::bad_request(
+            "the attachment URL is not on Mailgun's storage; the API key was not sent",
+        ));
+    }
+    let key = config::get_or("api_key", "");
+    if key.is_empty() {
+        return Err(PluginError::unavailable("api_key must be configured"));
+    }
+    let file = http::fetch(http::Request::get(url).basic_auth("api", &key))?;
+    let content_type = file
+        .header("content-type")
+        .map(str::to_string)
+        .unwrap_or_else(|| attachment.content_type.clone());
+    Ok(Media {
+        content_type,
+        filename: attachment.filename.clone(),
+        data: file.body,
+    })
+}
+
 struct Email;
 
 impl Channel for Email {
@@ -151,7 +216,8 @@ impl Channel for Email {
         let body = std::mem::take(&mut request.body);
         let post = Post::parse(request.header("content-type"), body)?;
         verify(&post)?;
-        let message = inbound::message(&post, sent_thread)?;
+        let mut message = inbound::message(&post, sent_thread)?;
+        keep_files(&post, &mut message)?;
         Ok(WebhookOutcome::ok(vec![ChannelEvent::Message(message)]))
     }
 
@@ -162,6 +228,10 @@ impl Channel for Email {
                 Err(DeliveryError::permanent("the email channel has no calls"))
             }
         }
+    }
+
+    fn fetch_media(attachment: Attachment) -> Result<Media, PluginError> {
+        fetch_stored(&attachment)
     }
 }
 

@@ -18,6 +18,8 @@ pub struct Post {
     pub fields: Vec<(String, String)>,
     /// Files (`attachment-N` parts of a multipart post).
     pub files: Vec<Attachment>,
+    /// The content of each of `files`, in the same order.
+    pub file_data: Vec<Vec<u8>>,
 }
 
 impl Post {
@@ -36,7 +38,7 @@ impl Post {
             // Without a content type, try the form encoding Mailgun uses.
             "application/x-www-form-urlencoded" | "" => Ok(Post {
                 fields: webhook::parse_form(&body)?,
-                files: Vec::new(),
+                ..Post::default()
             }),
             other => Err(PluginError::bad_request(format!(
                 "unsupported content type `{other}`: Mailgun posts form data"
@@ -106,6 +108,7 @@ fn parse_multipart(content_type: &str, body: Vec<u8>) -> Result<Post, PluginErro
                 size: Some(part.len() as u64),
                 caption: None,
             });
+            post.file_data.push(part.contents().to_vec());
         } else if !name.is_empty() {
             let value = match &part.body {
                 PartType::Text(text) | PartType::Html(text) => text.to_string(),

@@ -450,17 +450,123 @@ async fn multipart_mail_keeps_its_attachment() {
     assert_eq!(m["text"], INBOUND_TEXT);
     assert_eq!(m["metadata"]["subject"], "Order 4821 still missing");
     assert_eq!(m["metadata"]["body"], INBOUND_BODY);
+    let mut attachment = m["attachments"][0].clone();
+    // Mailgun keeps no copy of a forwarded mail's files: the host kept it.
+    let kept = attachment["url"].take();
+    assert!(
+        kept.as_str()
+            .is_some_and(|u| u.starts_with("switchboard-kept:")),
+        "{kept}"
+    );
     assert_eq!(
-        m["attachments"],
-        json!([{
+        attachment,
+        json!({
             "content_type": "application/pdf",
             "filename": "receipt.pdf",
             "size": pdf.len(),
-        }])
+            "url": null,
+        })
     );
     assert_eq!(
         host.lookup(SHEENA).await[0]["display_name"],
         "Sheena Nelson"
     );
+
+    // The agent at work on it opens the file: the kept bytes, and nobody
+    // at Mailgun is asked.
+    let message = m["id"].as_str().unwrap().to_string();
+    let (ann, _) = take_task(&host, "ann", json!({})).await;
+    let before = mock.requests().len();
+    let (status, kind, bytes) = open_attachment(&host, &ann, &message).await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&bytes));
+    assert_eq!(kind.as_deref(), Some("application/pdf"));
+    assert_eq!(bytes, pdf);
+    assert_eq!(mock.requests().len(), before);
+    let bob = host.agent("bob", json!({"name": "Bob"})).await;
+    let (status, _, _) = open_attachment(&host, &bob, &message).await;
+    assert_eq!(status, 403);
+    host.stop().await;
+}
+
+/// `GET /api/messages/{message}/attachments/0` as `token`: status, content
+/// type, bytes.
+async fn open_attachment(
+    host: &TestHost,
+    token: &str,
+    message: &str,
+) -> (u16, Option<String>, Vec<u8>) {
+    let response = host
+        .client
+        .get(host.url(&format!("/api/messages/{message}/attachments/0")))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let kind = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    (status, kind, response.bytes().await.unwrap().to_vec())
+}
+
+/// A stored message's file (`store(notify=…)` routes) stays at Mailgun: it
+/// is fetched with the API key, from Mailgun (here the mock API) only.
+#[tokio::test]
+async fn a_stored_mail_s_file_is_fetched_with_the_api_key_from_mailgun_only() {
+    let mock = MockServer::start().await;
+    let host = TestHost::with_email(&mock, |_| {}).await;
+    let stored = |url: &str, id: &str| {
+        let files =
+            json!([{"url": url, "content-type": "image/png", "name": "label.png", "size": 22}]);
+        let form = form_with(
+            &fixture("email/inbound.form"),
+            "attachments",
+            &files.to_string(),
+        );
+        let headers = json!([
+            ["Message-Id", id],
+            ["From", "Sheena Nelson <sheena.nelson@example.com>"]
+        ]);
+        let form = form_with(&form, "message-headers", &headers.to_string());
+        mailgun_signed(SIGNING_KEY, &form_with(&form, "Message-Id", id))
+    };
+    let path = "/v3/domains/mg.example.com/messages/AgEFk1/attachments/0";
+    let (status, text) =
+        post_form(&host, stored(&format!("{}{path}", mock.url()), INBOUND_ID)).await;
+    assert_eq!(status, 200, "{text}");
+    let conv = host.conversation(&only_conversation(&host).await).await;
+    let message = conv["messages"][0]["id"].as_str().unwrap().to_string();
+    let (ann, _) = take_task(&host, "ann", json!({})).await;
+    let before = mock.requests().len();
+    mock.respond_with(200, "PNG-BYTES-OF-THE-LABEL");
+    let (status, _, bytes) = open_attachment(&host, &ann, &message).await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&bytes));
+    assert_eq!(bytes, b"PNG-BYTES-OF-THE-LABEL");
+    let fetched = &mock.requests()[before];
+    assert_eq!(fetched.uri, path);
+    let basic = base64::engine::general_purpose::STANDARD.encode("api:key-1");
+    assert_eq!(
+        fetched.header("authorization"),
+        Some(format!("Basic {basic}").as_str())
+    );
+
+    // A post naming a file elsewhere never gets the key sent there.
+    let (status, text) = post_form(
+        &host,
+        stored("https://evil.example/x", "<other@mail.example.com>"),
+    )
+    .await;
+    assert_eq!(status, 200, "{text}");
+    let timeline = host.timeline(&host.customer_id(SHEENA).await).await;
+    let evil = timeline
+        .iter()
+        .find(|m| m["attachments"][0]["url"] == "https://evil.example/x")
+        .unwrap();
+    let before = mock.requests().len();
+    let (status, _, _) = open_attachment(&host, &ann, evil["id"].as_str().unwrap()).await;
+    assert_eq!(status, 422);
+    assert_eq!(mock.requests().len(), before);
     host.stop().await;
 }
