@@ -351,6 +351,21 @@ async function agentDesktop(page) {
   const conversationId = await conversation.getAttribute("data-conversation-id");
   assert(conversationId, "the conversation carries data-conversation-id");
   await page.getByTestId("profile-panel").waitFor();
+  // The profile reads as people write: kinds and attribute names as
+  // words, a unix-ms date as a date, no internal handles.
+  await until("the profile's attributes", async () => {
+    const text = (await page.getByTestId("profile-panel").textContent()) || "";
+    const ok =
+      text.includes("Phone") &&
+      text.includes("Email") &&
+      text.includes("Last order") &&
+      text.includes("gold") &&
+      !text.includes("1764547200000") &&
+      !text.includes("last_order_at") &&
+      text.includes("2025");
+    return [ok, text];
+  });
+  await shot(page, "agent-profile", page.getByTestId("profile-panel"));
 
   // Her WhatsApp message, and her earlier SMS and email as history.
   const entries = conversation.getByTestId("timeline-entry");

@@ -233,6 +233,13 @@ async fn web_ui_in_headless_chromium() {
         &wasm("rest-crm"),
     );
     let sheena = seed_history(&host).await;
+    // What a CRM would have told us: a tier, and a date as unix ms (the
+    // profile panel shows it as a date).
+    host.set_attributes(
+        &sheena,
+        json!({"tier": "gold", "last_order_at": "1764547200000"}),
+    )
+    .await;
     let timeline = host.timeline(&sheena).await;
     let sms_text = timeline_text(&timeline, "sms");
     let email_text = timeline_text(&timeline, "email");
