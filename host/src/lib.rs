@@ -25,6 +25,7 @@ pub mod fuzzing;
 pub mod kind;
 #[cfg(test)]
 mod layout;
+pub mod redaction;
 pub mod routing;
 pub mod runtime;
 pub mod server;

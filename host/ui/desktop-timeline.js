@@ -33,7 +33,7 @@ function authorLabel(m, customer, meId) {
     case "customer":
       return customer;
     case "agent":
-      return m.agent_id && m.agent_id !== meId ? `Agent ${m.agent_id}` : "You";
+      return m.agent_id && m.agent_id !== meId ? m.agent_name || `Agent ${m.agent_id}` : "You";
     case "bot":
       return "Bot";
     case "system":
@@ -75,5 +75,17 @@ export function messageEntry(m, { history, customer, meId, files }) {
     files,
     outbound ? statusTick(m) : null,
     outbound && m.status === "failed" && m.error ? h("div", { class: "msg-error" }, m.error) : null,
+    redactedNote(m),
   );
+}
+
+// What was masked before the message was stored (a card number typed into
+// a chat): said, so an agent knows why the text reads [CARD].
+const REDACTED_LABELS = { card: "a card number" };
+
+function redactedNote(m) {
+  const hits = m.redacted || [];
+  if (!hits.length) return null;
+  const what = hits.map((d) => REDACTED_LABELS[d] || d).join(", ");
+  return h("div", { class: "msg-redacted", "data-testid": "redacted" }, `Redacted before it was stored: ${what}`);
 }

@@ -414,6 +414,15 @@ async function agentDesktop(page) {
   };
   await withStore(expectAttr(outbound.getByTestId("message-status"), "data-status", "sent", "the reply's status (the mock provider took it)"));
   log(s, "reply sent: the provider accepted it");
+
+  // A card number typed into a reply is masked before it is stored and
+  // sent, and the agent is told so.
+  await page.getByTestId("reply-input").fill("Card 4111 1111 1111 1111 noted, thanks");
+  await page.getByTestId("reply-input").press("Enter");
+  const masked = conversation.locator(tid("timeline-entry", { "data-direction": "outbound" })).filter({ hasText: "Card [CARD] noted" });
+  await expectCount(masked, 1, "the masked reply in the timeline");
+  await expectText(masked.getByTestId("redacted"), "Redacted before it was stored: a card number", "the redaction note");
+  log(s, "a card number in a reply is masked, and said so");
   await whatsappStatus(env.waReplyId, "delivered");
   await withStore(expectAttr(outbound.getByTestId("message-status"), "data-status", "delivered", "the reply's status after the delivery report"));
   log(s, "the delivery report shows live");

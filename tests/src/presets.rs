@@ -290,6 +290,29 @@ impl TestHost {
         .await
     }
 
+    /// WhatsApp pointed at `provider` with `rogue-bot` taking its new
+    /// conversations and `rest-crm` pointed at `crm`: everywhere a
+    /// customer's words go.
+    pub async fn with_bot_and_crm(
+        provider: &MockServer,
+        crm: &MockServer,
+        configure: impl FnOnce(&mut Config),
+    ) -> TestHost {
+        let settings = rest_crm_settings(crm, false);
+        let bundles = [
+            ("rogue-bot", first_party_manifest("testing/rogue-bot")),
+            ("rest-crm", manifest_for_mock("rest-crm", crm)),
+        ];
+        let bundles: Vec<(&str, &str)> = bundles.iter().map(|(n, m)| (*n, m.as_str())).collect();
+        Self::with_plugins(Some(provider), &[WHATSAPP], &bundles, |config| {
+            fast_outbox(config);
+            config.plugins.entry("whatsapp".into()).or_default().bot = Some("rogue-bot".into());
+            config.plugins.entry("rest-crm".into()).or_default().config = settings;
+            configure(config);
+        })
+        .await
+    }
+
     /// The host the presets start: `longest-idle`, then `bundles` (name,
     /// manifest; the wasm of the plugin crate of that name), then the
     /// channels with their settings, pointed at `mock` when there is one.

@@ -12,10 +12,12 @@
 mod floor;
 mod http;
 mod load;
+mod redaction;
 
 pub use floor::FloorConfig;
 pub use http::HttpConfig;
 pub use load::ConfigError;
+pub use redaction::{Pattern, PatternRule, RedactionConfig};
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -54,6 +56,8 @@ pub struct Config {
     pub outbox: OutboxConfig,
     /// Delivery of customer events to CRM plugins, and enrichment.
     pub crm: CrmConfig,
+    /// What is masked in message text before it is stored.
+    pub redaction: RedactionConfig,
     /// How acknowledged writes are made durable: `group_commit` (default) or
     /// `flush_each`.
     pub durability: crate::store::Durability,
@@ -75,6 +79,7 @@ impl Default for Config {
             routing: RoutingConfig::default(),
             outbox: OutboxConfig::default(),
             crm: CrmConfig::default(),
+            redaction: RedactionConfig::default(),
             durability: crate::store::Durability::GroupCommit,
         }
     }

@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::customers::{Identity, Merge};
 use crate::kind::Kind;
+use crate::redaction::Redactor;
 use crate::store::{Batch, Store, StoreError, keys};
 use crate::wit::types as wit;
 
@@ -201,6 +202,10 @@ pub struct Message {
     /// Why delivery failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The redaction detectors that masked something in it before it was
+    /// stored (e.g. `card`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub redacted: Vec<String>,
     /// Channel details the plugin reported with an inbound message (an
     /// email's subject and full body, the number written to...).
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
@@ -208,6 +213,31 @@ pub struct Message {
 }
 
 impl Message {
+    /// Masks what `redactor` finds in its text, metadata values and file
+    /// names (before it is stored), noting which detectors fired.
+    pub fn redact(&mut self, redactor: &Redactor, kind: Kind) {
+        let channel = self.channel.clone();
+        let mut hits: Vec<String> = Vec::new();
+        let mut apply = |text: &mut String| {
+            let redacted = redactor.redact(&channel, kind, text);
+            if !redacted.hits.is_empty() {
+                *text = redacted.text;
+                for hit in redacted.hits {
+                    if !hits.contains(&hit) {
+                        hits.push(hit);
+                    }
+                }
+            }
+        };
+        apply(&mut self.text);
+        self.metadata.values_mut().for_each(&mut apply);
+        for attachment in &mut self.attachments {
+            attachment.filename.iter_mut().for_each(&mut apply);
+            attachment.caption.iter_mut().for_each(&mut apply);
+        }
+        self.redacted = hits;
+    }
+
     /// The message as plugins see it.
     pub fn to_wit(&self) -> wit::TimelineEntry {
         wit::TimelineEntry {
@@ -436,6 +466,7 @@ impl Conversations {
             agent_id: None,
             agent_name: None,
             error: None,
+            redacted: Vec::new(),
             metadata: Default::default(),
         })
     }

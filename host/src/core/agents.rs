@@ -166,7 +166,7 @@ impl Core {
         attachments: Vec<Attachment>,
         now: u64,
     ) -> Result<Message, CoreError> {
-        let message = Message {
+        let mut message = Message {
             id: self.conversations.new_message_id()?,
             at: now,
             channel: conversation.channel.clone(),
@@ -181,8 +181,11 @@ impl Core {
             agent_id: agent.map(str::to_string),
             agent_name: agent.and_then(|a| self.routing.agent(a)).map(|a| a.name),
             error: None,
+            redacted: Vec::new(),
             metadata: Default::default(),
         };
+        // What the customer receives is the redacted copy too.
+        message.redact(&self.redactor, conversation.channel_kind);
         self.conversations
             .add_message(batch, conversation, &message);
         self.outbox.enqueue(batch, &message)?;

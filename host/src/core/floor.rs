@@ -79,7 +79,15 @@ impl Core {
         mut transfer: Transfer,
     ) -> Result<Task, CoreError> {
         transfer.note = match transfer.note.take() {
-            Some(n) => Some(check_note(&n)?),
+            // Masked before the hop records it (what an agent types in a
+            // note is kept like a message).
+            Some(n) => {
+                let n = check_note(&n)?;
+                Some(match self.routing.task(task_id) {
+                    Some(t) => self.redactor.redact(&t.channel, t.channel_kind, &n).text,
+                    None => n,
+                })
+            }
             None => None,
         };
         let note = transfer.note.clone();
@@ -133,6 +141,10 @@ impl Core {
                     "no conversation {conversation_id}"
                 )));
             };
+            let text = self
+                .redactor
+                .redact(&conversation.channel, conversation.channel_kind, &text)
+                .text;
             let mut batch = Batch::new();
             let note = self.write_note(
                 &mut batch,

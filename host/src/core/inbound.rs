@@ -214,13 +214,14 @@ impl Core {
             &identities.verified,
             now,
         )?;
-        let message = inbound_message(
+        let mut message = inbound_message(
             self.conversations.new_message_id()?,
             &conversation,
             m,
             author,
             now,
         );
+        message.redact(&self.redactor, kind);
         self.conversations
             .add_message(&mut batch, &conversation, &message);
         tell_crm |= self.crm.record(
@@ -232,7 +233,11 @@ impl Core {
         )?;
         conversation.last_inbound = Some(LastInbound {
             provider_message_id: m.provider_message_id.clone(),
-            metadata: m.metadata.clone(),
+            metadata: m
+                .metadata
+                .iter()
+                .map(|(k, v)| (k.clone(), self.redactor.redact(channel, kind, v).text))
+                .collect(),
         });
         conversation.updated_at = now;
         let bot_turn = match &conversation.bot {
@@ -434,6 +439,7 @@ fn inbound_message(
         agent_id: None,
         agent_name: None,
         error: None,
+        redacted: Vec::new(),
         metadata: m.metadata.iter().cloned().collect(),
     }
 }

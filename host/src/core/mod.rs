@@ -46,6 +46,7 @@ use crate::config::Config;
 use crate::conversations::Conversations;
 use crate::customers::Customers;
 use crate::events::{Event, Events};
+use crate::redaction::Redactor;
 use crate::routing::Routing;
 use crate::routing::trend::{self, Trend};
 use crate::runtime::Runtime;
@@ -102,6 +103,8 @@ pub struct Core {
     media: media::MediaFiles,
     /// Passwords and sessions.
     accounts: Accounts,
+    /// What is masked in message text before it is stored.
+    redactor: Redactor,
     gate: Mutex<()>,
 }
 
@@ -162,6 +165,7 @@ impl Core {
             canned,
             media: media::MediaFiles::new(files),
             accounts: Accounts::new(accounts_store),
+            redactor: Redactor::new(&config.redaction),
             gate: Mutex::new(()),
         })
     }

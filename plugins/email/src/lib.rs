@@ -162,9 +162,11 @@ fn fetch_stored(attachment: &Attachment) -> Result<Media, PluginError> {
         .ok_or_else(|| PluginError::bad_request("the attachment has no stored-message URL"))?;
     let base = config::get_or("api_base", "https://api.mailgun.net");
     let authority = http::authority(url);
-    let host = authority
-        .as_deref()
-        .map(|a| a.rsplit_once(':').map_or(a, |(h, _)| h).to_ascii_lowercase());
+    let host = authority.as_deref().map(|a| {
+        a.rsplit_once(':')
+            .map_or(a, |(h, _)| h)
+            .to_ascii_lowercase()
+    });
     let mailgun = url.starts_with("https://")
         && host
             .as_deref()

@@ -284,10 +284,12 @@ async fn web_ui_in_headless_chromium() {
     let bundle_dir = tempfile::tempdir().unwrap();
     let (good, broken) = bundles(bundle_dir.path());
 
-    // The mock answers in order: the agent's WhatsApp reply, then the two
-    // requests that download Sheena's photo (the media id's URL, the file)
-    // in the floor scenario. Anything later gets `{"ok":true}`.
+    // The mock answers in order: the agent's WhatsApp reply and her reply
+    // with a (masked) card number, then the two requests that download
+    // Sheena's photo (the media id's URL, the file) in the floor scenario.
+    // Anything later gets `{"ok":true}`.
     mock.respond_with(200, &json!({"messages": [{"id": WA_REPLY_ID}]}).to_string());
+    mock.respond_with(200, &json!({"messages": [{"id": "wamid.MASKED"}]}).to_string());
     mock.respond_with(
         200,
         &json!({"url": format!("{}/media/1003383421387256/download", mock.url()),
@@ -425,6 +427,7 @@ async fn web_ui_in_headless_chromium() {
         [
             result["inbound_text"].as_str().unwrap(),
             reply_text.as_str(),
+            "Card [CARD] noted, thanks",
             result["meanwhile_text"].as_str().unwrap(),
         ],
         "{conversation}"

@@ -11,6 +11,7 @@ mod admin_api;
 mod bots;
 mod browser;
 mod channels;
+mod compliance;
 mod contract;
 mod crm;
 mod customers;

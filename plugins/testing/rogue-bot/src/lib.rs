@@ -32,6 +32,10 @@ impl Bot for Rogue {
                 priority: 7,
             }),
             "resolve" => BotAction::Resolve,
+            // What the bot was shown, back to the customer.
+            text if text.starts_with("echo") => {
+                BotAction::Reply(format!("you said: {}", message.text))
+            }
             "context" => BotAction::Reply(format!(
                 "history {}; {}",
                 context.history.len(),

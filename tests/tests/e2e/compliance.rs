@@ -1,0 +1,131 @@
+//! Compliance and the data lifecycle: what is masked before it is stored.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use switchboard_tests::channels::{post_whatsapp, reply, take_task};
+use switchboard_tests::{MockServer, TestHost, eventually};
+
+/// A test card number (Visa's), typed with spaces.
+const CARD: &str = "4111 1111 1111 1111";
+/// 16 digits failing the Luhn check: an order number, kept.
+const ORDER: &str = "4111111111111112";
+
+/// A signed WhatsApp text from `wa_id`, asserting 200.
+async fn customer_says(host: &TestHost, wa_id: &str, id: &str, text: &str) {
+    let payload = json!({
+        "object": "whatsapp_business_account",
+        "entry": [{"id": "102290129340398", "changes": [{"field": "messages", "value": {
+            "messaging_product": "whatsapp",
+            "metadata": {"display_phone_number": "15550783881", "phone_number_id": "106540352242922"},
+            "contacts": [{"profile": {"name": "Sheena Nelson"}, "wa_id": wa_id}],
+            "messages": [{"from": wa_id, "id": id, "timestamp": "1749416383", "type": "text",
+                          "text": {"body": text}}],
+        }}]}],
+    });
+    let (status, answer) = post_whatsapp(host, &serde_json::to_vec(&payload).unwrap()).await;
+    assert_eq!(status, 200, "{answer}");
+}
+
+/// Every body the mock received, as text.
+fn bodies(mock: &MockServer) -> String {
+    mock.requests()
+        .iter()
+        .map(|r| String::from_utf8_lossy(&r.body).into_owned())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn metric(text: &str, name: &str) -> f64 {
+    text.lines()
+        .filter(|l| l.starts_with(name))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+#[tokio::test]
+async fn a_card_number_is_masked_before_it_is_stored_shown_or_forwarded() {
+    let provider = MockServer::start().await;
+    let crm = MockServer::start().await;
+    let host = TestHost::with_bot_and_crm(&provider, &crm, |_| {}).await;
+    // The CRM has no contact for her yet, then creates one.
+    crm.respond_with(200, r#"{"contacts":[]}"#);
+    crm.respond_with(200, r#"{"id":"c1"}"#);
+    let said = format!("echo my card is {CARD} for order {ORDER}");
+    let masked = format!("echo my card is [CARD] for order {ORDER}");
+    customer_says(&host, "16505551234", "wamid.CARD1", &said).await;
+
+    // The bot was shown the masked text (it echoes what it got), and the
+    // customer receives that echo.
+    assert!(
+        eventually(Duration::from_secs(20), || bodies(&provider)
+            .contains(&format!("you said: {masked}")))
+        .await,
+        "the bot's echo never went out: {}",
+        bodies(&provider)
+    );
+    let customer = host.customer_id("phone:+16505551234").await;
+    let timeline = host.timeline(&customer).await;
+    let stored = timeline
+        .iter()
+        .find(|m| m["direction"] == "inbound")
+        .unwrap();
+    assert_eq!(stored["text"], masked.as_str());
+    assert_eq!(stored["redacted"], json!(["card"]));
+    // The CRM is told about it, masked.
+    assert!(
+        eventually(Duration::from_secs(20), || bodies(&crm).contains("[CARD]")).await,
+        "the CRM never got the message: {}",
+        bodies(&crm)
+    );
+
+    // An agent who types a card number into a reply: the stored and the
+    // delivered copy are masked, and she is told so.
+    customer_says(&host, "16505551234", "wamid.CARD2", "handoff").await;
+    let (ann, task) = take_task(&host, "ann", json!({"skills": {"billing": 3}})).await;
+    let sent: Value = reply(
+        &host,
+        &ann,
+        task["conversation_id"].as_str().unwrap(),
+        "Charged 5500-0000-0000-0004 as asked",
+    )
+    .await;
+    assert_eq!(sent["text"], "Charged [CARD] as asked", "{sent}");
+    assert_eq!(sent["redacted"], json!(["card"]));
+    assert!(
+        eventually(Duration::from_secs(20), || bodies(&provider)
+            .contains("Charged [CARD] as asked"))
+        .await
+    );
+
+    // Nothing anywhere holds the number: not the provider's outbound, the
+    // CRM, the API.
+    let everything = format!(
+        "{}\n{}\n{}",
+        bodies(&provider),
+        bodies(&crm),
+        host.timeline(&customer)
+            .await
+            .iter()
+            .map(Value::to_string)
+            .collect::<String>()
+    );
+    for number in [CARD, "4111111111111111", "5500-0000-0000-0004"] {
+        assert!(!everything.contains(number), "{number} leaked");
+    }
+    assert!(everything.contains(ORDER), "the order number was kept");
+    let metrics = host
+        .client
+        .get(host.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metric(&metrics, "switchboard_redactions_total") >= 2.0,
+        "{metrics}"
+    );
+    host.stop().await;
+}
