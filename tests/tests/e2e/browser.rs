@@ -289,7 +289,10 @@ async fn web_ui_in_headless_chromium() {
     // Sheena's photo (the media id's URL, the file) in the floor scenario.
     // Anything later gets `{"ok":true}`.
     mock.respond_with(200, &json!({"messages": [{"id": WA_REPLY_ID}]}).to_string());
-    mock.respond_with(200, &json!({"messages": [{"id": "wamid.MASKED"}]}).to_string());
+    mock.respond_with(
+        200,
+        &json!({"messages": [{"id": "wamid.MASKED"}]}).to_string(),
+    );
     mock.respond_with(
         200,
         &json!({"url": format!("{}/media/1003383421387256/download", mock.url()),
