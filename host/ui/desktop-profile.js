@@ -38,6 +38,7 @@ export function profileView(c, { name, meId, past }) {
             ),
           )
         : null,
+      optOuts(c.consent),
       h("h3", null, "Attributes"),
       attrs.length
         ? h("dl", { class: "attributes" }, attrs.map(([k, v]) => [h("dt", null, attributeLabel(k)), h("dd", null, attributeValue(v))]))
@@ -52,6 +53,23 @@ export function profileView(c, { name, meId, past }) {
     h("h2", { id: titleId }, icon("user"), " ", name),
     body,
     past ? pastConversations(past) : null,
+  );
+}
+
+// Channels she opted out of (STOP): replies there are refused until she
+// writes START, so the agent knows before typing one.
+function optOuts(consent) {
+  const out = Object.entries(consent || {}).filter(([, c]) => c.status === "opted_out");
+  if (!out.length) return null;
+  return h(
+    "div",
+    { class: "claims", role: "note", "data-testid": "opted-out" },
+    h("h3", null, icon("alert"), " Opted out"),
+    h(
+      "ul",
+      { class: "identities" },
+      out.map(([channel, c]) => h("li", null, `No messages on ${channel} (${c.source}, `, timeEl(c.at), ")")),
+    ),
   );
 }
 

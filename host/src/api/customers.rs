@@ -6,7 +6,7 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use serde::{Deserialize, Serialize};
 
-use crate::core::{AuditEntry, Customer, Identity, MergeSuggestion, Message};
+use crate::core::{AuditEntry, Consent, Customer, Identity, MergeSuggestion, Message};
 
 use super::auth::{Admin, Principal};
 use super::body::JsonBody;
@@ -33,6 +33,9 @@ pub struct CustomerView {
     updated_at: u64,
     /// The agent who last handled the customer.
     last_agent: Option<String>,
+    /// Consent per channel: `opted_out` after a STOP (nothing is sent
+    /// there), `opted_in` after a START or the widget's consent.
+    consent: BTreeMap<String, Consent>,
 }
 
 impl From<Customer> for CustomerView {
@@ -46,6 +49,7 @@ impl From<Customer> for CustomerView {
             created_at: c.created_at,
             updated_at: c.updated_at,
             last_agent: c.last_agent,
+            consent: c.consent,
         }
     }
 }

@@ -9,11 +9,13 @@
 //! string. `--set runtime.default_timeout_ms=500` does the same from the
 //! command line and wins over the environment (see `load.rs`).
 
+mod consent;
 mod floor;
 mod http;
 mod load;
 mod redaction;
 
+pub use consent::ConsentConfig;
 pub use floor::FloorConfig;
 pub use http::HttpConfig;
 pub use load::ConfigError;
@@ -58,6 +60,8 @@ pub struct Config {
     pub crm: CrmConfig,
     /// What is masked in message text before it is stored.
     pub redaction: RedactionConfig,
+    /// Opt-out and opt-in keywords on messaging channels.
+    pub consent: ConsentConfig,
     /// How acknowledged writes are made durable: `group_commit` (default) or
     /// `flush_each`.
     pub durability: crate::store::Durability,
@@ -80,6 +84,7 @@ impl Default for Config {
             outbox: OutboxConfig::default(),
             crm: CrmConfig::default(),
             redaction: RedactionConfig::default(),
+            consent: ConsentConfig::default(),
             durability: crate::store::Durability::GroupCommit,
         }
     }

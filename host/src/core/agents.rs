@@ -130,6 +130,7 @@ impl Core {
                     "conversation {conversation_id} has no address to reply to"
                 )));
             }
+            self.check_consent(&conversation.customer_id, &conversation.channel)?;
             let author = if agent.is_some() {
                 Author::Agent
             } else {
@@ -140,7 +141,7 @@ impl Core {
             let message = self.queue_outbound(
                 &mut batch,
                 &conversation,
-                (author, agent),
+                (author, agent, None),
                 text,
                 attachments,
                 now,
@@ -161,7 +162,7 @@ impl Core {
         &self,
         batch: &mut Batch,
         conversation: &Conversation,
-        (author, agent): (Author, Option<&str>),
+        (author, agent, notice): (Author, Option<&str>, Option<&str>),
         text: &str,
         attachments: Vec<Attachment>,
         now: u64,
@@ -182,7 +183,10 @@ impl Core {
             agent_name: agent.and_then(|a| self.routing.agent(a)).map(|a| a.name),
             error: None,
             redacted: Vec::new(),
-            metadata: Default::default(),
+            metadata: notice
+                .map(|n| (super::consent::NOTICE_KEY.to_string(), n.to_string()))
+                .into_iter()
+                .collect(),
         };
         // What the customer receives is the redacted copy too.
         message.redact(&self.redactor, conversation.channel_kind);

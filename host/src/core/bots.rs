@@ -258,7 +258,7 @@ async fn reply(core: &Core, turn: &Turn, text: &str) -> Result<(), CoreError> {
         let message = core.queue_outbound(
             &mut batch,
             &conversation,
-            (Author::Bot, None),
+            (Author::Bot, None, None),
             text,
             Vec::new(),
             now_ms(),

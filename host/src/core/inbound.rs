@@ -20,6 +20,7 @@ use crate::wit::types::{
 };
 
 use super::calls::call_message;
+use super::consent;
 use super::crm::Change as CrmChange;
 use super::{Core, CoreError, publish_status};
 
@@ -224,6 +225,31 @@ impl Core {
         message.redact(&self.redactor, kind);
         self.conversations
             .add_message(&mut batch, &conversation, &message);
+        // STOP or START on a messaging channel: recorded and confirmed
+        // once; such a message is not work for a bot or an agent.
+        let consent_changed = match self.consent.keyword(kind, &message.text) {
+            Some((status, word)) => {
+                let record = consent::keyword_consent(status, &word, now);
+                let changed =
+                    self.customers
+                        .set_consent(&mut batch, &customer.id, channel, record)?;
+                tracing::info!(%channel, customer = %customer.id, ?status, changed, "consent keyword");
+                // An empty reply text: the provider confirms (e.g. Twilio's
+                // Advanced Opt-Out), not us.
+                if changed && !self.consent.reply(status).trim().is_empty() {
+                    self.queue_outbound(
+                        &mut batch,
+                        &conversation,
+                        (Author::System, None, Some(consent::CONSENT_NOTICE)),
+                        self.consent.reply(status),
+                        Vec::new(),
+                        now,
+                    )?;
+                }
+                changed
+            }
+            None => false,
+        };
         tell_crm |= self.crm.record(
             &mut batch,
             &customer.id,
@@ -241,6 +267,7 @@ impl Core {
         });
         conversation.updated_at = now;
         let bot_turn = match &conversation.bot {
+            Some(_) if consent_changed => false,
             Some(bot) => {
                 self.bots
                     .queue_turn(&mut batch, bot, &conversation.id, &message.id)?;
@@ -248,7 +275,7 @@ impl Core {
             }
             None => false,
         };
-        let task = if self.needs_task(&conversation) {
+        let task = if !consent_changed && self.needs_task(&conversation) {
             let task = self.routing.new_task(
                 &mut batch,
                 NewTask {
@@ -281,6 +308,9 @@ impl Core {
         }
         if bot_turn {
             self.bots.wake();
+        }
+        if consent_changed {
+            self.outbox.wake();
         }
         if tell_crm {
             self.crm.wake();

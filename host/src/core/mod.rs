@@ -23,6 +23,7 @@ mod accounts;
 mod agents;
 mod bots;
 mod calls;
+mod consent;
 mod crm;
 mod error;
 mod floor;
@@ -69,7 +70,7 @@ pub use views::Directory;
 // module but this one.
 pub use crate::canned::{CannedInput, CannedResponse};
 pub use crate::conversations::{Conversation, ConversationStatus, Message, Note};
-pub use crate::customers::{AuditEntry, Customer, Identity, MergeSuggestion};
+pub use crate::customers::{AuditEntry, Consent, Customer, Identity, MergeSuggestion};
 pub use crate::routing::trend::Sample;
 pub use crate::routing::{
     Actor, Agent, AgentInput, AgentStatus, QueueEntry, Role, Skill, Stats, Task, TaskAction,
@@ -105,6 +106,8 @@ pub struct Core {
     accounts: Accounts,
     /// What is masked in message text before it is stored.
     redactor: Redactor,
+    /// Opt-out and opt-in keywords.
+    consent: consent::ConsentRules,
     gate: Mutex<()>,
 }
 
@@ -138,7 +141,7 @@ impl Core {
         let outbox = Outbox::new(
             store.clone(),
             runtime.clone(),
-            conversations.clone(),
+            (conversations.clone(), customers.clone()),
             &config.outbox,
             events.clone(),
         );
@@ -166,6 +169,7 @@ impl Core {
             media: media::MediaFiles::new(files),
             accounts: Accounts::new(accounts_store),
             redactor: Redactor::new(&config.redaction),
+            consent: consent::ConsentRules::new(&config.consent),
             gate: Mutex::new(()),
         })
     }

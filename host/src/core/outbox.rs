@@ -10,12 +10,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::OutboxConfig;
 use crate::conversations::{Conversations, Message, MessageStatus};
+use crate::customers::{CustomerError, Customers};
 use crate::events::Events;
 use crate::runtime::Runtime;
 use crate::store::{Backoff, Batch, DurableQueue, Entry, Store, StoreError, Verdict, keys};
 use crate::wit::channeling::{ConnectCall, OutboundAction, OutboundMessage};
 
-use super::{Core, CoreError, publish_status};
+use super::{Core, CoreError, consent, publish_status};
 
 /// The outbound metadata key naming the agent who wrote a message
 /// (contract 0.3.2).
@@ -75,6 +76,8 @@ pub(super) struct Outbox {
     store: Store,
     runtime: Runtime,
     conversations: Arc<Conversations>,
+    /// Whose consent is checked before each message.
+    customers: Arc<Customers>,
     events: Events,
 }
 
@@ -83,7 +86,7 @@ impl Outbox {
     pub fn new(
         store: Store,
         runtime: Runtime,
-        conversations: Arc<Conversations>,
+        (conversations, customers): (Arc<Conversations>, Arc<Customers>),
         config: &OutboxConfig,
         events: Events,
     ) -> Self {
@@ -97,6 +100,7 @@ impl Outbox {
             store,
             runtime,
             conversations,
+            customers,
             events,
         }
     }
@@ -182,6 +186,22 @@ impl Outbox {
                     let error = "the conversation has no address to reply to".to_string();
                     return self.failed(entry, Some(message), error, false);
                 };
+                // Queued before she opted out: not sent (the confirmation
+                // of the opt-out itself is).
+                let notice = message.metadata.get(consent::NOTICE_KEY);
+                if notice.map(String::as_str) != Some(consent::CONSENT_NOTICE) {
+                    let customer = match self.customers.get(&conversation.customer_id) {
+                        Ok(customer) => customer,
+                        Err(CustomerError::Store(e)) => return Err(e),
+                        Err(_) => None,
+                    };
+                    if let Some(why) = customer
+                        .as_ref()
+                        .and_then(|c| consent::refusal(c, &conversation.channel))
+                    {
+                        return self.failed(entry, Some(message), why, false);
+                    }
+                }
                 let mut last = conversation.last_inbound.clone().unwrap_or_default();
                 if let Some(name) = &message.agent_name {
                     last.metadata

@@ -16,6 +16,7 @@
 //! Callers serialize writes (the core holds one write gate around
 //! resolution and merges); reads are free.
 
+mod consent;
 pub mod identity;
 
 use std::collections::BTreeMap;
@@ -26,6 +27,7 @@ use crate::config::{CustomersConfig, MergePolicy};
 use crate::store::{Batch, Store, StoreError, keys};
 use crate::wit::types as wit;
 
+pub use consent::{Consent, ConsentStatus};
 pub use identity::{Identity, IdentityError, IdentityKind, Normalizer, Trust};
 
 /// A customer profile.
@@ -53,6 +55,10 @@ pub struct Customer {
     /// indexed): shown as "claims to be …, unverified".
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub claims: Vec<Identity>,
+    /// Consent per channel (plugin name): a STOP, a START, the widget's
+    /// flag.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub consent: BTreeMap<String, Consent>,
 }
 
 impl Customer {
@@ -379,6 +385,7 @@ impl Customers {
             last_agent: None,
             merged_into: None,
             claims: Vec::new(),
+            consent: BTreeMap::new(),
         })
     }
 
@@ -440,6 +447,16 @@ impl Customers {
                 .attributes
                 .entry(k.clone())
                 .or_insert_with(|| v.clone());
+        }
+        // The latest decision per channel stands, whichever profile made it.
+        for (channel, consent) in &other.consent {
+            if survivor
+                .consent
+                .get(channel)
+                .is_none_or(|c| c.at < consent.at)
+            {
+                survivor.consent.insert(channel.clone(), consent.clone());
+            }
         }
         if survivor.display_name.is_none() {
             survivor.display_name = other.display_name.clone();

@@ -1,9 +1,12 @@
-//! Compliance and the data lifecycle: what is masked before it is stored.
+//! Compliance and the data lifecycle: what is masked before it is stored,
+//! and opt-outs.
 
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use switchboard_tests::channels::{post_whatsapp, reply, take_task};
+use switchboard_tests::channels::{
+    fixture, form_with, post_twilio, post_whatsapp, reply, take_task,
+};
 use switchboard_tests::{MockServer, TestHost, eventually};
 
 /// A test card number (Visa's), typed with spaces.
@@ -127,5 +130,94 @@ async fn a_card_number_is_masked_before_it_is_stored_shown_or_forwarded() {
         metric(&metrics, "switchboard_redactions_total") >= 2.0,
         "{metrics}"
     );
+    host.stop().await;
+}
+
+/// An SMS from Sheena saying `body`, with Twilio's id `sid`.
+async fn sms(host: &TestHost, sid: &str, body: &str) {
+    let form = form_with(
+        &form_with(&fixture("sms/inbound.form"), "MessageSid", sid),
+        "Body",
+        body,
+    );
+    let (status, text) = post_twilio(host, "sms", &form).await;
+    assert_eq!(status, 200, "{text}");
+}
+
+/// The texts the mock Twilio was asked to send.
+fn sent_texts(mock: &MockServer) -> Vec<String> {
+    mock.requests()
+        .iter()
+        .filter(|r| r.uri.ends_with("/Messages.json"))
+        .filter_map(|r| {
+            let form: Vec<(String, String)> = serde_urlencoded::from_bytes(&r.body).ok()?;
+            form.into_iter().find(|(k, _)| k == "Body").map(|(_, v)| v)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn stop_on_sms_is_confirmed_once_and_refuses_replies_until_start() {
+    let mock = MockServer::start().await;
+    let host = TestHost::with_phone_channels(&mock).await;
+    sms(&host, "SMopt1", "Where is order 4821?").await;
+    let (ann, task) = take_task(&host, "ann", json!({})).await;
+    let conversation = task["conversation_id"].as_str().unwrap().to_string();
+
+    sms(&host, "SMopt2", "Stop").await;
+    let unsubscribed =
+        |texts: &[String]| texts.iter().filter(|t| t.contains("unsubscribed")).count();
+    assert!(
+        eventually(Duration::from_secs(20), || unsubscribed(&sent_texts(&mock))
+            == 1)
+        .await,
+        "{:?}",
+        sent_texts(&mock)
+    );
+    // A second STOP changes nothing and is not confirmed again.
+    sms(&host, "SMopt3", "STOP").await;
+    let customer = host.lookup("phone:+16505551234").await[0].clone();
+    assert_eq!(
+        customer["consent"]["sms"]["status"], "opted_out",
+        "{customer}"
+    );
+    assert_eq!(customer["consent"]["sms"]["source"], "keyword STOP");
+    // The keywords are no work for anyone.
+    assert!(host.queue().await.is_empty());
+
+    let (status, body) = host
+        .call(
+            "POST",
+            &format!("/api/conversations/{conversation}/messages"),
+            Some(&ann),
+            Some(json!({"text": "Your order ships today"})),
+        )
+        .await;
+    assert_eq!(status, 409, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("opted out")),
+        "{body}"
+    );
+    assert_eq!(unsubscribed(&sent_texts(&mock)), 1);
+    assert!(!sent_texts(&mock).iter().any(|t| t.contains("ships today")));
+
+    // START: confirmed, and replies go out again.
+    sms(&host, "SMopt4", "start").await;
+    assert!(
+        eventually(Duration::from_secs(20), || sent_texts(&mock)
+            .iter()
+            .any(|t| t.contains("resubscribed")))
+        .await
+    );
+    reply(&host, &ann, &conversation, "Your order ships today").await;
+    assert!(
+        eventually(Duration::from_secs(20), || sent_texts(&mock)
+            .iter()
+            .any(|t| t.contains("ships today")))
+        .await
+    );
+    assert_eq!(unsubscribed(&sent_texts(&mock)), 1);
     host.stop().await;
 }

@@ -1,0 +1,124 @@
+//! Opt-outs on messaging channels: a customer's STOP (or another
+//! configured keyword) is recorded on her profile for that channel,
+//! confirmed once, and from then on nothing but that confirmation is sent
+//! there — agents' replies are refused (409) and anything already queued
+//! fails — until she writes START.
+
+use crate::config::ConsentConfig;
+use crate::customers::{Consent, ConsentStatus, Customer};
+use crate::kind::Kind;
+
+use super::{Core, CoreError};
+
+/// The metadata key marking an outbound notice the host sends on its own.
+pub(super) const NOTICE_KEY: &str = "notice";
+/// … whose value for a consent confirmation, which an opt-out lets through.
+pub(super) const CONSENT_NOTICE: &str = "consent";
+
+/// The configured keywords, normalized.
+pub(super) struct ConsentRules {
+    opt_out: Vec<String>,
+    opt_in: Vec<String>,
+    opt_out_reply: String,
+    opt_in_reply: String,
+}
+
+impl ConsentRules {
+    /// From `[consent]`.
+    pub fn new(config: &ConsentConfig) -> Self {
+        let norm = |words: &[String]| words.iter().map(|w| normalize(w)).collect();
+        ConsentRules {
+            opt_out: norm(&config.opt_out_keywords),
+            opt_in: norm(&config.opt_in_keywords),
+            opt_out_reply: config.opt_out_reply.clone(),
+            opt_in_reply: config.opt_in_reply.clone(),
+        }
+    }
+
+    /// What a messaging customer's `text` decides, if it is a keyword: the
+    /// new status and the keyword as she wrote it.
+    pub fn keyword(&self, kind: Kind, text: &str) -> Option<(ConsentStatus, String)> {
+        if kind != Kind::Messaging {
+            return None;
+        }
+        let word = normalize(text);
+        if self.opt_out.contains(&word) {
+            Some((ConsentStatus::OptedOut, word))
+        } else if self.opt_in.contains(&word) {
+            Some((ConsentStatus::OptedIn, word))
+        } else {
+            None
+        }
+    }
+
+    /// The confirmation for a change to `status`.
+    pub fn reply(&self, status: ConsentStatus) -> &str {
+        match status {
+            ConsentStatus::OptedOut => &self.opt_out_reply,
+            ConsentStatus::OptedIn => &self.opt_in_reply,
+        }
+    }
+}
+
+/// Upper case, without surrounding spaces and trailing punctuation
+/// (`Stop.` is STOP).
+fn normalize(text: &str) -> String {
+    text.trim()
+        .trim_end_matches(|c: char| c.is_ascii_punctuation())
+        .trim()
+        .to_uppercase()
+}
+
+/// The record of a keyword `word` setting `status` at `now`.
+pub(super) fn keyword_consent(status: ConsentStatus, word: &str, now: u64) -> Consent {
+    Consent {
+        status,
+        at: now,
+        source: format!("keyword {word}"),
+    }
+}
+
+/// Why nothing may be sent to `customer` on `channel`, if she opted out.
+pub(super) fn refusal(customer: &Customer, channel: &str) -> Option<String> {
+    customer.opted_out(channel).map(|c| {
+        format!(
+            "the customer opted out of messages on {channel} ({}, at {}); nothing is sent \
+             there until she opts back in (e.g. by writing START)",
+            c.source, c.at
+        )
+    })
+}
+
+impl Core {
+    /// 409 when the conversation's customer opted out of its channel.
+    pub(super) fn check_consent(&self, customer: &str, channel: &str) -> Result<(), CoreError> {
+        match self.customers.get(customer)? {
+            Some(c) => match refusal(&c, channel) {
+                Some(why) => Err(CoreError::Conflict(why)),
+                None => Ok(()),
+            },
+            None => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keywords_are_whole_messages_in_any_case() {
+        let rules = ConsentRules::new(&ConsentConfig::default());
+        assert_eq!(
+            rules.keyword(Kind::Messaging, " stop. "),
+            Some((ConsentStatus::OptedOut, "STOP".into()))
+        );
+        assert_eq!(
+            rules.keyword(Kind::Messaging, "Start"),
+            Some((ConsentStatus::OptedIn, "START".into()))
+        );
+        assert_eq!(rules.keyword(Kind::Messaging, "please stop calling"), None);
+        // Email and chat have their own ways to unsubscribe.
+        assert_eq!(rules.keyword(Kind::Email, "STOP"), None);
+    }
+}
