@@ -6,7 +6,9 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use serde::{Deserialize, Serialize};
 
-use crate::core::{AuditEntry, Consent, Customer, Identity, MergeSuggestion, Message};
+use crate::core::{
+    AuditEntry, Consent, Customer, Identity, MergeSuggestion, Message, SubjectExport,
+};
 
 use super::auth::{Admin, Principal};
 use super::body::JsonBody;
@@ -133,6 +135,17 @@ pub async fn timeline(
 ) -> Result<Json<Vec<Message>>, ApiError> {
     let customer = load(&who, &state, &id)?;
     Ok(Json(state.core.timeline(&customer.id)?))
+}
+
+/// `GET /api/customers/{id}/export` (admin): everything held about the
+/// customer, for a subject access request.
+#[utoipa::path(operation_id = "customers_export", get, path = "/api/customers/{id}/export", tag = "customers", security(("bearer" = [])), params(("id" = String, Path, description = "The customer id")), responses((status = 200, description = "The profile, every conversation with its messages and notes, tasks, consent and audit entries", body = SubjectExport), ReadErrors))]
+pub async fn export(
+    _admin: Admin,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<SubjectExport>, ApiError> {
+    Ok(Json(state.core.export_customer(&id)?))
 }
 
 /// `PATCH /api/customers/{id}/attributes` (admin, supervisor):

@@ -160,6 +160,7 @@ impl Modify for BearerToken {
         canned::delete,
         customers::lookup,
         customers::show,
+        customers::export,
         customers::timeline,
         customers::set_attributes,
         customers::merge,

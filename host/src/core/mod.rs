@@ -26,6 +26,7 @@ mod calls;
 mod consent;
 mod crm;
 mod error;
+mod export;
 mod floor;
 mod inbound;
 mod media;
@@ -78,6 +79,7 @@ pub use crate::routing::{
 };
 pub use crate::runtime::{PluginInfo, RuntimeStats};
 pub use crate::wit::types::{HttpRequest, HttpResponse};
+pub use export::{ConversationExport, SubjectExport};
 
 /// The core services, wired together.
 pub struct Core {

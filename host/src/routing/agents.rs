@@ -318,6 +318,19 @@ impl Routing {
             .collect()
     }
 
+    /// Every task of `customer`, oldest first.
+    pub fn tasks_of_customer(&self, customer: &str) -> Vec<Task> {
+        let mut tasks: Vec<Task> = self
+            .lock()
+            .tasks
+            .values()
+            .filter(|t| t.customer_id == customer)
+            .cloned()
+            .collect();
+        tasks.sort_by_key(|t| t.created_at);
+        tasks
+    }
+
     /// The customers of every task the agent held or passed on: whose
     /// profiles a search by the agent may show.
     pub fn customers_of_agent(&self, agent: &str) -> std::collections::HashSet<String> {

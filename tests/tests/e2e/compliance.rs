@@ -219,5 +219,40 @@ async fn stop_on_sms_is_confirmed_once_and_refuses_replies_until_start() {
         .await
     );
     assert_eq!(unsubscribed(&sent_texts(&mock)), 1);
+
+    // Her subject access export holds all of it: the profile with its
+    // consent, every message, the task with its agent.
+    let id = host.customer_id("phone:+16505551234").await;
+    let export = host
+        .admin_json(&format!("/api/customers/{id}/export"))
+        .await;
+    assert_eq!(export["customer"]["id"], id.as_str());
+    assert_eq!(export["customer"]["consent"]["sms"]["status"], "opted_in");
+    let texts: Vec<&str> = export["conversations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|c| c["messages"].as_array().unwrap())
+        .map(|m| m["text"].as_str().unwrap())
+        .collect();
+    for text in [
+        "Where is order 4821?",
+        "Stop",
+        "start",
+        "Your order ships today",
+    ] {
+        assert!(texts.contains(&text), "{text} missing from {texts:?}");
+    }
+    assert_eq!(export["tasks"][0]["agent_id"], "ann", "{export}");
+    // Only an admin exports.
+    let (status, _) = host
+        .call(
+            "GET",
+            &format!("/api/customers/{id}/export"),
+            Some(&ann),
+            None,
+        )
+        .await;
+    assert_eq!(status, 403);
     host.stop().await;
 }
