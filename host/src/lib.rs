@@ -12,6 +12,7 @@
 pub mod accounts;
 pub mod api;
 pub mod attachments;
+pub mod audit;
 pub mod bundled;
 pub mod canned;
 pub mod clock;

@@ -197,6 +197,18 @@ impl FromRequestParts<AppState> for Principal {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
+        let who = identify(parts, state)?;
+        // The audit trail learns who made the request.
+        if let Some(slot) = parts.extensions.get::<super::audit_trail::AuditSlot>() {
+            slot.set(&who);
+        }
+        Ok(who)
+    }
+}
+
+/// Who the request's bearer token or session cookie belongs to.
+fn identify(parts: &mut Parts, state: &AppState) -> Result<Principal, ApiError> {
+    {
         if !parts.headers.contains_key(AUTHORIZATION)
             && let Some(token) = session_cookie(&parts.headers).map(str::to_string)
         {

@@ -7,7 +7,7 @@ use axum::extract::{Path, Query, State};
 use serde::{Deserialize, Serialize};
 
 use crate::core::{
-    AuditEntry, Consent, Customer, Identity, MergeSuggestion, Message, SubjectExport,
+    AuditEntry, AuditFilter, Consent, Customer, Identity, MergeSuggestion, Message, SubjectExport,
 };
 
 use super::auth::{Admin, Principal};
@@ -189,13 +189,94 @@ pub async fn merge(
     ))
 }
 
-/// `GET /api/audit` (admin): merges and other audited changes.
-#[utoipa::path(operation_id = "customers_audit", get, path = "/api/audit", tag = "customers", security(("bearer" = [])), responses((status = 200, description = "Merges, newest last", body = Vec<AuditEntry>), ReadErrors))]
+/// `GET /api/audit` filters.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AuditQuery {
+    /// Only entries by this actor (`admin`, `system`, an agent id).
+    actor: Option<String>,
+    /// Only entries naming this id (a customer, agent, task, plugin...).
+    target: Option<String>,
+    /// Only this action, or actions starting with it (e.g. `PUT /api/agents`).
+    action: Option<String>,
+    /// From this time on (unix ms).
+    from: Option<u64>,
+    /// Before this time (unix ms).
+    to: Option<u64>,
+    /// The page after this entry id (the last id of the previous page).
+    after: Option<String>,
+    /// At most this many (default and most 1000).
+    limit: Option<usize>,
+    /// `csv` for a CSV file (as `Accept: text/csv` does).
+    format: Option<String>,
+}
+
+/// `GET /api/audit` (admin): the audit trail, oldest first, filtered and
+/// paged; as CSV with `Accept: text/csv` or `?format=csv`.
+#[utoipa::path(operation_id = "customers_audit", get, path = "/api/audit", tag = "customers", security(("bearer" = [])), params(AuditQuery), responses((status = 200, description = "Audit entries, oldest first (JSON, or CSV with `Accept: text/csv`)", body = Vec<AuditEntry>), ReadErrors))]
 pub async fn audit(
     _: Admin,
     State(state): State<AppState>,
-) -> Result<Json<Vec<AuditEntry>>, ApiError> {
-    Ok(Json(state.core.audit_log()?))
+    headers: axum::http::HeaderMap,
+    Query(q): Query<AuditQuery>,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse as _;
+    let filter = AuditFilter {
+        actor: q.actor,
+        target: q.target,
+        action: q.action,
+        from: q.from,
+        to: q.to,
+        after: q.after,
+        limit: q.limit.unwrap_or(1000).clamp(1, 1000),
+    };
+    let entries = state.core.audit_log(&filter)?;
+    let csv = q.format.as_deref() == Some("csv")
+        || headers
+            .get(axum::http::header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.contains("text/csv"));
+    if !csv {
+        return Ok(Json(entries).into_response());
+    }
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (
+                axum::http::header::CONTENT_DISPOSITION,
+                "attachment; filename=\"audit.csv\"",
+            ),
+        ],
+        audit_csv(&entries).map_err(ApiError::internal)?,
+    )
+        .into_response())
+}
+
+/// The entries as CSV, a header row first.
+fn audit_csv(entries: &[AuditEntry]) -> Result<Vec<u8>, csv::Error> {
+    let mut out = csv::Writer::from_writer(Vec::new());
+    out.write_record([
+        "id", "at", "action", "actor", "role", "targets", "address", "status", "reason",
+    ])?;
+    for e in entries {
+        let reason = if e.reason.is_empty() && !e.merged.is_empty() {
+            format!("merged {} into {}", e.merged, e.survivor)
+        } else {
+            e.reason.clone()
+        };
+        out.write_record([
+            e.id.as_str(),
+            &e.at.to_string(),
+            &e.action,
+            &e.actor,
+            e.role.as_deref().unwrap_or(""),
+            &e.targets.join(" "),
+            e.address.as_deref().unwrap_or(""),
+            &e.status.map(|s| s.to_string()).unwrap_or_default(),
+            &reason,
+        ])?;
+    }
+    out.into_inner().map_err(|e| e.into_error().into())
 }
 
 /// `GET /api/merge-suggestions` (admin, supervisor): pairs of profiles that

@@ -10,6 +10,7 @@
 //! table from a core [`crate::core::Failure`] to an HTTP status.
 
 mod agents;
+mod audit_trail;
 mod auth;
 mod body;
 mod canned;
@@ -69,6 +70,7 @@ pub struct AppState {
 /// The router for the whole API.
 pub fn app(state: AppState, max_body_bytes: usize) -> Router {
     let max_file_bytes = usize::try_from(state.core.max_attachment_bytes()).unwrap_or(usize::MAX);
+    let audited = state.clone();
     Router::new()
         .route("/healthz", get(openapi::healthz))
         .route("/api/openapi.json", get(openapi::openapi_json))
@@ -159,6 +161,10 @@ pub fn app(state: AppState, max_body_bytes: usize) -> Router {
         .route("/webhooks/{plugin}", any(webhooks::handle))
         .route("/webhooks/{plugin}/{*rest}", any(webhooks::handle_subpath))
         .route("/metrics", get(metrics::scrape))
+        .route_layer(axum::middleware::from_fn_with_state(
+            audited,
+            audit_trail::record,
+        ))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(max_body_bytes))

@@ -3,9 +3,9 @@
 
 use serde::Serialize;
 
+use crate::audit::AuditEntry;
 use crate::clock::now_ms;
 use crate::conversations::{Conversation, Message, Note};
-use crate::customers::AuditEntry;
 use crate::routing::Task;
 
 use super::{Core, CoreError};

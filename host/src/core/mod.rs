@@ -42,6 +42,7 @@ use tokio::sync::broadcast;
 
 use crate::accounts::Accounts;
 use crate::attachments::Files;
+use crate::audit::Audit;
 use crate::canned::CannedResponses;
 use crate::clock::now_ms;
 use crate::config::Config;
@@ -69,9 +70,10 @@ pub use views::Directory;
 
 // The records the API shows, re-exported on purpose so that it needs no
 // module but this one.
+pub use crate::audit::{AuditEntry, AuditFilter};
 pub use crate::canned::{CannedInput, CannedResponse};
 pub use crate::conversations::{Conversation, ConversationStatus, Message, Note};
-pub use crate::customers::{AuditEntry, Consent, Customer, Identity, MergeSuggestion};
+pub use crate::customers::{Consent, Customer, Identity, MergeSuggestion};
 pub use crate::routing::trend::Sample;
 pub use crate::routing::{
     Actor, Agent, AgentInput, AgentStatus, QueueEntry, Role, Skill, Stats, Task, TaskAction,
@@ -110,6 +112,8 @@ pub struct Core {
     redactor: Redactor,
     /// Opt-out and opt-in keywords.
     consent: consent::ConsentRules,
+    /// The audit trail.
+    audit: Audit,
     gate: Mutex<()>,
 }
 
@@ -150,6 +154,7 @@ impl Core {
         runtime.set_floor(Arc::new(routing.floor_view()));
         let canned = CannedResponses::new(store.clone());
         let accounts_store = store.clone();
+        let audit = Audit::new(store.clone());
         Ok(Core {
             crm: Crm::new(store.clone(), runtime.clone(), config.crm.clone()),
             bots: Bots::new(store.clone(), config),
@@ -172,6 +177,7 @@ impl Core {
             accounts: Accounts::new(accounts_store),
             redactor: Redactor::new(&config.redaction),
             consent: consent::ConsentRules::new(&config.consent),
+            audit,
             gate: Mutex::new(()),
         })
     }

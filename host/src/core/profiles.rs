@@ -5,8 +5,9 @@
 
 use std::collections::BTreeMap;
 
+use crate::audit::{AuditEntry, AuditFilter};
 use crate::clock::now_ms;
-use crate::customers::{AuditEntry, Customer, Merge, MergeSuggestion};
+use crate::customers::{Customer, Merge, MergeSuggestion};
 use crate::store::{Batch, StoreError};
 
 use super::crm::Change as CrmChange;
@@ -50,9 +51,14 @@ impl Core {
         Ok(found)
     }
 
-    /// The audit log, oldest first.
-    pub fn audit_log(&self) -> Result<Vec<AuditEntry>, CoreError> {
-        Ok(self.customers.audit_log()?)
+    /// The audit entries `filter` accepts, oldest first.
+    pub fn audit_log(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>, CoreError> {
+        Ok(self.audit.read(filter)?)
+    }
+
+    /// Appends `entry` to the audit trail (durably).
+    pub async fn audit(&self, entry: AuditEntry) -> Result<(), CoreError> {
+        Ok(self.audit.append(entry).await?)
     }
 
     /// Merge suggestions (policy `suggest`), oldest first.

@@ -23,6 +23,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::audit::{Audit, AuditEntry};
 use crate::config::{CustomersConfig, MergePolicy};
 use crate::store::{Batch, Store, StoreError, keys};
 use crate::wit::types as wit;
@@ -84,25 +85,6 @@ impl Customer {
                 .collect(),
         }
     }
-}
-
-/// One entry of the audit log.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
-pub struct AuditEntry {
-    /// `aud_…`.
-    pub id: String,
-    /// Unix ms.
-    pub at: u64,
-    /// What happened, e.g. `customer.merge`.
-    pub action: String,
-    /// Who did it: `system` or `admin`.
-    pub actor: String,
-    /// The surviving customer.
-    pub survivor: String,
-    /// The customer merged into it.
-    pub merged: String,
-    /// Why, e.g. `event attested email:… and phone:…`.
-    pub reason: String,
 }
 
 /// Two profiles an event suggested are the same person (policy `suggest`).
@@ -476,19 +458,17 @@ impl Customers {
         other.merged_into = Some(survivor.id.clone());
         other.updated_at = now;
         batch.put_json(keys::customer(&other.id), &other);
-        let audit_id = self.store.next_id()?;
-        batch.put_json(
-            keys::audit(audit_id),
-            &AuditEntry {
-                id: format!("aud_{audit_id:012}"),
-                at: now,
-                action: "customer.merge".into(),
-                actor: actor.into(),
-                survivor: survivor.id.clone(),
-                merged: other.id.clone(),
-                reason: reason.into(),
-            },
+        let mut entry = AuditEntry::new(
+            "customer.merge",
+            actor,
+            if actor == "system" { "system" } else { "admin" },
+            now,
         );
+        entry.targets = vec![survivor.id.clone(), other.id.clone()];
+        entry.survivor = survivor.id.clone();
+        entry.merged = other.id.clone();
+        entry.reason = reason.into();
+        Audit::new(self.store.clone()).record(batch, entry)?;
         tracing::info!(survivor = %survivor.id, merged = %other.id, %actor, %reason, "customers merged");
         Ok(Merge {
             survivor: survivor.id.clone(),

@@ -198,6 +198,22 @@ impl Server {
             let _ = rx.await;
         }));
         tracing::info!(%addr, "switchboard listening");
+        let mut started =
+            crate::audit::AuditEntry::new("host.start", "system", "system", crate::clock::now_ms());
+        started.reason = format!(
+            "version {}, listening on {addr}, plugins: {}",
+            env!("CARGO_PKG_VERSION"),
+            runtime
+                .plugins()
+                .iter()
+                .map(|p| format!("{} {}", p.name, p.version.as_deref().unwrap_or("-")))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        core.audit(started).await.map_err(|e| ServerError::Store {
+            what: "writing the audit trail".into(),
+            source: StoreError::Flush(e.to_string()),
+        })?;
         print_welcome(addr, first_run, config.http.tls_cert.is_some());
         Ok(Server {
             addr,

@@ -1,5 +1,5 @@
 //! Compliance and the data lifecycle: what is masked before it is stored,
-//! and opt-outs.
+//! opt-outs, subject export and the audit trail.
 
 use std::time::Duration;
 
@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use switchboard_tests::channels::{
     fixture, form_with, post_twilio, post_whatsapp, reply, take_task,
 };
-use switchboard_tests::{MockServer, TestHost, eventually};
+use switchboard_tests::{ADMIN_TOKEN, MockServer, TestHost, eventually};
 
 /// A test card number (Visa's), typed with spaces.
 const CARD: &str = "4111 1111 1111 1111";
@@ -254,5 +254,120 @@ async fn stop_on_sms_is_confirmed_once_and_refuses_replies_until_start() {
         )
         .await;
     assert_eq!(status, 403);
+    host.stop().await;
+}
+
+#[tokio::test]
+async fn privileged_actions_leave_one_audit_entry_each_and_agents_cannot_read_it() {
+    let mock = MockServer::start().await;
+    let host = TestHost::with_phone_channels(&mock).await;
+    sms(&host, "SMaud1", "Hello there").await;
+    let customer = host.customer_id("phone:+16505551234").await;
+    // The admin creates a supervisor and an agent, and rotates a token.
+    let sue = host
+        .agent("sue", json!({"name": "Sue", "role": "supervisor"}))
+        .await;
+    let ana = host.agent("ana", json!({"name": "Ana"})).await;
+    let (status, _) = host
+        .call("POST", "/api/agents/ana/token", Some(ADMIN_TOKEN), None)
+        .await;
+    assert_eq!(status, 200);
+    // The supervisor forces Bob's status and reads the customer's data.
+    let bob = host.agent("bob", json!({"name": "Bob"})).await;
+    host.set_status("bob", &bob, "available").await;
+    let (status, body) = host
+        .call(
+            "POST",
+            "/api/agents/bob/status",
+            Some(&sue),
+            Some(json!({"status": "away"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, _) = host
+        .call(
+            "GET",
+            &format!("/api/customers/{customer}"),
+            Some(&sue),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+
+    let audit = host.admin_json("/api/audit").await;
+    let entries = audit.as_array().unwrap();
+    let find = |action: &str, actor: &str, target: &str| -> Vec<&Value> {
+        entries
+            .iter()
+            .filter(|e| {
+                e["action"] == action
+                    && e["actor"] == actor
+                    && e["targets"]
+                        .as_array()
+                        .is_some_and(|t| t.contains(&json!(target)))
+            })
+            .collect()
+    };
+    for (action, actor, target) in [
+        ("PUT /api/agents/{id}", "admin", "sue"),
+        ("PUT /api/agents/{id}", "admin", "ana"),
+        ("POST /api/agents/{id}/token", "admin", "ana"),
+        ("POST /api/agents/{id}/status", "sue", "bob"),
+        ("GET /api/customers/{id}", "sue", customer.as_str()),
+    ] {
+        let found = find(action, actor, target);
+        assert_eq!(found.len(), 1, "{action} by {actor} on {target}: {audit}");
+        assert_eq!(found[0]["address"], "127.0.0.1", "{}", found[0]);
+        assert!(found[0]["role"].is_string());
+        assert!(found[0]["at"].as_u64().is_some());
+    }
+    // Bob setting his own status is his work, not a privileged action.
+    assert!(find("POST /api/agents/{id}/status", "bob", "bob").is_empty());
+    assert_eq!(
+        entries
+            .iter()
+            .filter(|e| e["action"] == "host.start")
+            .count(),
+        1
+    );
+
+    // Filters, paging and CSV.
+    let by_sue = host.admin_json("/api/audit?actor=sue").await;
+    assert_eq!(by_sue.as_array().unwrap().len(), 2, "{by_sue}");
+    let about = host
+        .admin_json(&format!("/api/audit?target={customer}"))
+        .await;
+    assert_eq!(about.as_array().unwrap().len(), 1, "{about}");
+    let first = host.admin_json("/api/audit?limit=1").await;
+    let after = first[0]["id"].as_str().unwrap();
+    let rest = host.admin_json(&format!("/api/audit?after={after}")).await;
+    assert_eq!(rest.as_array().unwrap().len(), entries.len() - 1);
+    let csv = host
+        .client
+        .get(host.url("/api/audit?actor=sue"))
+        .bearer_auth(ADMIN_TOKEN)
+        .header("accept", "text/csv")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(csv.status(), 200);
+    assert!(
+        csv.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv")
+    );
+    let csv = csv.text().await.unwrap();
+    assert_eq!(csv.lines().count(), 3, "{csv}");
+    assert!(csv.starts_with("id,at,action,actor,role,targets,address,status,reason"));
+
+    // Agents and supervisors cannot read it (Ana's old token was rotated
+    // away: refused outright).
+    let (status, _) = host.call("GET", "/api/audit", Some(&ana), None).await;
+    assert_eq!(status, 401);
+    for token in [&bob, &sue] {
+        let (status, _) = host.call("GET", "/api/audit", Some(token), None).await;
+        assert_eq!(status, 403);
+    }
     host.stop().await;
 }

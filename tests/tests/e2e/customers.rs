@@ -128,7 +128,7 @@ async fn identities_normalize_and_merge_with_both_timelines() {
         .await;
     assert_eq!(old["id"], email_customer.as_str());
 
-    let audit = host.admin_json("/api/audit").await;
+    let audit = host.admin_json("/api/audit?action=customer.merge").await;
     let audit = audit.as_array().unwrap();
     assert_eq!(audit.len(), 1, "{audit:?}");
     assert_eq!(audit[0]["action"], "customer.merge");
@@ -165,14 +165,14 @@ async fn suggest_policy_records_and_manual_merge_is_audited() {
     let suggestions = suggestions.as_array().unwrap();
     assert_eq!(suggestions.len(), 1, "{suggestions:?}");
     assert_eq!(suggestions[0]["customers"], json!([ann, phone]));
-    let audit = host.admin_json("/api/audit").await;
+    let audit = host.admin_json("/api/audit?action=customer.merge").await;
     assert_eq!(audit.as_array().unwrap().len(), 0);
 
     let (status, merged) = merge(&host, &ann, &phone).await;
     assert_eq!(status, 200, "{merged}");
     assert_eq!(host.customer_id("phone:+442079460018").await, ann);
     assert_eq!(texts(&host.timeline(&ann).await), ["a", "b", "c"]);
-    let audit = host.admin_json("/api/audit").await;
+    let audit = host.admin_json("/api/audit?action=customer.merge").await;
     let audit = audit.as_array().unwrap();
     assert_eq!(audit.len(), 1);
     assert_eq!(audit[0]["actor"], "admin");

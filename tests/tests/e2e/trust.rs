@@ -243,7 +243,7 @@ async fn one_event_attesting_fifty_customers_merges_nothing_and_suggests() {
             "customer {i} was merged"
         );
     }
-    let audit = host.admin_json("/api/audit").await;
+    let audit = host.admin_json("/api/audit?action=customer.merge").await;
     assert_eq!(audit, json!([]), "nothing is merged automatically: {audit}");
     let suggestions = host.admin_json("/api/merge-suggestions").await;
     assert!(
@@ -284,7 +284,7 @@ async fn a_supervisor_who_checked_the_claim_merges_the_profiles() {
     // Her number was already hers: not a claim any more.
     assert_eq!(merged["claims"], json!([]), "{merged}");
     assert_eq!(visitor_id_now(&host).await, sheena);
-    let audit = host.admin_json("/api/audit").await;
+    let audit = host.admin_json("/api/audit?action=customer.merge").await;
     assert_eq!(audit[0]["actor"], "supervisor:sue", "{audit}");
     assert_eq!(audit[0]["merged"], visitor);
 }
