@@ -136,6 +136,15 @@ impl Blobs {
         }
     }
 
+    /// Deletes the blob named `sha256` (gone already is fine).
+    pub fn remove(&self, sha256: &str) -> Result<(), BlobError> {
+        match std::fs::remove_file(self.path(sha256)?) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// Where the blob named `sha256` lives; refuses anything but 64 hex
     /// digits, so a name can never reach outside the directory.
     fn path(&self, sha256: &str) -> Result<PathBuf, BlobError> {

@@ -26,6 +26,7 @@ pub mod metrics;
 pub mod openapi;
 mod plugins;
 mod queues;
+mod retention;
 mod session;
 mod tasks;
 mod ui;
@@ -90,6 +91,8 @@ pub fn app(state: AppState, max_body_bytes: usize) -> Router {
         .route("/api/outbox", get(queues::outbox))
         .route("/api/crm", get(queues::crm))
         .route("/api/crm/redrive", post(queues::crm_redrive))
+        .route("/api/retention", get(retention::status))
+        .route("/api/retention/run", post(retention::run))
         .route("/api/agents", get(agents::list))
         .route("/api/agents/{id}", get(agents::show).put(agents::put))
         .route("/api/agents/{id}/status", post(agents::status))

@@ -11,8 +11,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 
 use super::{
-    agents, canned, conversations, customers, floor, media, metrics, plugins, queues, session,
-    tasks, ui, webhooks,
+    agents, canned, conversations, customers, floor, media, metrics, plugins, queues, retention,
+    session, tasks, ui, webhooks,
 };
 
 /// Every error: `{"error": {"code": "...", "message": "..."}}`.
@@ -169,6 +169,8 @@ impl Modify for BearerToken {
         queues::outbox,
         queues::crm,
         queues::crm_redrive,
+        retention::status,
+        retention::run,
         plugins::list,
         plugins::show,
         plugins::upload,

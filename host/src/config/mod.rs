@@ -14,12 +14,14 @@ mod floor;
 mod http;
 mod load;
 mod redaction;
+mod retention;
 
 pub use consent::ConsentConfig;
 pub use floor::FloorConfig;
 pub use http::HttpConfig;
 pub use load::ConfigError;
 pub use redaction::{Pattern, PatternRule, RedactionConfig};
+pub use retention::RetentionConfig;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -62,6 +64,8 @@ pub struct Config {
     pub redaction: RedactionConfig,
     /// Opt-out and opt-in keywords on messaging channels.
     pub consent: ConsentConfig,
+    /// How long message text and files are kept.
+    pub retention: RetentionConfig,
     /// How acknowledged writes are made durable: `group_commit` (default) or
     /// `flush_each`.
     pub durability: crate::store::Durability,
@@ -85,6 +89,7 @@ impl Default for Config {
             crm: CrmConfig::default(),
             redaction: RedactionConfig::default(),
             consent: ConsentConfig::default(),
+            retention: RetentionConfig::default(),
             durability: crate::store::Durability::GroupCommit,
         }
     }

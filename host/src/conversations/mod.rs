@@ -206,6 +206,10 @@ pub struct Message {
     /// stored (e.g. `card`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub redacted: Vec<String>,
+    /// When retention erased its text, metadata and files (a dated stub
+    /// stays, so counts and reports keep working).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub erased_at: Option<u64>,
     /// Channel details the plugin reported with an inbound message (an
     /// email's subject and full body, the number written to...).
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
@@ -467,6 +471,7 @@ impl Conversations {
             agent_name: None,
             error: None,
             redacted: Vec::new(),
+            erased_at: None,
             metadata: Default::default(),
         })
     }

@@ -183,6 +183,7 @@ impl Core {
             agent_name: agent.and_then(|a| self.routing.agent(a)).map(|a| a.name),
             error: None,
             redacted: Vec::new(),
+            erased_at: None,
             metadata: notice
                 .map(|n| (super::consent::NOTICE_KEY.to_string(), n.to_string()))
                 .into_iter()

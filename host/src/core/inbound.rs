@@ -470,6 +470,7 @@ fn inbound_message(
         agent_name: None,
         error: None,
         redacted: Vec::new(),
+        erased_at: None,
         metadata: m.metadata.iter().cloned().collect(),
     }
 }

@@ -41,6 +41,11 @@ impl MediaFiles {
         }
     }
 
+    /// Deletes a blob's file (retention, erasure).
+    pub fn remove_blob(&self, sha256: &str) -> Result<(), crate::attachments::BlobError> {
+        self.files.blobs().remove(sha256)
+    }
+
     fn lock_for(&self, key: &str) -> Arc<tokio::sync::Mutex<()>> {
         let mut inflight = self.inflight.lock().unwrap_or_else(|e| e.into_inner());
         // Forget the locks nobody holds any more.

@@ -33,6 +33,7 @@ mod media;
 mod outbox;
 mod plugins;
 mod profiles;
+mod retention;
 mod views;
 
 use std::collections::BTreeMap;
@@ -82,6 +83,7 @@ pub use crate::routing::{
 pub use crate::runtime::{PluginInfo, RuntimeStats};
 pub use crate::wit::types::{HttpRequest, HttpResponse};
 pub use export::{ConversationExport, SubjectExport};
+pub use retention::RetentionStatus;
 
 /// The core services, wired together.
 pub struct Core {
@@ -114,6 +116,8 @@ pub struct Core {
     consent: consent::ConsentRules,
     /// The audit trail.
     audit: Audit,
+    /// How long message text and files are kept.
+    retention: crate::config::RetentionConfig,
     gate: Mutex<()>,
 }
 
@@ -178,6 +182,7 @@ impl Core {
             redactor: Redactor::new(&config.redaction),
             consent: consent::ConsentRules::new(&config.consent),
             audit,
+            retention: config.retention.clone(),
             gate: Mutex::new(()),
         })
     }
@@ -205,6 +210,7 @@ impl Core {
             self.outbox.start(),
             bots::start(self.clone()),
             crm::start(self.clone()),
+            retention::start(self.clone(), &self.retention),
             sampler,
         ]
     }

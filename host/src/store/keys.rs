@@ -135,6 +135,9 @@ pub fn file(sha256: &str) -> String {
     format!("file/{sha256}")
 }
 
+/// The prefix of [`media`] records.
+pub const MEDIA: &str = "media/";
+
 /// `media/<message id>/<attachment index>` → the stored file of one
 /// attachment (its blob's hash, type, size and name).
 pub fn media(message: &str, index: usize) -> String {

@@ -126,6 +126,30 @@ impl Store {
             .collect()
     }
 
+    /// At most `limit` records under `prefix` after the key `prefix` +
+    /// `after` (from the first when `None`), with their keys minus the
+    /// prefix, in key order.
+    pub fn scan_json_after<T: serde::de::DeserializeOwned>(
+        &self,
+        prefix: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(String, T)>, StoreError> {
+        let after = after.map(|a| format!("{prefix}{a}"));
+        self.backend
+            .scan_after(
+                prefix.as_bytes(),
+                after.as_deref().map(str::as_bytes),
+                limit,
+            )?
+            .into_iter()
+            .map(|(k, v)| {
+                let name = String::from_utf8_lossy(&k[prefix.len()..]).into_owned();
+                decode(&k, &v).map(|t| (name, t))
+            })
+            .collect()
+    }
+
     /// Every key under `prefix`, in order, without the prefix.
     pub fn scan_keys(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
         Ok(self

@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 use switchboard_tests::channels::{
     fixture, form_with, post_twilio, post_whatsapp, reply, take_task,
 };
+use switchboard_tests::presets::SMS;
 use switchboard_tests::{ADMIN_TOKEN, MockServer, TestHost, eventually};
 
 /// A test card number (Visa's), typed with spaces.
@@ -369,5 +370,78 @@ async fn privileged_actions_leave_one_audit_entry_each_and_agents_cannot_read_it
         let (status, _) = host.call("GET", "/api/audit", Some(token), None).await;
         assert_eq!(status, 403);
     }
+    host.stop().await;
+}
+
+#[tokio::test]
+async fn retention_erases_old_text_and_keeps_counts() {
+    let mock = MockServer::start().await;
+    let host = TestHost::with_channels(&mock, &[SMS], |config| {
+        config
+            .retention
+            .kinds
+            .insert(switchboard::kind::Kind::Messaging, 1);
+        config.retention.allow_as_of = true;
+        config.retention.max_per_pass = 2;
+    })
+    .await;
+    sms(&host, "SMret1", "My address is 12 Elm Street").await;
+    sms(&host, "SMret2", "And my phone is 555-0100").await;
+    let (ann, task) = take_task(&host, "ann", json!({})).await;
+    let conversation = task["conversation_id"].as_str().unwrap().to_string();
+    reply(&host, &ann, &conversation, "Noted, thank you").await;
+    host.complete_task(&ann, task["id"].as_str().unwrap(), None)
+        .await;
+    let stats = host.admin_json("/api/stats").await;
+
+    // Today nothing is due.
+    let (status, pass) = host
+        .call(
+            "POST",
+            "/api/retention/run",
+            Some(ADMIN_TOKEN),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(status, 200, "{pass}");
+    assert_eq!(pass["last_pass_erased"], 0, "{pass}");
+
+    // Two days on (the clock moved forward by the test hook): the passes
+    // go round the history two messages at a time, erasing every text.
+    let later = switchboard_tests::now_ms() + 2 * 86_400_000;
+    for _ in 0..3 {
+        let (status, pass) = host
+            .call(
+                "POST",
+                "/api/retention/run",
+                Some(ADMIN_TOKEN),
+                Some(json!({"as_of": later})),
+            )
+            .await;
+        assert_eq!(status, 200, "{pass}");
+    }
+    let view = host.conversation(&conversation).await;
+    let messages = view["messages"].as_array().unwrap();
+    assert_eq!(messages.len(), 3, "the stubs stay: {view}");
+    for m in messages {
+        assert_eq!(m["text"], "", "{m}");
+        assert!(m["erased_at"].as_u64().is_some(), "{m}");
+        assert!(m["metadata"].is_null() || m["metadata"] == json!({}), "{m}");
+    }
+    assert_eq!(messages[2]["direction"], "outbound");
+    let status = host.admin_json("/api/retention").await;
+    assert_eq!(status["erased"], 3, "{status}");
+    // Counts and statistics are what they were.
+    assert_eq!(host.admin_json("/api/stats").await, stats);
+    // Every pass is audited (the sweep's own first pass at start too).
+    let passes = host.admin_json("/api/audit?action=retention.pass").await;
+    let passes = passes.as_array().unwrap();
+    assert!(passes.len() >= 4, "{passes:?}");
+    assert!(
+        passes
+            .iter()
+            .any(|p| p["reason"].as_str().unwrap().contains("erased 2")),
+        "{passes:?}"
+    );
     host.stop().await;
 }

@@ -1,0 +1,50 @@
+//! `[retention]`: how long message text and files are kept, per channel
+//! kind or channel, and how the sweep that erases them paces itself.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::kind::Kind;
+
+/// `[retention]`. Nothing expires unless a kind or channel is given a
+/// number of days.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetentionConfig {
+    /// Days message text and files are kept, per channel kind
+    /// (`messaging = 90`).
+    pub kinds: BTreeMap<Kind, u32>,
+    /// … per channel (plugin name), over its kind's (`webchat = 30`).
+    pub channels: BTreeMap<String, u32>,
+    /// How often the sweep runs.
+    pub sweep_interval_secs: u64,
+    /// Most messages one pass looks at: the sweep never holds the store
+    /// for long, and goes round the whole history over several passes.
+    pub max_per_pass: usize,
+    /// Test hook: lets `POST /api/retention/run` take an `as_of` time
+    /// (a clock moved forward without waiting). Never on in production.
+    pub allow_as_of: bool,
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        RetentionConfig {
+            kinds: BTreeMap::new(),
+            channels: BTreeMap::new(),
+            sweep_interval_secs: 3600,
+            max_per_pass: 1000,
+            allow_as_of: false,
+        }
+    }
+}
+
+impl RetentionConfig {
+    /// Days kept on `channel` (of `kind`); `None`: kept.
+    pub fn days(&self, channel: &str, kind: Kind) -> Option<u32> {
+        self.channels
+            .get(channel)
+            .or_else(|| self.kinds.get(&kind))
+            .copied()
+    }
+}
