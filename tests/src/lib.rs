@@ -316,6 +316,8 @@ pub struct TestHost {
     pub dir: Arc<tempfile::TempDir>,
     /// An HTTP client.
     pub client: reqwest::Client,
+    /// The config it started with (a restart starts with it again).
+    pub config: Config,
 }
 
 impl TestHost {
@@ -331,11 +333,12 @@ impl TestHost {
     ) -> TestHost {
         let mut config = test_config(dir.path());
         configure(&mut config);
-        let server = Server::start(config).await.expect("host starts");
+        let server = Server::start(config.clone()).await.expect("host starts");
         TestHost {
             server,
             dir,
             client: reqwest::Client::new(),
+            config,
         }
     }
 
@@ -395,6 +398,14 @@ impl TestHost {
             .find(|p| p["name"] == name)
             .cloned()
             .unwrap_or(serde_json::Value::Null)
+    }
+
+    /// Stops the host and starts it again on the same data directory with
+    /// the same config (on a new port).
+    pub async fn restart(self) -> TestHost {
+        let config = self.config.clone();
+        let dir = self.stop().await;
+        TestHost::start_in(dir, move |c| *c = config).await
     }
 
     /// Stops the host, keeping its data directory.

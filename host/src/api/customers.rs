@@ -7,7 +7,8 @@ use axum::extract::{Path, Query, State};
 use serde::{Deserialize, Serialize};
 
 use crate::core::{
-    AuditEntry, AuditFilter, Consent, Customer, Identity, MergeSuggestion, Message, SubjectExport,
+    AuditEntry, AuditFilter, Consent, Customer, Erasure, Identity, MergeSuggestion, Message,
+    SubjectExport,
 };
 
 use super::auth::{Admin, Principal};
@@ -103,10 +104,16 @@ fn can_see(who: &Principal, state: &AppState, customer: &str) -> bool {
 }
 
 fn load(who: &Principal, state: &AppState, id: &str) -> Result<Customer, ApiError> {
-    let customer = state
-        .core
-        .customer(id)?
-        .ok_or_else(|| ApiError::not_found(format!("no customer {id}")))?;
+    let Some(customer) = state.core.customer(id)? else {
+        if state.core.customer_erased_at(id)?.is_some() && who.sees_all() {
+            return Err(ApiError::new(
+                axum::http::StatusCode::GONE,
+                "gone",
+                format!("customer {id} was erased"),
+            ));
+        }
+        return Err(ApiError::not_found(format!("no customer {id}")));
+    };
     // Someone else's customer looks like one that does not exist.
     if !can_see(who, state, &customer.id) {
         return Err(ApiError::not_found(format!("no customer {id}")));
@@ -146,6 +153,27 @@ pub async fn export(
     Path(id): Path<String>,
 ) -> Result<Json<SubjectExport>, ApiError> {
     Ok(Json(state.core.export_customer(&id)?))
+}
+
+/// `DELETE /api/customers/{id}` (admin): erases the customer — profile,
+/// identities, conversations, messages, notes, files, queue entries and
+/// merge records; her tasks keep only their counts; her id answers 410.
+#[utoipa::path(operation_id = "customers_erase", delete, path = "/api/customers/{id}", tag = "customers", security(("bearer" = [])), params(("id" = String, Path, description = "The customer id")), responses((status = 200, description = "What was erased", body = Erasure), (status = 410, description = "Erased already", body = ErrorBody), WriteErrors))]
+pub async fn erase(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    parts: axum::http::request::Parts,
+) -> Result<Json<Erasure>, ApiError> {
+    let address = super::client::client_ip(
+        &parts.extensions,
+        &parts.headers,
+        &state.http.trusted_proxies,
+    )
+    .map(|ip| ip.to_string());
+    Ok(Json(
+        state.core.erase_customer(&id, "admin", address).await?,
+    ))
 }
 
 /// `PATCH /api/customers/{id}/attributes` (admin, supervisor):

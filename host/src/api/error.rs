@@ -97,6 +97,7 @@ impl From<CoreError> for ApiError {
             Failure::NotFound => (StatusCode::NOT_FOUND, "not_found"),
             Failure::Forbidden => (StatusCode::FORBIDDEN, "forbidden"),
             Failure::Conflict => (StatusCode::CONFLICT, "conflict"),
+            Failure::Gone => (StatusCode::GONE, "gone"),
             Failure::Unsupported => (StatusCode::UNPROCESSABLE_ENTITY, "unsupported"),
             Failure::Unauthenticated => (StatusCode::UNAUTHORIZED, "wrong_login"),
             Failure::InvalidBundle => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_bundle"),

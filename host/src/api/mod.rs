@@ -150,7 +150,10 @@ pub fn app(state: AppState, max_body_bytes: usize) -> Router {
             post(conversations::reply),
         )
         .route("/api/customers", get(customers::lookup))
-        .route("/api/customers/{id}", get(customers::show))
+        .route(
+            "/api/customers/{id}",
+            get(customers::show).delete(customers::erase),
+        )
         .route("/api/customers/{id}/timeline", get(customers::timeline))
         .route("/api/customers/{id}/export", get(customers::export))
         .route("/api/customers/{id}/merge", post(customers::merge))

@@ -161,6 +161,7 @@ impl Modify for BearerToken {
         customers::lookup,
         customers::show,
         customers::export,
+        customers::erase,
         customers::timeline,
         customers::set_attributes,
         customers::merge,

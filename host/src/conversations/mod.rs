@@ -9,6 +9,7 @@
 
 mod notes;
 
+mod erase;
 pub use notes::Note;
 
 use serde::{Deserialize, Serialize};

@@ -23,6 +23,9 @@ pub enum CoreError {
     /// Wrong state.
     #[error("{0}")]
     Conflict(String),
+    /// It existed and was erased.
+    #[error("{0}")]
+    Gone(String),
     /// What the request needs is not serving now.
     #[error("{0}")]
     Unavailable(String),
@@ -77,6 +80,8 @@ pub enum Failure {
     Forbidden,
     /// It does not fit the current state.
     Conflict,
+    /// It was erased.
+    Gone,
     /// Outside what the channel can do.
     Unsupported,
     /// Wrong login or password.
@@ -103,6 +108,7 @@ impl CoreError {
             CoreError::Invalid(_) => Failure::Invalid,
             CoreError::NotFound(_) => Failure::NotFound,
             CoreError::Conflict(_) => Failure::Conflict,
+            CoreError::Gone(_) => Failure::Gone,
             CoreError::Unavailable(_) => Failure::PluginUnavailable,
             CoreError::Unsupported(_) => Failure::Unsupported,
             CoreError::Plugin { kind, .. } => Failure::PluginAnswered(*kind),

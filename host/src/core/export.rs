@@ -41,6 +41,9 @@ impl Core {
     /// Everything about customer `id` (a merged profile's id exports its
     /// survivor, which holds its data now).
     pub fn export_customer(&self, id: &str) -> Result<SubjectExport, CoreError> {
+        if self.customer_erased_at(id)?.is_some() {
+            return Err(CoreError::Gone(format!("customer {id} was erased")));
+        }
         let missing = || CoreError::NotFound(format!("no customer {id}"));
         let mut customer = self.customer(id)?.ok_or_else(missing)?;
         if let Some(survivor) = customer.merged_into.clone() {

@@ -25,6 +25,7 @@ mod bots;
 mod calls;
 mod consent;
 mod crm;
+mod erasure;
 mod error;
 mod export;
 mod floor;
@@ -82,6 +83,7 @@ pub use crate::routing::{
 };
 pub use crate::runtime::{PluginInfo, RuntimeStats};
 pub use crate::wit::types::{HttpRequest, HttpResponse};
+pub use erasure::Erasure;
 pub use export::{ConversationExport, SubjectExport};
 pub use retention::RetentionStatus;
 

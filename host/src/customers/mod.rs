@@ -17,6 +17,7 @@
 //! resolution and merges); reads are free.
 
 mod consent;
+mod erase;
 pub mod identity;
 
 use std::collections::BTreeMap;

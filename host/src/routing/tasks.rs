@@ -291,6 +291,37 @@ impl Routing {
         self.wake();
     }
 
+    /// Erasure: the customer's tasks keep their counts (statistics stay
+    /// right) but lose everything tying them to her or saying what she
+    /// wrote — her id, the bot's summary, the escalation reason, transfer
+    /// notes. Refused (409) while any of them is still being worked on.
+    pub fn scrub_customer(&self, batch: &mut Batch, customer: &str) -> Result<usize, RoutingError> {
+        let mut state = self.lock();
+        if let Some(busy) = state.tasks.values().find(|t| {
+            t.customer_id == customer
+                && !matches!(t.state, TaskState::Completed | TaskState::Canceled)
+        }) {
+            return Err(RoutingError::Conflict(format!(
+                "task {} of this customer is still {:?}: complete or cancel it first",
+                busy.id, busy.state
+            )));
+        }
+        let mut scrubbed = 0;
+        for task in state.tasks.values_mut() {
+            if task.customer_id == customer {
+                task.customer_id = "erased".into();
+                task.summary = None;
+                task.reason = None;
+                for event in &mut task.history {
+                    event.note = None;
+                }
+                batch.put_json(keys::task(&task.id), &*task);
+                scrubbed += 1;
+            }
+        }
+        Ok(scrubbed)
+    }
+
     /// Moves a merged customer's tasks to the survivor.
     pub fn rekey_customer(&self, batch: &mut Batch, merge: &Merge) {
         let mut state = self.lock();

@@ -79,13 +79,16 @@ pub trait Backend: Send + Sync + 'static {
 pub struct SledBackend {
     db: sled::Db,
     tree: sled::Tree,
+    /// Where ids continue from after a rewrite ([`super::compact`]).
+    id_base: u64,
 }
 
 impl SledBackend {
     /// Uses the tree `core` of `db`.
     pub fn new(db: sled::Db) -> Result<Self, StoreError> {
         let tree = db.open_tree("core")?;
-        Ok(SledBackend { db, tree })
+        let id_base = super::compact::id_base(&tree)?;
+        Ok(SledBackend { db, tree, id_base })
     }
 }
 
@@ -138,6 +141,6 @@ impl Backend for SledBackend {
     }
 
     fn next_id(&self) -> Result<u64, StoreError> {
-        Ok(self.db.generate_id()?)
+        Ok(self.id_base + self.db.generate_id()?)
     }
 }

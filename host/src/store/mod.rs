@@ -9,6 +9,7 @@
 
 mod backend;
 pub mod commit;
+mod compact;
 pub mod keys;
 mod kv;
 pub mod queue;
@@ -19,6 +20,7 @@ use std::sync::Arc;
 pub use backend::{Backend, Batch, Op, SledBackend};
 pub use commit::Durability;
 use commit::GroupCommit;
+pub use compact::request_compaction;
 pub use kv::{KvError, KvUsage, PluginKv};
 pub use queue::{Backoff, DurableQueue, Entry, Verdict};
 
@@ -62,6 +64,8 @@ impl Store {
 
     /// Opens the database with a chosen durability strategy.
     pub fn open_with(dir: &Path, durability: Durability) -> Result<Self, StoreError> {
+        // Only when an erasure asked for it.
+        compact::compact_if_requested(dir)?;
         let db = sled::Config::new()
             .path(dir)
             .flush_every_ms(Some(200))

@@ -445,3 +445,112 @@ async fn retention_erases_old_text_and_keeps_counts() {
     );
     host.stop().await;
 }
+
+/// Every file under `dir`, recursively.
+fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(files_under(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
+/// The files under `dir` holding `needle`.
+fn holding(dir: &std::path::Path, needle: &str) -> Vec<std::path::PathBuf> {
+    files_under(dir)
+        .into_iter()
+        .filter(|f| {
+            std::fs::read(f)
+                .is_ok_and(|bytes| bytes.windows(needle.len()).any(|w| w == needle.as_bytes()))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn erasure_leaves_no_byte_of_her_messages_on_disk_and_her_id_answers_410() {
+    let mock = MockServer::start().await;
+    let host = TestHost::with_channels(&mock, &[SMS], |_| {}).await;
+    let words = ["order zq7xk4 never came", "my door code is pw93jd"];
+    sms(&host, "SMerase1", words[0]).await;
+    sms(&host, "SMerase2", words[1]).await;
+    let (ann, task) = take_task(&host, "ann", json!({})).await;
+    let conversation = task["conversation_id"].as_str().unwrap().to_string();
+    reply(&host, &ann, &conversation, "Sorry about ht61qs, refunding").await;
+    host.complete_task(&ann, task["id"].as_str().unwrap(), None)
+        .await;
+    let id = host.customer_id("phone:+16505551234").await;
+
+    // Only the admin erases.
+    let (status, _) = host
+        .call("DELETE", &format!("/api/customers/{id}"), Some(&ann), None)
+        .await;
+    assert_eq!(status, 403);
+    let (status, erased) = host
+        .call(
+            "DELETE",
+            &format!("/api/customers/{id}"),
+            Some(ADMIN_TOKEN),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{erased}");
+    assert_eq!(erased["customers"], json!([id.as_str()]));
+    assert_eq!(erased["messages"], 3, "{erased}");
+    for path in [
+        format!("/api/customers/{id}"),
+        format!("/api/customers/{id}/export"),
+    ] {
+        let (status, body) = host.call("GET", &path, Some(ADMIN_TOKEN), None).await;
+        assert_eq!(status, 410, "{path}: {body}");
+    }
+    let (status, _) = host
+        .call(
+            "DELETE",
+            &format!("/api/customers/{id}"),
+            Some(ADMIN_TOKEN),
+            None,
+        )
+        .await;
+    assert_eq!(status, 410);
+    // Her task still counts, without her.
+    let (_, task) = host
+        .call(
+            "GET",
+            &format!("/api/tasks/{}", task["id"].as_str().unwrap()),
+            Some(ADMIN_TOKEN),
+            None,
+        )
+        .await;
+    assert_eq!(task["customer_id"], "erased", "{task}");
+
+    // After a restart the database has been rewritten: no file under the
+    // data directory holds a byte of what she or the agent wrote.
+    let host = host.restart().await;
+    for needle in ["zq7xk4", "pw93jd", "ht61qs", "+16505551234"] {
+        let found = holding(host.dir.path(), needle);
+        assert!(found.is_empty(), "{needle} is still in {found:?}");
+    }
+    let audit = host.admin_json("/api/audit?action=customer.erase").await;
+    assert_eq!(audit[0]["targets"], json!([id.as_str()]), "{audit}");
+    let (status, _) = host
+        .call(
+            "GET",
+            &format!("/api/customers/{id}"),
+            Some(ADMIN_TOKEN),
+            None,
+        )
+        .await;
+    assert_eq!(status, 410);
+
+    // She writes again: a fresh profile, with nothing of the old one.
+    sms(&host, "SMerase3", "hello again").await;
+    let again = host.customer_id("phone:+16505551234").await;
+    assert_ne!(again, id);
+    assert_eq!(host.timeline(&again).await.len(), 1);
+    host.stop().await;
+}
