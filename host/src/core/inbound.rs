@@ -4,11 +4,12 @@
 //! stored, so a bad one stores nothing; a redelivered provider message id
 //! stores nothing twice.
 
+use crate::audit::AuditEntry;
 use crate::clock::now_ms;
 use crate::conversations::{
     Attachment, Author, Conversation, Direction, LastInbound, Message, MessageStatus,
 };
-use crate::customers::{Identity, Trust};
+use crate::customers::{ConsentStatus, Identity, Trust};
 use crate::events::Event;
 use crate::kind::Kind;
 use crate::routing::{NewTask, Skill, TaskState};
@@ -234,6 +235,16 @@ impl Core {
                     self.customers
                         .set_consent(&mut batch, &customer.id, channel, record)?;
                 tracing::info!(%channel, customer = %customer.id, ?status, changed, "consent keyword");
+                if changed {
+                    let action = match status {
+                        ConsentStatus::OptedOut => "consent.opt_out",
+                        ConsentStatus::OptedIn => "consent.opt_in",
+                    };
+                    let mut entry = AuditEntry::new(action, customer.id.as_str(), "customer", now);
+                    entry.targets = vec![customer.id.clone(), channel.to_string()];
+                    entry.reason = format!("keyword {word} on {channel}");
+                    self.audit.record(&mut batch, entry)?;
+                }
                 // An empty reply text: the provider confirms (e.g. Twilio's
                 // Advanced Opt-Out), not us.
                 if changed && !self.consent.reply(status).trim().is_empty() {

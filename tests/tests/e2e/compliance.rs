@@ -183,6 +183,12 @@ async fn stop_on_sms_is_confirmed_once_and_refuses_replies_until_start() {
         "{customer}"
     );
     assert_eq!(customer["consent"]["sms"]["source"], "keyword STOP");
+    // Audited once, as the customer's own act.
+    let audit = host.admin_json("/api/audit?action=consent.").await;
+    assert_eq!(audit.as_array().unwrap().len(), 1, "{audit}");
+    assert_eq!(audit[0]["action"], "consent.opt_out");
+    assert_eq!(audit[0]["role"], "customer");
+    assert_eq!(audit[0]["targets"][1], "sms");
     // The keywords are no work for anyone.
     assert!(host.queue().await.is_empty());
 
