@@ -228,20 +228,23 @@ pub struct AuditQuery {
     /// Only this action, or actions starting with it (e.g. `PUT /api/agents`).
     action: Option<String>,
     /// From this time on (unix ms).
-    from: Option<u64>,
+    #[param(minimum = 0, maximum = 9_007_199_254_740_991_i64)]
+    from: Option<i64>,
     /// Before this time (unix ms).
-    to: Option<u64>,
+    #[param(minimum = 0, maximum = 9_007_199_254_740_991_i64)]
+    to: Option<i64>,
     /// The page after this entry id (the last id of the previous page).
     after: Option<String>,
     /// At most this many (default and most 1000).
-    limit: Option<usize>,
+    #[param(minimum = 1, maximum = 1000)]
+    limit: Option<i64>,
     /// `csv` for a CSV file (as `Accept: text/csv` does).
     format: Option<String>,
 }
 
 /// `GET /api/audit` (admin): the audit trail, oldest first, filtered and
 /// paged; as CSV with `Accept: text/csv` or `?format=csv`.
-#[utoipa::path(operation_id = "customers_audit", get, path = "/api/audit", tag = "customers", security(("bearer" = [])), params(AuditQuery), responses((status = 200, description = "Audit entries, oldest first (JSON, or CSV with `Accept: text/csv`)", body = Vec<AuditEntry>), ReadErrors))]
+#[utoipa::path(operation_id = "customers_audit", get, path = "/api/audit", tag = "customers", security(("bearer" = [])), params(AuditQuery), responses((status = 200, description = "Audit entries, oldest first (JSON, or CSV with `Accept: text/csv`)", content((Vec<AuditEntry> = "application/json"), (String = "text/csv"))), (status = 400, description = "A filter out of range or malformed", body = ErrorBody), ReadErrors))]
 pub async fn audit(
     _: Admin,
     State(state): State<AppState>,
@@ -249,14 +252,26 @@ pub async fn audit(
     Query(q): Query<AuditQuery>,
 ) -> Result<axum::response::Response, ApiError> {
     use axum::response::IntoResponse as _;
+    // Whole unix ms that JSON numbers hold exactly; 1-1000 entries.
+    let time = |t: Option<i64>, name: &str| match t {
+        Some(t) if !(0..=9_007_199_254_740_991).contains(&t) => Err(ApiError::bad_request(
+            format!("`{name}` must be unix ms between 0 and 2^53-1"),
+        )),
+        t => Ok(t.map(|t| t as u64)),
+    };
+    let limit = match q.limit {
+        None => 1000,
+        Some(n @ 1..=1000) => n as usize,
+        Some(_) => return Err(ApiError::bad_request("`limit` must be 1-1000")),
+    };
     let filter = AuditFilter {
         actor: q.actor,
         target: q.target,
         action: q.action,
-        from: q.from,
-        to: q.to,
+        from: time(q.from, "from")?,
+        to: time(q.to, "to")?,
         after: q.after,
-        limit: q.limit.unwrap_or(1000).clamp(1, 1000),
+        limit,
     };
     let entries = state.core.audit_log(&filter)?;
     let csv = q.format.as_deref() == Some("csv")

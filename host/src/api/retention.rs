@@ -28,6 +28,7 @@ pub struct RunPass {
     /// Run as if it were this time (unix ms): only with
     /// `retention.allow_as_of`, a test hook.
     #[serde(default)]
+    #[schema(maximum = 9_007_199_254_740_991_i64)]
     as_of: Option<u64>,
 }
 
@@ -37,8 +38,11 @@ pub struct RunPass {
 pub async fn run(
     _: Admin,
     State(state): State<AppState>,
-    JsonBody(body): JsonBody<RunPass>,
+    JsonBody(body): JsonBody<serde_json::Map<String, serde_json::Value>>,
 ) -> Result<Json<RetentionStatus>, ApiError> {
+    // An object, not whatever serde would also take for a struct.
+    let body: RunPass = serde_json::from_value(serde_json::Value::Object(body))
+        .map_err(|e| ApiError::bad_request(format!("invalid body: {e}")))?;
     let now = match body.as_of {
         Some(_) if !state.core.retention_as_of_allowed() => {
             return Err(ApiError::bad_request(
