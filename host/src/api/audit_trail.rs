@@ -9,6 +9,7 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::Response;
+use percent_encoding::percent_decode_str;
 
 use super::AppState;
 use super::auth::Principal;
@@ -47,12 +48,13 @@ const AUDITED_BY_CORE: &[(Method, &str)] = &[
     (Method::DELETE, "/api/customers/{id}"),
 ];
 
-/// Whether `who`'s `method` on route `route` is audited.
-fn audited(who: &Principal, method: &Method, route: &str) -> bool {
-    if !who.sees_all()
-        || AUDITED_BY_CORE
-            .iter()
-            .any(|(m, r)| m == method && *r == route)
+/// Whether `method` on route `route` is audited when an admin or a
+/// supervisor makes it (known before the handler runs, so every other
+/// request — every webhook — passes through untouched).
+fn audited_route(method: &Method, route: &str) -> bool {
+    if AUDITED_BY_CORE
+        .iter()
+        .any(|(m, r)| m == method && *r == route)
     {
         return false;
     }
@@ -61,6 +63,11 @@ fn audited(who: &Principal, method: &Method, route: &str) -> bool {
         Method::OPTIONS => false,
         _ => true,
     }
+}
+
+/// Whether `who`'s `method` on route `route` is audited.
+fn audited(who: &Principal, method: &Method, route: &str) -> bool {
+    who.sees_all() && audited_route(method, route)
 }
 
 fn role(who: &Principal) -> &'static str {
@@ -77,27 +84,8 @@ fn targets(route: &str, path: &str) -> Vec<String> {
         .split('/')
         .zip(path.split('/'))
         .filter(|(r, _)| r.starts_with('{'))
-        .map(|(_, p)| percent_decode(p))
+        .map(|(_, p)| percent_decode_str(p).decode_utf8_lossy().into_owned())
         .collect()
-}
-
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && let Some(hex) = text.get(i + 1..i + 3)
-            && let Ok(b) = u8::from_str_radix(hex, 16)
-        {
-            out.push(b);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// The middleware: lets the request through, then audits it.
@@ -106,7 +94,11 @@ pub async fn record(State(state): State<AppState>, mut request: Request, next: N
     let route = request
         .extensions()
         .get::<MatchedPath>()
-        .map(|m| m.as_str().to_string());
+        .map(|m| m.as_str().to_string())
+        .filter(|route| audited_route(&method, route));
+    let Some(route) = route else {
+        return next.run(request).await;
+    };
     let path = request.uri().path().to_string();
     let address = client_ip(
         request.extensions(),
@@ -116,7 +108,7 @@ pub async fn record(State(state): State<AppState>, mut request: Request, next: N
     let slot = AuditSlot::default();
     request.extensions_mut().insert(slot.clone());
     let response = next.run(request).await;
-    if let (Some(who), Some(route)) = (slot.take(), route)
+    if let Some(who) = slot.take()
         && audited(&who, &method, &route)
     {
         let mut entry = AuditEntry::new(
