@@ -112,17 +112,7 @@ impl Core {
         };
         self.store.durable(seq).await?;
         for sha256 in blobs {
-            // Files are content-addressed: another customer's copy of the
-            // same bytes keeps its record, and the file.
-            let shared = self
-                .store
-                .scan_strings(keys::MEDIA)?
-                .into_iter()
-                .any(|(_, value)| value.contains(&sha256))
-                || self.store.get_raw(&keys::file(&sha256))?.is_some();
-            if !shared {
-                self.media.remove_blob(&sha256)?;
-            }
+            self.remove_blob_unless_shared(&sha256, None)?;
         }
         tracing::info!(customers = ?erasure.customers, "customer erased");
         Ok(erasure)

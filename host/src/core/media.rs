@@ -41,11 +41,6 @@ impl MediaFiles {
         }
     }
 
-    /// Deletes a blob's file (retention, erasure).
-    pub fn remove_blob(&self, sha256: &str) -> Result<(), crate::attachments::BlobError> {
-        self.files.blobs().remove(sha256)
-    }
-
     fn lock_for(&self, key: &str) -> Arc<tokio::sync::Mutex<()>> {
         let mut inflight = self.inflight.lock().unwrap_or_else(|e| e.into_inner());
         // Forget the locks nobody holds any more.
@@ -187,6 +182,30 @@ impl Core {
             .ok_or_else(gone)?;
         let data = self.media.files.blobs().read(sha256)?.ok_or_else(gone)?;
         Ok((blob, data))
+    }
+
+    /// Deletes a blob's file (retention, erasure) unless another record
+    /// still names it: files are content-addressed, so another message's
+    /// copy of the same bytes, or a file an agent sent, keeps it. The
+    /// records of message `except` (being erased) do not count.
+    pub(super) fn remove_blob_unless_shared(
+        &self,
+        sha256: &str,
+        except: Option<&str>,
+    ) -> Result<(), CoreError> {
+        let mine = except.map(|m| format!("{m}/"));
+        let shared = self
+            .store
+            .scan_strings(keys::MEDIA)?
+            .into_iter()
+            .any(|(key, value)| {
+                mine.as_deref().is_none_or(|m| !key.starts_with(m)) && value.contains(sha256)
+            })
+            || self.store.get_raw(&keys::file(sha256))?.is_some();
+        if !shared {
+            self.media.files.blobs().remove(sha256)?;
+        }
+        Ok(())
     }
 
     /// The conversation a message belongs to, for access checks.

@@ -138,7 +138,7 @@ impl Core {
             let key = keys::media(&message.id, index);
             if let Some(blob) = self.store.get_json::<Blob>(&key)? {
                 batch.delete(key);
-                self.forget_blob(&blob.sha256, &message.id)?;
+                self.remove_blob_unless_shared(&blob.sha256, Some(&message.id))?;
             }
         }
         for attachment in &mut message.attachments {
@@ -162,21 +162,6 @@ impl Core {
             self.conversations.save(batch, &conversation);
         }
         self.conversations.save_message(batch, &message);
-        Ok(())
-    }
-
-    /// Deletes a blob's file unless another message's record still names
-    /// it (the same photo sent twice is one blob).
-    fn forget_blob(&self, sha256: &str, erased: &str) -> Result<(), CoreError> {
-        let mine = format!("{erased}/");
-        let still_used = self
-            .store
-            .scan_strings(keys::MEDIA)?
-            .into_iter()
-            .any(|(key, value)| !key.starts_with(&mine) && value.contains(sha256));
-        if !still_used {
-            self.media.remove_blob(sha256)?;
-        }
         Ok(())
     }
 }
