@@ -171,6 +171,23 @@ fn rand_u128() -> u128 {
     (u128::from(h.finish()) << 64) | u128::from(h.finish().rotate_left(17))
 }
 
+/// Posts a signed WhatsApp text message from `wa_id` (provider message id
+/// `id`) to the business number `106540352242922`, asserting 200.
+pub async fn whatsapp_text(host: &TestHost, wa_id: &str, id: &str, text: &str) {
+    let payload = json!({
+        "object": "whatsapp_business_account",
+        "entry": [{"id": "102290129340398", "changes": [{"field": "messages", "value": {
+            "messaging_product": "whatsapp",
+            "metadata": {"display_phone_number": "15550783881", "phone_number_id": "106540352242922"},
+            "contacts": [{"profile": {"name": "Sheena Nelson"}, "wa_id": wa_id}],
+            "messages": [{"from": wa_id, "id": id, "timestamp": "1749416383", "type": "text",
+                          "text": {"body": text}}],
+        }}]}],
+    });
+    let (status, answer) = post_whatsapp(host, &serde_json::to_vec(&payload).unwrap()).await;
+    assert_eq!(status, 200, "{answer}");
+}
+
 /// POSTs a WhatsApp webhook body signed with the presets' app secret;
 /// returns status and body text.
 pub async fn post_whatsapp(host: &TestHost, body: &[u8]) -> (u16, String) {
@@ -212,6 +229,41 @@ pub fn form_with(form_body: &[u8], name: &str, value: &str) -> Vec<u8> {
 }
 
 impl TestHost {
+    /// `GET /api/messages/{message}/attachments/0` as `token`: status,
+    /// content type, bytes.
+    pub async fn open_attachment(
+        &self,
+        token: &str,
+        message: &str,
+    ) -> (u16, Option<String>, Vec<u8>) {
+        let response = self
+            .client
+            .get(self.url(&format!("/api/messages/{message}/attachments/0")))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let kind = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        (status, kind, response.bytes().await.unwrap().to_vec())
+    }
+
+    /// The Prometheus text of `GET /metrics`.
+    pub async fn metrics_text(&self) -> String {
+        self.client
+            .get(self.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
     /// POSTs a raw webhook body with extra headers; returns status and body
     /// text.
     pub async fn post_webhook(

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use switchboard_tests::channels::secrets::{ORDERS_TOKEN, WA_ACCESS_TOKEN as WA_TOKEN};
-use switchboard_tests::channels::{post_whatsapp, take_task, texts};
+use switchboard_tests::channels::{take_task, texts, whatsapp_text};
 use switchboard_tests::{MockServer, Recorded, TestHost, eventually};
 
 /// The business number the fixtures' customers write to.
@@ -16,23 +16,6 @@ const PHONE_NUMBER_ID: &str = "106540352242922";
 const SHIPPING: &str = "Orders ship within 1 business day and arrive in 3-5 days.";
 const SHIPPING_ES: &str = "Los pedidos se envían en 1 día hábil y llegan en 3-5 días.";
 const FALLBACK_START: &str = "Sorry, I did not get that.";
-
-/// Posts a signed WhatsApp text message from `wa_id` (provider message id
-/// `id`), asserting 200.
-async fn customer_says(host: &TestHost, wa_id: &str, id: &str, text: &str) {
-    let payload = json!({
-        "object": "whatsapp_business_account",
-        "entry": [{"id": "102290129340398", "changes": [{"field": "messages", "value": {
-            "messaging_product": "whatsapp",
-            "metadata": {"display_phone_number": "15550783881", "phone_number_id": PHONE_NUMBER_ID},
-            "contacts": [{"profile": {"name": "Sheena Nelson"}, "wa_id": wa_id}],
-            "messages": [{"from": wa_id, "id": id, "timestamp": "1749416383", "type": "text",
-                          "text": {"body": text}}],
-        }}]}],
-    });
-    let (status, answer) = post_whatsapp(host, &serde_json::to_vec(&payload).unwrap()).await;
-    assert_eq!(status, 200, "{answer}");
-}
 
 /// The one conversation of the customer writing from `wa_id`.
 async fn conversation_of(host: &TestHost, wa_id: &str) -> String {
@@ -161,7 +144,7 @@ async fn faq_questions_are_answered_through_the_provider_without_a_task() {
         "the admin sees which bot a channel uses"
     );
 
-    customer_says(
+    whatsapp_text(
         &host,
         "16505551234",
         "wamid.1",
@@ -198,7 +181,7 @@ async fn faq_questions_are_answered_through_the_provider_without_a_task() {
     switchboard_tests::channels::wait_status(&host, &conversation, bot_message, "sent").await;
 
     // A second question in the same conversation; still no task for anyone.
-    customer_says(&host, "16505551234", "wamid.2", "Can I return it?").await;
+    whatsapp_text(&host, "16505551234", "wamid.2", "Can I return it?").await;
     wait_bot_replies(&host, &conversation, 2).await;
     let sent = wait_sent(&provider, 2).await;
     assert!(sent[1].starts_with("You can return any item"), "{sent:?}");
@@ -213,10 +196,10 @@ async fn faq_questions_are_answered_through_the_provider_without_a_task() {
 
     // "bye" closes the conversation; the next message starts a new one, with
     // the bot again.
-    customer_says(&host, "16505551234", "wamid.3", "Thanks, bye!").await;
+    whatsapp_text(&host, "16505551234", "wamid.3", "Thanks, bye!").await;
     wait_resolved(&host, &conversation).await;
     assert_eq!(sent_texts(&provider).len(), 2, "resolving sends nothing");
-    customer_says(
+    whatsapp_text(
         &host,
         "16505551234",
         "wamid.4",
@@ -245,7 +228,7 @@ async fn asking_for_an_agent_hands_off_with_a_summary_and_the_transcript() {
     )
     .await;
 
-    customer_says(
+    whatsapp_text(
         &host,
         "16505551234",
         "wamid.1",
@@ -254,7 +237,7 @@ async fn asking_for_an_agent_hands_off_with_a_summary_and_the_transcript() {
     .await;
     let conversation = conversation_of(&host, "16505551234").await;
     wait_bot_replies(&host, &conversation, 1).await;
-    customer_says(
+    whatsapp_text(
         &host,
         "16505551234",
         "wamid.2",
@@ -335,13 +318,13 @@ async fn a_bot_that_traps_or_loops_hands_off_at_once_and_loses_nothing() {
     assert_eq!(host.plugin("rogue-bot").await["kind"], "bot");
 
     // A working turn first: the bot answers.
-    customer_says(&host, "16505550001", "wamid.ok", "hello").await;
+    whatsapp_text(&host, "16505550001", "wamid.ok", "hello").await;
     let fine = conversation_of(&host, "16505550001").await;
     wait_bot_replies(&host, &fine, 1).await;
     assert_eq!(wait_sent(&provider, 1).await, ["ok"]);
 
     for (wa_id, text) in [("16505550002", "trap"), ("16505550003", "loop")] {
-        customer_says(&host, wa_id, &format!("wamid.{text}"), text).await;
+        whatsapp_text(&host, wa_id, &format!("wamid.{text}"), text).await;
         let conversation = conversation_of(&host, wa_id).await;
         let c = wait_handoff(&host, &conversation).await;
         let messages = c["messages"].as_array().unwrap();
@@ -370,12 +353,12 @@ async fn a_bot_that_traps_or_loops_hands_off_at_once_and_loses_nothing() {
     // The failures were the plugin's, counted against it; the host is fine
     // and the bot still answers others.
     assert!(host.plugin("rogue-bot").await["failures"].as_u64().unwrap() >= 2);
-    customer_says(&host, "16505550004", "wamid.ok2", "hi").await;
+    whatsapp_text(&host, "16505550004", "wamid.ok2", "hi").await;
     assert_eq!(wait_sent(&provider, 2).await, ["ok", "ok"]);
 
     // The handed-off customer's next message stays with the task.
     let trapped = conversation_of(&host, "16505550002").await;
-    customer_says(&host, "16505550002", "wamid.trap2", "hello? anyone?").await;
+    whatsapp_text(&host, "16505550002", "wamid.trap2", "hello? anyone?").await;
     let c = host.conversation(&trapped).await;
     assert_eq!(
         texts(c["messages"].as_array().unwrap()).last().copied(),
@@ -384,7 +367,7 @@ async fn a_bot_that_traps_or_loops_hands_off_at_once_and_loses_nothing() {
     assert_eq!(host.queue().await.len(), 2, "no second task");
 
     // A bot may also close a conversation.
-    customer_says(&host, "16505550005", "wamid.resolve", "resolve").await;
+    whatsapp_text(&host, "16505550005", "wamid.resolve", "resolve").await;
     let closed = conversation_of(&host, "16505550005").await;
     wait_resolved(&host, &closed).await;
     assert_eq!(host.queue().await.len(), 2, "resolving creates no task");
@@ -399,7 +382,7 @@ async fn order_status_is_answered_from_the_order_api() {
         200,
         r#"{"id": "4821", "status": "out for delivery", "carrier": "UPS"}"#,
     );
-    customer_says(&host, "16505551234", "wamid.1", "Where is order #4821?").await;
+    whatsapp_text(&host, "16505551234", "wamid.1", "Where is order #4821?").await;
     assert_eq!(
         wait_sent(&provider, 1).await,
         ["Order 4821 is out for delivery."]
@@ -415,7 +398,7 @@ async fn order_status_is_answered_from_the_order_api() {
 
     // An unknown order: the API's 404 is an answer, not a failure.
     orders.respond_with(404, r#"{"error": "not found"}"#);
-    customer_says(
+    whatsapp_text(
         &host,
         "16505551234",
         "wamid.2",
@@ -431,7 +414,7 @@ async fn order_status_is_answered_from_the_order_api() {
 
     // The API failing hands off, with the order named in the summary.
     orders.respond_with(503, r#"{"error": "down"}"#);
-    customer_says(&host, "16505551234", "wamid.3", "where is order 5000").await;
+    whatsapp_text(&host, "16505551234", "wamid.3", "where is order 5000").await;
     let task = wait_queued(&host).await;
     assert_eq!(task["reason"], "order lookup failed", "{task:#}");
     let summary = task["summary"].as_str().unwrap();
@@ -447,7 +430,7 @@ async fn two_misunderstandings_in_a_row_hand_off() {
     let (provider, orders) = (MockServer::start().await, MockServer::start().await);
     let host = TestHost::with_faq_bot(&provider, &orders, &[]).await;
 
-    customer_says(&host, "16505551234", "wamid.1", "blorp").await;
+    whatsapp_text(&host, "16505551234", "wamid.1", "blorp").await;
     let conversation = conversation_of(&host, "16505551234").await;
     wait_bot_replies(&host, &conversation, 1).await;
     let sent = wait_sent(&provider, 1).await;
@@ -457,7 +440,7 @@ async fn two_misunderstandings_in_a_row_hand_off() {
         "one misunderstanding is fine"
     );
 
-    customer_says(&host, "16505551234", "wamid.2", "zzzz qqq").await;
+    whatsapp_text(&host, "16505551234", "wamid.2", "zzzz qqq").await;
     let task = wait_queued(&host).await;
     assert_eq!(task["reason"], "the bot did not understand twice");
     let summary = task["summary"].as_str().unwrap();
@@ -479,18 +462,18 @@ async fn answers_follow_the_customers_language() {
     let (provider, orders) = (MockServer::start().await, MockServer::start().await);
     let host = TestHost::with_faq_bot(&provider, &orders, &[]).await;
 
-    customer_says(&host, "16505551234", "wamid.1", "shipping?").await;
+    whatsapp_text(&host, "16505551234", "wamid.1", "shipping?").await;
     assert_eq!(wait_sent(&provider, 1).await, [SHIPPING]);
 
     let customer = host.customer_id("phone:+16505551234").await;
     host.set_attributes(&customer, json!({"language": "es"}))
         .await;
 
-    customer_says(&host, "16505551234", "wamid.2", "¿Cuánto tarda el envío?").await;
+    whatsapp_text(&host, "16505551234", "wamid.2", "¿Cuánto tarda el envío?").await;
     assert_eq!(wait_sent(&provider, 2).await[1], SHIPPING_ES);
     // An answer without a translation would stay in the default language;
     // the fallback has one.
-    customer_says(&host, "16505551234", "wamid.3", "hmm").await;
+    whatsapp_text(&host, "16505551234", "wamid.3", "hmm").await;
     let sent = wait_sent(&provider, 3).await;
     assert!(sent[2].starts_with("Perdón, no lo entendí."), "{sent:?}");
 }
@@ -500,7 +483,7 @@ async fn after_a_handoff_the_bot_stays_out_of_the_conversation() {
     let (provider, orders) = (MockServer::start().await, MockServer::start().await);
     let host = TestHost::with_faq_bot(&provider, &orders, &[]).await;
 
-    customer_says(&host, "16505551234", "wamid.1", "human").await;
+    whatsapp_text(&host, "16505551234", "wamid.1", "human").await;
     let conversation = conversation_of(&host, "16505551234").await;
     let task = wait_queued(&host).await;
     wait_handoff(&host, &conversation).await;
@@ -508,14 +491,14 @@ async fn after_a_handoff_the_bot_stays_out_of_the_conversation() {
     assert_eq!(bot_calls, 1);
 
     // Questions the bot would answer now go to the task's conversation.
-    customer_says(
+    whatsapp_text(
         &host,
         "16505551234",
         "wamid.2",
         "how long does shipping take?",
     )
     .await;
-    customer_says(&host, "16505551234", "wamid.3", "where is order 4821").await;
+    whatsapp_text(&host, "16505551234", "wamid.3", "where is order 4821").await;
     // A pause: a message after a handoff queues no bot turn, so no event marks the bot left out.
     tokio::time::sleep(Duration::from_millis(500)).await;
     let c = host.conversation(&conversation).await;

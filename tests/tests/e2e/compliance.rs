@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use switchboard_tests::channels::{
-    fixture, form_with, post_twilio, post_whatsapp, reply, take_task,
+    fixture, form_with, post_twilio, reply, take_task, whatsapp_text,
 };
 use switchboard_tests::presets::SMS;
 use switchboard_tests::{ADMIN_TOKEN, MockServer, TestHost, eventually};
@@ -14,22 +14,6 @@ use switchboard_tests::{ADMIN_TOKEN, MockServer, TestHost, eventually};
 const CARD: &str = "4111 1111 1111 1111";
 /// 16 digits failing the Luhn check: an order number, kept.
 const ORDER: &str = "4111111111111112";
-
-/// A signed WhatsApp text from `wa_id`, asserting 200.
-async fn customer_says(host: &TestHost, wa_id: &str, id: &str, text: &str) {
-    let payload = json!({
-        "object": "whatsapp_business_account",
-        "entry": [{"id": "102290129340398", "changes": [{"field": "messages", "value": {
-            "messaging_product": "whatsapp",
-            "metadata": {"display_phone_number": "15550783881", "phone_number_id": "106540352242922"},
-            "contacts": [{"profile": {"name": "Sheena Nelson"}, "wa_id": wa_id}],
-            "messages": [{"from": wa_id, "id": id, "timestamp": "1749416383", "type": "text",
-                          "text": {"body": text}}],
-        }}]}],
-    });
-    let (status, answer) = post_whatsapp(host, &serde_json::to_vec(&payload).unwrap()).await;
-    assert_eq!(status, 200, "{answer}");
-}
 
 /// Every body the mock received, as text.
 fn bodies(mock: &MockServer) -> String {
@@ -57,7 +41,7 @@ async fn a_card_number_is_masked_before_it_is_stored_shown_or_forwarded() {
     crm.respond_with(200, r#"{"id":"c1"}"#);
     let said = format!("echo my card is {CARD} for order {ORDER}");
     let masked = format!("echo my card is [CARD] for order {ORDER}");
-    customer_says(&host, "16505551234", "wamid.CARD1", &said).await;
+    whatsapp_text(&host, "16505551234", "wamid.CARD1", &said).await;
 
     // The bot was shown the masked text (it echoes what it got), and the
     // customer receives that echo.
@@ -85,7 +69,7 @@ async fn a_card_number_is_masked_before_it_is_stored_shown_or_forwarded() {
 
     // An agent who types a card number into a reply: the stored and the
     // delivered copy are masked, and she is told so.
-    customer_says(&host, "16505551234", "wamid.CARD2", "handoff").await;
+    whatsapp_text(&host, "16505551234", "wamid.CARD2", "handoff").await;
     let (ann, task) = take_task(&host, "ann", json!({"skills": {"billing": 3}})).await;
     let sent: Value = reply(
         &host,
@@ -118,15 +102,7 @@ async fn a_card_number_is_masked_before_it_is_stored_shown_or_forwarded() {
         assert!(!everything.contains(number), "{number} leaked");
     }
     assert!(everything.contains(ORDER), "the order number was kept");
-    let metrics = host
-        .client
-        .get(host.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = host.metrics_text().await;
     assert!(
         metric(&metrics, "switchboard_redactions_total") >= 2.0,
         "{metrics}"
@@ -143,6 +119,20 @@ async fn sms(host: &TestHost, sid: &str, body: &str) {
     );
     let (status, text) = post_twilio(host, "sms", &form).await;
     assert_eq!(status, 200, "{text}");
+}
+
+/// Sheena texts `said` (two SMS); Ann takes the task, answers `answer`
+/// and completes it. Returns Ann's token, the task and its conversation.
+async fn served(host: &TestHost, said: [&str; 2], answer: &str) -> (String, Value, String) {
+    for (n, text) in said.iter().enumerate() {
+        sms(host, &format!("SMserved{n}"), text).await;
+    }
+    let (ann, task) = take_task(host, "ann", json!({})).await;
+    let conversation = task["conversation_id"].as_str().unwrap().to_string();
+    reply(host, &ann, &conversation, answer).await;
+    host.complete_task(&ann, task["id"].as_str().unwrap(), None)
+        .await;
+    (ann, task, conversation)
 }
 
 /// The texts the mock Twilio was asked to send.
@@ -391,13 +381,12 @@ async fn retention_erases_old_text_and_keeps_counts() {
         config.retention.max_per_pass = 2;
     })
     .await;
-    sms(&host, "SMret1", "My address is 12 Elm Street").await;
-    sms(&host, "SMret2", "And my phone is 555-0100").await;
-    let (ann, task) = take_task(&host, "ann", json!({})).await;
-    let conversation = task["conversation_id"].as_str().unwrap().to_string();
-    reply(&host, &ann, &conversation, "Noted, thank you").await;
-    host.complete_task(&ann, task["id"].as_str().unwrap(), None)
-        .await;
+    let (_, _, conversation) = served(
+        &host,
+        ["My address is 12 Elm Street", "And my phone is 555-0100"],
+        "Noted, thank you",
+    )
+    .await;
     let stats = host.admin_json("/api/stats").await;
 
     // Today nothing is due.
@@ -481,14 +470,12 @@ fn holding(dir: &std::path::Path, needle: &str) -> Vec<std::path::PathBuf> {
 async fn erasure_leaves_no_byte_of_her_messages_on_disk_and_her_id_answers_410() {
     let mock = MockServer::start().await;
     let host = TestHost::with_channels(&mock, &[SMS], |_| {}).await;
-    let words = ["order zq7xk4 never came", "my door code is pw93jd"];
-    sms(&host, "SMerase1", words[0]).await;
-    sms(&host, "SMerase2", words[1]).await;
-    let (ann, task) = take_task(&host, "ann", json!({})).await;
-    let conversation = task["conversation_id"].as_str().unwrap().to_string();
-    reply(&host, &ann, &conversation, "Sorry about ht61qs, refunding").await;
-    host.complete_task(&ann, task["id"].as_str().unwrap(), None)
-        .await;
+    let (ann, task, _) = served(
+        &host,
+        ["order zq7xk4 never came", "my door code is pw93jd"],
+        "Sorry about ht61qs, refunding",
+    )
+    .await;
     let id = host.customer_id("phone:+16505551234").await;
 
     // Only the admin erases.

@@ -477,38 +477,15 @@ async fn multipart_mail_keeps_its_attachment() {
     let message = m["id"].as_str().unwrap().to_string();
     let (ann, _) = take_task(&host, "ann", json!({})).await;
     let before = mock.requests().len();
-    let (status, kind, bytes) = open_attachment(&host, &ann, &message).await;
+    let (status, kind, bytes) = host.open_attachment(&ann, &message).await;
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&bytes));
     assert_eq!(kind.as_deref(), Some("application/pdf"));
     assert_eq!(bytes, pdf);
     assert_eq!(mock.requests().len(), before);
     let bob = host.agent("bob", json!({"name": "Bob"})).await;
-    let (status, _, _) = open_attachment(&host, &bob, &message).await;
+    let (status, _, _) = host.open_attachment(&bob, &message).await;
     assert_eq!(status, 403);
     host.stop().await;
-}
-
-/// `GET /api/messages/{message}/attachments/0` as `token`: status, content
-/// type, bytes.
-async fn open_attachment(
-    host: &TestHost,
-    token: &str,
-    message: &str,
-) -> (u16, Option<String>, Vec<u8>) {
-    let response = host
-        .client
-        .get(host.url(&format!("/api/messages/{message}/attachments/0")))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    let kind = response
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
-    (status, kind, response.bytes().await.unwrap().to_vec())
 }
 
 /// A stored message's file (`store(notify=…)` routes) stays at Mailgun: it
@@ -541,7 +518,7 @@ async fn a_stored_mail_s_file_is_fetched_with_the_api_key_from_mailgun_only() {
     let (ann, _) = take_task(&host, "ann", json!({})).await;
     let before = mock.requests().len();
     mock.respond_with(200, "PNG-BYTES-OF-THE-LABEL");
-    let (status, _, bytes) = open_attachment(&host, &ann, &message).await;
+    let (status, _, bytes) = host.open_attachment(&ann, &message).await;
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&bytes));
     assert_eq!(bytes, b"PNG-BYTES-OF-THE-LABEL");
     let fetched = &mock.requests()[before];
@@ -565,7 +542,9 @@ async fn a_stored_mail_s_file_is_fetched_with_the_api_key_from_mailgun_only() {
         .find(|m| m["attachments"][0]["url"] == "https://evil.example/x")
         .unwrap();
     let before = mock.requests().len();
-    let (status, _, _) = open_attachment(&host, &ann, evil["id"].as_str().unwrap()).await;
+    let (status, _, _) = host
+        .open_attachment(&ann, evil["id"].as_str().unwrap())
+        .await;
     assert_eq!(status, 422);
     assert_eq!(mock.requests().len(), before);
     host.stop().await;

@@ -14,28 +14,6 @@ const PUBLIC: &str = "https://cc.example.com";
 /// The file every test sends.
 const PDF: &[u8] = b"%PDF-1.4 invoice 4821";
 
-/// `GET` an attachment as `token`: status, content type, bytes.
-async fn open_attachment(
-    host: &TestHost,
-    token: &str,
-    message: &str,
-) -> (u16, Option<String>, Vec<u8>) {
-    let response = host
-        .client
-        .get(host.url(&format!("/api/messages/{message}/attachments/0")))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    let kind = response
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
-    (status, kind, response.bytes().await.unwrap().to_vec())
-}
-
 #[tokio::test]
 async fn a_photo_sent_on_whatsapp_is_fetched_once_and_shown_to_those_at_work_on_it() {
     let mock = MockServer::start().await;
@@ -66,7 +44,7 @@ async fn a_photo_sent_on_whatsapp_is_fetched_once_and_shown_to_those_at_work_on_
     );
     mock.respond_with(200, "JPEG-BYTES-OF-THE-BOX");
 
-    let (status, kind, bytes) = open_attachment(&host, &ann, &message).await;
+    let (status, kind, bytes) = host.open_attachment(&ann, &message).await;
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&bytes));
     assert_eq!(kind.as_deref(), Some("image/jpeg"));
     assert_eq!(bytes, b"JPEG-BYTES-OF-THE-BOX");
@@ -91,7 +69,7 @@ async fn a_photo_sent_on_whatsapp_is_fetched_once_and_shown_to_those_at_work_on_
     let sue = host
         .agent("sue", json!({"name": "Sue", "role": "supervisor"}))
         .await;
-    let (status, _, again) = open_attachment(&host, &sue, &message).await;
+    let (status, _, again) = host.open_attachment(&sue, &message).await;
     assert_eq!(
         (status, again.as_slice()),
         (200, b"JPEG-BYTES-OF-THE-BOX".as_slice())
@@ -99,7 +77,7 @@ async fn a_photo_sent_on_whatsapp_is_fetched_once_and_shown_to_those_at_work_on_
     assert_eq!(mock.requests().len(), before + 2);
     // Another agent may not.
     let bob = host.agent("bob", json!({"name": "Bob"})).await;
-    let (status, _, _) = open_attachment(&host, &bob, &message).await;
+    let (status, _, _) = host.open_attachment(&bob, &message).await;
     assert_eq!(status, 403);
     // No such attachment.
     let response = host
@@ -133,7 +111,7 @@ async fn a_photo_sent_by_mms_is_fetched_with_the_account_s_credentials_from_twil
     let message = view["messages"][0]["id"].as_str().unwrap().to_string();
     let before = mock.requests().len();
     mock.respond_with(200, "PNG-BYTES-OF-THE-LABEL");
-    let (status, _, bytes) = open_attachment(&host, &ann, &message).await;
+    let (status, _, bytes) = host.open_attachment(&ann, &message).await;
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&bytes));
     assert_eq!(bytes, b"PNG-BYTES-OF-THE-LABEL");
     let fetched = &mock.requests()[before];
@@ -165,7 +143,9 @@ async fn a_photo_sent_by_mms_is_fetched_with_the_account_s_credentials_from_twil
         .find(|m| m["attachments"][0]["url"] == "https://evil.example/x")
         .unwrap();
     let before = mock.requests().len();
-    let (status, _, _) = open_attachment(&host, &ann, evil["id"].as_str().unwrap()).await;
+    let (status, _, _) = host
+        .open_attachment(&ann, evil["id"].as_str().unwrap())
+        .await;
     assert_eq!(status, 422);
     assert_eq!(mock.requests().len(), before);
     host.stop().await;

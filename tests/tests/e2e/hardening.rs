@@ -483,15 +483,7 @@ async fn forwarded_host_is_believed_only_from_a_trusted_proxy() {
 
 /// The host's `switchboard_long_polls_waiting` gauge.
 async fn waiting(host: &TestHost) -> u64 {
-    let text = host
-        .client
-        .get(host.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = host.metrics_text().await;
     text.lines()
         .find_map(|l| l.strip_prefix("switchboard_long_polls_waiting "))
         .map_or(0, |v| v.trim().parse::<f64>().unwrap() as u64)

@@ -506,15 +506,7 @@ async fn events_stream_offers_to_the_agent_and_metrics_are_exported() {
     assert_eq!(found, Ok(true), "{seen}");
     assert!(seen.contains("\"agent_id\":\"ann\""));
 
-    let text = host
-        .client
-        .get(host.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = host.metrics_text().await;
     for metric in [
         "switchboard_messages_received_total",
         "switchboard_tasks_created_total",
