@@ -1,10 +1,26 @@
 //! Conveniences on the generated WIT types.
 
 use crate::{
-    AttestedIdentity, Candidates, ChannelEvent, Customer, DeliveryError, ErrorKind, Handle,
-    HttpRequest, HttpResponse, Identity, OutboundMessage, PluginError, RouteTask, SkillRequirement,
-    Trust, WebhookOutcome,
+    Attachment, AttestedIdentity, Candidates, ChannelEvent, Customer, DeliveryError, ErrorKind,
+    Handle, HttpRequest, HttpResponse, Identity, Media, OutboundMessage, PluginError, RouteTask,
+    SkillRequirement, Trust, WebhookOutcome,
 };
+
+impl Media {
+    /// What `fetch-media` returns for `attachment` once the provider sent
+    /// the file: its bytes, the type the provider's answer names (else the
+    /// attachment's) and the attachment's file name.
+    pub fn downloaded(attachment: &Attachment, file: crate::http::Response) -> Media {
+        Media {
+            content_type: file
+                .header("content-type")
+                .map(str::to_string)
+                .unwrap_or_else(|| attachment.content_type.clone()),
+            filename: attachment.filename.clone(),
+            data: file.body,
+        }
+    }
+}
 
 impl ErrorKind {
     /// The HTTP status the host answers a webhook with for this kind.

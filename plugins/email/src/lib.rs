@@ -181,15 +181,7 @@ fn fetch_stored(attachment: &Attachment) -> Result<Media, PluginError> {
         return Err(PluginError::unavailable("api_key must be configured"));
     }
     let file = http::fetch(http::Request::get(url).basic_auth("api", &key))?;
-    let content_type = file
-        .header("content-type")
-        .map(str::to_string)
-        .unwrap_or_else(|| attachment.content_type.clone());
-    Ok(Media {
-        content_type,
-        filename: attachment.filename.clone(),
-        data: file.body,
-    })
+    Ok(Media::downloaded(attachment, file))
 }
 
 struct Email;

@@ -242,15 +242,7 @@ fn fetch_media(attachment: &Attachment) -> Result<Media, PluginError> {
         (301 | 302 | 303 | 307 | 308, Some(location)) => http::fetch(http::Request::get(location))?,
         _ => http::checked(first)?,
     };
-    let content_type = file
-        .header("content-type")
-        .map(str::to_string)
-        .unwrap_or_else(|| attachment.content_type.clone());
-    Ok(Media {
-        content_type,
-        filename: attachment.filename.clone(),
-        data: file.body,
-    })
+    Ok(Media::downloaded(attachment, file))
 }
 
 impl Channel for Sms {

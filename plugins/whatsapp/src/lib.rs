@@ -654,15 +654,12 @@ fn fetch_media(attachment: &Attachment) -> Result<MediaFile, PluginError> {
         ));
     }
     let file = http::fetch(http::Request::get(&info.url).bearer(&token))?;
-    let content_type = info
-        .mime_type
-        .or_else(|| file.header("content-type").map(str::to_string))
-        .unwrap_or_else(|| attachment.content_type.clone());
-    Ok(MediaFile {
-        content_type,
-        filename: attachment.filename.clone(),
-        data: file.body,
-    })
+    let mut media = MediaFile::downloaded(attachment, file);
+    // Graph's lookup names the type more reliably than the CDN's answer.
+    if let Some(mime_type) = info.mime_type {
+        media.content_type = mime_type;
+    }
+    Ok(media)
 }
 
 impl Channel for WhatsApp {
