@@ -130,20 +130,36 @@ impl Audit {
 
     /// The entries `filter` accepts, oldest first.
     pub fn read(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>, StoreError> {
+        /// Entries decoded per step.
+        const PAGE: usize = 512;
+        let limit = filter.limit.max(1);
+        // The cursor is an entry id, `aud_<seq>`: its key says where to
+        // start, so earlier entries are not read at all.
+        let mut cursor = match filter.after.as_deref() {
+            None => None,
+            Some(id) => match id.strip_prefix("aud_").and_then(|n| n.parse::<u64>().ok()) {
+                Some(seq) => Some(format!("{seq:016x}")),
+                None => return Ok(Vec::new()),
+            },
+        };
         let mut out = Vec::new();
-        let mut past_cursor = filter.after.is_none();
-        for entry in self.store.scan_json::<AuditEntry>(keys::AUDIT)? {
-            if !past_cursor {
-                past_cursor = Some(&entry.id) == filter.after.as_ref();
-                continue;
-            }
-            if filter.accepts(&entry) {
-                out.push(entry);
-                if out.len() >= filter.limit.max(1) {
-                    break;
+        loop {
+            let page =
+                self.store
+                    .scan_json_after::<AuditEntry>(keys::AUDIT, cursor.as_deref(), PAGE)?;
+            let full = page.len() == PAGE;
+            for (key, entry) in page {
+                cursor = Some(key);
+                if filter.accepts(&entry) {
+                    out.push(entry);
+                    if out.len() >= limit {
+                        return Ok(out);
+                    }
                 }
             }
+            if !full {
+                return Ok(out);
+            }
         }
-        Ok(out)
     }
 }
