@@ -21,15 +21,27 @@ pub(super) struct ConsentRules {
     opt_in: Vec<String>,
     opt_out_reply: String,
     opt_in_reply: String,
+    /// The longest keyword, in bytes: longer messages are not looked at.
+    longest: usize,
 }
 
 impl ConsentRules {
     /// From `[consent]`.
     pub fn new(config: &ConsentConfig) -> Self {
-        let norm = |words: &[String]| words.iter().map(|w| normalize(w)).collect();
+        let norm = |words: &[String]| words.iter().map(|w| normalize(w)).collect::<Vec<_>>();
+        let (opt_out, opt_in) = (
+            norm(&config.opt_out_keywords),
+            norm(&config.opt_in_keywords),
+        );
         ConsentRules {
-            opt_out: norm(&config.opt_out_keywords),
-            opt_in: norm(&config.opt_in_keywords),
+            longest: opt_out
+                .iter()
+                .chain(&opt_in)
+                .map(String::len)
+                .max()
+                .unwrap_or(0),
+            opt_out,
+            opt_in,
             opt_out_reply: config.opt_out_reply.clone(),
             opt_in_reply: config.opt_in_reply.clone(),
         }
@@ -38,7 +50,10 @@ impl ConsentRules {
     /// What a messaging customer's `text` decides, if it is a keyword: the
     /// new status and the keyword as she wrote it.
     pub fn keyword(&self, kind: Kind, text: &str) -> Option<(ConsentStatus, String)> {
-        if kind != Kind::Messaging {
+        // Every inbound message passes here: a sentence is no keyword, and
+        // needs no upper-cased copy to say so. (Case mapping can change a
+        // word's length in bytes — `ſ` is `S` — hence the margin.)
+        if kind != Kind::Messaging || bare(text).len() > self.longest * 3 {
             return None;
         }
         let word = normalize(text);
@@ -63,10 +78,14 @@ impl ConsentRules {
 /// Upper case, without surrounding spaces and trailing punctuation
 /// (`Stop.` is STOP).
 fn normalize(text: &str) -> String {
+    bare(text).to_uppercase()
+}
+
+/// Without surrounding spaces and trailing punctuation.
+fn bare(text: &str) -> &str {
     text.trim()
         .trim_end_matches(|c: char| c.is_ascii_punctuation())
         .trim()
-        .to_uppercase()
 }
 
 /// The record of a keyword `word` setting `status` at `now`.
