@@ -33,6 +33,7 @@ const MANIFEST_LINES: &[&str] = &[
     "api = \"0.1\"",
     "api = \"0.2.1\"",
     "api = \"0.3\"",
+    "api = \"0.4\"",
     "[capabilities]",
     "outbound_http = [\"graph.facebook.com\", \"config:api_base\", \"[::1]:8080\"]",
     "outbound_http = [\"config:missing\", \"https://x.com/a\", \"x:99999\"]",

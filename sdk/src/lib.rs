@@ -2,8 +2,8 @@
 //!
 //! A Switchboard plugin is a WebAssembly component (built for
 //! `wasm32-wasip2`) plus a `plugin.toml` manifest. This crate is the only
-//! dependency a plugin needs: it wraps the `switchboard:plugin@0.3.2` WIT
-//! contract (in the repository's `wit/v0.3/` folder) in one trait per plugin
+//! dependency a plugin needs: it wraps the `switchboard:plugin@0.4.0` WIT
+//! contract (in the repository's `wit/v0.4/` folder) in one trait per plugin
 //! kind,
 //! an export macro, and the helpers an author would otherwise write by hand.
 //!
@@ -86,11 +86,11 @@ pub use wit::base::switchboard::plugin::types::{
 };
 pub use wit::bot::switchboard::plugin::botting::{BotAction, BotContext, Handoff};
 pub use wit::channel::switchboard::plugin::channeling::{
-    ChannelInfo, ConnectCall, Delivery, DeliveryError, Media, OutboundAction, OutboundMessage,
-    WebhookOutcome,
+    CallCustomer, ChannelInfo, ChannelRules, ConnectCall, Delivery, DeliveryError, Media,
+    OutboundAction, OutboundMessage, TemplateMessage, WebhookOutcome,
 };
 pub use wit::crm::switchboard::plugin::crm_sync::{
-    ConversationClosed, ConversationNote, CrmEvent, CustomerMerge, Interaction,
+    ConversationClosed, ConversationNote, CrmEvent, CustomerErasure, CustomerMerge, Interaction,
 };
 pub use wit::router::switchboard::plugin::routing::{Candidates, Decision, RouteTask, TransferHop};
 

@@ -5,7 +5,7 @@
 
 pub mod base {
     wit_bindgen::generate!({
-        path: "../wit/v0.3",
+        path: "../wit/v0.4",
         world: "plugin",
         runtime_path: "::switchboard_sdk::__private::wit_bindgen::rt",
         generate_all,
@@ -14,13 +14,13 @@ pub mod base {
 
 pub mod router {
     wit_bindgen::generate!({
-        path: "../wit/v0.3",
+        path: "../wit/v0.4",
         world: "router",
         runtime_path: "::switchboard_sdk::__private::wit_bindgen::rt",
         with: {
-            "switchboard:plugin/types@0.3.2": crate::wit::base::switchboard::plugin::types,
-            "switchboard:plugin/host@0.3.2": crate::wit::base::switchboard::plugin::host,
-            "switchboard:plugin/routing@0.3.2": generate,
+            "switchboard:plugin/types@0.4.0": crate::wit::base::switchboard::plugin::types,
+            "switchboard:plugin/host@0.4.0": crate::wit::base::switchboard::plugin::host,
+            "switchboard:plugin/routing@0.4.0": generate,
         },
         pub_export_macro: true,
         export_macro_name: "export_router",
@@ -30,13 +30,13 @@ pub mod router {
 
 pub mod channel {
     wit_bindgen::generate!({
-        path: "../wit/v0.3",
+        path: "../wit/v0.4",
         world: "channel",
         runtime_path: "::switchboard_sdk::__private::wit_bindgen::rt",
         with: {
-            "switchboard:plugin/types@0.3.2": crate::wit::base::switchboard::plugin::types,
-            "switchboard:plugin/host@0.3.2": crate::wit::base::switchboard::plugin::host,
-            "switchboard:plugin/channeling@0.3.2": generate,
+            "switchboard:plugin/types@0.4.0": crate::wit::base::switchboard::plugin::types,
+            "switchboard:plugin/host@0.4.0": crate::wit::base::switchboard::plugin::host,
+            "switchboard:plugin/channeling@0.4.0": generate,
         },
         pub_export_macro: true,
         export_macro_name: "export_channel",
@@ -46,13 +46,13 @@ pub mod channel {
 
 pub mod bot {
     wit_bindgen::generate!({
-        path: "../wit/v0.3",
+        path: "../wit/v0.4",
         world: "bot",
         runtime_path: "::switchboard_sdk::__private::wit_bindgen::rt",
         with: {
-            "switchboard:plugin/types@0.3.2": crate::wit::base::switchboard::plugin::types,
-            "switchboard:plugin/host@0.3.2": crate::wit::base::switchboard::plugin::host,
-            "switchboard:plugin/botting@0.3.2": generate,
+            "switchboard:plugin/types@0.4.0": crate::wit::base::switchboard::plugin::types,
+            "switchboard:plugin/host@0.4.0": crate::wit::base::switchboard::plugin::host,
+            "switchboard:plugin/botting@0.4.0": generate,
         },
         pub_export_macro: true,
         export_macro_name: "export_bot",
@@ -62,13 +62,13 @@ pub mod bot {
 
 pub mod crm {
     wit_bindgen::generate!({
-        path: "../wit/v0.3",
+        path: "../wit/v0.4",
         world: "crm",
         runtime_path: "::switchboard_sdk::__private::wit_bindgen::rt",
         with: {
-            "switchboard:plugin/types@0.3.2": crate::wit::base::switchboard::plugin::types,
-            "switchboard:plugin/host@0.3.2": crate::wit::base::switchboard::plugin::host,
-            "switchboard:plugin/crm-sync@0.3.2": generate,
+            "switchboard:plugin/types@0.4.0": crate::wit::base::switchboard::plugin::types,
+            "switchboard:plugin/host@0.4.0": crate::wit::base::switchboard::plugin::host,
+            "switchboard:plugin/crm-sync@0.4.0": generate,
         },
         pub_export_macro: true,
         export_macro_name: "export_crm",

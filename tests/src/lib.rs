@@ -91,7 +91,7 @@ pub fn misbehave_manifest(
         r#"name = "{name}"
 version = "1.0.0"
 kind = "channel"
-api = "0.3"
+api = "0.4"
 description = "test plugin"
 
 [capabilities]
@@ -431,7 +431,7 @@ pub fn test_channel_manifest(
         r#"name = "{name}"
 version = "1.0.0"
 kind = "channel"
-api = "0.3"
+api = "0.4"
 description = "test channel"
 
 [capabilities]

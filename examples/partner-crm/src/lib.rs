@@ -225,6 +225,12 @@ impl Event {
                 });
                 (doc, Some(format!("note-{}", n.id)))
             }
+            // The partner's CRM takes the erasure like any event; its
+            // receiver deletes what it holds about the profile.
+            CrmEvent::CustomerErased(e) => (
+                document("customer_erased", &e.customer),
+                Some(format!("erased-{}", e.customer.id)),
+            ),
         }
     }
 }

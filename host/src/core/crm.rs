@@ -16,11 +16,11 @@ use serde::{Deserialize, Serialize};
 use crate::clock::now_ms;
 use crate::config::CrmConfig;
 use crate::conversations::Message;
-use crate::customers::{CustomerError, Merge};
+use crate::customers::{Customer, CustomerError, Merge};
 use crate::runtime::{PluginKind, Runtime};
 use crate::store::{Backoff, Batch, DurableQueue, Entry, Store, StoreError, Verdict, keys};
 use crate::wit::crm_sync::{
-    ConversationClosed, ConversationNote, CrmEvent, CustomerMerge, Interaction,
+    ConversationClosed, ConversationNote, CrmEvent, CustomerErasure, CustomerMerge, Interaction,
 };
 use crate::wit::types::ErrorKind;
 
@@ -59,6 +59,15 @@ pub enum Change {
         at: u64,
         /// The note.
         note_id: String,
+    },
+    /// The customer was erased. The profile is gone by the time the event
+    /// is delivered, so it travels with it; the entry goes once delivered
+    /// (or with the next erasure compaction, if it is never).
+    CustomerErased {
+        /// The profile just before it was erased.
+        customer: Box<Customer>,
+        /// When.
+        at: u64,
     },
 }
 
@@ -247,13 +256,16 @@ async fn deliver(core: &Core, mut entry: CrmEntry) -> Result<Verdict, StoreError
 
 /// The event as the plugin sees it, from the store as it is now.
 fn event(core: &Core, item: &CrmItem) -> Result<Option<CrmEvent>, StoreError> {
-    let customer = match core.customers.get(&item.customer_id) {
-        Ok(Some(c)) => c,
-        Ok(None) => return Ok(None),
-        Err(CustomerError::Store(e)) => return Err(e),
-        Err(_) => return Ok(None),
+    let wit_customer = match &item.change {
+        // Gone from the store: the event carries her.
+        Change::CustomerErased { customer, .. } => customer.to_wit(),
+        _ => match core.customers.get(&item.customer_id) {
+            Ok(Some(c)) => c.to_wit(),
+            Ok(None) => return Ok(None),
+            Err(CustomerError::Store(e)) => return Err(e),
+            Err(_) => return Ok(None),
+        },
     };
-    let wit_customer = customer.to_wit();
     Ok(Some(match &item.change {
         Change::CustomerCreated => CrmEvent::CustomerCreated(wit_customer),
         Change::CustomerUpdated => CrmEvent::CustomerUpdated(wit_customer),
@@ -313,6 +325,10 @@ fn event(core: &Core, item: &CrmItem) -> Result<Option<CrmEvent>, StoreError> {
                 transfer_of: note.transfer_of,
             })
         }
+        Change::CustomerErased { at, .. } => CrmEvent::CustomerErased(CustomerErasure {
+            customer: wit_customer,
+            at: *at,
+        }),
     }))
 }
 

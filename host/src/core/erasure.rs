@@ -1,7 +1,8 @@
 //! Erasure (`DELETE /api/customers/{id}`): everything the host holds about
 //! a customer goes — profiles, identities, conversations, messages,
 //! notes, files, queue entries, merge records — her tasks keep only their
-//! counts, her id answers 410, and the database is rewritten at the next
+//! counts, her id answers 410, every CRM connector is sent
+//! `customer-erased` to erase its copy, and the database is rewritten at the next
 //! start so that no old copy of her data survives in sled's log segments
 //! (see `store::compact`).
 
@@ -12,6 +13,7 @@ use crate::audit::AuditEntry;
 use crate::clock::now_ms;
 use crate::store::{Batch, keys};
 
+use super::crm::Change;
 use super::{Core, CoreError};
 
 /// What an erasure removed (`DELETE /api/customers/{id}`).
@@ -41,7 +43,7 @@ impl Core {
         address: Option<String>,
     ) -> Result<Erasure, CoreError> {
         let now = now_ms();
-        let (erasure, blobs, seq) = {
+        let (erasure, blobs, tell_crm, seq) = {
             let _gate = self.gate();
             if self.customers.erased_at(id)?.is_some() {
                 return Err(CoreError::Gone(format!("customer {id} was erased")));
@@ -79,6 +81,9 @@ impl Core {
                     blobs.extend(attachment.media_id.clone().filter(|m| m.len() == 64));
                 }
             }
+            // Files agents uploaded to send her.
+            let ids_of: Vec<&str> = conversations.iter().map(|c| c.id.as_str()).collect();
+            blobs.extend(self.forget_uploads(&mut batch, &ids_of, None)?);
             // Queue entries naming her, her conversations or messages.
             let mut named: Vec<&str> = ids.iter().map(String::as_str).collect();
             named.extend(conversations.iter().map(|c| c.id.as_str()));
@@ -92,6 +97,12 @@ impl Core {
                     }
                 }
             }
+            // The CRMs erase their copy: the last event about her.
+            let change = Change::CustomerErased {
+                customer: Box::new(customer.clone()),
+                at: now,
+            };
+            let tell_crm = self.crm.record(&mut batch, id, change)?;
             let mut entry = AuditEntry::new("customer.erase", actor, "admin", now);
             entry.targets = ids.clone();
             entry.address = address;
@@ -108,11 +119,14 @@ impl Core {
                 messages: messages.len(),
                 tasks_scrubbed,
             };
-            (erasure, blobs, self.store.write(batch)?)
+            (erasure, blobs, tell_crm, self.store.write(batch)?)
         };
         self.store.durable(seq).await?;
+        if tell_crm {
+            self.crm.wake();
+        }
         for sha256 in blobs {
-            self.remove_blob_unless_shared(&sha256, None)?;
+            self.remove_blob_unless_shared(&sha256)?;
         }
         tracing::info!(customers = ?erasure.customers, "customer erased");
         Ok(erasure)

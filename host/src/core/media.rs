@@ -184,23 +184,51 @@ impl Core {
         Ok((blob, data))
     }
 
-    /// Deletes a blob's file (retention, erasure) unless another record
-    /// still names it: files are content-addressed, so another message's
-    /// copy of the same bytes, or a file an agent sent, keeps it. The
-    /// records of message `except` (being erased) do not count.
-    pub(super) fn remove_blob_unless_shared(
+    /// Forgets files agents uploaded in `conversation_ids` (retention,
+    /// erasure): those whose blob is in `only`, or all of them. Their
+    /// upload records go in `batch`, and a blob's file record too unless
+    /// an upload elsewhere still names it. Returns the blobs whose file
+    /// record goes: once `batch` is durable, each is removed unless shared
+    /// ([`Self::remove_blob_unless_shared`]).
+    pub(super) fn forget_uploads(
         &self,
-        sha256: &str,
-        except: Option<&str>,
-    ) -> Result<(), CoreError> {
-        let mine = except.map(|m| format!("{m}/"));
+        batch: &mut Batch,
+        conversation_ids: &[&str],
+        only: Option<&[String]>,
+    ) -> Result<Vec<String>, CoreError> {
+        let uploads = self.store.scan_json::<FileUpload>(keys::UPLOADS)?;
+        let forgotten = |u: &FileUpload| {
+            conversation_ids.contains(&u.conversation_id.as_str())
+                && only.is_none_or(|only| only.contains(&u.blob.sha256))
+        };
+        let mut blobs: Vec<String> = Vec::new();
+        for upload in uploads.iter().filter(|u| forgotten(u)) {
+            batch.delete(keys::upload(&upload.id));
+            if !blobs.contains(&upload.blob.sha256) {
+                blobs.push(upload.blob.sha256.clone());
+            }
+        }
+        blobs.retain(|sha256| {
+            !uploads
+                .iter()
+                .any(|u| !forgotten(u) && &u.blob.sha256 == sha256)
+        });
+        for sha256 in &blobs {
+            batch.delete(keys::file(sha256));
+        }
+        Ok(blobs)
+    }
+
+    /// Deletes a blob's file (retention, erasure, once the records that
+    /// named it are durably gone) unless another record still names it:
+    /// files are content-addressed, so another message's copy of the same
+    /// bytes, or a file an agent sent, keeps it.
+    pub(super) fn remove_blob_unless_shared(&self, sha256: &str) -> Result<(), CoreError> {
         let shared = self
             .store
             .scan_strings(keys::MEDIA)?
             .into_iter()
-            .any(|(key, value)| {
-                mine.as_deref().is_none_or(|m| !key.starts_with(m)) && value.contains(sha256)
-            })
+            .any(|(_, value)| value.contains(sha256))
             || self.store.get_raw(&keys::file(sha256))?.is_some();
         if !shared {
             self.media.files.blobs().remove(sha256)?;

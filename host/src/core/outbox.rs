@@ -216,6 +216,7 @@ impl Outbox {
                     attachments: message.attachments.iter().map(|a| a.to_wit()).collect(),
                     in_reply_to: Some(last.provider_message_id).filter(|p| !p.is_empty()),
                     metadata: last.metadata,
+                    template: None,
                 });
                 let whose = (conversation.customer_id, conversation.thread_key);
                 (action, Some(message), Some(whose))

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use wasmtime::Engine;
 
 use crate::wit::types::{ErrorKind, PluginError, Trust};
-use crate::wit::{v0_1, v0_2, v0_3};
+use crate::wit::{v0_1, v0_2, v0_3, v0_4};
 
 use super::limits::Limits;
 use super::registry::{LoadedPlugin, PluginSlot, WARM_ROUTERS, WorldPre};
@@ -84,12 +84,23 @@ macro_rules! world {
     };
 }
 
-world!(ChannelWorld: "`world channel`.", Channel, Channel, v0_3::channel::{ChannelPre, Channel});
-world!(BotWorld: "`world bot`.", Bot, Bot, v0_3::bot::{BotPre, Bot});
-world!(CrmWorld: "`world crm`.", Crm, Crm, v0_3::crm::{CrmPre, Crm});
+world!(ChannelWorld: "`world channel`.", Channel, Channel, v0_4::channel::{ChannelPre, Channel});
+world!(BotWorld: "`world bot`.", Bot, Bot, v0_4::bot::{BotPre, Bot});
+world!(CrmWorld: "`world crm`.", Crm, Crm, v0_4::crm::{CrmPre, Crm});
 world!(
-    RouterWorld: "`world router`.", Router, Router, v0_3::router::{RouterPre, Router},
+    RouterWorld: "`world router`.", Router, Router, v0_4::router::{RouterPre, Router},
     warm: warm_routers
+);
+world!(
+    ChannelWorldV0_3: "`world channel` of 0.3.", Channel, ChannelV0_3,
+    v0_3::channel::{ChannelPre, Channel}
+);
+world!(BotWorldV0_3: "`world bot` of 0.3.", Bot, BotV0_3, v0_3::bot::{BotPre, Bot});
+world!(CrmWorldV0_3: "`world crm` of 0.3.", Crm, CrmV0_3, v0_3::crm::{CrmPre, Crm});
+world!(
+    RouterWorldV0_3: "`world router` of 0.3.", Router, RouterV0_3,
+    v0_3::router::{RouterPre, Router},
+    warm: warm_routers_v0_3
 );
 world!(
     ChannelWorldV0_2: "`world channel` of 0.2.", Channel, ChannelV0_2,
@@ -118,6 +129,8 @@ world!(
 pub(super) trait Worlds {
     /// The current contract's world.
     type Current: World;
+    /// 0.3's.
+    type V0_3: World;
     /// 0.2's.
     type V0_2: World;
     /// 0.1's.
@@ -125,12 +138,13 @@ pub(super) trait Worlds {
 }
 
 macro_rules! worlds {
-    ($($name:ident: $doc:literal = $current:ident, $v0_2:ident, $v0_1:ident;)*) => {
+    ($($name:ident: $doc:literal = $current:ident, $v0_3:ident, $v0_2:ident, $v0_1:ident;)*) => {
         $(
             #[doc = $doc]
             pub(super) struct $name;
             impl Worlds for $name {
                 type Current = $current;
+                type V0_3 = $v0_3;
                 type V0_2 = $v0_2;
                 type V0_1 = $v0_1;
             }
@@ -139,17 +153,21 @@ macro_rules! worlds {
 }
 
 worlds! {
-    Channels: "`world channel` in every version." = ChannelWorld, ChannelWorldV0_2, ChannelWorldV0_1;
-    Bots: "`world bot` in every version." = BotWorld, BotWorldV0_2, BotWorldV0_1;
-    Crms: "`world crm` in every version." = CrmWorld, CrmWorldV0_2, CrmWorldV0_1;
-    Routers: "`world router` in every version." = RouterWorld, RouterWorldV0_2, RouterWorldV0_1;
+    Channels: "`world channel` in every version." =
+        ChannelWorld, ChannelWorldV0_3, ChannelWorldV0_2, ChannelWorldV0_1;
+    Bots: "`world bot` in every version." = BotWorld, BotWorldV0_3, BotWorldV0_2, BotWorldV0_1;
+    Crms: "`world crm` in every version." = CrmWorld, CrmWorldV0_3, CrmWorldV0_2, CrmWorldV0_1;
+    Routers: "`world router` in every version." =
+        RouterWorld, RouterWorldV0_3, RouterWorldV0_2, RouterWorldV0_1;
 }
 
 /// What a call answered, in the types of the contract version the plugin
 /// was built for (the caller adapts it).
-pub(super) enum Answer<N, M, O> {
+pub(super) enum Answer<N, L, M, O> {
     /// From a component of the current contract.
     Current(N),
+    /// From a 0.3 component.
+    V0_3(L),
     /// From a 0.2 component.
     V0_2(M),
     /// From a 0.1 component.
@@ -199,7 +217,7 @@ impl Runtime {
     /// Calls an export of plugin `name`: the whole path every typed call
     /// shares. `exports` holds the call for each contract version, current
     /// first; the one the plugin was built for runs.
-    pub(super) async fn call<W: Worlds, TN, TM, TO>(
+    pub(super) async fn call<W: Worlds, TN, TL, TM, TO>(
         &self,
         name: &str,
         exports: (
@@ -207,6 +225,10 @@ impl Runtime {
                 &<W::Current as World>::Bindings,
                 &mut wasmtime::Store<State>,
             ) -> wasmtime::Result<TN>,
+            impl AsyncFnOnce(
+                &<W::V0_3 as World>::Bindings,
+                &mut wasmtime::Store<State>,
+            ) -> wasmtime::Result<TL>,
             impl AsyncFnOnce(
                 &<W::V0_2 as World>::Bindings,
                 &mut wasmtime::Store<State>,
@@ -216,14 +238,18 @@ impl Runtime {
                 &mut wasmtime::Store<State>,
             ) -> wasmtime::Result<TO>,
         ),
-    ) -> Result<(Answer<TN, TM, TO>, Called<'_>), CallError> {
-        let (current, v0_2, v0_1) = exports;
+    ) -> Result<(Answer<TN, TL, TM, TO>, Called<'_>), CallError> {
+        let (current, v0_3, v0_2, v0_1) = exports;
         let kind = <W::Current as World>::KIND;
         let (slot, plugin) = self.begin(name, kind)?;
         let outcome = if let Some(pre) = W::Current::pre(&plugin.pre) {
             self.invoke::<W::Current, TN>(&plugin, pre, current)
                 .await
                 .map(Answer::Current)
+        } else if let Some(pre) = W::V0_3::pre(&plugin.pre) {
+            self.invoke::<W::V0_3, TL>(&plugin, pre, v0_3)
+                .await
+                .map(Answer::V0_3)
         } else if let Some(pre) = W::V0_2::pre(&plugin.pre) {
             self.invoke::<W::V0_2, TM>(&plugin, pre, v0_2)
                 .await

@@ -1,8 +1,8 @@
 //! The Switchboard `host` interface every plugin imports: logging, its
 //! config, the clock, its key-value store and customer look-ups — each
 //! checked against the plugin's capabilities. One implementation serves the
-//! current contract; components built for 0.2 get the same functions
-//! through its adapter, and those built for 0.1 through 0.2's.
+//! current contract; components built for an older one get the same
+//! functions through its adapter to the next (0.1 → 0.2 → 0.3 → 0.4).
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -13,7 +13,7 @@ use crate::store::{KvError, KvUsage, MAX_KV_KEY, MAX_KV_VALUE, PluginKv};
 use crate::wit::adapt::Adapt;
 use crate::wit::host::{self, HostError, LogLevel};
 use crate::wit::types::{self, Customer, Identity, TimelineEntry};
-use crate::wit::{v0_1, v0_2};
+use crate::wit::{v0_1, v0_2, v0_3};
 
 use super::sandbox::{CustomerDirectory, PluginContext};
 
@@ -251,91 +251,83 @@ impl host::Host for HostState {
     }
 }
 
-impl v0_2::types::Host for HostState {}
+/// `host` of an older contract version: the same functions in that
+/// version's types, through its adapter to the next version's `host`
+/// (0.1 → 0.2 → 0.3 → current). `$extra` holds the functions that version
+/// added over the ones every version has.
+macro_rules! older_host {
+    ($doc:literal, $old:ident => $($next:ident)::+ { $($extra:tt)* }) => {
+        impl $old::types::Host for HostState {}
 
-/// `switchboard:plugin/host@0.2.0`: the same functions, in 0.2's types.
-impl v0_2::host::Host for HostState {
-    fn log(&mut self, level: v0_2::host::LogLevel, message: String) {
-        host::Host::log(self, level.adapt(), message)
-    }
+        #[doc = $doc]
+        impl $old::host::Host for HostState {
+            fn log(&mut self, level: $old::host::LogLevel, message: String) {
+                $($next)::+::Host::log(self, level.adapt(), message)
+            }
 
-    fn config_get(&mut self, key: String) -> Option<String> {
-        host::Host::config_get(self, key)
-    }
+            fn config_get(&mut self, key: String) -> Option<String> {
+                $($next)::+::Host::config_get(self, key)
+            }
 
-    fn now_ms(&mut self) -> u64 {
-        host::Host::now_ms(self)
-    }
+            fn now_ms(&mut self) -> u64 {
+                $($next)::+::Host::now_ms(self)
+            }
 
-    fn kv_get(&mut self, key: String) -> Result<Option<Vec<u8>>, v0_2::host::HostError> {
-        host::Host::kv_get(self, key).map_err(Adapt::adapt)
-    }
+            fn kv_get(&mut self, key: String) -> Result<Option<Vec<u8>>, $old::host::HostError> {
+                $($next)::+::Host::kv_get(self, key).map_err(Adapt::adapt)
+            }
 
-    fn kv_set(&mut self, key: String, value: Vec<u8>) -> Result<(), v0_2::host::HostError> {
-        host::Host::kv_set(self, key, value).map_err(Adapt::adapt)
-    }
+            fn kv_set(&mut self, key: String, value: Vec<u8>) -> Result<(), $old::host::HostError> {
+                $($next)::+::Host::kv_set(self, key, value).map_err(Adapt::adapt)
+            }
 
-    fn kv_delete(&mut self, key: String) -> Result<(), v0_2::host::HostError> {
-        host::Host::kv_delete(self, key).map_err(Adapt::adapt)
-    }
+            fn kv_delete(&mut self, key: String) -> Result<(), $old::host::HostError> {
+                $($next)::+::Host::kv_delete(self, key).map_err(Adapt::adapt)
+            }
 
-    fn customer_by_identity(
-        &mut self,
-        identity: v0_2::types::Identity,
-    ) -> Result<Option<v0_2::types::Customer>, v0_2::host::HostError> {
-        host::Host::customer_by_identity(self, identity.adapt()).adapt()
-    }
+            fn customer_by_identity(
+                &mut self,
+                identity: $old::types::Identity,
+            ) -> Result<Option<$old::types::Customer>, $old::host::HostError> {
+                $($next)::+::Host::customer_by_identity(self, identity.adapt()).adapt()
+            }
 
-    fn customer_timeline(
-        &mut self,
-        customer_id: String,
-        limit: u32,
-    ) -> Result<Vec<v0_2::types::TimelineEntry>, v0_2::host::HostError> {
-        host::Host::customer_timeline(self, customer_id, limit).adapt()
-    }
+            fn customer_timeline(
+                &mut self,
+                customer_id: String,
+                limit: u32,
+            ) -> Result<Vec<$old::types::TimelineEntry>, $old::host::HostError> {
+                $($next)::+::Host::customer_timeline(self, customer_id, limit).adapt()
+            }
+
+            $($extra)*
+        }
+    };
 }
 
-impl v0_1::types::Host for HostState {}
-
-/// `switchboard:plugin/host@0.1.0`: the same functions, in 0.1's types
-/// (through 0.2's).
-impl v0_1::host::Host for HostState {
-    fn log(&mut self, level: v0_1::host::LogLevel, message: String) {
-        v0_2::host::Host::log(self, level.adapt(), message)
+older_host!("`switchboard:plugin/host@0.3.x`, through 0.4's.", v0_3 => host {
+    fn agents_available(&mut self, kind: v0_3::types::ChannelKind) -> u32 {
+        host::Host::agents_available(self, kind.adapt())
     }
 
-    fn config_get(&mut self, key: String) -> Option<String> {
-        v0_2::host::Host::config_get(self, key)
+    fn conversation_open(&mut self, customer: v0_3::types::Identity, thread_key: String) -> bool {
+        host::Host::conversation_open(self, customer.adapt(), thread_key)
     }
 
-    fn now_ms(&mut self) -> u64 {
-        v0_2::host::Host::now_ms(self)
-    }
-
-    fn kv_get(&mut self, key: String) -> Result<Option<Vec<u8>>, v0_1::host::HostError> {
-        v0_2::host::Host::kv_get(self, key).map_err(Adapt::adapt)
-    }
-
-    fn kv_set(&mut self, key: String, value: Vec<u8>) -> Result<(), v0_1::host::HostError> {
-        v0_2::host::Host::kv_set(self, key, value).map_err(Adapt::adapt)
-    }
-
-    fn kv_delete(&mut self, key: String) -> Result<(), v0_1::host::HostError> {
-        v0_2::host::Host::kv_delete(self, key).map_err(Adapt::adapt)
-    }
-
-    fn customer_by_identity(
+    fn keep_attachment(
         &mut self,
-        identity: v0_1::types::Identity,
-    ) -> Result<Option<v0_1::types::Customer>, v0_1::host::HostError> {
-        v0_2::host::Host::customer_by_identity(self, identity.adapt()).adapt()
+        content_type: String,
+        filename: Option<String>,
+        data: Vec<u8>,
+    ) -> Result<String, v0_3::host::HostError> {
+        host::Host::keep_attachment(self, content_type, filename, data).map_err(Adapt::adapt)
     }
 
-    fn customer_timeline(
-        &mut self,
-        customer_id: String,
-        limit: u32,
-    ) -> Result<Vec<v0_1::types::TimelineEntry>, v0_1::host::HostError> {
-        v0_2::host::Host::customer_timeline(self, customer_id, limit).adapt()
+    fn attachment_data(&mut self, url: String) -> Result<Vec<u8>, v0_3::host::HostError> {
+        host::Host::attachment_data(self, url).map_err(Adapt::adapt)
     }
-}
+});
+
+older_host!("`switchboard:plugin/host@0.2.0`, through 0.3's.", v0_2 => v0_3::host {});
+
+older_host!("`switchboard:plugin/host@0.1.0`, through 0.2's.", v0_1 => v0_2::host {});

@@ -240,6 +240,7 @@ impl Runtime {
             wasm_sha256,
             loaded_at: SystemTime::now(),
             warm_routers: Mutex::new(Vec::new()),
+            warm_routers_v0_3: Mutex::new(Vec::new()),
             warm_routers_v0_2: Mutex::new(Vec::new()),
             warm_routers_v0_1: Mutex::new(Vec::new()),
         };
@@ -254,10 +255,19 @@ impl Runtime {
                 })
                 .await,
             ),
-            WorldPre::ChannelV0_2(pre) => Some(
+            WorldPre::ChannelV0_3(pre) => Some(
                 run(engine, ctx, async |store| {
                     let instance = pre.instantiate_async(&mut *store).await?;
                     Ok(instance.call_describe(&mut *store).await?.adapt())
+                })
+                .await,
+            ),
+            WorldPre::ChannelV0_2(pre) => Some(
+                run(engine, ctx, async |store| {
+                    let instance = pre.instantiate_async(&mut *store).await?;
+                    let info: crate::wit::v0_3::channeling::ChannelInfo =
+                        instance.call_describe(&mut *store).await?.adapt();
+                    Ok(info.adapt())
                 })
                 .await,
             ),
@@ -266,6 +276,7 @@ impl Runtime {
                     let instance = pre.instantiate_async(&mut *store).await?;
                     let info: crate::wit::v0_2::channeling::ChannelInfo =
                         instance.call_describe(&mut *store).await?.adapt();
+                    let info: crate::wit::v0_3::channeling::ChannelInfo = info.adapt();
                     Ok(info.adapt())
                 })
                 .await,

@@ -409,7 +409,7 @@ app_secret = ""
             (GOOD.replace("\"1.0.0\"", "\"one\""), "MAJOR.MINOR.PATCH"),
             (GOOD.replace("\"channel\"", "\"widget\""), "unknown variant"),
             (
-                GOOD.replace("api = \"0.1\"", "api = \"0.4\""),
+                GOOD.replace("api = \"0.1\"", "api = \"0.5\""),
                 "not supported",
             ),
             (

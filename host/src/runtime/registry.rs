@@ -16,15 +16,19 @@ use super::sandbox::{PluginContext, State, Usage};
 use crate::kind::Kind;
 use crate::wit::channeling::ChannelInfo;
 use crate::wit::types::Trust;
-use crate::wit::{Contract, v0_1, v0_2, v0_3};
+use crate::wit::{Contract, v0_1, v0_2, v0_3, v0_4};
 
 /// The pre-linked component for one world of one contract version:
 /// instantiating it is just allocating a slot and running initializers.
 pub(crate) enum WorldPre {
-    Channel(v0_3::channel::ChannelPre<State>),
-    Bot(v0_3::bot::BotPre<State>),
-    Crm(v0_3::crm::CrmPre<State>),
-    Router(v0_3::router::RouterPre<State>),
+    Channel(v0_4::channel::ChannelPre<State>),
+    Bot(v0_4::bot::BotPre<State>),
+    Crm(v0_4::crm::CrmPre<State>),
+    Router(v0_4::router::RouterPre<State>),
+    ChannelV0_3(v0_3::channel::ChannelPre<State>),
+    BotV0_3(v0_3::bot::BotPre<State>),
+    CrmV0_3(v0_3::crm::CrmPre<State>),
+    RouterV0_3(v0_3::router::RouterPre<State>),
     ChannelV0_2(v0_2::channel::ChannelPre<State>),
     BotV0_2(v0_2::bot::BotPre<State>),
     CrmV0_2(v0_2::crm::CrmPre<State>),
@@ -45,10 +49,16 @@ impl WorldPre {
     ) -> wasmtime::Result<WorldPre> {
         use PluginKind::*;
         Ok(match (contract, kind) {
-            (Contract::V0_3, Channel) => WorldPre::Channel(v0_3::channel::ChannelPre::new(pre)?),
-            (Contract::V0_3, Bot) => WorldPre::Bot(v0_3::bot::BotPre::new(pre)?),
-            (Contract::V0_3, Crm) => WorldPre::Crm(v0_3::crm::CrmPre::new(pre)?),
-            (Contract::V0_3, Router) => WorldPre::Router(v0_3::router::RouterPre::new(pre)?),
+            (Contract::V0_4, Channel) => WorldPre::Channel(v0_4::channel::ChannelPre::new(pre)?),
+            (Contract::V0_4, Bot) => WorldPre::Bot(v0_4::bot::BotPre::new(pre)?),
+            (Contract::V0_4, Crm) => WorldPre::Crm(v0_4::crm::CrmPre::new(pre)?),
+            (Contract::V0_4, Router) => WorldPre::Router(v0_4::router::RouterPre::new(pre)?),
+            (Contract::V0_3, Channel) => {
+                WorldPre::ChannelV0_3(v0_3::channel::ChannelPre::new(pre)?)
+            }
+            (Contract::V0_3, Bot) => WorldPre::BotV0_3(v0_3::bot::BotPre::new(pre)?),
+            (Contract::V0_3, Crm) => WorldPre::CrmV0_3(v0_3::crm::CrmPre::new(pre)?),
+            (Contract::V0_3, Router) => WorldPre::RouterV0_3(v0_3::router::RouterPre::new(pre)?),
             (Contract::V0_2, Channel) => {
                 WorldPre::ChannelV0_2(v0_2::channel::ChannelPre::new(pre)?)
             }
@@ -86,6 +96,8 @@ pub(crate) struct LoadedPlugin {
     /// assignment; a fresh instance costs more than the decision). Dropped
     /// after any failed call and with this version on reload.
     pub warm_routers: Mutex<Vec<WarmRouter>>,
+    /// The same for a router built for 0.3.
+    pub warm_routers_v0_3: Mutex<Vec<WarmRouterV0_3>>,
     /// The same for a router built for 0.2.
     pub warm_routers_v0_2: Mutex<Vec<WarmRouterV0_2>>,
     /// The same for a router built for 0.1.
@@ -93,7 +105,10 @@ pub(crate) struct LoadedPlugin {
 }
 
 /// A router instance and its store, ready for the next call.
-pub(crate) type WarmRouter = (wasmtime::Store<State>, v0_3::router::Router);
+pub(crate) type WarmRouter = (wasmtime::Store<State>, v0_4::router::Router);
+
+/// A 0.3 router instance and its store.
+pub(crate) type WarmRouterV0_3 = (wasmtime::Store<State>, v0_3::router::Router);
 
 /// A 0.2 router instance and its store.
 pub(crate) type WarmRouterV0_2 = (wasmtime::Store<State>, v0_2::router::Router);

@@ -258,8 +258,12 @@ pub(crate) fn linker(engine: &wasmtime::Engine) -> Result<Linker<State>, Runtime
     wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker).map_err(error)?;
     host::add_to_linker::<State, HasSelf<HostState>>(&mut linker, |s| &mut s.host)
         .map_err(error)?;
-    // Components built for 0.2 or 0.1 import their version's `host`
+    // Components built for 0.3, 0.2 or 0.1 import their version's `host`
     // interface: the same host, through the adapters.
+    crate::wit::v0_3::host::add_to_linker::<State, HasSelf<HostState>>(&mut linker, |s| {
+        &mut s.host
+    })
+    .map_err(error)?;
     crate::wit::v0_2::host::add_to_linker::<State, HasSelf<HostState>>(&mut linker, |s| {
         &mut s.host
     })

@@ -126,8 +126,11 @@ pub fn session(digest: &str) -> String {
 
 /// `upload/<id>` → a file an agent uploaded to send.
 pub fn upload(id: &str) -> String {
-    format!("upload/{id}")
+    format!("{UPLOADS}{id}")
 }
+
+/// The prefix of [`upload`] keys.
+pub const UPLOADS: &str = "upload/";
 
 /// `file/<sha-256>` → what is known of a blob agents sent (type, name), for
 /// serving its links.

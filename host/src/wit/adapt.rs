@@ -102,6 +102,29 @@ macro_rules! both {
     };
 }
 
+/// Variants whose cases carry the same payloads (up to adapting) in both
+/// versions, in both directions.
+macro_rules! variants {
+    ($($a:ident :: $name:ident { $($case:ident $(($x:ident))?),* $(,)? })*) => {
+        $(
+            impl Adapt<new::$a::$name> for old::$a::$name {
+                fn adapt(self) -> new::$a::$name {
+                    match self {
+                        $(old::$a::$name::$case $(($x))? => new::$a::$name::$case $(($x.adapt()))?),*
+                    }
+                }
+            }
+            impl Adapt<old::$a::$name> for new::$a::$name {
+                fn adapt(self) -> old::$a::$name {
+                    match self {
+                        $(new::$a::$name::$case $(($x))? => old::$a::$name::$case $(($x.adapt()))?),*
+                    }
+                }
+            }
+        )*
+    };
+}
+
 both! { records
     types::Handle { channel, value }
     types::Attachment { content_type, url, media_id, filename, size, caption }

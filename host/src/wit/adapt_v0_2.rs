@@ -50,29 +50,6 @@ both! { enums
     host::LogLevel { Trace, Debug, Info, Warn, Error }
 }
 
-/// Variants whose cases carry the same payloads (up to adapting) in both
-/// versions, in both directions.
-macro_rules! variants {
-    ($($a:ident :: $name:ident { $($case:ident $(($x:ident))?),* $(,)? })*) => {
-        $(
-            impl Adapt<new::$a::$name> for old::$a::$name {
-                fn adapt(self) -> new::$a::$name {
-                    match self {
-                        $(old::$a::$name::$case $(($x))? => new::$a::$name::$case $(($x.adapt()))?),*
-                    }
-                }
-            }
-            impl Adapt<old::$a::$name> for new::$a::$name {
-                fn adapt(self) -> old::$a::$name {
-                    match self {
-                        $(new::$a::$name::$case $(($x))? => old::$a::$name::$case $(($x.adapt()))?),*
-                    }
-                }
-            }
-        )*
-    };
-}
-
 variants! {
     types::Identity { Email(x), Phone(x), Handle(x) }
     types::ChannelEvent { Message(x), Status(x), Call(x) }

@@ -2,14 +2,16 @@
 //! of `switchboard:plugin` the host loads, side by side (as Zed's extension
 //! host keeps one bindings module per contract version):
 //!
-//! - [`v0_3`] — the current contract (`wit/v0.3`). The domain speaks it:
-//!   everything re-exported at this module's root is 0.3.
-//! - [`v0_2`] — published and frozen (`wit/v0.2`). Components built for it
-//!   are called through [`adapt_v0_2`], which turns its types into the
+//! - [`v0_4`] — the current contract (`wit/v0.4`). The domain speaks it:
+//!   everything re-exported at this module's root is 0.4.
+//! - [`v0_3`] — published and frozen (`wit/v0.3`). Components built for it
+//!   are called through [`adapt_v0_3`], which turns its types into the
 //!   current ones and back.
-//! - [`v0_1`] — the frozen first contract (`wit/v0.1`). Its components are
-//!   called through [`adapt`] (0.1 ↔ 0.2) and then [`adapt_v0_2`]
-//!   (0.2 ↔ 0.3): each adapter knows only the version after its own.
+//! - [`v0_2`] — frozen (`wit/v0.2`): through [`adapt_v0_2`] (0.2 ↔ 0.3),
+//!   then [`adapt_v0_3`].
+//! - [`v0_1`] — the frozen first contract (`wit/v0.1`): through [`adapt`]
+//!   (0.1 ↔ 0.2), then the two above. Each adapter knows only the version
+//!   after its own.
 //!
 //! In each version the `plugin` world generates the shared `types` and
 //! `host` interfaces once; each kind's world reuses them through `with`, so
@@ -22,6 +24,7 @@
 #[macro_use]
 pub mod adapt;
 pub mod adapt_v0_2;
+pub mod adapt_v0_3;
 
 /// The bindings of one contract version in `$path`.
 macro_rules! contract {
@@ -104,12 +107,17 @@ pub mod v0_2 {
     contract!("../wit/v0.2");
 }
 
-/// `switchboard:plugin@0.3.x`: the current contract.
+/// `switchboard:plugin@0.3.x`: frozen; loaded through [`adapt_v0_3`].
 pub mod v0_3 {
     contract!("../wit/v0.3");
 }
 
-pub use v0_3::{
+/// `switchboard:plugin@0.4.x`: the current contract.
+pub mod v0_4 {
+    contract!("../wit/v0.4");
+}
+
+pub use v0_4::{
     bot, botting, channel, channeling, crm, crm_sync, host, plugin, router, routing, types,
 };
 
@@ -120,16 +128,23 @@ pub enum Contract {
     V0_1,
     /// `switchboard:plugin@0.2.x`, through the adapter.
     V0_2,
-    /// `switchboard:plugin@0.3.x`, the current one.
+    /// `switchboard:plugin@0.3.x`, through the adapter.
     V0_3,
+    /// `switchboard:plugin@0.4.x`, the current one.
+    V0_4,
 }
 
 impl Contract {
     /// Every version the host loads, oldest first.
-    pub const ALL: [Contract; 3] = [Contract::V0_1, Contract::V0_2, Contract::V0_3];
+    pub const ALL: [Contract; 4] = [
+        Contract::V0_1,
+        Contract::V0_2,
+        Contract::V0_3,
+        Contract::V0_4,
+    ];
 
     /// The newest version: what the SDK builds and the domain speaks.
-    pub const CURRENT: Contract = Contract::V0_3;
+    pub const CURRENT: Contract = Contract::V0_4;
 
     /// `0.1`, `0.2`: how `api` in `plugin.toml` names it.
     pub fn as_str(self) -> &'static str {
@@ -137,18 +152,23 @@ impl Contract {
             Contract::V0_1 => "0.1",
             Contract::V0_2 => "0.2",
             Contract::V0_3 => "0.3",
+            Contract::V0_4 => "0.4",
         }
     }
 
     /// Why plugins built for this version should be rebuilt, when it is
     /// in its last supported minor: a version stays loadable until two
-    /// minors after it exist (README, "Contract versions").
+    /// minors after it exist and for 12 months after its successor shipped
+    /// (README, "Contract versions").
     pub fn deprecation(self) -> Option<&'static str> {
         match self {
             Contract::V0_1 => Some(
-                "switchboard:plugin 0.1 is deprecated: it loads until 0.4 ships; rebuild the plugin against the current SDK (0.3)",
+                "switchboard:plugin 0.1 is deprecated: it loads until 2027-12-01 at the earliest (12 months after 0.2 shipped); rebuild the plugin against the current SDK (0.4)",
             ),
-            Contract::V0_2 | Contract::V0_3 => None,
+            Contract::V0_2 => Some(
+                "switchboard:plugin 0.2 is deprecated: it loads until 0.5 ships and 2027-12-01 at the earliest (12 months after 0.3 shipped); rebuild the plugin against the current SDK (0.4)",
+            ),
+            Contract::V0_3 | Contract::V0_4 => None,
         }
     }
 
@@ -191,7 +211,8 @@ mod tests {
         assert_eq!(Contract::parse("0.1"), Some(Contract::V0_1));
         assert_eq!(Contract::parse("0.2.3"), Some(Contract::V0_2));
         assert_eq!(Contract::parse("0.3"), Some(Contract::V0_3));
-        assert_eq!(Contract::parse("0.4"), None);
+        assert_eq!(Contract::parse("0.4.0"), Some(Contract::V0_4));
+        assert_eq!(Contract::parse("0.5"), None);
         assert_eq!(Contract::parse("1"), None);
         assert_eq!(
             Contract::of_imports(["wasi:io/streams@0.2.6", "switchboard:plugin/host@0.1.0"]),

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use super::{BIN, bundle, free_port, switchboard, wait_healthy, wasm};
 
 fn router_manifest(name: &str) -> String {
-    format!("name = \"{name}\"\nversion = \"1.2.3\"\nkind = \"router\"\napi = \"0.3\"\n")
+    format!("name = \"{name}\"\nversion = \"1.2.3\"\nkind = \"router\"\napi = \"0.4\"\n")
 }
 
 #[test]

@@ -229,6 +229,7 @@ pub fn post(u: &mut Unstructured<'_>) -> Result<()> {
         attachments: Vec::new(),
         in_reply_to: Some(m.provider_message_id.clone()),
         metadata: m.metadata.clone(),
+        template: None,
     };
     let form = outbound::form(&reply, "support@shop.example.com").expect("a reply to an email");
     let get = |name: &str| {

@@ -69,9 +69,9 @@
 #![cfg_attr(feature = "fuzzing", allow(dead_code))]
 
 use switchboard_sdk::{
-    Attachment, Channel, ChannelEvent, ChannelInfo, ChannelKind, Delivery, DeliveryError,
-    HostError, HttpRequest, HttpResponse, InboundMessage, Media, OutboundAction, OutboundMessage,
-    PluginError, WebhookOutcome, config, http, kv, log, signature,
+    Attachment, Channel, ChannelEvent, ChannelInfo, ChannelKind, ChannelRules, Delivery,
+    DeliveryError, HostError, HttpRequest, HttpResponse, InboundMessage, Media, OutboundAction,
+    OutboundMessage, PluginError, WebhookOutcome, config, http, kv, log, signature,
 };
 
 #[cfg(any(test, feature = "fuzzing"))]
@@ -192,6 +192,11 @@ impl Channel for Email {
             kind: ChannelKind::Email,
             display_name: "Email".into(),
             supports_attachments: true,
+            rules: ChannelRules {
+                free_text_window_ms: None,
+                supports_templates: false,
+                can_start: true,
+            },
         }
     }
 
@@ -218,7 +223,9 @@ impl Channel for Email {
     fn deliver(action: OutboundAction) -> Result<Delivery, DeliveryError> {
         match action {
             OutboundAction::Message(m) => send(&m),
-            OutboundAction::ConnectCall(_) | OutboundAction::EndCall(_) => {
+            OutboundAction::ConnectCall(_)
+            | OutboundAction::EndCall(_)
+            | OutboundAction::CallCustomer(_) => {
                 Err(DeliveryError::permanent("the email channel has no calls"))
             }
         }

@@ -2,8 +2,9 @@
 //!
 //! Customers become CRM contacts (found by email, then phone, else created,
 //! then kept up to date), every message becomes an activity on the contact,
-//! and every closed conversation a note with its transcript. Enrichment reads
-//! the contact's fields back into profile attributes (e.g. `tier`).
+//! and every closed conversation a note with its transcript. An erased
+//! customer's contact is deleted. Enrichment reads the contact's fields back
+//! into profile attributes (e.g. `tier`).
 //!
 //! The contact id of each customer is kept in `kv` (`contact/<customer id>`)
 //! so that most events cost one request. Errors tell the host what to do: a
@@ -60,6 +61,7 @@ impl Crm for RestCrm {
                     client.post(&format!("/contacts/{}/notes", encode(id)), &body, &key)
                 })
             }
+            CrmEvent::CustomerErased(erased) => client.erase(&erased.customer),
         }
     }
 
@@ -233,6 +235,23 @@ impl Client {
             Some(id) => self.update(&id, customer).map_err(PluginError::from),
             None => self.create(customer).map(drop),
         }
+    }
+
+    /// Deletes the customer's contact (remembered or found by email or
+    /// phone), and forgets it. No contact, or one already gone, is done.
+    fn erase(&self, customer: &Customer) -> Result<(), PluginError> {
+        let id = match cached(&customer.id)? {
+            Some(id) => Some(id),
+            None => self.search(customer)?.as_ref().and_then(contact_id),
+        };
+        if let Some(id) = id {
+            match self.send("DELETE", &format!("/contacts/{}", encode(&id)), None, None) {
+                Ok(_) | Err(Failure::Gone(_)) => {}
+                Err(Failure::Error(e)) => return Err(e),
+            }
+        }
+        forget(&customer.id);
+        Ok(())
     }
 
     /// The customer's contact id: remembered, found, or created.

@@ -29,9 +29,10 @@
 
 use serde::Deserialize;
 use switchboard_sdk::{
-    Attachment, Channel, ChannelEvent, ChannelInfo, ChannelKind, Delivery, DeliveryError,
-    DeliveryStatus, HttpRequest, HttpResponse, Identity, InboundMessage, Media, OutboundAction,
-    OutboundMessage, PluginError, StatusUpdate, WebhookOutcome, config, http, signature,
+    Attachment, Channel, ChannelEvent, ChannelInfo, ChannelKind, ChannelRules, Delivery,
+    DeliveryError, DeliveryStatus, HttpRequest, HttpResponse, Identity, InboundMessage, Media,
+    OutboundAction, OutboundMessage, PluginError, StatusUpdate, WebhookOutcome, config, http,
+    signature,
     webhook::{field, required_field},
 };
 
@@ -251,6 +252,11 @@ impl Channel for Sms {
             kind: ChannelKind::Messaging,
             display_name: "SMS".into(),
             supports_attachments: true,
+            rules: ChannelRules {
+                free_text_window_ms: None,
+                supports_templates: false,
+                can_start: true,
+            },
         }
     }
 

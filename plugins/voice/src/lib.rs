@@ -22,9 +22,9 @@
 #![cfg_attr(feature = "fuzzing", allow(dead_code))]
 
 use switchboard_sdk::{
-    CallEvent, CallState, Channel, ChannelEvent, ChannelInfo, ChannelKind, ConnectCall, Delivery,
-    DeliveryError, HttpRequest, HttpResponse, Identity, OutboundAction, PluginError,
-    WebhookOutcome, config, http, signature,
+    CallEvent, CallState, Channel, ChannelEvent, ChannelInfo, ChannelKind, ChannelRules,
+    ConnectCall, Delivery, DeliveryError, HttpRequest, HttpResponse, Identity, OutboundAction,
+    PluginError, WebhookOutcome, config, http, signature,
     webhook::{field, required_field},
 };
 
@@ -165,6 +165,11 @@ impl Channel for Voice {
             kind: ChannelKind::Voice,
             display_name: "Voice".into(),
             supports_attachments: false,
+            rules: ChannelRules {
+                free_text_window_ms: None,
+                supports_templates: false,
+                can_start: false,
+            },
         }
     }
 
@@ -198,6 +203,9 @@ impl Channel for Voice {
             OutboundAction::EndCall(call_id) => update_call(&call_id, &[("Status", "completed")]),
             OutboundAction::Message(_) => Err(DeliveryError::permanent(
                 "a voice call cannot carry a text reply",
+            )),
+            OutboundAction::CallCustomer(_) => Err(DeliveryError::permanent(
+                "this version of the voice channel does not call customers back",
             )),
         }
     }

@@ -130,9 +130,9 @@
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use switchboard_sdk::{
-    Channel, ChannelEvent, ChannelInfo, ChannelKind, Delivery, DeliveryError, DeliveryStatus,
-    ErrorKind, HostError, HttpRequest, HttpResponse, Identity, InboundMessage, OutboundAction,
-    PluginError, StatusUpdate, WebhookOutcome, config, kv, now_ms, signature,
+    Channel, ChannelEvent, ChannelInfo, ChannelKind, ChannelRules, Delivery, DeliveryError,
+    DeliveryStatus, ErrorKind, HostError, HttpRequest, HttpResponse, Identity, InboundMessage,
+    OutboundAction, PluginError, StatusUpdate, WebhookOutcome, config, kv, now_ms, signature,
 };
 
 mod cors;
@@ -222,6 +222,12 @@ impl Channel for WebChat {
             kind: ChannelKind::Chat,
             display_name: "Web chat".into(),
             supports_attachments: true,
+            rules: ChannelRules {
+                free_text_window_ms: None,
+                supports_templates: false,
+                // A visitor is reached only while the widget is open.
+                can_start: false,
+            },
         }
     }
 

@@ -31,10 +31,10 @@
 use serde::Deserialize;
 use serde_json::json;
 use switchboard_sdk::{
-    Attachment, Channel, ChannelEvent, ChannelInfo, ChannelKind, Delivery, DeliveryError,
-    DeliveryStatus, HttpRequest, HttpResponse, Identity, InboundMessage, Media as MediaFile,
-    OutboundAction, OutboundMessage, PluginError, StatusUpdate, WebhookOutcome, config, http,
-    signature, webhook,
+    Attachment, Channel, ChannelEvent, ChannelInfo, ChannelKind, ChannelRules, Delivery,
+    DeliveryError, DeliveryStatus, HttpRequest, HttpResponse, Identity, InboundMessage,
+    Media as MediaFile, OutboundAction, OutboundMessage, PluginError, StatusUpdate, WebhookOutcome,
+    config, http, signature, webhook,
 };
 
 #[cfg(any(test, feature = "fuzzing"))]
@@ -668,6 +668,13 @@ impl Channel for WhatsApp {
             kind: ChannelKind::Messaging,
             display_name: "WhatsApp".into(),
             supports_attachments: true,
+            rules: ChannelRules {
+                // WhatsApp's customer service window: free text only within
+                // 24 hours of the customer's last message.
+                free_text_window_ms: Some(24 * 60 * 60 * 1000),
+                supports_templates: false,
+                can_start: true,
+            },
         }
     }
 

@@ -146,7 +146,7 @@ fn bundles(dir: &Path) -> (PathBuf, PathBuf) {
     std::fs::write(
         broken.join("plugin.toml"),
         format!(
-            "name = \"{BROKEN_PLUGIN}\"\nversion = \"1.0.0\"\nkind = \"router\"\napi = \"0.3\"\n\
+            "name = \"{BROKEN_PLUGIN}\"\nversion = \"1.0.0\"\nkind = \"router\"\napi = \"0.4\"\n\
              description = \"not a component\"\n\n[capabilities]\nkv = false\ncustomers = \"none\"\n"
         ),
     )

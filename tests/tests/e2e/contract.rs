@@ -1,9 +1,9 @@
 //! The plugin contract's versions: real components built for the frozen
-//! `switchboard:plugin@0.1` and `@0.2` (`tests/fixtures/contract-v0.1/` and
-//! `contract-v0.2/`: a router, a channel, a bot and a CRM connector built by
-//! each version's SDK) load and work beside current (0.3) ones, through the
-//! host's adapters; a component whose imports contradict its manifest's
-//! `api` is refused with a message naming both.
+//! `switchboard:plugin@0.1`, `@0.2` and `@0.3` (`tests/fixtures/contract-v0.1/`,
+//! `contract-v0.2/` and `contract-v0.3/`: a router, a channel, a bot and a
+//! CRM connector built by each version's SDK) load and work beside current
+//! (0.4) ones, through the host's adapters; a component whose imports
+//! contradict its manifest's `api` is refused with a message naming both.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use switchboard_tests::channels::{granting, requests};
 use switchboard_tests::*;
 
-/// A component of the fixtures of contract `version` (`0.1`, `0.2`).
+/// A component of the fixtures of contract `version` (`0.1`, `0.2`, `0.3`).
 fn fixture(version: &str, file: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join(format!("fixtures/contract-v{version}"))
@@ -60,7 +60,7 @@ async fn components_built_for_0_1_load_and_work_beside_current_ones() {
         &v0_1("longest_idle.wasm"),
     );
     let old_channel = test_channel_manifest("old", "chat", Some(&provider), "")
-        .replace("api = \"0.3\"", "api = \"0.1\"");
+        .replace("api = \"0.4\"", "api = \"0.1\"");
     install(&plugins, "old", &old_channel, &v0_1("test_channel.wasm"));
     install(
         &plugins,
@@ -74,7 +74,7 @@ async fn components_built_for_0_1_load_and_work_beside_current_ones() {
         &granting(&v0_1_manifest("partner-crm", "acme"), &acme),
         &v0_1("partner_crm.wasm"),
     );
-    // 0.3: a chat channel beside them.
+    // 0.4: a chat channel beside them.
     install(
         &plugins,
         "chat",
@@ -94,22 +94,22 @@ async fn components_built_for_0_1_load_and_work_beside_current_ones() {
         ("old", "0.1"),
         ("old-bot", "0.1"),
         ("acme", "0.1"),
-        ("chat", "0.3"),
+        ("chat", "0.4"),
     ] {
         let plugin = host.plugin(name).await;
         assert_eq!(plugin["status"], "active", "{plugin}");
         assert_eq!(plugin["api"], api, "{plugin}");
-        // 0.1 is in its last supported minor: the admin is told.
+        // 0.1 is deprecated: the admin is told until when it loads.
         assert_eq!(
             plugin["deprecated"]
                 .as_str()
-                .is_some_and(|d| d.contains("until 0.4")),
+                .is_some_and(|d| d.contains("until 2027-12-01")),
             api == "0.1",
             "{plugin}"
         );
     }
 
-    // A customer known through the 0.3 channel.
+    // A customer known through the 0.4 channel.
     let status = host
         .inbound(
             "chat",
@@ -198,21 +198,27 @@ async fn a_component_built_for_another_contract_than_its_manifest_is_refused() {
         (
             "says-old",
             test_channel_manifest("says-old", "chat", None, "")
-                .replace("api = \"0.3\"", "api = \"0.1\""),
+                .replace("api = \"0.4\"", "api = \"0.1\""),
             wasm("test-channel"),
-            ("switchboard:plugin@0.3", "api = \"0.1\""),
+            ("switchboard:plugin@0.4", "api = \"0.1\""),
         ),
         (
             "says-new",
             test_channel_manifest("says-new", "chat", None, ""),
             v0_1("test_channel.wasm"),
-            ("switchboard:plugin@0.1", "api = \"0.3\""),
+            ("switchboard:plugin@0.1", "api = \"0.4\""),
         ),
         (
             "says-newer",
             test_channel_manifest("says-newer", "chat", None, ""),
             fixture("0.2", "test_channel.wasm"),
-            ("switchboard:plugin@0.2", "api = \"0.3\""),
+            ("switchboard:plugin@0.2", "api = \"0.4\""),
+        ),
+        (
+            "says-newest",
+            test_channel_manifest("says-newest", "chat", None, ""),
+            fixture("0.3", "test_channel.wasm"),
+            ("switchboard:plugin@0.3", "api = \"0.4\""),
         ),
     ];
     for (name, manifest, wasm, (imports, says)) in cases {
@@ -230,8 +236,10 @@ async fn a_component_built_for_another_contract_than_its_manifest_is_refused() {
     }
 }
 
-#[tokio::test]
-async fn components_built_for_0_2_load_and_work_beside_current_ones() {
+/// A host with the fixtures of contract `version`: its router routing, its
+/// test channel `old` (replying to the returned provider mock) with its bot,
+/// and its partner CRM `acme` (pointed at the returned CRM mock).
+async fn host_with_fixtures(version: &str) -> (TestHost, MockServer, MockServer) {
     let (provider, acme) = (MockServer::start().await, MockServer::start().await);
     let dir = std::sync::Arc::new(tempfile::tempdir().unwrap());
     let plugins = test_config(dir.path()).plugins_dir();
@@ -239,28 +247,28 @@ async fn components_built_for_0_2_load_and_work_beside_current_ones() {
     install(
         &plugins,
         "old-router",
-        &fixture_manifest("0.2", "longest-idle", "old-router"),
-        &fixture("0.2", "longest_idle.wasm"),
+        &fixture_manifest(version, "longest-idle", "old-router"),
+        &fixture(version, "longest_idle.wasm"),
     );
     let old_channel = test_channel_manifest("old", "chat", Some(&provider), "")
-        .replace("api = \"0.3\"", "api = \"0.2\"");
+        .replace("api = \"0.4\"", &format!("api = \"{version}\""));
     install(
         &plugins,
         "old",
         &old_channel,
-        &fixture("0.2", "test_channel.wasm"),
+        &fixture(version, "test_channel.wasm"),
     );
     install(
         &plugins,
         "old-bot",
-        &fixture_manifest("0.2", "faq-bot", "old-bot"),
-        &fixture("0.2", "faq_bot.wasm"),
+        &fixture_manifest(version, "faq-bot", "old-bot"),
+        &fixture(version, "faq_bot.wasm"),
     );
     install(
         &plugins,
         "acme",
-        &granting(&fixture_manifest("0.2", "partner-crm", "acme"), &acme),
-        &fixture("0.2", "partner_crm.wasm"),
+        &granting(&fixture_manifest(version, "partner-crm", "acme"), &acme),
+        &fixture(version, "partner_crm.wasm"),
     );
     let acme_url = acme.url();
     let host = TestHost::start_in(dir, move |c| {
@@ -273,10 +281,18 @@ async fn components_built_for_0_2_load_and_work_beside_current_ones() {
     for name in ["old-router", "old", "old-bot", "acme"] {
         let plugin = host.plugin(name).await;
         assert_eq!(plugin["status"], "active", "{plugin}");
-        assert_eq!(plugin["api"], "0.2", "{plugin}");
+        assert_eq!(plugin["api"], version, "{plugin}");
     }
+    (host, provider, acme)
+}
 
-    // The 0.2 bot answers through the 0.2 channel.
+/// What every older version keeps doing: its bot answers through its
+/// channel; handed off, its router picks the agent. Returns the agent's
+/// token and the accepted task.
+async fn old_components_serve_a_customer(
+    host: &TestHost,
+    provider: &MockServer,
+) -> (String, Value) {
     let status = host
         .inbound(
             "old",
@@ -285,7 +301,7 @@ async fn components_built_for_0_2_load_and_work_beside_current_ones() {
         )
         .await;
     assert_eq!(status, 200);
-    let sent = requests(&provider, 1).await;
+    let sent = requests(provider, 1).await;
     let body: Value = serde_json::from_slice(&sent[0].body).unwrap();
     assert!(
         body["text"]
@@ -293,8 +309,6 @@ async fn components_built_for_0_2_load_and_work_beside_current_ones() {
             .is_some_and(|t| t.starts_with("Orders ship within")),
         "{body}"
     );
-
-    // Handed off, the 0.2 router picks the agent; a transfer works with it.
     let token = host
         .agent("ann", json!({"name": "Ann", "capacity": {"chat": 2}}))
         .await;
@@ -316,37 +330,97 @@ async fn components_built_for_0_2_load_and_work_beside_current_ones() {
     let task = host
         .accept_task(&token, tasks[0]["id"].as_str().unwrap())
         .await;
-    let conversation = task["conversation_id"].as_str().unwrap();
+    (token, task)
+}
 
-    // A note is a 0.3 event: the 0.2 CRM connector is not sent it, and
-    // keeps getting what it knows.
+/// Writes an internal note `text` on the task's conversation, then
+/// completes the task and waits until the CRM mock heard it close.
+async fn note_and_close(host: &TestHost, acme: &MockServer, token: &str, task: &Value, text: &str) {
+    let conversation = task["conversation_id"].as_str().unwrap();
     let (status, _) = host
         .call(
             "POST",
             &format!("/api/conversations/{conversation}/notes"),
-            Some(&token),
-            Some(json!({"text": "VIP-NOTE-TEXT"})),
+            Some(token),
+            Some(json!({ "text": text })),
         )
         .await;
     assert_eq!(status, 201);
-    host.complete_task(&token, task["id"].as_str().unwrap(), None)
+    host.complete_task(token, task["id"].as_str().unwrap(), None)
         .await;
     poll(Duration::from_secs(20), async || {
         acme.requests()
             .iter()
             .any(|r| String::from_utf8_lossy(&r.body).contains("conversation_closed"))
             .then_some(())
-            .ok_or("the 0.2 CRM connector never heard the conversation close")
+            .ok_or("the old CRM connector never heard the conversation close")
     })
     .await;
+}
+
+/// The Acme documents the CRM mock received, as text.
+fn acme_bodies(acme: &MockServer) -> Vec<String> {
+    acme.requests()
+        .iter()
+        .map(|r| String::from_utf8_lossy(&r.body).into_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn components_built_for_0_2_load_and_work_beside_current_ones() {
+    let (host, provider, acme) = host_with_fixtures("0.2").await;
+    let (token, task) = old_components_serve_a_customer(&host, &provider).await;
+    // A note is a 0.3 event: the 0.2 CRM connector is not sent it, and
+    // keeps getting what it knows.
+    note_and_close(&host, &acme, &token, &task, "VIP-NOTE-TEXT").await;
     assert!(
-        acme.requests()
+        acme_bodies(&acme)
             .iter()
-            .all(|r| !String::from_utf8_lossy(&r.body).contains("VIP-NOTE-TEXT")),
+            .all(|b| !b.contains("VIP-NOTE-TEXT")),
         "a note reached a 0.2 CRM connector"
     );
     let stats = host.admin_json("/api/stats").await;
     assert_eq!(stats["router"]["fallbacks"], 0, "{stats}");
     let crm = host.admin_json("/api/crm").await;
     assert_eq!(crm["dead_letters"], json!([]), "{crm}");
+}
+
+#[tokio::test]
+async fn components_built_for_0_3_load_and_work_beside_current_ones() {
+    let (host, provider, acme) = host_with_fixtures("0.3").await;
+    let (token, task) = old_components_serve_a_customer(&host, &provider).await;
+    // Notes are 0.3: the 0.3 connector gets them.
+    note_and_close(&host, &acme, &token, &task, "VIP-NOTE-TEXT").await;
+    assert!(
+        acme_bodies(&acme)
+            .iter()
+            .any(|b| b.contains("VIP-NOTE-TEXT")),
+        "the 0.3 CRM connector never got the note"
+    );
+    // An erasure is a 0.4 event: the 0.3 connector is not sent it, and
+    // nothing is left failed in the queue.
+    let id = host.customer_id("email:bo@example.com").await;
+    let (status, erased) = host
+        .call(
+            "DELETE",
+            &format!("/api/customers/{id}"),
+            Some(ADMIN_TOKEN),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{erased}");
+    let crm = host
+        .admin_json_until("/api/crm", "the erasure settled", |v| {
+            v["pending"].as_array().is_some_and(Vec::is_empty)
+        })
+        .await;
+    assert_eq!(crm["dead_letters"], json!([]), "{crm}");
+    assert!(
+        acme_bodies(&acme)
+            .iter()
+            .all(|b| !b.contains("customer_erased")),
+        "a 0.3 connector cannot have been sent an erasure"
+    );
+    let stats = host.admin_json("/api/stats").await;
+    assert_eq!(stats["router"]["fallbacks"], 0, "{stats}");
 }

@@ -674,3 +674,48 @@ async fn an_internal_note_reaches_the_crm_as_a_note_and_the_customer_never() {
         "a note reached the provider"
     );
 }
+
+#[tokio::test]
+async fn an_erased_customer_s_contact_is_deleted_from_the_crm() {
+    let crm = MockServer::start().await;
+    let provider = MockServer::start().await;
+    crm.respond_with(200, r#"{"contacts":[]}"#);
+    crm.respond_with(200, r#"{"id":"c1"}"#);
+    let host = TestHost::with_rest_crm(
+        Arc::new(tempfile::tempdir().unwrap()),
+        &crm,
+        &provider,
+        false,
+        |_| {},
+    )
+    .await;
+    say(&host, "m1", "ann@example.com", "Ann", "please forget me").await;
+    let (token, task) = take_task(&host, "ana", json!({})).await;
+    host.complete_task(&token, task["id"].as_str().unwrap(), None)
+        .await;
+    crm_got(&crm, "the closed conversation", |r| {
+        count(r, "POST", "/api/contacts/c1/notes") == 1
+    })
+    .await;
+    let id = host.customer_id("email:ann@example.com").await;
+    let (status, erased) = host
+        .call(
+            "DELETE",
+            &format!("/api/customers/{id}"),
+            Some(ADMIN_TOKEN),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{erased}");
+    // `customer-erased` reaches rest-crm, which deletes the contact it
+    // remembered for her.
+    crm_got(&crm, "the contact's deletion", |r| {
+        count(r, "DELETE", "/api/contacts/c1") == 1
+    })
+    .await;
+    let view = crm_view_until(&host, "the erasure delivered", |v| {
+        v["pending"].as_array().is_some_and(Vec::is_empty)
+    })
+    .await;
+    assert!(list(&view, "dead_letters").is_empty(), "{view}");
+}

@@ -25,9 +25,9 @@
 //! | `/recurse` | recurses until the stack runs out |
 
 use switchboard_sdk::{
-    Channel, ChannelEvent, ChannelInfo, ChannelKind, Delivery, DeliveryError, HttpRequest,
-    HttpResponse, Identity, InboundMessage, OutboundAction, PluginError, WebhookOutcome, config,
-    customers, http, kv, log,
+    Channel, ChannelEvent, ChannelInfo, ChannelKind, ChannelRules, Delivery, DeliveryError,
+    HttpRequest, HttpResponse, Identity, InboundMessage, OutboundAction, PluginError,
+    WebhookOutcome, config, customers, http, kv, log,
 };
 
 const VERSION: &str = if cfg!(feature = "v2") { "v2" } else { "v1" };
@@ -47,6 +47,11 @@ impl Channel for Misbehave {
             kind: ChannelKind::Chat,
             display_name: format!("Misbehave {VERSION}"),
             supports_attachments: false,
+            rules: ChannelRules {
+                free_text_window_ms: None,
+                supports_templates: false,
+                can_start: false,
+            },
         }
     }
 

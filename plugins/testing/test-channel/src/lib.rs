@@ -18,9 +18,9 @@
 
 use serde::Deserialize;
 use switchboard_sdk::{
-    Channel, ChannelEvent, ChannelInfo, ChannelKind, Delivery, DeliveryError, DeliveryStatus,
-    HttpRequest, HttpResponse, Identity, InboundMessage, OutboundAction, PluginError, StatusUpdate,
-    WebhookOutcome, config, http,
+    Channel, ChannelEvent, ChannelInfo, ChannelKind, ChannelRules, Delivery, DeliveryError,
+    DeliveryStatus, HttpRequest, HttpResponse, Identity, InboundMessage, OutboundAction,
+    PluginError, StatusUpdate, WebhookOutcome, config, http,
 };
 
 struct TestChannel;
@@ -124,6 +124,11 @@ impl Channel for TestChannel {
             kind: kind(),
             display_name: "Test channel".into(),
             supports_attachments: false,
+            rules: ChannelRules {
+                free_text_window_ms: None,
+                supports_templates: false,
+                can_start: true,
+            },
         }
     }
 
