@@ -41,6 +41,17 @@ pub struct AuditEntry {
     /// Why, or what else is worth knowing.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub reason: String,
+    /// What it changed, as it was before (`null`: it did not exist).
+    /// Only for records of the centre's own set-up — agents, their status,
+    /// plugins, canned responses — never a customer's data, which would
+    /// outlive her erasure here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub before: Option<serde_json::Value>,
+    /// The same, after (`null`: it no longer exists).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub after: Option<serde_json::Value>,
 }
 
 impl AuditEntry {
@@ -59,6 +70,8 @@ impl AuditEntry {
             survivor: String::new(),
             merged: String::new(),
             reason: String::new(),
+            before: None,
+            after: None,
         }
     }
 
@@ -126,6 +139,24 @@ impl Audit {
         self.record(&mut batch, entry)?;
         let seq = self.store.write(batch)?;
         self.store.durable(seq).await
+    }
+
+    /// Deletes in `batch` up to `max` of the oldest entries, those written
+    /// before `cutoff` (unix ms); returns how many. Entries are in the
+    /// order they were written, so the first newer one ends the look.
+    pub fn expire(&self, batch: &mut Batch, cutoff: u64, max: usize) -> Result<u64, StoreError> {
+        let mut expired = 0;
+        for (key, entry) in
+            self.store
+                .scan_json_after::<AuditEntry>(keys::AUDIT, None, max.max(1))?
+        {
+            if entry.at >= cutoff {
+                break;
+            }
+            batch.delete(format!("{}{key}", keys::AUDIT));
+            expired += 1;
+        }
+        Ok(expired)
     }
 
     /// The entries `filter` accepts, oldest first.

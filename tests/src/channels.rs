@@ -457,6 +457,32 @@ pub async fn reply(host: &TestHost, token: &str, conversation: &str, text: &str)
     body
 }
 
+/// Uploads `data` (of `content_type`, named `filename`) for `token` to send
+/// in `conversation`: the status and the upload (its `id` goes in a reply's
+/// `attachments`).
+pub async fn upload(
+    host: &TestHost,
+    token: &str,
+    conversation: &str,
+    filename: &str,
+    content_type: &str,
+    data: &[u8],
+) -> (u16, Value) {
+    let response = host
+        .client
+        .post(host.url(&format!(
+            "/api/conversations/{conversation}/attachments?filename={filename}"
+        )))
+        .bearer_auth(token)
+        .header("content-type", content_type)
+        .body(data.to_vec())
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
 /// Waits (10 s at most) until the mock has received `n` requests; returns
 /// all it has received.
 pub async fn requests(mock: &MockServer, n: usize) -> Vec<Recorded> {

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::core::{Agent, AgentInput, AgentStatus, Task};
 
+use super::audit_trail::changed;
 use super::auth::{Admin, Principal, SessionCsrf};
 use super::body::JsonBody;
 use super::openapi::{ReadErrors, WriteErrors};
@@ -65,11 +66,14 @@ pub async fn put(
     Path(id): Path<String>,
     JsonBody(input): JsonBody<AgentInput>,
 ) -> Result<Response, ApiError> {
+    let before = state.core.agent(&id);
     let (agent, token) = state.core.put_agent(&id, input).await?;
-    Ok(match token {
+    let after = agent.clone();
+    let response = match token {
         Some(token) => (StatusCode::CREATED, Json(AgentWithToken { agent, token })).into_response(),
         None => Json(agent).into_response(),
-    })
+    };
+    Ok(changed(response, &before, &after))
 }
 
 /// `POST /api/agents/{id}/token` (admin): a new bearer token, shown once;
@@ -154,17 +158,18 @@ pub async fn status(
     State(state): State<AppState>,
     Path(id): Path<String>,
     JsonBody(body): JsonBody<StatusBody>,
-) -> Result<Json<Agent>, ApiError> {
-    if state.core.agent(&id).is_none() {
+) -> Result<Response, ApiError> {
+    let Some(before) = state.core.agent(&id) else {
         return Err(ApiError::not_found(format!("no agent {id}")));
-    }
+    };
     who.require_self_or_supervisor(&id)?;
-    Ok(Json(
-        state
-            .core
-            .set_agent_status(&id, body.status, who.actor())
-            .await?,
-    ))
+    let agent = state
+        .core
+        .set_agent_status(&id, body.status, who.actor())
+        .await?;
+    let status = |a: &Agent| serde_json::json!({ "status": a.status });
+    let (before, after) = (status(&before), status(&agent));
+    Ok(changed(Json(agent), &before, &after))
 }
 
 /// `GET /api/agents/{id}/tasks` (the agent, supervisor).

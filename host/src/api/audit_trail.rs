@@ -8,8 +8,9 @@ use std::sync::{Arc, Mutex};
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::Method;
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use percent_encoding::percent_decode_str;
+use serde::Serialize;
 
 use super::AppState;
 use super::auth::Principal;
@@ -31,6 +32,29 @@ impl AuditSlot {
     fn take(&self) -> Option<Principal> {
         self.0.lock().unwrap_or_else(|e| e.into_inner()).take()
     }
+}
+
+/// What a request changed, as its handler saw it: carried on the response
+/// for the audit entry's `before` and `after`.
+#[derive(Clone, Debug)]
+struct Change {
+    before: serde_json::Value,
+    after: serde_json::Value,
+}
+
+/// `response`, telling the audit that the request changed `before` into
+/// `after` (each `null` when there was, or is, nothing).
+pub fn changed(
+    response: impl IntoResponse,
+    before: &impl Serialize,
+    after: &impl Serialize,
+) -> Response {
+    let mut response = response.into_response();
+    response.extensions_mut().insert(Change {
+        before: serde_json::to_value(before).unwrap_or_default(),
+        after: serde_json::to_value(after).unwrap_or_default(),
+    });
+    response
 }
 
 /// Reads of a customer's data that supervisors and admins leave a trace of.
@@ -107,7 +131,8 @@ pub async fn record(State(state): State<AppState>, mut request: Request, next: N
     );
     let slot = AuditSlot::default();
     request.extensions_mut().insert(slot.clone());
-    let response = next.run(request).await;
+    let mut response = next.run(request).await;
+    let change = response.extensions_mut().remove::<Change>();
     if let Some(who) = slot.take()
         && audited(&who, &method, &route)
     {
@@ -120,6 +145,10 @@ pub async fn record(State(state): State<AppState>, mut request: Request, next: N
         entry.targets = targets(&route, &path);
         entry.address = address.map(|a| a.to_string());
         entry.status = Some(response.status().as_u16());
+        if let Some(change) = change {
+            entry.before = Some(change.before);
+            entry.after = Some(change.after);
+        }
         if let Err(e) = state.core.audit(entry).await {
             tracing::error!(error = %e, %route, "could not write the audit entry");
         }

@@ -4,10 +4,12 @@
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
+use axum::response::Response;
 use serde::Deserialize;
 
 use crate::core::{CannedInput, CannedResponse, RenderedCanned};
 
+use super::audit_trail::changed;
 use super::auth::Principal;
 use super::body::JsonBody;
 use super::openapi::{ErrorBody, ReadErrors, WriteErrors};
@@ -75,11 +77,20 @@ pub async fn update(
     State(state): State<AppState>,
     Path(id): Path<String>,
     JsonBody(body): JsonBody<CannedInput>,
-) -> Result<Json<CannedResponse>, ApiError> {
+) -> Result<Response, ApiError> {
     who.require_supervisor()?;
-    Ok(Json(
-        state.core.put_canned(Some(&id), body, who.actor()).await?,
-    ))
+    let before = canned(&state, &id)?;
+    let after = state.core.put_canned(Some(&id), body, who.actor()).await?;
+    Ok(changed(Json(&after), &before, &after))
+}
+
+/// Canned response `id` as it is now, if there is one.
+fn canned(state: &AppState, id: &str) -> Result<Option<CannedResponse>, ApiError> {
+    Ok(state
+        .core
+        .canned_responses()?
+        .into_iter()
+        .find(|c| c.id == id))
 }
 
 /// `DELETE /api/canned-responses/{id}` (supervisor, admin).
@@ -88,8 +99,9 @@ pub async fn delete(
     who: Principal,
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> Result<StatusCode, ApiError> {
+) -> Result<Response, ApiError> {
     who.require_supervisor()?;
+    let before = canned(&state, &id)?;
     state.core.delete_canned(&id).await?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(changed(StatusCode::NO_CONTENT, &before, &()))
 }

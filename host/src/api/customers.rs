@@ -299,8 +299,11 @@ pub async fn audit(
 fn audit_csv(entries: &[AuditEntry]) -> Result<Vec<u8>, csv::Error> {
     let mut out = csv::Writer::from_writer(Vec::new());
     out.write_record([
-        "id", "at", "action", "actor", "role", "targets", "address", "status", "reason",
+        "id", "at", "action", "actor", "role", "targets", "address", "status", "reason", "before",
+        "after",
     ])?;
+    let json =
+        |v: &Option<serde_json::Value>| v.as_ref().map(|v| v.to_string()).unwrap_or_default();
     for e in entries {
         let reason = if e.reason.is_empty() && !e.merged.is_empty() {
             format!("merged {} into {}", e.merged, e.survivor)
@@ -317,6 +320,8 @@ fn audit_csv(entries: &[AuditEntry]) -> Result<Vec<u8>, csv::Error> {
             e.address.as_deref().unwrap_or(""),
             &e.status.map(|s| s.to_string()).unwrap_or_default(),
             &reason,
+            &json(&e.before),
+            &json(&e.after),
         ])?;
     }
     out.into_inner().map_err(|e| e.into_error().into())

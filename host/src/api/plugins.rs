@@ -4,12 +4,14 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use axum::response::Response;
 
 use base64::Engine as _;
 use serde::Deserialize;
 
 use crate::core::{PluginInfo, RuntimeStats};
 
+use super::audit_trail::changed;
 use super::auth::Admin;
 use super::body::JsonBody;
 use super::openapi::{ReadErrors, WriteErrors};
@@ -88,8 +90,10 @@ pub async fn enable(
     _: Admin,
     State(state): State<AppState>,
     Path(name): Path<String>,
-) -> Result<Json<PluginInfo>, ApiError> {
-    Ok(Json(state.core.enable_plugin(&name).await?))
+) -> Result<Response, ApiError> {
+    let before = plugin_status(&state, &name);
+    let after = state.core.enable_plugin(&name).await?;
+    Ok(changed(Json(&after), &before, &status_of(&after)))
 }
 
 /// `POST /api/plugins/{name}/disable`.
@@ -98,8 +102,20 @@ pub async fn disable(
     _: Admin,
     State(state): State<AppState>,
     Path(name): Path<String>,
-) -> Result<Json<PluginInfo>, ApiError> {
-    Ok(Json(state.core.disable_plugin(&name).await?))
+) -> Result<Response, ApiError> {
+    let before = plugin_status(&state, &name);
+    let after = state.core.disable_plugin(&name).await?;
+    Ok(changed(Json(&after), &before, &status_of(&after)))
+}
+
+/// A plugin's status, as the audit records a change of it.
+fn status_of(plugin: &PluginInfo) -> serde_json::Value {
+    serde_json::json!({ "status": plugin.status })
+}
+
+/// The status of plugin `name` now (`null` when there is none).
+fn plugin_status(state: &AppState, name: &str) -> Option<serde_json::Value> {
+    state.core.plugin(name).as_ref().map(status_of)
 }
 
 /// `GET /api/runtime`: compile cache and pool figures.

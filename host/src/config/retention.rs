@@ -22,6 +22,10 @@ pub struct RetentionConfig {
     /// Most messages one pass looks at: the sweep never holds the store
     /// for long, and goes round the whole history over several passes.
     pub max_per_pass: usize,
+    /// Days audit entries are kept (`none`: for good). Audit entries have
+    /// a retention of their own: a regulator may require years of them
+    /// after the conversations they name are gone.
+    pub audit_days: Option<u32>,
     /// Test hook: lets `POST /api/retention/run` take an `as_of` time
     /// (a clock moved forward without waiting). Never on in production.
     pub allow_as_of: bool,
@@ -34,6 +38,7 @@ impl Default for RetentionConfig {
             channels: BTreeMap::new(),
             sweep_interval_secs: 3600,
             max_per_pass: 1000,
+            audit_days: None,
             allow_as_of: false,
         }
     }

@@ -16,7 +16,7 @@ use crate::attachments::Blob;
 use crate::audit::AuditEntry;
 use crate::clock::now_ms;
 use crate::config::RetentionConfig;
-use crate::conversations::Message;
+use crate::conversations::{Direction, Message};
 use crate::kind::Kind;
 use crate::store::{Batch, keys};
 
@@ -46,6 +46,9 @@ pub struct RetentionStatus {
     pub last_pass_checked: u64,
     /// Messages the last pass erased.
     pub last_pass_erased: u64,
+    /// Audit entries removed past `[retention] audit_days`, in all.
+    #[serde(default)]
+    pub audit_removed: u64,
 }
 
 impl Core {
@@ -57,7 +60,7 @@ impl Core {
     /// Whether anything expires at all.
     pub fn retention_configured(&self) -> bool {
         let r = &self.retention;
-        !r.kinds.is_empty() || !r.channels.is_empty()
+        !r.kinds.is_empty() || !r.channels.is_empty() || r.audit_days.is_some()
     }
 
     /// Whether `POST /api/retention/run` may say what time it is.
@@ -69,7 +72,7 @@ impl Core {
     /// after the cursor, audits it, and returns the progress.
     pub async fn retention_pass(&self, now: u64) -> Result<RetentionStatus, CoreError> {
         let mut status = self.retention_status()?;
-        let (checked, erased, seq) = {
+        let (checked, erased, blobs, seq) = {
             let _gate = self.gate();
             let page = self.store.scan_json_after::<Message>(
                 "msg/",
@@ -79,6 +82,7 @@ impl Core {
             let mut kinds: HashMap<String, Option<Kind>> = HashMap::new();
             let mut batch = Batch::new();
             let mut erased = 0u64;
+            let mut blobs = Vec::new();
             for (_, message) in &page {
                 if message.erased_at.is_some() {
                     continue;
@@ -98,7 +102,7 @@ impl Core {
                     continue;
                 };
                 if message.at.saturating_add(u64::from(days) * 86_400_000) <= now {
-                    self.erase_message(&mut batch, message.clone(), now)?;
+                    blobs.extend(self.erase_message(&mut batch, message.clone(), now)?);
                     erased += 1;
                 }
             }
@@ -115,30 +119,60 @@ impl Core {
             status.last_pass_at = Some(now);
             status.last_pass_checked = checked;
             status.last_pass_erased = erased;
+            // Audit entries past their own retention, oldest first.
+            let audit_removed = match self.retention.audit_days {
+                Some(days) => self.audit.expire(
+                    &mut batch,
+                    now.saturating_sub(u64::from(days) * 86_400_000),
+                    self.retention.max_per_pass,
+                )?,
+                None => 0,
+            };
+            status.audit_removed += audit_removed;
             batch.put_json(STATUS_KEY, &status);
             let mut entry = AuditEntry::new("retention.pass", "system", "system", now_ms());
-            entry.reason = format!("checked {checked} messages, erased {erased}, as of {now}");
+            entry.reason = format!(
+                "checked {checked} messages, erased {erased}, removed {audit_removed} audit entries, as of {now}"
+            );
             self.audit.record(&mut batch, entry)?;
-            (checked, erased, self.store.write(batch)?)
+            (checked, erased, blobs, self.store.write(batch)?)
         };
         self.store.durable(seq).await?;
+        // The records are gone: their files go unless still used.
+        for sha256 in blobs {
+            self.remove_blob_unless_shared(&sha256)?;
+        }
         tracing::info!(checked, erased, "retention pass");
         Ok(status)
     }
 
-    /// Turns `message` into a dated stub in `batch`, with its files and
-    /// the conversation's copy of its free text.
+    /// Turns `message` into a dated stub in `batch`, with the records of
+    /// its files and the conversation's copy of its free text. Returns the
+    /// blobs to remove once `batch` is durable.
     fn erase_message(
         &self,
         batch: &mut Batch,
         mut message: Message,
         now: u64,
-    ) -> Result<(), CoreError> {
+    ) -> Result<Vec<String>, CoreError> {
+        let mut blobs = Vec::new();
         for index in 0..message.attachments.len() {
             let key = keys::media(&message.id, index);
             if let Some(blob) = self.store.get_json::<Blob>(&key)? {
                 batch.delete(key);
-                self.remove_blob_unless_shared(&blob.sha256, Some(&message.id))?;
+                blobs.push(blob.sha256);
+            }
+        }
+        // Files an agent sent: the upload names the blob.
+        if message.direction == Direction::Outbound {
+            let sent: Vec<String> = message
+                .attachments
+                .iter()
+                .filter_map(|a| a.media_id.clone())
+                .collect();
+            if !sent.is_empty() {
+                let conversation = [message.conversation_id.as_str()];
+                blobs.extend(self.forget_uploads(batch, &conversation, Some(&sent))?);
             }
         }
         for attachment in &mut message.attachments {
@@ -162,7 +196,7 @@ impl Core {
             self.conversations.save(batch, &conversation);
         }
         self.conversations.save_message(batch, &message);
-        Ok(())
+        Ok(blobs)
     }
 }
 

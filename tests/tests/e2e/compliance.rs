@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use switchboard_tests::channels::{
-    fixture, form_with, post_twilio, reply, take_task, whatsapp_text,
+    fixture, form_with, post_twilio, reply, take_task, upload, whatsapp_text,
 };
 use switchboard_tests::presets::SMS;
 use switchboard_tests::{ADMIN_TOKEN, MockServer, TestHost, eventually};
@@ -121,18 +121,55 @@ async fn sms(host: &TestHost, sid: &str, body: &str) {
     assert_eq!(status, 200, "{text}");
 }
 
+/// Where the compliance tests say the host is reachable (links to files
+/// agents send, which MMS needs absolute).
+const PUBLIC: &str = "https://cc.example.com";
+
+/// The text of the file Ann sends in [`served`].
+const ANNS_FILE: &str = "receipt rk52vm";
+
 /// Sheena texts `said` (two SMS); Ann takes the task, answers `answer`
-/// and completes it. Returns Ann's token, the task and its conversation.
+/// with a file ([`ANNS_FILE`]) and completes it. Returns Ann's token, the
+/// task and its conversation.
 async fn served(host: &TestHost, said: [&str; 2], answer: &str) -> (String, Value, String) {
     for (n, text) in said.iter().enumerate() {
         sms(host, &format!("SMserved{n}"), text).await;
     }
     let (ann, task) = take_task(host, "ann", json!({})).await;
     let conversation = task["conversation_id"].as_str().unwrap().to_string();
-    reply(host, &ann, &conversation, answer).await;
+    let file = ANNS_FILE.as_bytes();
+    let (status, uploaded) =
+        upload(host, &ann, &conversation, "receipt.txt", "text/plain", file).await;
+    assert_eq!(status, 201, "{uploaded}");
+    let (status, sent) = host
+        .call(
+            "POST",
+            &format!("/api/conversations/{conversation}/messages"),
+            Some(&ann),
+            Some(json!({"text": answer, "attachments": [uploaded["id"]]})),
+        )
+        .await;
+    assert_eq!(status, 202, "{sent}");
     host.complete_task(&ann, task["id"].as_str().unwrap(), None)
         .await;
     (ann, task, conversation)
+}
+
+/// The link Ann's file was sent by, as the provider got it: it works until
+/// the file is erased.
+async fn file_link_status(host: &TestHost, conversation: &str) -> u16 {
+    let view = host.conversation(conversation).await;
+    let link = view["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find_map(|m| m["attachments"][0]["url"].as_str().map(String::from));
+    let Some(link) = link else {
+        return 404;
+    };
+    let path = link.strip_prefix(PUBLIC).unwrap_or(&link);
+    let response = host.client.get(host.url(path)).send().await.unwrap();
+    response.status().as_u16()
 }
 
 /// The texts the mock Twilio was asked to send.
@@ -290,6 +327,16 @@ async fn privileged_actions_leave_one_audit_entry_each_and_agents_cannot_read_it
         )
         .await;
     assert_eq!(status, 200);
+    // The admin disables a plugin.
+    let (status, _) = host
+        .call(
+            "POST",
+            "/api/plugins/voice/disable",
+            Some(ADMIN_TOKEN),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
 
     let audit = host.admin_json("/api/audit").await;
     let entries = audit.as_array().unwrap();
@@ -311,6 +358,7 @@ async fn privileged_actions_leave_one_audit_entry_each_and_agents_cannot_read_it
         ("POST /api/agents/{id}/token", "admin", "ana"),
         ("POST /api/agents/{id}/status", "sue", "bob"),
         ("GET /api/customers/{id}", "sue", customer.as_str()),
+        ("POST /api/plugins/{name}/disable", "admin", "voice"),
     ] {
         let found = find(action, actor, target);
         assert_eq!(found.len(), 1, "{action} by {actor} on {target}: {audit}");
@@ -318,6 +366,29 @@ async fn privileged_actions_leave_one_audit_entry_each_and_agents_cannot_read_it
         assert!(found[0]["role"].is_string());
         assert!(found[0]["at"].as_u64().is_some());
     }
+    // Changes say what was before and after; reads do not.
+    let forced = find("POST /api/agents/{id}/status", "sue", "bob")[0];
+    assert_eq!(forced["before"], json!({"status": "available"}), "{forced}");
+    assert_eq!(forced["after"], json!({"status": "away"}), "{forced}");
+    let created = find("PUT /api/agents/{id}", "admin", "sue")[0];
+    assert_eq!(created["before"], Value::Null, "{created}");
+    assert_eq!(created["after"]["name"], "Sue", "{created}");
+    let disabled = find("POST /api/plugins/{name}/disable", "admin", "voice")[0];
+    assert_eq!(
+        disabled["before"],
+        json!({"status": "active"}),
+        "{disabled}"
+    );
+    assert_eq!(
+        disabled["after"],
+        json!({"status": "disabled"}),
+        "{disabled}"
+    );
+    let read = find("GET /api/customers/{id}", "sue", customer.as_str())[0];
+    assert!(
+        read.get("before").is_none() && read.get("after").is_none(),
+        "{read}"
+    );
     // Bob setting his own status is his work, not a privileged action.
     assert!(find("POST /api/agents/{id}/status", "bob", "bob").is_empty());
     assert_eq!(
@@ -356,7 +427,7 @@ async fn privileged_actions_leave_one_audit_entry_each_and_agents_cannot_read_it
     );
     let csv = csv.text().await.unwrap();
     assert_eq!(csv.lines().count(), 3, "{csv}");
-    assert!(csv.starts_with("id,at,action,actor,role,targets,address,status,reason"));
+    assert!(csv.starts_with("id,at,action,actor,role,targets,address,status,reason,before,after"));
 
     // Agents and supervisors cannot read it (Ana's old token was rotated
     // away: refused outright).
@@ -379,6 +450,7 @@ async fn retention_erases_old_text_and_keeps_counts() {
             .insert(switchboard::kind::Kind::Messaging, 1);
         config.retention.allow_as_of = true;
         config.retention.max_per_pass = 2;
+        config.http.public_url = Some(PUBLIC.into());
     })
     .await;
     let (_, _, conversation) = served(
@@ -387,6 +459,7 @@ async fn retention_erases_old_text_and_keeps_counts() {
         "Noted, thank you",
     )
     .await;
+    assert_eq!(file_link_status(&host, &conversation).await, 200);
     let stats = host.admin_json("/api/stats").await;
 
     // Today nothing is due.
@@ -424,6 +497,11 @@ async fn retention_erases_old_text_and_keeps_counts() {
         assert!(m["metadata"].is_null() || m["metadata"] == json!({}), "{m}");
     }
     assert_eq!(messages[2]["direction"], "outbound");
+    // The file Ann sent went with her message: no link to it, and no copy
+    // of it on disk.
+    assert_eq!(messages[2]["attachments"][0]["url"], Value::Null, "{view}");
+    let found = holding(host.dir.path(), ANNS_FILE);
+    assert!(found.is_empty(), "Ann's file is still in {found:?}");
     let status = host.admin_json("/api/retention").await;
     assert_eq!(status["erased"], 3, "{status}");
     // Counts and statistics are what they were.
@@ -436,6 +514,49 @@ async fn retention_erases_old_text_and_keeps_counts() {
         passes
             .iter()
             .any(|p| p["reason"].as_str().unwrap().contains("erased 2")),
+        "{passes:?}"
+    );
+    host.stop().await;
+}
+
+#[tokio::test]
+async fn audit_entries_have_a_retention_of_their_own() {
+    let host = TestHost::start(|config| {
+        config.retention.audit_days = Some(30);
+        config.retention.allow_as_of = true;
+    })
+    .await;
+    let run = async |as_of: u64| {
+        let (status, pass) = host
+            .call(
+                "POST",
+                "/api/retention/run",
+                Some(ADMIN_TOKEN),
+                Some(json!({ "as_of": as_of })),
+            )
+            .await;
+        assert_eq!(status, 200, "{pass}");
+        pass
+    };
+    // Within the 30 days, nothing goes.
+    let now = switchboard_tests::now_ms();
+    let pass = run(now + 29 * 86_400_000).await;
+    assert_eq!(pass["audit_removed"], 0, "{pass}");
+    let started = host.admin_json("/api/audit?action=host.start").await;
+    assert_eq!(started.as_array().unwrap().len(), 1, "{started}");
+    // Past them, the old entries go — and the pass that removed them says
+    // so in an entry of its own.
+    let pass = run(now + 31 * 86_400_000).await;
+    assert!(pass["audit_removed"].as_u64().unwrap() >= 2, "{pass}");
+    let started = host.admin_json("/api/audit?action=host.start").await;
+    assert_eq!(started, json!([]));
+    let passes = host.admin_json("/api/audit?action=retention.pass").await;
+    let passes = passes.as_array().unwrap();
+    assert!(
+        passes.iter().any(|p| {
+            let reason = p["reason"].as_str().unwrap();
+            reason.contains("audit entries") && !reason.contains("removed 0 ")
+        }),
         "{passes:?}"
     );
     host.stop().await;
@@ -469,14 +590,18 @@ fn holding(dir: &std::path::Path, needle: &str) -> Vec<std::path::PathBuf> {
 #[tokio::test]
 async fn erasure_leaves_no_byte_of_her_messages_on_disk_and_her_id_answers_410() {
     let mock = MockServer::start().await;
-    let host = TestHost::with_channels(&mock, &[SMS], |_| {}).await;
-    let (ann, task, _) = served(
+    let host = TestHost::with_channels(&mock, &[SMS], |config| {
+        config.http.public_url = Some(PUBLIC.into());
+    })
+    .await;
+    let (ann, task, conversation) = served(
         &host,
         ["order zq7xk4 never came", "my door code is pw93jd"],
         "Sorry about ht61qs, refunding",
     )
     .await;
     let id = host.customer_id("phone:+16505551234").await;
+    assert_eq!(file_link_status(&host, &conversation).await, 200);
 
     // Only the admin erases.
     let (status, _) = host
@@ -524,7 +649,7 @@ async fn erasure_leaves_no_byte_of_her_messages_on_disk_and_her_id_answers_410()
     // After a restart the database has been rewritten: no file under the
     // data directory holds a byte of what she or the agent wrote.
     let host = host.restart().await;
-    for needle in ["zq7xk4", "pw93jd", "ht61qs", "+16505551234"] {
+    for needle in ["zq7xk4", "pw93jd", "ht61qs", "+16505551234", ANNS_FILE] {
         let found = holding(host.dir.path(), needle);
         assert!(found.is_empty(), "{needle} is still in {found:?}");
     }

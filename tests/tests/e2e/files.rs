@@ -153,19 +153,15 @@ async fn a_photo_sent_by_mms_is_fetched_with_the_account_s_credentials_from_twil
 
 /// Uploads [`PDF`] to `conversation` as `token`: status and body.
 async fn upload(host: &TestHost, token: &str, conversation: &str) -> (u16, Value) {
-    let response = host
-        .client
-        .post(host.url(&format!(
-            "/api/conversations/{conversation}/attachments?filename=invoice.pdf"
-        )))
-        .bearer_auth(token)
-        .header("content-type", "application/pdf")
-        .body(PDF.to_vec())
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
+    switchboard_tests::channels::upload(
+        host,
+        token,
+        conversation,
+        "invoice.pdf",
+        "application/pdf",
+        PDF,
+    )
+    .await
 }
 
 /// Uploads [`PDF`] and replies with it; returns the queued message.
