@@ -45,7 +45,7 @@ pub type Turn = Entry<TurnItem>;
 /// The bot stage: which channel gives its conversations to which bot, and
 /// the turns waiting for them.
 pub(super) struct Bots {
-    queue: DurableQueue<TurnItem>,
+    pub(super) queue: DurableQueue<TurnItem>,
     /// Channel plugin → bot plugin.
     by_channel: BTreeMap<String, String>,
 }

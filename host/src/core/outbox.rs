@@ -72,7 +72,7 @@ pub type OutboxEntry = Entry<OutboxItem>;
 /// The outbox and its delivery worker. Cheap to clone.
 #[derive(Clone)]
 pub(super) struct Outbox {
-    queue: DurableQueue<OutboxItem>,
+    pub(super) queue: DurableQueue<OutboxItem>,
     store: Store,
     runtime: Runtime,
     conversations: Arc<Conversations>,

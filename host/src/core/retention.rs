@@ -16,11 +16,14 @@ use crate::attachments::Blob;
 use crate::audit::AuditEntry;
 use crate::clock::now_ms;
 use crate::config::RetentionConfig;
-use crate::conversations::{Direction, Message};
+use crate::conversations::{ConversationStatus, Direction, Message};
 use crate::kind::Kind;
 use crate::store::{Batch, keys};
 
 use super::{Core, CoreError};
+
+/// A day, in ms.
+const DAY_MS: u64 = 86_400_000;
 
 /// Where the sweep's progress is kept.
 const STATUS_KEY: &str = "retention/status";
@@ -49,6 +52,10 @@ pub struct RetentionStatus {
     /// Audit entries removed past `[retention] audit_days`, in all.
     #[serde(default)]
     pub audit_removed: u64,
+    /// Failed (dead-lettered) deliveries and bot turns of resolved
+    /// conversations removed past their channel's retention, in all.
+    #[serde(default)]
+    pub records_removed: u64,
 }
 
 impl Core {
@@ -101,7 +108,7 @@ impl Core {
                 let Some(days) = kind.and_then(|k| self.retention.days(&message.channel, k)) else {
                     continue;
                 };
-                if message.at.saturating_add(u64::from(days) * 86_400_000) <= now {
+                if message.at.saturating_add(u64::from(days) * DAY_MS) <= now {
                     blobs.extend(self.erase_message(&mut batch, message.clone(), now)?);
                     erased += 1;
                 }
@@ -123,16 +130,18 @@ impl Core {
             let audit_removed = match self.retention.audit_days {
                 Some(days) => self.audit.expire(
                     &mut batch,
-                    now.saturating_sub(u64::from(days) * 86_400_000),
+                    now.saturating_sub(u64::from(days) * DAY_MS),
                     self.retention.max_per_pass,
                 )?,
                 None => 0,
             };
             status.audit_removed += audit_removed;
+            let records_removed = self.expire_records(&mut batch, now)?;
+            status.records_removed += records_removed;
             batch.put_json(STATUS_KEY, &status);
             let mut entry = AuditEntry::new("retention.pass", "system", "system", now_ms());
             entry.reason = format!(
-                "checked {checked} messages, erased {erased}, removed {audit_removed} audit entries, as of {now}"
+                "checked {checked} messages, erased {erased}, removed {records_removed} failed deliveries and bot turns and {audit_removed} audit entries, as of {now}"
             );
             self.audit.record(&mut batch, entry)?;
             (checked, erased, blobs, self.store.write(batch)?)
@@ -144,6 +153,37 @@ impl Core {
         }
         tracing::info!(checked, erased, "retention pass");
         Ok(status)
+    }
+
+    /// Removes in `batch` the dead-lettered deliveries and bot turns of
+    /// resolved conversations (or gone ones) older than their channel's
+    /// retention as of `now`; returns how many. (Delivered ones leave the
+    /// queue at once; these are the records of what failed.)
+    fn expire_records(&self, batch: &mut Batch, now: u64) -> Result<u64, CoreError> {
+        let due = |conversation_id: &str, created_at: u64| -> Result<bool, CoreError> {
+            let Some(c) = self.conversations.get(conversation_id)? else {
+                return Ok(true);
+            };
+            Ok(c.status != ConversationStatus::Open
+                && self
+                    .retention
+                    .days(&c.channel, c.channel_kind)
+                    .is_some_and(|days| created_at.saturating_add(u64::from(days) * DAY_MS) <= now))
+        };
+        let mut removed = 0;
+        for entry in self.outbox.queue.dead_letters()? {
+            if due(&entry.item.conversation_id, entry.created_at)? {
+                self.outbox.queue.remove_dead(batch, &entry);
+                removed += 1;
+            }
+        }
+        for entry in self.bots.queue.dead_letters()? {
+            if due(&entry.item.conversation_id, entry.created_at)? {
+                self.bots.queue.remove_dead(batch, &entry);
+                removed += 1;
+            }
+        }
+        Ok(removed)
     }
 
     /// Turns `message` into a dated stub in `batch`, with the records of

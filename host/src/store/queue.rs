@@ -167,6 +167,11 @@ impl<T: Serialize + DeserializeOwned> DurableQueue<T> {
         batch.delete(self.pending_key(&entry.id));
     }
 
+    /// Removes a dead-lettered entry in `batch` (retention).
+    pub fn remove_dead(&self, batch: &mut Batch, entry: &Entry<T>) {
+        batch.delete(self.dead_key(&entry.id));
+    }
+
     /// Removes an entry that has nothing left to do and writes that now.
     pub fn discard(&self, entry: &Entry<T>) -> Result<(), StoreError> {
         let mut batch = Batch::new();

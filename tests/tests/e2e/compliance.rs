@@ -453,6 +453,11 @@ async fn retention_erases_old_text_and_keeps_counts() {
         config.http.public_url = Some(PUBLIC.into());
     })
     .await;
+    // Twilio refuses the reply: a failed delivery, kept dead-lettered.
+    mock.respond_with(
+        400,
+        r#"{"code": 21211, "message": "Invalid 'To' Phone Number"}"#,
+    );
     let (_, _, conversation) = served(
         &host,
         ["My address is 12 Elm Street", "And my phone is 555-0100"],
@@ -460,6 +465,10 @@ async fn retention_erases_old_text_and_keeps_counts() {
     )
     .await;
     assert_eq!(file_link_status(&host, &conversation).await, 200);
+    host.admin_json_until("/api/outbox", "the reply dead-lettered", |o| {
+        o["dead_letters"].as_array().is_some_and(|d| d.len() == 1)
+    })
+    .await;
     let stats = host.admin_json("/api/stats").await;
 
     // Today nothing is due.
@@ -504,6 +513,10 @@ async fn retention_erases_old_text_and_keeps_counts() {
     assert!(found.is_empty(), "Ann's file is still in {found:?}");
     let status = host.admin_json("/api/retention").await;
     assert_eq!(status["erased"], 3, "{status}");
+    // The record of the failed delivery went too.
+    assert_eq!(status["records_removed"], 1, "{status}");
+    let outbox = host.admin_json("/api/outbox").await;
+    assert_eq!(outbox["dead_letters"], json!([]), "{outbox}");
     // Counts and statistics are what they were.
     assert_eq!(host.admin_json("/api/stats").await, stats);
     // Every pass is audited (the sweep's own first pass at start too).
@@ -555,7 +568,7 @@ async fn audit_entries_have_a_retention_of_their_own() {
     assert!(
         passes.iter().any(|p| {
             let reason = p["reason"].as_str().unwrap();
-            reason.contains("audit entries") && !reason.contains("removed 0 ")
+            reason.contains("audit entries") && !reason.contains("and 0 audit entries")
         }),
         "{passes:?}"
     );
