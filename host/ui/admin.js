@@ -1,12 +1,13 @@
 // The admin console: a first-steps checklist, plugins (reload / enable /
 // disable, upload of a bundle), CRM delivery (waiting events, dead letters,
-// redrive) and agents (create / edit; a new agent's token is shown once;
+// redrive), the audit trail (admin-audit.js) and agents (create / edit; a new agent's token is shown once;
 // sign-in email and password; new token / revoke).
 // Loaded only for the admin token.
 
 import { h, reconcile, field, errorText, uid, formatDuration, serverNow, debounce } from "./util.js";
 import { get, post, put, del, seg } from "./api.js";
 import { checklistCard, passwordForm } from "./checklist.js";
+import { auditCard } from "./admin-audit.js";
 
 const KINDS = ["voice", "chat", "messaging", "email"];
 const PLUGINS_REFRESH_MS = 10000;
@@ -37,6 +38,7 @@ export function mount(root, ctx) {
   const crmList = h("ul", { class: "crm-dead-list" });
   const crmNote = h("p", { class: "muted", role: "status" });
   const checklist = checklistCard();
+  const audit = auditCard();
   // The password form of the agent whose "Password" button was pressed.
   const passwordSlot = h("div", { class: "password-slot", "data-testid": "agent-password-slot" });
 
@@ -73,6 +75,7 @@ export function mount(root, ctx) {
       ),
       uploadCard(),
       crmCard(),
+      audit.card,
       h(
         "section",
         { class: "card wide", "data-testid": "agents-admin", "aria-labelledby": "adm-agents" },
@@ -570,6 +573,7 @@ export function mount(root, ctx) {
       refreshPlugins();
       refreshAgents();
       refreshCrm();
+      audit.refresh();
       clearInterval(timer);
       // Plugin health and CRM delivery change without events: poll.
       timer = setInterval(() => {

@@ -195,6 +195,16 @@ export function mount(root, ctx) {
     return loading;
   }
 
+  /** Reloads a loaded profile in place (no "Customer" flicker meanwhile). */
+  function refreshCustomer(id) {
+    get(`/api/customers/${seg(id)}`)
+      .then((c) => {
+        state.customers.set(id, c);
+        if (state.open && state.open.task.customer_id === id) renderProfile();
+      })
+      .catch(() => {});
+  }
+
   function customerName(id) {
     const c = state.customers.get(id);
     if (!c) return "Customer";
@@ -564,7 +574,11 @@ export function mount(root, ctx) {
     const convId = ev.conversation_id || m.conversation_id;
     const open = state.open;
     if (open && open.conv) {
-      if (convId === open.task.conversation_id) return addMessage(m, false);
+      if (convId === open.task.conversation_id) {
+        // What she writes can change her profile (STOP opts her out).
+        if (m.direction === "inbound") refreshCustomer(open.task.customer_id);
+        return addMessage(m, false);
+      }
       if (ev.customer_id && ev.customer_id === open.task.customer_id) addMessage(m, true);
     }
     const mine = [...state.tasks.values()].find((t) => t.conversation_id === convId);

@@ -20,6 +20,7 @@ import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
 import { floorDesk, offerNotifications } from "./floor.mjs";
 import { passwordSession, searchPast, supervise, widgetAnswered, widgetAway } from "./signin.mjs";
+import { complianceScreens } from "./compliance.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const fixtures = join(here, "..", "fixtures");
@@ -193,10 +194,16 @@ function twilioSignature(url, params) {
   return createHmac("sha1", env.twilioAuthToken).update(payload).digest("base64");
 }
 
-/** A WhatsApp text message from Sheena, like whatsapp/text.json. */
-async function whatsappText(text) {
+/** A WhatsApp text message from Sheena (or `from`: `{number, name}`), like whatsapp/text.json. */
+async function whatsappText(text, from) {
   const payload = JSON.parse(readFileSync(join(fixtures, "whatsapp", "text.json"), "utf8"));
-  const message = payload.entry[0].changes[0].value.messages[0];
+  const value = payload.entry[0].changes[0].value;
+  const message = value.messages[0];
+  if (from) {
+    // Another customer: her number and name.
+    message.from = from.number;
+    value.contacts[0] = { profile: { name: from.name }, wa_id: from.number };
+  }
   message.id = "wamid.BROWSER" + randomBytes(12).toString("hex").toUpperCase();
   message.timestamp = String(Math.floor(Date.now() / 1000));
   message.text = { body: text };
@@ -734,6 +741,7 @@ const kit = {
   shot,
   api,
   postWebhook,
+  whatsappText,
   whatsappImage,
   newPage,
   closePage,
@@ -758,6 +766,8 @@ const scenarios = [
   ["supervise", (page) => supervise(page, kit)],
   ["widget-answered", (page) => widgetAnswered(page, kit)],
   ["search", (page) => searchPast(page, kit)],
+  // Last: its customer's opt-out confirmation takes a mock answer.
+  ["compliance", (page) => complianceScreens(page, kit)],
 ];
 
 // ---- main ------------------------------------------------------------------
