@@ -4,9 +4,11 @@
 //! there — agents' replies are refused (409) and anything already queued
 //! fails — until she writes START.
 
+use crate::audit::AuditEntry;
 use crate::config::ConsentConfig;
 use crate::customers::{Consent, ConsentStatus, Customer};
 use crate::kind::Kind;
+use crate::store::Batch;
 
 use super::{Core, CoreError};
 
@@ -108,7 +110,68 @@ pub(super) fn refusal(customer: &Customer, channel: &str) -> Option<String> {
     })
 }
 
+/// The metadata key a channel sets on an inbound message when the customer
+/// gave consent in its own interface (the web chat widget's checkbox):
+/// `granted`. Documented in contract 0.4.
+pub const CONSENT_KEY: &str = "switchboard-consent";
+/// What she agreed to, as the interface showed it (optional).
+pub const CONSENT_TEXT_KEY: &str = "switchboard-consent-text";
+/// Longest consent text kept, in characters.
+const MAX_CONSENT_TEXT: usize = 300;
+
 impl Core {
+    /// Records the consent a channel reports in an inbound message's
+    /// `metadata` ([`CONSENT_KEY`] = `granted`) on the customer's profile
+    /// for `channel`, and audits it; anything else is ignored. Returns
+    /// whether a record was written.
+    pub(super) fn record_reported_consent(
+        &self,
+        batch: &mut Batch,
+        customer: &str,
+        channel: &str,
+        metadata: &[(String, String)],
+        now: u64,
+    ) -> Result<bool, CoreError> {
+        let value = |key: &str| {
+            metadata
+                .iter()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| v.trim())
+        };
+        if value(CONSENT_KEY) != Some("granted") {
+            return Ok(false);
+        }
+        let text: String = value(CONSENT_TEXT_KEY)
+            .unwrap_or_default()
+            .chars()
+            .take(MAX_CONSENT_TEXT)
+            .collect();
+        let source = if text.is_empty() {
+            "widget".to_string()
+        } else {
+            format!("widget: {text}")
+        };
+        let record = Consent {
+            status: ConsentStatus::OptedIn,
+            at: now,
+            source: source.clone(),
+        };
+        if self.customers.get(customer)?.is_some_and(|c| {
+            c.consent
+                .get(channel)
+                .is_some_and(|c| c.status == ConsentStatus::OptedIn)
+        }) {
+            return Ok(false);
+        }
+        self.customers
+            .set_consent(batch, customer, channel, record)?;
+        let mut entry = AuditEntry::new("consent.granted", customer, "customer", now);
+        entry.targets = vec![customer.to_string(), channel.to_string()];
+        entry.reason = format!("{source} on {channel}");
+        self.audit.record(batch, entry)?;
+        Ok(true)
+    }
+
     /// 409 when the conversation's customer opted out of its channel.
     pub(super) fn check_consent(&self, customer: &str, channel: &str) -> Result<(), CoreError> {
         match self.customers.get(customer)? {

@@ -261,6 +261,9 @@ impl Core {
             }
             None => false,
         };
+        // Consent the channel's own interface asked for (the web chat
+        // widget's checkbox).
+        self.record_reported_consent(&mut batch, &customer.id, channel, &m.metadata, now)?;
         tell_crm |= self.crm.record(
             &mut batch,
             &customer.id,

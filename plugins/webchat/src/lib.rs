@@ -25,13 +25,16 @@
 //! {"session_id": "wc-7f3a9c", "text": "Hello",
 //!  "visitor": {"name": "Sheena", "email": "sheena@example.com", "phone": "+1 650-555-1234",
 //!              "identifier_hash": "…"},
-//!  "id": "m-1"}
+//!  "id": "m-1", "consent": true, "consent_text": "I agree that this chat is stored."}
 //! ```
 //!
 //! `session_id` is 1–128 characters of `[A-Za-z0-9_-]`; `text` is required,
 //! non-empty once trimmed and at most 4000 characters; `visitor` (the
 //! optional pre-chat form) and `id` (a client message id of 1–128 characters
-//! of `[A-Za-z0-9_.:-]`, which makes retries idempotent) are optional.
+//! of `[A-Za-z0-9_.:-]`, which makes retries idempotent) are optional, and
+//! so are `consent` (`true` when the visitor ticked the site's consent box)
+//! and `consent_text` (what it said), which the host records on her profile
+//! (metadata `switchboard-consent: granted` and `switchboard-consent-text`).
 //! Anything else is answered `400`. The answer is
 //! `{"session_id", "secret", "message_id"}`.
 //!
@@ -368,6 +371,7 @@ fn post_message(request: &HttpRequest, cors: &Cors) -> Result<WebhookOutcome, Pl
         email,
         phone,
         identifier_hash,
+        consent,
     } = parse_post(&request.body)?;
 
     let vouched = vouched_for(
@@ -422,6 +426,13 @@ fn post_message(request: &HttpRequest, cors: &Cors) -> Result<WebhookOutcome, Pl
     let mut metadata = vec![("session_id".to_string(), session_id.clone())];
     if let Some(origin) = cors.origin() {
         metadata.push(("origin".into(), origin.to_string()));
+    }
+    // The host records it on her profile (contract 0.4's consent keys).
+    if let Some(text) = consent {
+        metadata.push(("switchboard-consent".into(), "granted".into()));
+        if !text.is_empty() {
+            metadata.push(("switchboard-consent-text".into(), text));
+        }
     }
     let event = ChannelEvent::Message(InboundMessage {
         provider_message_id: message_id.clone(),

@@ -12,6 +12,8 @@ const MAX_ID_LEN: usize = 128;
 pub(crate) const MAX_TEXT_CHARS: usize = 4000;
 /// Longest visitor name kept, in characters.
 pub(crate) const MAX_NAME_CHARS: usize = 120;
+/// Longest consent text kept, in characters.
+const MAX_CONSENT_CHARS: usize = 300;
 
 /// A visitor message as the widget posts it.
 #[derive(Deserialize)]
@@ -22,6 +24,12 @@ struct Post {
     text: Option<String>,
     #[serde(default)]
     id: Option<Value>,
+    /// The visitor ticked the site's consent box (`data-consent`).
+    #[serde(default)]
+    consent: Option<bool>,
+    /// What the box said.
+    #[serde(default)]
+    consent_text: Option<String>,
 }
 
 /// The optional pre-chat form.
@@ -55,6 +63,10 @@ pub struct VisitorMessage {
     pub phone: Option<String>,
     /// The website's `identifier_hash`, unchecked.
     pub identifier_hash: Option<String>,
+    /// The text of the consent the visitor gave in the widget, when she
+    /// gave it (`consent: true`; the text trimmed, cut to 300 characters,
+    /// possibly empty).
+    pub consent: Option<String>,
 }
 
 /// Parses and checks the body of `POST /webhooks/webchat`; anything that
@@ -111,6 +123,14 @@ pub fn parse_post(body: &[u8]) -> Result<VisitorMessage, PluginError> {
             "`visitor.phone` is not a phone number",
         ));
     }
+    let consent = (post.consent == Some(true)).then(|| {
+        post.consent_text
+            .unwrap_or_default()
+            .trim()
+            .chars()
+            .take(MAX_CONSENT_CHARS)
+            .collect()
+    });
     Ok(VisitorMessage {
         session_id,
         text,
@@ -119,6 +139,7 @@ pub fn parse_post(body: &[u8]) -> Result<VisitorMessage, PluginError> {
         email,
         phone,
         identifier_hash,
+        consent,
     })
 }
 

@@ -9,6 +9,9 @@
  *   data-prechat="off"          skip the pre-chat form (name, email, phone)
  *   data-position="left"        put the button bottom-left
  *   data-color="#0b5fff"        accent colour
+ *   data-consent="I agree …"    a consent box the visitor must tick before
+ *                               her first message; Switchboard records it
+ *                               (with this text) on her profile
  *
  * The widget talks to the endpoint its own script was loaded from. It keeps
  * the session id, its secret and the transcript in localStorage, posts
@@ -30,6 +33,7 @@
     prechat: script.dataset.prechat !== "off",
     left: script.dataset.position === "left",
     color: script.dataset.color || "",
+    consent: (script.dataset.consent || "").trim().slice(0, 300),
   };
 
   const POLL_MS = 2000;
@@ -66,6 +70,8 @@
     after: 0,
     visitor: null,
     prechatDone: !options.prechat,
+    consentGiven: false,
+    consentPending: false,
     transcript: [],
   });
   let state = Object.assign(fresh(), storage.get() || {});
@@ -133,6 +139,7 @@
     .retry { border: 0; background: transparent; color: inherit; text-decoration: underline; padding: 0; }
     .notice { margin: 0; padding: 4px 12px; font-size: 12px; color: #9a6700; background: #fff8c5; }
     .notice:empty { display: none; }
+    .consent { display: flex; gap: 6px; align-items: flex-start; padding: 8px 10px 0; font-size: 12px; }
     .compose { display: flex; gap: 8px; padding: 10px; border-top: 1px solid #d0d7de; align-items: flex-end; }
     .compose label { flex: 1; }
     .compose textarea { width: 100%; resize: none; }
@@ -240,6 +247,8 @@
       placeholder: "Type a message…",
       enterkeyhint: "send",
     });
+    const consentBox = el("input", { type: "checkbox", "data-testid": "sb-consent" });
+    const consent = el("label", { class: "consent", hidden: true }, consentBox, el("span", { text: options.consent }));
     const compose = el(
       "form",
       { class: "compose" },
@@ -271,6 +280,7 @@
       prechat,
       list,
       notice,
+      consent,
       compose,
     );
     panel.addEventListener("keydown", (event) => {
@@ -288,7 +298,7 @@
     root.append(container);
     document.body.append(hostEl);
 
-    ui = { launcher, badge, panel, prechat, name, list, notice, input, compose, unread: 0 };
+    ui = { launcher, badge, panel, prechat, name, list, notice, consent, consentBox, input, compose, unread: 0 };
     showStage();
     for (const entry of state.transcript) render(entry);
   }
@@ -306,6 +316,7 @@
     ui.prechat.hidden = chatting;
     ui.list.hidden = !chatting;
     ui.compose.hidden = !chatting;
+    ui.consent.hidden = !chatting || !options.consent || state.consentGiven;
   }
 
   function finishPrechat(visitor) {
@@ -439,6 +450,18 @@
       setNotice(`Messages are limited to ${MAX_TEXT} characters.`);
       return;
     }
+    if (options.consent && !state.consentGiven) {
+      if (!ui.consentBox.checked) {
+        setNotice("Please tick the box above to start the chat.");
+        ui.consentBox.focus();
+        return;
+      }
+      // Sent with the next message, then recorded by the host.
+      state.consentGiven = true;
+      state.consentPending = true;
+      ui.consent.hidden = true;
+      setNotice("");
+    }
     ui.input.value = "";
     const entry = { id: "m-" + randomHex(8), who: "me", text, at: Date.now(), state: "sending" };
     state.transcript.push(entry);
@@ -457,6 +480,10 @@
     if (!state.sessionId) newSession();
     const body = { session_id: state.sessionId, text: entry.text, id: entry.id };
     if (!state.secret && state.visitor) body.visitor = state.visitor;
+    if (state.consentPending) {
+      body.consent = true;
+      body.consent_text = options.consent;
+    }
     const headers = { "content-type": "application/json" };
     if (state.secret) headers["x-webchat-secret"] = state.secret;
     let response;
@@ -481,6 +508,7 @@
         /* the message went through; the secret comes back with the next one */
       }
       entry.state = "sent";
+      if (body.consent) state.consentPending = false;
       save();
       render(entry);
       setNotice(awayNotice());

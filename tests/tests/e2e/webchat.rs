@@ -615,3 +615,59 @@ async fn the_visitor_sees_who_answered_and_when_the_chat_was_closed() {
     assert_eq!(body["closed"], false, "{body}");
     host.stop().await;
 }
+
+/// The consent the visitor gave in the widget (`data-consent`) is recorded
+/// on her profile with the text she agreed to, and audited; a message
+/// without it records nothing.
+#[tokio::test]
+async fn consent_given_in_the_widget_is_recorded_on_the_profile() {
+    let host = TestHost::with_webchat(SHOP).await;
+    let agreed = "I agree that this chat is stored under the shop's privacy policy.";
+    let first = json!({"session_id": "wc-consent", "text": "Hi, a question about returns",
+                       "consent": true, "consent_text": agreed});
+    let (status, body) = post(&host, first, &[]).await;
+    assert_eq!(status, 200, "{body}");
+    let customer = host.customer_id("handle:webchat:wc-consent").await;
+    let profile = host.admin_json(&format!("/api/customers/{customer}")).await;
+    let consent = &profile["consent"]["webchat"];
+    assert_eq!(consent["status"], "opted_in", "{profile}");
+    assert_eq!(consent["source"], format!("widget: {agreed}"), "{profile}");
+    assert!(consent["at"].as_u64().is_some(), "{profile}");
+    let audit = host
+        .admin_json(&format!(
+            "/api/audit?action=consent.granted&target={customer}"
+        ))
+        .await;
+    assert_eq!(audit.as_array().unwrap().len(), 1, "{audit}");
+    // The export carries it too.
+    let export = host
+        .admin_json(&format!("/api/customers/{customer}/export"))
+        .await;
+    assert_eq!(
+        export["customer"]["consent"]["webchat"]["status"], "opted_in",
+        "{export}"
+    );
+
+    // Another visitor who was never asked: nothing recorded.
+    let (status, body) = post(
+        &host,
+        json!({"session_id": "wc-noconsent", "text": "hello", "consent": false}),
+        &[],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let other = host.customer_id("handle:webchat:wc-noconsent").await;
+    let profile = host.admin_json(&format!("/api/customers/{other}")).await;
+    assert!(profile["consent"].get("webchat").is_none(), "{profile}");
+    // The widget knows the option.
+    let widget = host
+        .client
+        .get(host.url("/webhooks/webchat/widget.js"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(widget.contains("data-consent"));
+}
