@@ -112,6 +112,16 @@ impl Core {
                 messages.len()
             );
             self.audit.record(&mut batch, entry)?;
+            // What channels keep about her under her handle there (the
+            // web chat's session and reply log). Before the batch: a crash
+            // in between leaves her to be erased again, nothing half done.
+            for identity in &customer.identities {
+                if let Some((channel, handle)) = identity.handle_parts()
+                    && let Some(kv) = self.store.existing_plugin_kv(channel)?
+                {
+                    kv.delete_named(handle)?;
+                }
+            }
             crate::store::request_compaction(&mut batch);
             let erasure = Erasure {
                 customers: ids,

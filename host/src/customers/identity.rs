@@ -220,6 +220,14 @@ impl Normalizer {
 }
 
 impl Identity {
+    /// A handle's channel and value (`webchat`, the session id); `None`
+    /// for an email or a phone.
+    pub fn handle_parts(&self) -> Option<(&str, &str)> {
+        (self.kind == IdentityKind::Handle)
+            .then(|| self.value.split_once(':'))
+            .flatten()
+    }
+
     /// The index key, `kind:value`.
     pub fn key(&self) -> String {
         format!("{}:{}", self.kind.as_str(), self.value)

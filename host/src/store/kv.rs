@@ -104,6 +104,24 @@ impl PluginKv {
         })
     }
 
+    /// Deletes every key whose last `/`-separated part is `name` (a
+    /// customer's handle on the plugin's channel: `replies/<session>`);
+    /// returns how many.
+    pub fn delete_named(&self, name: &str) -> Result<usize, StoreError> {
+        let mut doomed = Vec::new();
+        for entry in self.tree.iter().keys() {
+            let key = entry?;
+            let key = String::from_utf8_lossy(&key).into_owned();
+            if key.rsplit('/').next() == Some(name) {
+                doomed.push(key);
+            }
+        }
+        for key in &doomed {
+            self.delete(key)?;
+        }
+        Ok(doomed.len())
+    }
+
     /// Deletes a key.
     pub fn delete(&self, key: &str) -> Result<(), StoreError> {
         let mut usage = self.lock();

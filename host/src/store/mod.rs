@@ -49,6 +49,9 @@ pub struct Store {
     db: sled::Db,
     backend: Arc<dyn Backend>,
     commit: Arc<GroupCommit>,
+    /// Each plugin's key-value store, opened once: every user (the
+    /// plugin's versions across reloads, an erasure) shares its usage count.
+    kvs: Arc<std::sync::Mutex<std::collections::HashMap<String, PluginKv>>>,
 }
 
 /// Largest key a plugin may store.
@@ -76,6 +79,7 @@ impl Store {
             db,
             backend,
             commit,
+            kvs: Arc::default(),
         })
     }
 
@@ -192,10 +196,31 @@ impl Store {
         self.backend.next_id()
     }
 
+    /// The key-value store of `plugin` if it ever had one (none is made).
+    pub fn existing_plugin_kv(&self, plugin: &str) -> Result<Option<PluginKv>, StoreError> {
+        let name = keys::plugin_kv_tree(plugin);
+        let exists = self
+            .db
+            .tree_names()
+            .iter()
+            .any(|t| t.as_ref() == name.as_bytes());
+        if exists {
+            self.plugin_kv(plugin).map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+
     /// A plugin's private key-value namespace (its usage counted once,
-    /// here, then kept up to date).
+    /// when first opened, then kept up to date by every user).
     pub fn plugin_kv(&self, plugin: &str) -> Result<PluginKv, StoreError> {
-        PluginKv::open(self.db.open_tree(keys::plugin_kv_tree(plugin))?)
+        let mut kvs = self.kvs.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(kv) = kvs.get(plugin) {
+            return Ok(kv.clone());
+        }
+        let kv = PluginKv::open(self.db.open_tree(keys::plugin_kv_tree(plugin))?)?;
+        kvs.insert(plugin.to_string(), kv.clone());
+        Ok(kv)
     }
 
     /// Whether the admin enabled (`Some(true)`) or disabled (`Some(false)`)

@@ -685,3 +685,53 @@ async fn erasure_leaves_no_byte_of_her_messages_on_disk_and_her_id_answers_410()
     assert_eq!(host.timeline(&again).await.len(), 1);
     host.stop().await;
 }
+
+#[tokio::test]
+async fn erasing_a_web_chat_visitor_leaves_nothing_in_the_channel_s_own_store() {
+    let host = TestHost::with_webchat("https://shop.example.com").await;
+    let said = "my locker code is lk38tq";
+    let (status, body) = host
+        .post_webhook(
+            "/webhooks/webchat",
+            "application/json",
+            &[],
+            serde_json::to_vec(&json!({"session_id": "wc-erase", "text": said})).unwrap(),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (ann, task) = take_task(&host, "ann", json!({})).await;
+    let conversation = task["conversation_id"].as_str().unwrap().to_string();
+    let answer = "Locker ph27vx is yours";
+    reply(&host, &ann, &conversation, answer).await;
+    // The web chat keeps the reply for the visitor's widget to read.
+    host.admin_json_until(
+        &format!("/api/conversations/{conversation}"),
+        "the reply delivered to the web chat",
+        |c| {
+            c["messages"].as_array().is_some_and(|m| {
+                m.iter()
+                    .any(|m| m["direction"] == "outbound" && m["status"] != "queued")
+            })
+        },
+    )
+    .await;
+    host.complete_task(&ann, task["id"].as_str().unwrap(), None)
+        .await;
+
+    let id = host.customer_id("handle:webchat:wc-erase").await;
+    let (status, erased) = host
+        .call(
+            "DELETE",
+            &format!("/api/customers/{id}"),
+            Some(ADMIN_TOKEN),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{erased}");
+    let host = host.restart().await;
+    for needle in ["lk38tq", "ph27vx"] {
+        let found = holding(host.dir.path(), needle);
+        assert!(found.is_empty(), "{needle} is still in {found:?}");
+    }
+    host.stop().await;
+}
