@@ -1,6 +1,11 @@
 //! The plugin's own key-value store (needs `kv = true` in the manifest).
 //! Namespaced per plugin: no other plugin can read it. Values survive calls,
 //! reloads and restarts.
+//!
+//! Records about one customer: a channel that keys them with her handle on
+//! the channel as the last `/`-separated part (`replies/<session id>`) has
+//! them deleted when an admin erases her. Anything else that names a
+//! customer must be cleared by the plugin itself.
 
 use crate::HostError;
 use crate::wit::base::switchboard::plugin::host;
