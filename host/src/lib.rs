@@ -23,6 +23,7 @@ pub mod customers;
 pub mod events;
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;
+pub mod hours;
 pub mod kind;
 #[cfg(test)]
 mod layout;

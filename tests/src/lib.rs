@@ -774,7 +774,7 @@ mod routing_core {
             store.clone(),
             runtime,
             customers.clone(),
-            config.routing.clone(),
+            (config.routing.clone(), switchboard::hours::Hours::default()),
             Events::new(),
         )
         .unwrap();

@@ -20,6 +20,7 @@ mod customers;
 mod error;
 mod events;
 mod floor;
+mod hours;
 mod long_poll;
 mod media;
 pub mod metrics;
@@ -91,6 +92,11 @@ pub fn app(state: AppState, max_body_bytes: usize) -> Router {
         .route("/api/outbox", get(queues::outbox))
         .route("/api/crm", get(queues::crm))
         .route("/api/crm/redrive", post(queues::crm_redrive))
+        .route("/api/hours", get(hours::status))
+        .route(
+            "/api/hours/{calendar}/override",
+            post(hours::set_override).delete(hours::lift_override),
+        )
         .route("/api/retention", get(retention::status))
         .route("/api/retention/run", post(retention::run))
         .route("/api/agents", get(agents::list))

@@ -11,8 +11,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 
 use super::{
-    agents, canned, conversations, customers, floor, media, metrics, plugins, queues, retention,
-    session, tasks, ui, webhooks,
+    agents, canned, conversations, customers, floor, hours, media, metrics, plugins, queues,
+    retention, session, tasks, ui, webhooks,
 };
 
 /// Every error: `{"error": {"code": "...", "message": "..."}}`.
@@ -172,6 +172,9 @@ impl Modify for BearerToken {
         queues::crm_redrive,
         retention::status,
         retention::run,
+        hours::status,
+        hours::set_override,
+        hours::lift_override,
         plugins::list,
         plugins::show,
         plugins::upload,

@@ -11,6 +11,7 @@
 
 mod consent;
 mod floor;
+mod hours;
 mod http;
 mod load;
 mod redaction;
@@ -18,6 +19,7 @@ mod retention;
 
 pub use consent::ConsentConfig;
 pub use floor::FloorConfig;
+pub use hours::{CalendarConfig, HoursConfig};
 pub use http::HttpConfig;
 pub use load::ConfigError;
 pub use redaction::{Pattern, PatternRule, RedactionConfig};
@@ -66,6 +68,8 @@ pub struct Config {
     pub consent: ConsentConfig,
     /// How long message text and files are kept.
     pub retention: RetentionConfig,
+    /// Business hours: when channels are open.
+    pub hours: HoursConfig,
     /// How acknowledged writes are made durable: `group_commit` (default) or
     /// `flush_each`.
     pub durability: crate::store::Durability,
@@ -90,6 +94,7 @@ impl Default for Config {
             redaction: RedactionConfig::default(),
             consent: ConsentConfig::default(),
             retention: RetentionConfig::default(),
+            hours: HoursConfig::default(),
             durability: crate::store::Durability::GroupCommit,
         }
     }

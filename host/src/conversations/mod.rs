@@ -75,6 +75,10 @@ pub struct Conversation {
     /// How its last task ended, once completed (e.g. `resolved`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub disposition: Option<String>,
+    /// When the customer was last told the channel is closed (business
+    /// hours): not again until it has been open since.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after_hours_notice_at: Option<u64>,
 }
 
 /// A media item.
@@ -411,6 +415,7 @@ impl Conversations {
             bot: None,
             labels: Vec::new(),
             disposition: None,
+            after_hours_notice_at: None,
         };
         batch.put(
             keys::open_conversation(customer, channel, thread),

@@ -310,6 +310,16 @@ impl Core {
         } else {
             None
         };
+        // Written while closed: told when the channel opens again.
+        let waiting = task.is_some()
+            || conversation
+                .task_id
+                .as_ref()
+                .and_then(|t| self.routing.task(t))
+                .is_some_and(|t| t.state == TaskState::Pending);
+        let after_hours = waiting
+            && !consent_changed
+            && self.after_hours_reply(&mut batch, &mut conversation, &customer, now)?;
         self.conversations.save(&mut batch, &conversation);
         self.store.write(batch)?;
         drop(gate);
@@ -323,7 +333,7 @@ impl Core {
         if bot_turn {
             self.bots.wake();
         }
-        if consent_changed {
+        if consent_changed || after_hours {
             self.outbox.wake();
         }
         if tell_crm {

@@ -29,6 +29,7 @@ mod erasure;
 mod error;
 mod export;
 mod floor;
+mod hours;
 mod inbound;
 mod media;
 mod outbox;
@@ -65,6 +66,7 @@ pub use crate::accounts::Session;
 pub use crm::{Change as CrmChange, CrmEntry, CrmItem};
 pub use error::{CoreError, Failure};
 pub use floor::{ConversationFilter, RenderedCanned};
+pub use hours::OverrideInput;
 pub use inbound::Ingested;
 pub use media::FileUpload;
 pub use outbox::{CallAction, OutboxEntry, OutboxItem};
@@ -76,6 +78,7 @@ pub use crate::audit::{AuditEntry, AuditFilter};
 pub use crate::canned::{CannedInput, CannedResponse};
 pub use crate::conversations::{Conversation, ConversationStatus, Message, Note};
 pub use crate::customers::{Consent, Customer, Identity, MergeSuggestion};
+pub use crate::hours::{CalendarStatus, Hours, Override};
 pub use crate::routing::trend::Sample;
 pub use crate::routing::{
     Actor, Agent, AgentInput, AgentStatus, QueueEntry, Role, Skill, Stats, Task, TaskAction,
@@ -120,6 +123,10 @@ pub struct Core {
     audit: Audit,
     /// How long message text and files are kept.
     retention: crate::config::RetentionConfig,
+    /// Business hours, and the overrides in force.
+    hours: Hours,
+    /// The after-hours auto-reply per language (`[hours] auto_reply`).
+    hours_replies: BTreeMap<String, String>,
     gate: Mutex<()>,
 }
 
@@ -141,13 +148,14 @@ impl Core {
         conversations: Arc<Conversations>,
         runtime: Runtime,
         events: Events,
-        files: Arc<Files>,
+        (files, hours): (Arc<Files>, Hours),
     ) -> Result<Core, StoreError> {
+        hours::load_overrides(&store, &hours)?;
         let routing = Routing::new(
             store.clone(),
             runtime.clone(),
             customers.clone(),
-            config.routing.clone(),
+            (config.routing.clone(), hours.clone()),
             events.clone(),
         )?;
         let outbox = Outbox::new(
@@ -185,6 +193,8 @@ impl Core {
             consent: consent::ConsentRules::new(&config.consent),
             audit,
             retention: config.retention.clone(),
+            hours,
+            hours_replies: config.hours.auto_reply.clone(),
             gate: Mutex::new(()),
         })
     }

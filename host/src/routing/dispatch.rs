@@ -9,6 +9,7 @@ use std::sync::atomic::Ordering;
 
 use crate::clock::now_ms;
 use crate::config::RoutingConfig;
+use crate::hours::Hours;
 use crate::store::{Batch, StoreError, keys};
 use crate::wit::routing::{Candidates, Decision, RouteTask, TransferHop};
 use crate::wit::types::SkillRequirement;
@@ -42,7 +43,13 @@ impl Routing {
                 let Some(key) = state.queue.next_after(cursor.as_ref(), &exhausted).cloned() else {
                     break;
                 };
-                let plan = plan(&state, &key.2, &self.inner.config, now, &exhausted);
+                let plan = plan(
+                    &state,
+                    &key.2,
+                    (&self.inner.config, &self.inner.hours),
+                    now,
+                    &exhausted,
+                );
                 cursor = Some(key);
                 plan
             };
@@ -84,7 +91,7 @@ impl Routing {
         let plan = plan(
             &self.lock(),
             task_id,
-            &self.inner.config,
+            (&self.inner.config, &self.inner.hours),
             now,
             &HashSet::new(),
         );
@@ -327,7 +334,7 @@ enum Plan {
 fn plan(
     state: &State,
     id: &str,
-    config: &RoutingConfig,
+    (config, hours): (&RoutingConfig, &Hours),
     now: u64,
     exhausted: &HashSet<Kind>,
 ) -> Plan {
@@ -339,6 +346,10 @@ fn plan(
         return Plan::Skip;
     };
     if exhausted.contains(&task.channel_kind) {
+        return Plan::Skip;
+    }
+    // Outside business hours the task keeps its place until opening.
+    if !hours.open(&task.channel, task.channel_kind, now) {
         return Plan::Skip;
     }
     let (candidates, any_free) = candidates_for(state, task, config, now);
@@ -486,9 +497,13 @@ mod tests {
         assert_eq!(c.skill_levels, [4]);
         assert_eq!(c.speaks_language, [1]);
 
-        let Plan::Route(task, candidates, preferred, _) =
-            plan(&state, "t", &config, 1_000, &HashSet::new())
-        else {
+        let Plan::Route(task, candidates, preferred, _) = plan(
+            &state,
+            "t",
+            (&config, &Hours::default()),
+            1_000,
+            &HashSet::new(),
+        ) else {
             panic!("the task should be routed");
         };
         assert_eq!(task.id, "t");
@@ -505,15 +520,30 @@ mod tests {
         state.add_task(task("di2", Kind::Chat, TaskState::Assigned, Some("di")));
         let config = RoutingConfig::default();
         assert!(matches!(
-            plan(&state, "t", &config, 0, &HashSet::new()),
+            plan(
+                &state,
+                "t",
+                (&config, &Hours::default()),
+                0,
+                &HashSet::new()
+            ),
             Plan::Exhausted(Kind::Chat)
         ));
         // A task that is not waiting is skipped, as is an exhausted kind.
         assert!(matches!(
-            plan(&state, "held", &config, 0, &HashSet::new()),
+            plan(
+                &state,
+                "held",
+                (&config, &Hours::default()),
+                0,
+                &HashSet::new()
+            ),
             Plan::Skip
         ));
         let chat: HashSet<Kind> = [Kind::Chat].into();
-        assert!(matches!(plan(&state, "t", &config, 0, &chat), Plan::Skip));
+        assert!(matches!(
+            plan(&state, "t", (&config, &Hours::default()), 0, &chat),
+            Plan::Skip
+        ));
     }
 }

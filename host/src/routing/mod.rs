@@ -46,6 +46,7 @@ use crate::clock::now_ms;
 use crate::config::RoutingConfig;
 use crate::customers::Customers;
 use crate::events::{Event, Events};
+use crate::hours::Hours;
 use crate::runtime::Runtime;
 use crate::store::{Store, StoreError};
 use state::State;
@@ -82,6 +83,9 @@ struct Inner {
     runtime: Runtime,
     customers: Arc<Customers>,
     config: RoutingConfig,
+    /// Business hours: a closed channel's tasks wait, and their SLA clock
+    /// counts open time only.
+    hours: Hours,
     events: Events,
     wake: Notify,
     stopped: AtomicBool,
@@ -110,7 +114,7 @@ impl Routing {
         store: Store,
         runtime: Runtime,
         customers: Arc<Customers>,
-        config: RoutingConfig,
+        (config, hours): (RoutingConfig, Hours),
         events: Events,
     ) -> Result<Routing, StoreError> {
         let state = State::load(&store)?;
@@ -121,6 +125,7 @@ impl Routing {
                 runtime,
                 customers,
                 config,
+                hours,
                 events,
                 wake: Notify::new(),
                 stopped: AtomicBool::new(false),

@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use crate::clock::now_ms;
 use crate::config::RoutingConfig;
+use crate::hours::Hours;
 
 use super::Routing;
 use super::model::{AgentStatus, Kind, Task, TaskState};
@@ -24,6 +25,9 @@ pub struct QueueEntry {
     pub position: usize,
     /// How long it has waited, ms.
     pub age_ms: u64,
+    /// How much of that its channel was open (business hours), ms: what
+    /// the SLA clock counts.
+    pub open_wait_ms: u64,
     /// The channel kind's target, ms.
     pub sla_target_ms: u64,
     /// `ok`, `at_risk` (past 80% of the target) or `breached`.
@@ -85,7 +89,11 @@ pub struct RouterStats {
 impl Routing {
     /// Waiting tasks in queue order.
     pub fn queue(&self) -> Vec<QueueEntry> {
-        queue_view(&self.lock(), &self.inner.config, now_ms())
+        queue_view(
+            &self.lock(),
+            (&self.inner.config, &self.inner.hours),
+            now_ms(),
+        )
     }
 
     /// Live figures.
@@ -104,8 +112,13 @@ impl Routing {
     }
 }
 
-/// The waiting tasks, in dispatch order, with their SLA state at `now`.
-fn queue_view(state: &State, config: &RoutingConfig, now: u64) -> Vec<QueueEntry> {
+/// The waiting tasks, in dispatch order, with their SLA state at `now`:
+/// the SLA clock counts the time their channel was open.
+fn queue_view(
+    state: &State,
+    (config, hours): (&RoutingConfig, &Hours),
+    now: u64,
+) -> Vec<QueueEntry> {
     state
         .queue
         .ids()
@@ -114,12 +127,18 @@ fn queue_view(state: &State, config: &RoutingConfig, now: u64) -> Vec<QueueEntry
         .map(|(i, t)| {
             let target = config.sla_ms.get(t.channel_kind);
             let age = now.saturating_sub(t.created_at);
+            let open = if hours.any() {
+                hours.open_ms(&t.channel, t.channel_kind, t.created_at, now)
+            } else {
+                age
+            };
             QueueEntry {
                 task: t.clone(),
                 position: i + 1,
                 age_ms: age,
+                open_wait_ms: open,
                 sla_target_ms: target,
-                sla_state: sla_state(age, target),
+                sla_state: sla_state(open, target),
             }
         })
         .collect()
@@ -320,7 +339,7 @@ mod tests {
             (1, 1, 0)
         );
 
-        let queue = queue_view(&state, &config, now);
+        let queue = queue_view(&state, (&config, &Hours::default()), now);
         assert_eq!(queue.len(), 1);
         assert_eq!((queue[0].position, queue[0].sla_state), (1, "ok"));
     }

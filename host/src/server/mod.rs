@@ -64,6 +64,9 @@ pub enum ServerError {
         /// Why it failed.
         source: StoreError,
     },
+    /// `[hours]` is wrong.
+    #[error(transparent)]
+    Hours(#[from] crate::hours::HoursError),
     /// `customers.default_region` is not a region.
     #[error("customers.default_region: {0}")]
     Region(#[from] IdentityError),
@@ -109,6 +112,8 @@ impl Server {
     /// serving HTTP on `config.listen`.
     pub async fn start(config: Config) -> Result<Server, ServerError> {
         let config = Arc::new(config);
+        // Checked before anything is opened: a wrong calendar changes nothing.
+        let hours = crate::hours::Hours::new(&config.hours)?;
         private_dir(&config.data_dir)
             .map_err(io_error("creating data directory", &config.data_dir))?;
         let tls = tls::acceptor(
@@ -160,7 +165,7 @@ impl Server {
                 conversations,
                 runtime.clone(),
                 Events::new(),
-                files,
+                (files, hours),
             )
             .map_err(store_error("loading agents and tasks".into()))?,
         );

@@ -21,6 +21,7 @@ mod files;
 mod floor;
 mod hardening;
 mod hot_reload;
+mod hours;
 mod routing;
 mod sandbox;
 mod sessions;
