@@ -216,7 +216,8 @@ pub struct CalendarStatus {
     pub time_zone: &'static str,
     /// Open now.
     pub open: bool,
-    /// When that next changes (unix ms), if it does within a year.
+    /// When that next changes (unix ms), if it does within a year: the
+    /// closing of an open calendar, the opening of a closed one.
     pub next_change: Option<u64>,
     /// The next opening (unix ms), when closed now.
     pub next_open: Option<u64>,
@@ -337,10 +338,17 @@ impl Hours {
         if self.calendar_open(calendar, at) {
             return Some(at);
         }
+        self.next_flip(calendar, at)
+    }
+
+    /// When `calendar` is next in the other state than at `at` (a span
+    /// ending where the next begins is no change).
+    pub fn next_flip(&self, calendar: &str, at: u64) -> Option<u64> {
+        let now = self.calendar_open(calendar, at);
         let mut t = at;
         for _ in 0..2_000 {
             t = self.next_change(calendar, t)?;
-            if self.calendar_open(calendar, t) {
+            if self.calendar_open(calendar, t) != now {
                 return Some(t);
             }
         }
@@ -401,7 +409,7 @@ impl Hours {
                     name: name.clone(),
                     time_zone: c.time_zone(),
                     open,
-                    next_change: self.next_change(name, at),
+                    next_change: self.next_flip(name, at),
                     next_open,
                     next_open_local: next_open.map(|t| self.local_text(name, t)),
                     override_: self.forced(name, at),
@@ -475,6 +483,12 @@ mod tests {
     #[test]
     fn the_next_opening_skips_weekends_and_holidays_across_dst() {
         let h = berlin();
+        // Open Tuesday 09:30: it closes at noon; a span ending where the
+        // next begins would be no change.
+        assert_eq!(
+            h.next_flip("support", utc(2026, 12, 1, 8, 30)),
+            Some(utc(2026, 12, 1, 11, 0))
+        );
         // Friday 17:00 local → Monday 09:00 local.
         let friday_evening = utc(2026, 12, 4, 16, 30);
         assert_eq!(
@@ -495,6 +509,26 @@ mod tests {
             h.next_open("support", utc(2026, 3, 27, 17, 0)),
             Some(utc(2026, 3, 30, 7, 0))
         );
+    }
+
+    #[test]
+    fn a_calendar_open_round_the_clock_never_changes() {
+        let mut calendar = CalendarConfig {
+            time_zone: "Asia/Tokyo".into(),
+            ..Default::default()
+        };
+        for day in DAYS {
+            calendar
+                .weekly
+                .insert(day.into(), vec!["00:00-24:00".into()]);
+        }
+        let mut config = HoursConfig::default();
+        config.calendars.insert("always".into(), calendar);
+        let h = Hours::new(&config).unwrap();
+        let at = utc(2026, 12, 1, 8, 30);
+        assert!(h.calendar_open("always", at));
+        assert_eq!(h.next_flip("always", at), None);
+        assert_eq!(h.status(at)[0].next_change, None);
     }
 
     #[test]
@@ -528,6 +562,7 @@ mod tests {
             h.next_change("support", saturday),
             Some(saturday + 3_600_000)
         );
+        assert_eq!(h.next_flip("support", saturday), Some(saturday + 3_600_000));
         h.set_override("support", None);
         assert!(!h.calendar_open("support", saturday));
     }

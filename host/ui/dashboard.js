@@ -8,6 +8,7 @@
 import { h, s, channelBadge, formatDuration, serverNow, errorText, debounce, cap } from "./util.js";
 import { get, seg } from "./api.js";
 import { KINDS, alerts, assignControl, occupancyCell, statusControl, watcher } from "./supervise.js";
+import { hoursCard } from "./dashboard-hours.js";
 
 const REFRESH_MS = 5000;
 const AGENT_TASKS_MS = 5000; // per-agent task counts: at most this often
@@ -30,6 +31,7 @@ export function mount(root, ctx) {
   const banner = h("p", { class: "error", role: "status", hidden: true });
   const alertList = h("ul", { class: "alerts", "data-testid": "alerts" });
   const watch = watcher();
+  const hours = hoursCard();
   let lastStats = null;
   const statsBody = h("tbody");
   const routerLine = h("p", { class: "muted" });
@@ -52,6 +54,7 @@ export function mount(root, ctx) {
       banner,
       alertList,
       watch.card,
+      hours.card,
       h(
         "section",
         { class: "card", "aria-labelledby": "dash-agents" },
@@ -137,6 +140,7 @@ export function mount(root, ctx) {
       return;
     }
     inFlight = true;
+    hours.refresh();
     try {
       const [stats, queue, agentList] = await Promise.all([get("/api/stats"), get("/api/queue"), get("/api/agents")]);
       agents = agentList;

@@ -547,6 +547,13 @@ async function supervisorDashboard(page) {
   await page.getByTestId("agents-table").filter({ hasText: env.agentName }).waitFor();
   await page.getByTestId("queue-table").waitFor();
   await page.getByTestId("waiting-chart").waitFor();
+  // Business hours: the calendar, open, and who follows it.
+  const support = page.locator(tid("hours-calendar", { "data-name": "support" }));
+  await expectAttr(support, "data-state", "open", "the support calendar");
+  await until("the calendar to say its zone and kinds", async () => {
+    const text = (await support.textContent()) || "";
+    return [text.includes("Europe/Berlin") && text.includes("email"), text];
+  });
   await shot(page, "dashboard");
 
   const mark = await markPage(page);

@@ -222,6 +222,19 @@ async fn web_ui_in_headless_chromium() {
             config.floor.labels = vec!["refund".into(), "damaged".into(), "vip".into()];
             // WhatsApp fetches the files agents send by link.
             config.http.public_url = Some(PUBLIC.into());
+            // A calendar open round the clock, for the dashboard to show.
+            let mut always = switchboard::config::CalendarConfig {
+                time_zone: "Europe/Berlin".into(),
+                ..Default::default()
+            };
+            for day in ["mon", "tue", "wed", "thu", "fri", "sat", "sun"] {
+                always.weekly.insert(day.into(), vec!["00:00-24:00".into()]);
+            }
+            config.hours.calendars.insert("support".into(), always);
+            config
+                .hours
+                .kinds
+                .insert(switchboard::kind::Kind::Email, "support".into());
         },
     )
     .await;
