@@ -184,6 +184,14 @@ pub struct RoutingConfig {
     pub sla_ms: PerKind<u64>,
     /// Default capacity per channel kind for agents that do not set one.
     pub default_capacity: PerKind<u32>,
+    /// What a messaging, chat or email customer whose task waits behind
+    /// others is told, per language (`en`, `de`…): `{position}` (her place
+    /// among the waiting tasks of the kind) and `{wait}` (the estimate,
+    /// `4 minutes`). Empty (the default): nothing is sent.
+    pub queued_reply: BTreeMap<String, String>,
+    /// The handle time wait estimates assume per channel kind until enough
+    /// tasks of the kind have been completed to measure it.
+    pub default_handle_ms: PerKind<u64>,
     /// Wrap-up time per channel kind: after `complete`, a task stays
     /// `wrapping` (holding the agent's capacity) this long; 0 completes at once.
     pub wrap_up_ms: PerKind<u64>,
@@ -223,6 +231,13 @@ impl Default for RoutingConfig {
                 chat: 2,
                 messaging: 3,
                 email: 5,
+            },
+            queued_reply: BTreeMap::new(),
+            default_handle_ms: PerKind {
+                voice: 300_000,
+                chat: 480_000,
+                messaging: 600_000,
+                email: 1_800_000,
             },
             wrap_up_ms: PerKind {
                 voice: 0,

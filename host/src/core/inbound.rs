@@ -329,6 +329,10 @@ impl Core {
         self.publish_message(&message, &conversation);
         if let Some(task) = task {
             self.routing.enqueue(task);
+            if !after_hours && let Some(id) = &task_id {
+                let language = customer.attributes.get("language").map(String::as_str);
+                self.acknowledge_queued(&conversation, id, language)?;
+            }
         }
         if bot_turn {
             self.bots.wake();

@@ -37,6 +37,7 @@ mod plugins;
 mod profiles;
 mod retention;
 mod views;
+mod waiting;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -127,6 +128,8 @@ pub struct Core {
     hours: Hours,
     /// The after-hours auto-reply per language (`[hours] auto_reply`).
     hours_replies: BTreeMap<String, String>,
+    /// The queued acknowledgement per language (`[routing] queued_reply`).
+    queued_replies: BTreeMap<String, String>,
     gate: Mutex<()>,
 }
 
@@ -195,6 +198,7 @@ impl Core {
             retention: config.retention.clone(),
             hours,
             hours_replies: config.hours.auto_reply.clone(),
+            queued_replies: config.routing.queued_reply.clone(),
             gate: Mutex::new(()),
         })
     }

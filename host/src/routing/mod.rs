@@ -36,6 +36,7 @@ mod tasks;
 mod timers;
 mod transfer;
 pub mod trend;
+pub mod wait;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};

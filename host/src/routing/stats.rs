@@ -23,6 +23,12 @@ pub struct QueueEntry {
     pub task: Task,
     /// 1-based place in the queue.
     pub position: usize,
+    /// 1-based place among the waiting tasks of its channel kind: what
+    /// the customer is told ("you are number 3").
+    pub position_in_kind: u32,
+    /// About how long until an agent takes it, ms (see `routing::wait`);
+    /// none when nobody is available for its kind.
+    pub estimated_wait_ms: Option<u64>,
     /// How long it has waited, ms.
     pub age_ms: u64,
     /// How much of that its channel was open (business hours), ms: what
@@ -119,6 +125,8 @@ fn queue_view(
     (config, hours): (&RoutingConfig, &Hours),
     now: u64,
 ) -> Vec<QueueEntry> {
+    let drains = super::wait::drains(state, config);
+    let mut ahead: HashMap<Kind, u32> = HashMap::new();
     state
         .queue
         .ids()
@@ -132,9 +140,14 @@ fn queue_view(
             } else {
                 age
             };
+            let place = ahead.entry(t.channel_kind).or_default();
+            let before = *place;
+            *place += 1;
             QueueEntry {
                 task: t.clone(),
                 position: i + 1,
+                position_in_kind: before + 1,
+                estimated_wait_ms: drains.get(&t.channel_kind).and_then(|d| d.estimate(before)),
                 age_ms: age,
                 open_wait_ms: open,
                 sla_target_ms: target,

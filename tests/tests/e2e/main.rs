@@ -28,4 +28,5 @@ mod sessions;
 mod story;
 mod trust;
 mod ui_api;
+mod waiting;
 mod webchat;
