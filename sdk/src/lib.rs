@@ -78,7 +78,7 @@ pub mod signature;
 pub mod webhook;
 
 /// The WIT types, re-exported by name.
-pub use wit::base::switchboard::plugin::host::{HostError, LogLevel};
+pub use wit::base::switchboard::plugin::host::{HostError, LogLevel, QueueStanding};
 pub use wit::base::switchboard::plugin::types::{
     Attachment, AttestedIdentity, Author, CallEvent, CallState, ChannelEvent, ChannelKind,
     Customer, DeliveryStatus, Direction, ErrorKind, Handle, HttpRequest, HttpResponse, Identity,
@@ -122,6 +122,13 @@ pub fn agents_available(kind: ChannelKind) -> u32 {
 /// Channels only.
 pub fn conversation_open(customer: &Identity, thread_key: &str) -> bool {
     wit::base::switchboard::plugin::host::conversation_open(customer, thread_key)
+}
+
+/// Where the `customer`'s open conversation on `thread_key` waits for an
+/// agent — her place among the waiting tasks of the channel's kind and the
+/// estimated wait — or `None` when it is not waiting. Channels only.
+pub fn queue_place(customer: &Identity, thread_key: &str) -> Option<QueueStanding> {
+    wit::base::switchboard::plugin::host::queue_place(customer, thread_key)
 }
 
 /// Keeps a file the provider sent inside the webhook being handled (an

@@ -132,4 +132,26 @@ impl CustomerDirectory for Directory {
             .open_for(&customer.id, channel, thread)?
             .is_some())
     }
+
+    fn waiting_task(
+        &self,
+        channel: &str,
+        identity: &wit::Identity,
+        thread: &str,
+    ) -> Result<Option<String>, StoreError> {
+        let Ok(identity) = self.customers.normalizer().from_wit(identity) else {
+            return Ok(None);
+        };
+        let customer = match self.customers.by_identity(&identity) {
+            Ok(Some(customer)) => customer,
+            Ok(None) => return Ok(None),
+            Err(CustomerError::Store(e)) => return Err(e),
+            Err(_) => return Ok(None),
+        };
+        Ok(self
+            .conversations
+            .open_for(&customer.id, channel, thread)?
+            .filter(|c| c.bot.is_none())
+            .and_then(|c| c.task_id))
+    }
 }

@@ -96,6 +96,9 @@ struct Inner {
     /// order), as of the last dispatch round: what plugins read without
     /// taking the state lock.
     available: [std::sync::atomic::AtomicU32; 4],
+    /// The wait estimator's figures and when they were worked out: plugins
+    /// polling for a place share one computation a second.
+    drains: Mutex<wait::DrainCache>,
 }
 
 /// The routing core. Cheap to clone.
@@ -132,6 +135,7 @@ impl Routing {
                 stopped: AtomicBool::new(false),
                 decisions: AtomicU64::new(0),
                 available: Default::default(),
+                drains: Mutex::default(),
                 fallbacks: AtomicU64::new(0),
             }),
         })

@@ -296,6 +296,11 @@ impl crate::runtime::Floor for FloorView {
             .position(|k| *k == kind)
             .map_or(0, |i| inner.available[i].load(Ordering::Relaxed))
     }
+
+    fn queue_place(&self, task: &str) -> Option<(u32, Option<u64>)> {
+        let inner = self.0.upgrade()?;
+        Routing { inner }.queue_place(task)
+    }
 }
 
 #[cfg(test)]

@@ -13,10 +13,62 @@
 
 use std::collections::HashMap;
 
+use crate::clock::now_ms;
 use crate::config::RoutingConfig;
 
+use super::Routing;
 use super::model::{AgentStatus, Kind, TaskState};
 use super::state::State;
+
+/// How long cached figures serve [`Routing::queue_place`], ms.
+const CACHE_MS: u64 = 1_000;
+
+/// The figures of every kind, as of `at`.
+#[derive(Debug, Default)]
+pub(super) struct DrainCache {
+    at: u64,
+    drains: HashMap<Kind, Drain>,
+}
+
+impl Routing {
+    /// Where waiting task `task` stands: its place among the waiting tasks
+    /// of its kind and the estimated wait; `None` when it is not waiting.
+    /// The figures are at most a second old.
+    pub fn queue_place(&self, task: &str) -> Option<(u32, Option<u64>)> {
+        let now = now_ms();
+        let state = self.lock();
+        let kind = state
+            .tasks
+            .get(task)
+            .filter(|t| t.state == TaskState::Pending)?
+            .channel_kind;
+        let mut ahead = 0u32;
+        let mut found = false;
+        for id in state.queue.ids() {
+            if id == task {
+                found = true;
+                break;
+            }
+            if state.tasks.get(id).is_some_and(|t| t.channel_kind == kind) {
+                ahead += 1;
+            }
+        }
+        if !found {
+            return None;
+        }
+        let drain = {
+            let mut cache = self.inner.drains.lock().unwrap_or_else(|e| e.into_inner());
+            if cache.drains.is_empty() || now.saturating_sub(cache.at) >= CACHE_MS {
+                *cache = DrainCache {
+                    at: now,
+                    drains: drains(&state, &self.inner.config),
+                };
+            }
+            cache.drains.get(&kind).copied()
+        };
+        Some((ahead + 1, drain.and_then(|d| d.estimate(ahead))))
+    }
+}
 
 /// How many recent completions the handle time is averaged over.
 pub const RECENT: usize = 20;

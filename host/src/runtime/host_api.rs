@@ -211,6 +211,31 @@ impl host::Host for HostState {
             })
     }
 
+    fn queue_place(
+        &mut self,
+        customer: Identity,
+        thread_key: String,
+    ) -> Option<host::QueueStanding> {
+        // Channels only: they are the ones given a file store.
+        if self.ctx.files.is_none() {
+            self.deny("queue-place (channels only)");
+            return None;
+        }
+        let task = self
+            .ctx
+            .customers
+            .waiting_task(&self.ctx.name, &customer, &thread_key)
+            .unwrap_or_else(|e| {
+                tracing::warn!(plugin = %self.ctx.name, error = %e, "queue-place: store unavailable");
+                None
+            })?;
+        let (position, estimated_wait_ms) = self.ctx.floor.get()?.queue_place(&task)?;
+        Some(host::QueueStanding {
+            position,
+            estimated_wait_ms,
+        })
+    }
+
     fn keep_attachment(
         &mut self,
         content_type: String,

@@ -41,6 +41,15 @@ pub trait CustomerDirectory: Send + Sync {
         identity: &Identity,
         thread: &str,
     ) -> Result<bool, StoreError>;
+    /// The task of that open conversation while it waits for an agent.
+    fn waiting_task(
+        &self,
+        _channel: &str,
+        _identity: &Identity,
+        _thread: &str,
+    ) -> Result<Option<String>, StoreError> {
+        Ok(None)
+    }
 }
 
 /// Who could take work now, for plugins telling customers whether anyone
@@ -49,6 +58,9 @@ pub trait CustomerDirectory: Send + Sync {
 pub trait Floor: Send + Sync {
     /// Agents available with free capacity for `kind`.
     fn agents_available(&self, kind: crate::kind::Kind) -> u32;
+    /// Where waiting task `task` stands: its place among the waiting tasks
+    /// of its kind and the estimated wait (ms); `None` when not waiting.
+    fn queue_place(&self, task: &str) -> Option<(u32, Option<u64>)>;
 }
 
 /// Where the [`Floor`] is put once the core is built.

@@ -101,9 +101,10 @@
 //! with nothing new, the plugin asks the host to hold the request (header
 //! `x-switchboard-long-poll`) until something happens in the session or
 //! `long_poll_seconds` (default 25) pass, then answers again. The answer is
-//! `{"messages": [...], "next": <last seq>, "agents_available": <n>, "closed": <bool>}`:
-//! how many agents could take a chat now (the widget shows an away notice at
-//! 0), and whether the conversation was closed by an agent or the bot (the
+//! `{"messages": [...], "next": <last seq>, "agents_available": <n>, "queue": {"position",
+//! "wait_ms"} | null, "closed": <bool>}`: how many agents could take a chat now (the widget
+//! shows an away notice at 0), where the chat waits for an agent and about how long (the
+//! widget shows "You are number 2 in the queue · about 4 minutes"), and whether the conversation was closed by an agent or the bot (the
 //! widget says so; the visitor's next message starts a new one; a read
 //! whose `closed` differs is answered at once). Each reply carries the
 //! agent's `name` when the host gave it. Every returned
@@ -457,6 +458,15 @@ fn post_message(request: &HttpRequest, cors: &Cors) -> Result<WebhookOutcome, Pl
     ))
 }
 
+/// Where the visitor's chat waits for an agent, for the widget: `{position,
+/// wait_ms}` (`wait_ms` null when nobody is there), or null.
+fn queue_view(visitor: &Identity, session_id: &str) -> serde_json::Value {
+    match switchboard_sdk::queue_place(visitor, session_id) {
+        Some(q) => json!({"position": q.position, "wait_ms": q.estimated_wait_ms}),
+        None => serde_json::Value::Null,
+    }
+}
+
 /// Asks the host to hold a read that found nothing (see the host's webhook
 /// long-poll).
 const LONG_POLL_HEADER: &str = "x-switchboard-long-poll";
@@ -528,6 +538,7 @@ fn read_replies(request: &HttpRequest) -> Result<WebhookOutcome, PluginError> {
         "messages": messages,
         "next": next,
         "agents_available": available,
+        "queue": queue_view(&visitor, &session_id),
         "closed": closed,
     });
     let mut response = HttpResponse::json(200, &body).header("cache-control", "no-store");

@@ -430,12 +430,19 @@
   // already answered is with her, so no notice then.
   // Once an agent (or the bot) closed the conversation, she is told so; her
   // next message starts a new one.
+  const waitText = (ms) => {
+    const minutes = Math.max(1, Math.ceil(ms / 60000));
+    return minutes < 90 ? `about ${minutes} minute${minutes === 1 ? "" : "s"}` : `about ${Math.ceil(minutes / 60)} hours`;
+  };
   const awayNotice = () =>
     state.closed
       ? "This conversation has ended. Send a message if you need anything else."
       : state.away && !state.transcript.some((e) => e.who === "agent")
         ? "We're away right now. Leave your message and we'll get back to you as soon as we can."
-        : "";
+        : state.queue && state.queue.position
+          ? `You are number ${state.queue.position} in the queue` +
+            (typeof state.queue.wait_ms === "number" && state.queue.wait_ms > 0 ? ` · ${waitText(state.queue.wait_ms)}` : "")
+          : "";
 
   const setNotice = (text) => {
     if (ui.notice.textContent !== text) ui.notice.textContent = text;
@@ -594,6 +601,7 @@
       }
       if (typeof data.next === "number" && data.next > state.after) state.after = data.next;
       if (typeof data.agents_available === "number") state.away = data.agents_available === 0;
+      if ("queue" in data) state.queue = data.queue && typeof data.queue.position === "number" ? data.queue : null;
       if (typeof data.closed === "boolean") state.closed = data.closed;
       save();
       setNotice(awayNotice());

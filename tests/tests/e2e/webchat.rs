@@ -671,3 +671,58 @@ async fn consent_given_in_the_widget_is_recorded_on_the_profile() {
         .unwrap();
     assert!(widget.contains("data-consent"));
 }
+
+/// A visitor whose chat waits behind another is told her place and the
+/// estimated wait with every read (the widget shows them); once an agent
+/// has it, no place.
+#[tokio::test]
+async fn the_widget_is_told_the_visitor_s_place_in_the_queue() {
+    let host = TestHost::with_webchat(SHOP).await;
+    // Ann has room for one chat, and takes the first visitor's.
+    let ann = host
+        .agent("ann", json!({"name": "Ann", "capacity": {"chat": 1}}))
+        .await;
+    host.set_status("ann", &ann, "available").await;
+    let (status, first) = post(
+        &host,
+        json!({"session_id": "wc-first", "text": "hello"}),
+        &[],
+    )
+    .await;
+    assert_eq!(status, 200, "{first}");
+    let tasks = host
+        .wait_tasks("ann", &ann, |t| t.iter().any(|t| t["state"] == "reserved"))
+        .await;
+    host.accept_task(&ann, tasks[0]["id"].as_str().unwrap())
+        .await;
+    let (_, read_first) = read(&host, "wc-first", 0, first["secret"].as_str()).await;
+    assert_eq!(read_first["queue"], Value::Null, "{read_first}");
+
+    let (status, second) = post(
+        &host,
+        json!({"session_id": "wc-second", "text": "anyone?"}),
+        &[],
+    )
+    .await;
+    assert_eq!(status, 200, "{second}");
+    let secret = second["secret"].as_str().unwrap().to_string();
+    // The default chat handle time is 8 minutes; one slot, nobody ahead.
+    let (status, answer) = read(&host, "wc-second", 0, Some(&secret)).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(
+        answer["queue"],
+        json!({"position": 1, "wait_ms": 480_000}),
+        "{answer}"
+    );
+    // The widget knows what to do with it.
+    let widget = host
+        .client
+        .get(host.url("/webhooks/webchat/widget.js"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(widget.contains("in the queue"));
+}
