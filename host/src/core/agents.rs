@@ -100,6 +100,42 @@ impl Core {
         self.routing.agent_has_customer(agent, customer)
     }
 
+    /// 422 when the conversation's channel allows free text only within a
+    /// window after the customer's last message (WhatsApp: 24 hours) and
+    /// that window has passed — the provider would refuse it.
+    pub(super) fn check_reply_window(
+        &self,
+        conversation: &crate::conversations::Conversation,
+        now: u64,
+    ) -> Result<(), CoreError> {
+        let Some(window) = self
+            .runtime
+            .channel_info(&conversation.channel)
+            .and_then(|info| info.rules.free_text_window_ms)
+        else {
+            return Ok(());
+        };
+        let last = self
+            .conversations
+            .messages(&conversation.id)?
+            .iter()
+            .filter(|m| m.direction == crate::conversations::Direction::Inbound)
+            .map(|m| m.at)
+            .max();
+        match last {
+            Some(at) if now.saturating_sub(at) <= window => Ok(()),
+            _ => Err(CoreError::Unsupported(format!(
+                "the {} channel allows free text only within {} of the customer's last message{}; send an approved template instead",
+                conversation.channel,
+                span_text(window),
+                match last {
+                    Some(at) => format!(" ({} minutes ago)", now.saturating_sub(at) / 60_000),
+                    None => " (she has not written)".to_string(),
+                }
+            ))),
+        }
+    }
+
     /// The assigned agent replies: the message goes into the outbox.
     pub async fn reply(
         &self,
@@ -131,6 +167,7 @@ impl Core {
                 )));
             }
             self.check_consent(&conversation.customer_id, &conversation.channel)?;
+            self.check_reply_window(&conversation, now)?;
             let author = if agent.is_some() {
                 Author::Agent
             } else {
@@ -308,5 +345,16 @@ impl Core {
                 .touched(&conversation.channel, &conversation.thread_key);
         }
         Ok(())
+    }
+}
+
+/// A window as people say it: `24 hours`, `10 minutes`, `5 ms`.
+fn span_text(ms: u64) -> String {
+    if ms >= 3_600_000 && ms % 3_600_000 == 0 {
+        format!("{} hours", ms / 3_600_000)
+    } else if ms >= 60_000 && ms % 60_000 == 0 {
+        format!("{} minutes", ms / 60_000)
+    } else {
+        format!("{ms} ms")
     }
 }

@@ -573,3 +573,63 @@ async fn the_router_sees_who_passed_a_task_on() {
     assert!(host.tasks_of("cat", &tokens[1]).await.is_empty());
     host.stop().await;
 }
+
+/// A channel that allows free text only within a window after the
+/// customer's last message (WhatsApp's 24 hours; here the test channel
+/// configured to 1 ms): a reply after it is refused with 422 and the
+/// reason, and nothing is queued.
+#[tokio::test]
+async fn a_reply_outside_the_channel_s_window_is_refused_with_the_reason() {
+    let provider = MockServer::start().await;
+    let dir = std::sync::Arc::new(tempfile::tempdir().unwrap());
+    let plugins = switchboard_tests::test_config(dir.path()).plugins_dir();
+    std::fs::create_dir_all(&plugins).unwrap();
+    switchboard_tests::install(
+        &plugins,
+        "chat",
+        &switchboard_tests::test_channel_manifest("chat", "chat", Some(&provider), ""),
+        &switchboard_tests::wasm("test-channel"),
+    );
+    let host = TestHost::start_in(dir, |c| {
+        c.plugins
+            .entry("chat".into())
+            .or_default()
+            .config
+            .insert("reply_window_ms".into(), "1".into());
+    })
+    .await;
+    let status = host
+        .inbound(
+            "chat",
+            json!({"id": "w1", "from": {"email": "ann@example.com"}, "text": "hi"}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (token, task) = take_task(&host, "ana", json!({})).await;
+    let conversation = task["conversation_id"].as_str().unwrap();
+    let (status, body) = host
+        .call(
+            "POST",
+            &format!("/api/conversations/{conversation}/messages"),
+            Some(&token),
+            Some(json!({"text": "too late"})),
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("only within 1 ms of the customer's last message")
+            && message.contains("template"),
+        "{message}"
+    );
+    let view = host.conversation(conversation).await;
+    assert!(
+        view["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|m| m["text"] != "too late"),
+        "{view}"
+    );
+    assert!(provider.requests().is_empty());
+}

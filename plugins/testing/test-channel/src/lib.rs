@@ -125,7 +125,9 @@ impl Channel for TestChannel {
             display_name: "Test channel".into(),
             supports_attachments: false,
             rules: ChannelRules {
-                free_text_window_ms: None,
+                // `reply_window_ms`: a WhatsApp-like window, for tests of
+                // the host's enforcement.
+                free_text_window_ms: config::get("reply_window_ms").and_then(|w| w.parse().ok()),
                 supports_templates: false,
                 can_start: true,
             },
