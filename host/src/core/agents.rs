@@ -350,9 +350,9 @@ impl Core {
 
 /// A window as people say it: `24 hours`, `10 minutes`, `5 ms`.
 fn span_text(ms: u64) -> String {
-    if ms >= 3_600_000 && ms % 3_600_000 == 0 {
+    if ms >= 3_600_000 && ms.is_multiple_of(3_600_000) {
         format!("{} hours", ms / 3_600_000)
-    } else if ms >= 60_000 && ms % 60_000 == 0 {
+    } else if ms >= 60_000 && ms.is_multiple_of(60_000) {
         format!("{} minutes", ms / 60_000)
     } else {
         format!("{ms} ms")
