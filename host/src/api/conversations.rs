@@ -5,7 +5,9 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 
-use crate::core::{Conversation, ConversationFilter, ConversationStatus, Message, Note};
+use crate::core::{
+    Conversation, ConversationFilter, ConversationStatus, Message, Note, StartConversation, Started,
+};
 
 use super::auth::Principal;
 use super::body::JsonBody;
@@ -217,4 +219,30 @@ pub async fn reply(
         .reply(&id, Some(&agent), &body.text, &body.attachments)
         .await?;
     Ok((StatusCode::ACCEPTED, Json(message)))
+}
+
+/// `POST /api/conversations` (the agent or supervisor who will handle it):
+/// starts a conversation with a customer on a channel — free text within
+/// the channel's window since her last message, else an approved template
+/// — and assigns its task to the caller. 422 with the reason when the
+/// channel's rules forbid it, 409 when she opted out or already has an
+/// open conversation there.
+#[utoipa::path(operation_id = "conversations_start", post, path = "/api/conversations", tag = "conversations", security(("bearer" = [])), request_body = StartConversation, responses((status = 201, description = "The conversation, its assigned task and the first message", body = Started), WriteErrors))]
+pub async fn start(
+    who: Principal,
+    State(state): State<AppState>,
+    JsonBody(input): JsonBody<StartConversation>,
+) -> Result<(StatusCode, Json<Started>), ApiError> {
+    let agent = who
+        .agent_id()
+        .ok_or_else(|| {
+            ApiError::forbidden(
+                "only an agent or a supervisor starts conversations: sign in as one",
+            )
+        })?
+        .to_string();
+    Ok((
+        StatusCode::CREATED,
+        Json(state.core.start_conversation(&agent, input).await?),
+    ))
 }

@@ -124,7 +124,10 @@ pub fn app(state: AppState, max_body_bytes: usize) -> Router {
             "/api/agents/{id}/password",
             axum::routing::put(session::set_password),
         )
-        .route("/api/conversations", get(conversations::list))
+        .route(
+            "/api/conversations",
+            get(conversations::list).post(conversations::start),
+        )
         .route("/api/conversations/{id}", get(conversations::show))
         .route(
             "/api/messages/{id}/attachments/{index}",

@@ -145,6 +145,7 @@ impl Modify for BearerToken {
         conversations::show,
         conversations::reply,
         conversations::list,
+        conversations::start,
         conversations::add_note,
         conversations::notes,
         conversations::labels,

@@ -16,6 +16,7 @@ mod http;
 mod load;
 mod redaction;
 mod retention;
+mod templates;
 
 pub use consent::ConsentConfig;
 pub use floor::FloorConfig;
@@ -24,6 +25,7 @@ pub use http::HttpConfig;
 pub use load::ConfigError;
 pub use redaction::{Pattern, PatternRule, RedactionConfig};
 pub use retention::RetentionConfig;
+pub use templates::TemplateConfig;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -70,6 +72,8 @@ pub struct Config {
     pub retention: RetentionConfig,
     /// Business hours: when channels are open.
     pub hours: HoursConfig,
+    /// Approved message templates per channel, by name.
+    pub templates: BTreeMap<String, BTreeMap<String, TemplateConfig>>,
     /// How acknowledged writes are made durable: `group_commit` (default) or
     /// `flush_each`.
     pub durability: crate::store::Durability,
@@ -95,6 +99,7 @@ impl Default for Config {
             consent: ConsentConfig::default(),
             retention: RetentionConfig::default(),
             hours: HoursConfig::default(),
+            templates: BTreeMap::new(),
             durability: crate::store::Durability::GroupCommit,
         }
     }

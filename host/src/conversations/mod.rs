@@ -40,6 +40,17 @@ pub struct LastInbound {
     pub metadata: Vec<(String, String)>,
 }
 
+/// A template a message was sent as.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+pub struct TemplateUse {
+    /// Its name at the provider.
+    pub name: String,
+    /// Its language code.
+    pub language: String,
+    /// The values of its parameters, in order.
+    pub parameters: Vec<String>,
+}
+
 /// A conversation.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct Conversation {
@@ -215,6 +226,10 @@ pub struct Message {
     /// stays, so counts and reports keep working).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub erased_at: Option<u64>,
+    /// The approved template it was sent as (its `text` is the template
+    /// filled in).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template: Option<TemplateUse>,
     /// Channel details the plugin reported with an inbound message (an
     /// email's subject and full body, the number written to...).
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
@@ -388,6 +403,22 @@ impl Conversations {
         Ok(out)
     }
 
+    /// Moves an open conversation to `thread` (in `batch`): one an agent
+    /// started (thread `""`) takes the thread of the customer's answer.
+    pub fn rethread(&self, batch: &mut Batch, conversation: &mut Conversation, thread: &str) {
+        batch.delete(keys::open_conversation(
+            &conversation.customer_id,
+            &conversation.channel,
+            &conversation.thread_key,
+        ));
+        conversation.thread_key = thread.to_string();
+        batch.put(
+            keys::open_conversation(&conversation.customer_id, &conversation.channel, thread),
+            conversation.id.clone(),
+        );
+        self.save(batch, conversation);
+    }
+
     /// A new open conversation, written into `batch`.
     #[allow(clippy::too_many_arguments)]
     pub fn create(
@@ -478,6 +509,7 @@ impl Conversations {
             error: None,
             redacted: Vec::new(),
             erased_at: None,
+            template: None,
             metadata: Default::default(),
         })
     }

@@ -221,6 +221,7 @@ impl Core {
             error: None,
             redacted: Vec::new(),
             erased_at: None,
+            template: None,
             metadata: notice
                 .map(|n| (super::consent::NOTICE_KEY.to_string(), n.to_string()))
                 .into_iter()

@@ -367,6 +367,14 @@ impl Core {
         if let Some(open) = self.conversations.open_for(customer, channel, thread)? {
             return Ok(open);
         }
+        // Her answer to a conversation an agent started: it takes her thread.
+        if let Some(mut started) =
+            self.conversations
+                .open_for(customer, channel, super::outreach::STARTED_THREAD)?
+        {
+            self.conversations.rethread(batch, &mut started, thread);
+            return Ok(started);
+        }
         let mut created = self.conversations.create(
             batch,
             customer,
@@ -499,6 +507,7 @@ fn inbound_message(
         error: None,
         redacted: Vec::new(),
         erased_at: None,
+        template: None,
         metadata: m.metadata.iter().cloned().collect(),
     }
 }

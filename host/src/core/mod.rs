@@ -33,6 +33,7 @@ mod hours;
 mod inbound;
 mod media;
 mod outbox;
+mod outreach;
 mod plugins;
 mod profiles;
 mod retention;
@@ -71,6 +72,7 @@ pub use hours::OverrideInput;
 pub use inbound::Ingested;
 pub use media::FileUpload;
 pub use outbox::{CallAction, OutboxEntry, OutboxItem};
+pub use outreach::{StartConversation, Started, TemplateInput};
 pub use views::Directory;
 
 // The records the API shows, re-exported on purpose so that it needs no
@@ -130,6 +132,8 @@ pub struct Core {
     hours_replies: BTreeMap<String, String>,
     /// The queued acknowledgement per language (`[routing] queued_reply`).
     queued_replies: BTreeMap<String, String>,
+    /// Approved templates per channel (`[templates]`).
+    templates: BTreeMap<String, BTreeMap<String, crate::config::TemplateConfig>>,
     gate: Mutex<()>,
 }
 
@@ -199,6 +203,7 @@ impl Core {
             hours,
             hours_replies: config.hours.auto_reply.clone(),
             queued_replies: config.routing.queued_reply.clone(),
+            templates: config.templates.clone(),
             gate: Mutex::new(()),
         })
     }

@@ -14,7 +14,7 @@ use crate::customers::{CustomerError, Customers};
 use crate::events::Events;
 use crate::runtime::Runtime;
 use crate::store::{Backoff, Batch, DurableQueue, Entry, Store, StoreError, Verdict, keys};
-use crate::wit::channeling::{ConnectCall, OutboundAction, OutboundMessage};
+use crate::wit::channeling::{ConnectCall, OutboundAction, OutboundMessage, TemplateMessage};
 
 use super::{Core, CoreError, consent, publish_status};
 
@@ -216,7 +216,11 @@ impl Outbox {
                     attachments: message.attachments.iter().map(|a| a.to_wit()).collect(),
                     in_reply_to: Some(last.provider_message_id).filter(|p| !p.is_empty()),
                     metadata: last.metadata,
-                    template: None,
+                    template: message.template.as_ref().map(|t| TemplateMessage {
+                        name: t.name.clone(),
+                        language: t.language.clone(),
+                        parameters: t.parameters.clone(),
+                    }),
                 });
                 let whose = (conversation.customer_id, conversation.thread_key);
                 (action, Some(message), Some(whose))

@@ -81,6 +81,48 @@ impl Routing {
         Ok(task)
     }
 
+    /// A task `agent` starts herself (an outbound conversation): created
+    /// assigned to her in `batch`; [`Routing::adopt`] it once written. It
+    /// holds her capacity like any other, even past it: she chose to.
+    pub fn new_assigned_task(
+        &self,
+        batch: &mut Batch,
+        new: NewTask,
+        agent: &str,
+    ) -> Result<Task, RoutingError> {
+        if !self.lock().agents.contains_key(agent) {
+            return Err(RoutingError::NotFound(format!("no agent {agent}")));
+        }
+        let mut task = self.new_task(batch, new)?;
+        let now = task.created_at;
+        task.state = TaskState::Assigned;
+        task.agent_id = Some(agent.to_string());
+        task.reserved_at = Some(now);
+        task.accepted_at = Some(now);
+        task.prioritized = true;
+        task.reason = Some("started by the agent".into());
+        batch.put_json(keys::task(&task.id), &task);
+        Ok(task)
+    }
+
+    /// Puts a written assigned task (from [`Routing::new_assigned_task`])
+    /// on its agent.
+    pub fn adopt(&self, task: Task) {
+        {
+            let mut state = self.lock();
+            if let Some(number) = task
+                .agent_id
+                .as_ref()
+                .and_then(|a| state.agents.get(a))
+                .map(|a| a.number)
+            {
+                state.hold(number, &task.id, task.channel_kind);
+            }
+            state.tasks.insert(task.id.clone(), task.clone());
+        }
+        self.publish("task.assigned", &task);
+    }
+
     /// Adds a written task to the queue and wakes the dispatcher.
     pub fn enqueue(&self, task: Task) {
         metrics::counter!("switchboard_tasks_created_total", "kind" => task.channel_kind.as_str())

@@ -539,7 +539,26 @@ fn send(m: &OutboundMessage) -> Result<Delivery, DeliveryError> {
     let base = config::get_or("api_base", "https://graph.facebook.com/v21.0");
     let url = format!("{}/{from}/messages", base.trim_end_matches('/'));
     let mut bodies = Vec::new();
-    if m.attachments.is_empty() {
+    if let Some(template) = &m.template {
+        // An approved template, by name: what may open a conversation
+        // outside the 24-hour window.
+        let parameters: Vec<serde_json::Value> = template
+            .parameters
+            .iter()
+            .map(|p| json!({"type": "text", "text": p}))
+            .collect();
+        let mut body = json!({
+            "messaging_product": "whatsapp",
+            "recipient_type": "individual",
+            "to": to,
+            "type": "template",
+            "template": {"name": template.name, "language": {"code": template.language}},
+        });
+        if !parameters.is_empty() {
+            body["template"]["components"] = json!([{"type": "body", "parameters": parameters}]);
+        }
+        bodies.push(body);
+    } else if m.attachments.is_empty() {
         bodies.push(json!({
             "messaging_product": "whatsapp",
             "recipient_type": "individual",
@@ -672,7 +691,7 @@ impl Channel for WhatsApp {
                 // WhatsApp's customer service window: free text only within
                 // 24 hours of the customer's last message.
                 free_text_window_ms: Some(24 * 60 * 60 * 1000),
-                supports_templates: false,
+                supports_templates: true,
                 can_start: true,
             },
         }
