@@ -25,7 +25,13 @@ fn main() {
     }
 
     ensure_wasm_target();
-    let target_dir = cargo_target_dir(&out_dir).join("wasm-plugins");
+    // `SWITCHBOARD_WASM_TARGET_DIR` lets another build of the host (the
+    // fuzz build, with a target dir of its own) reuse the plugins the test
+    // build made: they are built with the same clean flags either way.
+    println!("cargo:rerun-if-env-changed=SWITCHBOARD_WASM_TARGET_DIR");
+    let target_dir = env::var_os("SWITCHBOARD_WASM_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| cargo_target_dir(&out_dir).join("wasm-plugins"));
     let wasm_dir = build_plugins(&root.join("plugins"), &target_dir);
     println!("cargo:wasm_dir={}", wasm_dir.display());
     // For this package's own integration tests (the CLI tests). Not
