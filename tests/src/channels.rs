@@ -483,6 +483,38 @@ pub async fn upload(
     (status, response.json().await.unwrap_or(Value::Null))
 }
 
+/// An SMS from `from` (E.164; the fixture's Sheena when `None`) with
+/// provider id `sid` and text `body`, posted signed to the `sms` channel.
+pub async fn sms_from(host: &TestHost, from: Option<&str>, sid: &str, body: &str) {
+    let mut form = form_with(
+        &form_with(&fixture("sms/inbound.form"), "MessageSid", sid),
+        "Body",
+        body,
+    );
+    if let Some(from) = from {
+        form = form_with(&form, "From", from);
+    }
+    let (status, text) = post_twilio(host, "sms", &form).await;
+    assert_eq!(status, 200, "{text}");
+}
+
+/// What the mock Twilio was asked to send by SMS: `(To, Body)` pairs.
+pub fn sms_sent(mock: &MockServer) -> Vec<(String, String)> {
+    mock.requests()
+        .iter()
+        .filter(|r| r.uri.ends_with("/Messages.json"))
+        .filter_map(|r| {
+            let form: Vec<(String, String)> = serde_urlencoded::from_bytes(&r.body).ok()?;
+            let get = |k: &str| {
+                form.iter()
+                    .find(|(key, _)| key == k)
+                    .map(|(_, v)| v.clone())
+            };
+            Some((get("To").unwrap_or_default(), get("Body")?))
+        })
+        .collect()
+}
+
 /// Waits (10 s at most) until the mock has received `n` requests; returns
 /// all it has received.
 pub async fn requests(mock: &MockServer, n: usize) -> Vec<Recorded> {

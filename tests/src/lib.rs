@@ -504,6 +504,17 @@ impl TestHost {
         );
     }
 
+    /// `DELETE /api/customers/{id}` as the admin: status and body.
+    pub async fn erase_customer(&self, id: &str) -> (u16, serde_json::Value) {
+        self.call(
+            "DELETE",
+            &format!("/api/customers/{id}"),
+            Some(ADMIN_TOKEN),
+            None,
+        )
+        .await
+    }
+
     /// Creates an agent; returns its token.
     pub async fn agent(&self, id: &str, body: serde_json::Value) -> String {
         let (status, agent) = self

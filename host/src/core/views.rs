@@ -118,19 +118,7 @@ impl CustomerDirectory for Directory {
         identity: &wit::Identity,
         thread: &str,
     ) -> Result<bool, StoreError> {
-        let Ok(identity) = self.customers.normalizer().from_wit(identity) else {
-            return Ok(false);
-        };
-        let customer = match self.customers.by_identity(&identity) {
-            Ok(Some(customer)) => customer,
-            Ok(None) => return Ok(false),
-            Err(CustomerError::Store(e)) => return Err(e),
-            Err(_) => return Ok(false),
-        };
-        Ok(self
-            .conversations
-            .open_for(&customer.id, channel, thread)?
-            .is_some())
+        Ok(self.open_conversation(channel, identity, thread)?.is_some())
     }
 
     fn waiting_task(
@@ -139,6 +127,22 @@ impl CustomerDirectory for Directory {
         identity: &wit::Identity,
         thread: &str,
     ) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .open_conversation(channel, identity, thread)?
+            .filter(|c| c.bot.is_none())
+            .and_then(|c| c.task_id))
+    }
+}
+
+impl Directory {
+    /// The open conversation on `channel`'s `thread` of the customer owning
+    /// `identity`, if any.
+    fn open_conversation(
+        &self,
+        channel: &str,
+        identity: &wit::Identity,
+        thread: &str,
+    ) -> Result<Option<crate::conversations::Conversation>, StoreError> {
         let Ok(identity) = self.customers.normalizer().from_wit(identity) else {
             return Ok(None);
         };
@@ -148,10 +152,6 @@ impl CustomerDirectory for Directory {
             Err(CustomerError::Store(e)) => return Err(e),
             Err(_) => return Ok(None),
         };
-        Ok(self
-            .conversations
-            .open_for(&customer.id, channel, thread)?
-            .filter(|c| c.bot.is_none())
-            .and_then(|c| c.task_id))
+        self.conversations.open_for(&customer.id, channel, thread)
     }
 }

@@ -4,9 +4,7 @@
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use switchboard_tests::channels::{
-    fixture, form_with, post_twilio, reply, take_task, upload, whatsapp_text,
-};
+use switchboard_tests::channels::{reply, sms_from, sms_sent, take_task, upload, whatsapp_text};
 use switchboard_tests::presets::SMS;
 use switchboard_tests::{ADMIN_TOKEN, MockServer, TestHost, eventually};
 
@@ -112,13 +110,7 @@ async fn a_card_number_is_masked_before_it_is_stored_shown_or_forwarded() {
 
 /// An SMS from Sheena saying `body`, with Twilio's id `sid`.
 async fn sms(host: &TestHost, sid: &str, body: &str) {
-    let form = form_with(
-        &form_with(&fixture("sms/inbound.form"), "MessageSid", sid),
-        "Body",
-        body,
-    );
-    let (status, text) = post_twilio(host, "sms", &form).await;
-    assert_eq!(status, 200, "{text}");
+    sms_from(host, None, sid, body).await;
 }
 
 /// Where the compliance tests say the host is reachable (links to files
@@ -174,14 +166,7 @@ async fn file_link_status(host: &TestHost, conversation: &str) -> u16 {
 
 /// The texts the mock Twilio was asked to send.
 fn sent_texts(mock: &MockServer) -> Vec<String> {
-    mock.requests()
-        .iter()
-        .filter(|r| r.uri.ends_with("/Messages.json"))
-        .filter_map(|r| {
-            let form: Vec<(String, String)> = serde_urlencoded::from_bytes(&r.body).ok()?;
-            form.into_iter().find(|(k, _)| k == "Body").map(|(_, v)| v)
-        })
-        .collect()
+    sms_sent(mock).into_iter().map(|(_, body)| body).collect()
 }
 
 #[tokio::test]
@@ -621,14 +606,7 @@ async fn erasure_leaves_no_byte_of_her_messages_on_disk_and_her_id_answers_410()
         .call("DELETE", &format!("/api/customers/{id}"), Some(&ann), None)
         .await;
     assert_eq!(status, 403);
-    let (status, erased) = host
-        .call(
-            "DELETE",
-            &format!("/api/customers/{id}"),
-            Some(ADMIN_TOKEN),
-            None,
-        )
-        .await;
+    let (status, erased) = host.erase_customer(&id).await;
     assert_eq!(status, 200, "{erased}");
     assert_eq!(erased["customers"], json!([id.as_str()]));
     assert_eq!(erased["messages"], 3, "{erased}");
@@ -639,14 +617,7 @@ async fn erasure_leaves_no_byte_of_her_messages_on_disk_and_her_id_answers_410()
         let (status, body) = host.call("GET", &path, Some(ADMIN_TOKEN), None).await;
         assert_eq!(status, 410, "{path}: {body}");
     }
-    let (status, _) = host
-        .call(
-            "DELETE",
-            &format!("/api/customers/{id}"),
-            Some(ADMIN_TOKEN),
-            None,
-        )
-        .await;
+    let (status, _) = host.erase_customer(&id).await;
     assert_eq!(status, 410);
     // Her task still counts, without her.
     let (_, task) = host
@@ -719,14 +690,7 @@ async fn erasing_a_web_chat_visitor_leaves_nothing_in_the_channel_s_own_store() 
         .await;
 
     let id = host.customer_id("handle:webchat:wc-erase").await;
-    let (status, erased) = host
-        .call(
-            "DELETE",
-            &format!("/api/customers/{id}"),
-            Some(ADMIN_TOKEN),
-            None,
-        )
-        .await;
+    let (status, erased) = host.erase_customer(&id).await;
     assert_eq!(status, 200, "{erased}");
     let host = host.restart().await;
     for needle in ["lk38tq", "ph27vx"] {

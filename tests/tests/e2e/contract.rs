@@ -400,14 +400,7 @@ async fn components_built_for_0_3_load_and_work_beside_current_ones() {
     // An erasure is a 0.4 event: the 0.3 connector is not sent it, and
     // nothing is left failed in the queue.
     let id = host.customer_id("email:bo@example.com").await;
-    let (status, erased) = host
-        .call(
-            "DELETE",
-            &format!("/api/customers/{id}"),
-            Some(ADMIN_TOKEN),
-            None,
-        )
-        .await;
+    let (status, erased) = host.erase_customer(&id).await;
     assert_eq!(status, 200, "{erased}");
     let crm = host
         .admin_json_until("/api/crm", "the erasure settled", |v| {

@@ -698,14 +698,7 @@ async fn an_erased_customer_s_contact_is_deleted_from_the_crm() {
     })
     .await;
     let id = host.customer_id("email:ann@example.com").await;
-    let (status, erased) = host
-        .call(
-            "DELETE",
-            &format!("/api/customers/{id}"),
-            Some(ADMIN_TOKEN),
-            None,
-        )
-        .await;
+    let (status, erased) = host.erase_customer(&id).await;
     assert_eq!(status, 200, "{erased}");
     // `customer-erased` reaches rest-crm, which deletes the contact it
     // remembered for her.

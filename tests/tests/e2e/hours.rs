@@ -10,7 +10,7 @@ use chrono::{Datelike, NaiveDate};
 use serde_json::{Value, json};
 use switchboard::config::{CalendarConfig, Config};
 use switchboard::kind::Kind;
-use switchboard_tests::channels::{fixture, form_with, post_twilio};
+use switchboard_tests::channels::{sms_from, sms_sent};
 use switchboard_tests::presets::{SMS, fast_outbox};
 use switchboard_tests::{ADMIN_TOKEN, MockServer, TestHost, eventually, now_ms};
 
@@ -48,25 +48,12 @@ fn closed_today(config: &mut Config) {
 }
 
 async fn sms(host: &TestHost, sid: &str, body: &str) {
-    let form = form_with(
-        &form_with(&fixture("sms/inbound.form"), "MessageSid", sid),
-        "Body",
-        body,
-    );
-    let (status, text) = post_twilio(host, "sms", &form).await;
-    assert_eq!(status, 200, "{text}");
+    sms_from(host, None, sid, body).await;
 }
 
 /// The texts the mock Twilio was asked to send.
 fn sent_texts(mock: &MockServer) -> Vec<String> {
-    mock.requests()
-        .iter()
-        .filter(|r| r.uri.ends_with("/Messages.json"))
-        .filter_map(|r| {
-            let form: Vec<(String, String)> = serde_urlencoded::from_bytes(&r.body).ok()?;
-            form.into_iter().find(|(k, _)| k == "Body").map(|(_, v)| v)
-        })
-        .collect()
+    sms_sent(mock).into_iter().map(|(_, body)| body).collect()
 }
 
 #[tokio::test]

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::json;
 use switchboard::config::Config;
-use switchboard_tests::channels::{fixture, form_with, post_twilio};
+use switchboard_tests::channels::{sms_from, sms_sent};
 use switchboard_tests::presets::{SMS, fast_outbox};
 use switchboard_tests::{MockServer, TestHost, eventually};
 
@@ -21,35 +21,12 @@ fn queue_told(config: &mut Config) {
     );
 }
 
-/// An SMS from `from` (E.164).
-async fn sms_from(host: &TestHost, from: &str, sid: &str, body: &str) {
-    let form = form_with(
-        &form_with(
-            &form_with(&fixture("sms/inbound.form"), "MessageSid", sid),
-            "Body",
-            body,
-        ),
-        "From",
-        from,
-    );
-    let (status, text) = post_twilio(host, "sms", &form).await;
-    assert_eq!(status, 200, "{text}");
-}
-
 /// The texts the mock Twilio was asked to send to `to`.
 fn sent_to(mock: &MockServer, to: &str) -> Vec<String> {
-    mock.requests()
-        .iter()
-        .filter(|r| r.uri.ends_with("/Messages.json"))
-        .filter_map(|r| {
-            let form: Vec<(String, String)> = serde_urlencoded::from_bytes(&r.body).ok()?;
-            let get = |k: &str| {
-                form.iter()
-                    .find(|(key, _)| key == k)
-                    .map(|(_, v)| v.clone())
-            };
-            (get("To")? == to).then(|| get("Body")).flatten()
-        })
+    sms_sent(mock)
+        .into_iter()
+        .filter(|(t, _)| t == to)
+        .map(|(_, body)| body)
         .collect()
 }
 
@@ -63,7 +40,7 @@ async fn waiting_customers_are_told_their_place_and_the_estimated_wait() {
         .agent("ann", json!({"name": "Ann", "capacity": {"messaging": 1}}))
         .await;
     host.set_status("ann", &ann, "available").await;
-    sms_from(&host, "+16505551234", "SMwait1", "First!").await;
+    sms_from(&host, Some("+16505551234"), "SMwait1", "First!").await;
     let tasks = host
         .wait_tasks("ann", &ann, |t| t.iter().any(|t| t["state"] == "reserved"))
         .await;
@@ -74,8 +51,8 @@ async fn waiting_customers_are_told_their_place_and_the_estimated_wait() {
         "a customer an agent took at once is told nothing"
     );
 
-    sms_from(&host, "+16505552000", "SMwait2", "Second").await;
-    sms_from(&host, "+16505553000", "SMwait3", "Third").await;
+    sms_from(&host, Some("+16505552000"), "SMwait2", "Second").await;
+    sms_from(&host, Some("+16505553000"), "SMwait3", "Third").await;
     for (to, told) in [
         (
             "+16505552000",
