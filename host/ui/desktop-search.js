@@ -4,6 +4,7 @@
 
 import { h, channelBadge, errorText, debounce } from "./util.js";
 import { get, seg } from "./api.js";
+import { startForm } from "./desktop-outreach.js";
 
 /** The search card: a labelled box, results, and a read-only transcript. */
 export function searchCard() {
@@ -48,7 +49,17 @@ export function searchCard() {
       { type: "button", class: "link", "data-testid": "search-customer", onclick: () => loadConversations(c, conversations) },
       c.display_name || known || "Unnamed customer",
     );
-    return h("li", null, open, known ? h("span", { class: "muted" }, ` ${known}`) : null, conversations);
+    const slot = h("div", { class: "start-slot" });
+    const write = h(
+      "button",
+      { type: "button", class: "ghost", "data-testid": "search-write" },
+      "Write…",
+    );
+    write.addEventListener("click", () => {
+      if (slot.childElementCount) slot.replaceChildren();
+      else slot.replaceChildren(startForm(c));
+    });
+    return h("li", null, open, known ? h("span", { class: "muted" }, ` ${known}`) : null, " ", write, slot, conversations);
   }
 
   async function loadConversations(c, into) {

@@ -75,10 +75,46 @@ export async function complianceScreens(page, k) {
     const text = await textOf(page.getByTestId("reply-error"));
     return [text.includes("opted out of messages on whatsapp"), text];
   });
-  const view = await call(k, carla.token, "GET", `/api/conversations/${await conversation.getAttribute("data-conversation-id")}`);
-  k.assert(!view.messages.some((m) => m.text === reply), "the refused reply was not stored");
+  const view0 = await call(k, carla.token, "GET", `/api/conversations/${await conversation.getAttribute("data-conversation-id")}`);
+  k.assert(!view0.messages.some((m) => m.text === reply), "the refused reply was not stored");
   k.log(s, "the reply is refused with the reason");
   await k.shot(page, "compliance-refused");
+
+  // Writing first, from the search: WhatsApp offers its template but is
+  // refused (he opted out there); SMS goes, and joins Carla's work.
+  await page.getByTestId("customer-search").fill("Omar");
+  const omarItem = page.getByTestId("search-results").locator("li").filter({ hasText: "Omar" }).first();
+  await omarItem.getByTestId("search-write").click();
+  const form = omarItem.getByTestId("start-form");
+  await form.getByTestId("start-channel").selectOption("whatsapp");
+  await form.getByTestId("start-mode").selectOption("order_update");
+  await k.expectCount(form.getByTestId("start-param"), 2, "the template's parameters");
+  await form.getByTestId("start-param").nth(0).fill("Omar");
+  await form.getByTestId("start-param").nth(1).fill("4821");
+  await form.getByTestId("start-send").click();
+  await k.until("the opt-out refusal in the form", async () => {
+    const text = await textOf(form.getByTestId("start-note"));
+    return [text.includes("opted out"), text];
+  });
+  const followUp = `Following up on your refund (${tag()})`;
+  await form.getByTestId("start-channel").selectOption("sms");
+  await form.getByTestId("start-text").fill(followUp);
+  await form.getByTestId("start-send").click();
+  await k.until("the conversation to start", async () => {
+    const text = await textOf(form.getByTestId("start-note"));
+    return [text.startsWith("Sent."), text];
+  });
+  await page.locator(k.tid("work-item", { "data-channel": "sms", "data-state": "assigned" })).first().waitFor();
+  await k.until("the SMS to go out", async () => {
+    const view = await call(k, carla.token, "GET", `/api/conversations?customer_id=${encodeURIComponent(view0.customer_id)}`);
+    const sms = view.find((c) => c.channel === "sms");
+    if (!sms) return [false, "no SMS conversation"];
+    const full = await call(k, carla.token, "GET", `/api/conversations/${sms.id}`);
+    const m = full.messages.find((m) => m.text === followUp);
+    return [Boolean(m && m.status === "sent"), m ? `${m.status} ${m.error || ""}` : "not stored"];
+  });
+  k.log(s, "a conversation started from the search: templates offered, opt-out refused, SMS sent");
+  await k.shot(page, "compliance-started", form);
 
   // The admin's audit trail: the opt-out, and Carla's creation with what
   // it changed; then a CSV of the same.

@@ -6,7 +6,8 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 
 use crate::core::{
-    Conversation, ConversationFilter, ConversationStatus, Message, Note, StartConversation, Started,
+    ChannelView, Conversation, ConversationFilter, ConversationStatus, Message, Note,
+    StartConversation, Started,
 };
 
 use super::auth::Principal;
@@ -219,6 +220,14 @@ pub async fn reply(
         .reply(&id, Some(&agent), &body.text, &body.attachments)
         .await?;
     Ok((StatusCode::ACCEPTED, Json(message)))
+}
+
+/// `GET /api/channels` (anyone signed in): the channels serving now — whether
+/// an agent may write first on each, its free-text window and the approved
+/// templates — for starting a conversation.
+#[utoipa::path(operation_id = "channels_list", get, path = "/api/channels", tag = "conversations", security(("bearer" = [])), responses((status = 200, description = "The channels", body = Vec<ChannelView>), ReadErrors))]
+pub async fn channels(_: Principal, State(state): State<AppState>) -> Json<Vec<ChannelView>> {
+    Json(state.core.channels())
 }
 
 /// `POST /api/conversations` (the agent or supervisor who will handle it):

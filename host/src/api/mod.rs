@@ -92,6 +92,7 @@ pub fn app(state: AppState, max_body_bytes: usize) -> Router {
         .route("/api/outbox", get(queues::outbox))
         .route("/api/crm", get(queues::crm))
         .route("/api/crm/redrive", post(queues::crm_redrive))
+        .route("/api/channels", get(conversations::channels))
         .route("/api/hours", get(hours::status))
         .route(
             "/api/hours/{calendar}/override",

@@ -146,6 +146,7 @@ impl Modify for BearerToken {
         conversations::reply,
         conversations::list,
         conversations::start,
+        conversations::channels,
         conversations::add_note,
         conversations::notes,
         conversations::labels,

@@ -103,9 +103,11 @@ pub(super) fn keyword_consent(status: ConsentStatus, word: &str, now: u64) -> Co
 pub(super) fn refusal(customer: &Customer, channel: &str) -> Option<String> {
     customer.opted_out(channel).map(|c| {
         format!(
-            "the customer opted out of messages on {channel} ({}, at {}); nothing is sent \
+            "the customer opted out of messages on {channel} ({}, on {}); nothing is sent \
              there until she opts back in (e.g. by writing START)",
-            c.source, c.at
+            c.source,
+            chrono::DateTime::from_timestamp_millis(c.at as i64)
+                .map_or_else(|| c.at.to_string(), |t| t.format("%Y-%m-%d %H:%M UTC").to_string())
         )
     })
 }

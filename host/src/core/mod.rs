@@ -72,7 +72,7 @@ pub use hours::OverrideInput;
 pub use inbound::Ingested;
 pub use media::FileUpload;
 pub use outbox::{CallAction, OutboxEntry, OutboxItem};
-pub use outreach::{StartConversation, Started, TemplateInput};
+pub use outreach::{ChannelView, StartConversation, Started, TemplateInput, TemplateView};
 pub use views::Directory;
 
 // The records the API shows, re-exported on purpose so that it needs no

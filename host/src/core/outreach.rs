@@ -58,6 +58,37 @@ pub struct Started {
     pub message: Message,
 }
 
+/// A channel as agents see it when they start a conversation
+/// (`GET /api/channels`).
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ChannelView {
+    /// The channel plugin's name.
+    pub name: String,
+    /// Its kind.
+    pub kind: Kind,
+    /// How people call it.
+    pub display_name: String,
+    /// Whether an agent may write first there.
+    pub can_start: bool,
+    /// Free text only within this many ms of the customer's last message.
+    pub free_text_window_ms: Option<u64>,
+    /// The approved templates an agent may send there.
+    pub templates: Vec<TemplateView>,
+}
+
+/// An approved template, as the desktop offers it.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct TemplateView {
+    /// Its name.
+    pub name: String,
+    /// Its language code.
+    pub language: String,
+    /// Its body, with `{{1}}`… for the parameters.
+    pub text: String,
+    /// How many parameters it takes.
+    pub parameters: usize,
+}
+
 /// Where the customer is reached on a channel of `kind`: her phone for
 /// messaging, her email for email.
 fn address(customer: &Customer, kind: Kind) -> Option<&crate::customers::Identity> {
@@ -70,6 +101,40 @@ fn address(customer: &Customer, kind: Kind) -> Option<&crate::customers::Identit
 }
 
 impl Core {
+    /// The channels serving now, with their rules and templates.
+    pub fn channels(&self) -> Vec<ChannelView> {
+        self.runtime
+            .loaded_of_kind(crate::runtime::PluginKind::Channel)
+            .into_iter()
+            .filter_map(|name| {
+                let info = self.runtime.channel_info(&name)?;
+                let templates = if info.rules.supports_templates {
+                    self.templates
+                        .get(&name)
+                        .into_iter()
+                        .flatten()
+                        .map(|(t, c)| TemplateView {
+                            name: t.clone(),
+                            language: c.language.clone(),
+                            text: c.text.clone(),
+                            parameters: c.parameters(),
+                        })
+                        .collect()
+                } else {
+                    Vec::new()
+                };
+                Some(ChannelView {
+                    kind: Kind::from_wit(info.kind),
+                    display_name: info.display_name,
+                    can_start: info.rules.can_start,
+                    free_text_window_ms: info.rules.free_text_window_ms,
+                    templates,
+                    name,
+                })
+            })
+            .collect()
+    }
+
     /// `agent` starts a conversation (see the module doc).
     pub async fn start_conversation(
         &self,

@@ -235,6 +235,25 @@ async fn web_ui_in_headless_chromium() {
                 .hours
                 .kinds
                 .insert(switchboard::kind::Kind::Email, "support".into());
+            // Conversations agents start by SMS go from this number.
+            config
+                .plugins
+                .entry("sms".into())
+                .or_default()
+                .config
+                .insert("from_number".into(), "+14155550100".into());
+            // A template the desktop offers for WhatsApp.
+            config
+                .templates
+                .entry("whatsapp".into())
+                .or_default()
+                .insert(
+                    "order_update".into(),
+                    switchboard::config::TemplateConfig {
+                        language: "en_US".into(),
+                        text: "Hi {{1}}, your order {{2}} has shipped.".into(),
+                    },
+                );
         },
     )
     .await;
