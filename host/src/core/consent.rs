@@ -106,8 +106,10 @@ pub(super) fn refusal(customer: &Customer, channel: &str) -> Option<String> {
             "the customer opted out of messages on {channel} ({}, on {}); nothing is sent \
              there until she opts back in (e.g. by writing START)",
             c.source,
-            chrono::DateTime::from_timestamp_millis(c.at as i64)
-                .map_or_else(|| c.at.to_string(), |t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+            chrono::DateTime::from_timestamp_millis(c.at as i64).map_or_else(
+                || c.at.to_string(),
+                |t| t.format("%Y-%m-%d %H:%M UTC").to_string()
+            )
         )
     })
 }
