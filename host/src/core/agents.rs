@@ -122,18 +122,7 @@ impl Core {
             .filter(|m| m.direction == crate::conversations::Direction::Inbound)
             .map(|m| m.at)
             .max();
-        match last {
-            Some(at) if now.saturating_sub(at) <= window => Ok(()),
-            _ => Err(CoreError::Unsupported(format!(
-                "the {} channel allows free text only within {} of the customer's last message{}; send an approved template instead",
-                conversation.channel,
-                span_text(window),
-                match last {
-                    Some(at) => format!(" ({} minutes ago)", now.saturating_sub(at) / 60_000),
-                    None => " (she has not written)".to_string(),
-                }
-            ))),
-        }
+        within_window(&conversation.channel, window, last, now)
     }
 
     /// The assigned agent replies: the message goes into the outbox.
@@ -346,6 +335,27 @@ impl Core {
                 .touched(&conversation.channel, &conversation.thread_key);
         }
         Ok(())
+    }
+}
+
+/// 422 unless free text may go out on `channel` at `now`: within `window`
+/// of the customer's `last` message there.
+pub(super) fn within_window(
+    channel: &str,
+    window: u64,
+    last: Option<u64>,
+    now: u64,
+) -> Result<(), CoreError> {
+    match last {
+        Some(at) if now.saturating_sub(at) <= window => Ok(()),
+        _ => Err(CoreError::Unsupported(format!(
+            "the {channel} channel allows free text only within {} of the customer's last message{}; send an approved template instead",
+            span_text(window),
+            match last {
+                Some(at) => format!(" ({} minutes ago)", now.saturating_sub(at) / 60_000),
+                None => " (she has not written there)".to_string(),
+            }
+        ))),
     }
 }
 

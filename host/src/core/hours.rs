@@ -20,6 +20,19 @@ pub(super) const HOURS_NOTICE: &str = "after_hours";
 /// The language used when a customer's is unknown or has no text.
 const FALLBACK_LANGUAGE: &str = "en";
 
+/// The text of `texts` (by language code) for a customer speaking
+/// `language` (`de-AT` reads as `de`), else English, else any.
+pub(super) fn in_language<'a>(
+    texts: &'a std::collections::BTreeMap<String, String>,
+    language: Option<&str>,
+) -> Option<&'a String> {
+    language
+        .map(|l| l.split(['-', '_']).next().unwrap_or(l).to_ascii_lowercase())
+        .and_then(|l| texts.get(&l))
+        .or_else(|| texts.get(FALLBACK_LANGUAGE))
+        .or_else(|| texts.values().next())
+}
+
 /// `POST /api/hours/{calendar}/override`: force a calendar open or closed.
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -125,17 +138,8 @@ impl Core {
         {
             return Ok(false);
         }
-        let language = customer
-            .attributes
-            .get("language")
-            .map(|l| l.split(['-', '_']).next().unwrap_or(l).to_ascii_lowercase());
-        let texts = &self.hours_replies;
-        let Some(template) = language
-            .as_deref()
-            .and_then(|l| texts.get(l))
-            .or_else(|| texts.get(FALLBACK_LANGUAGE))
-            .or_else(|| texts.values().next())
-        else {
+        let language = customer.attributes.get("language").map(String::as_str);
+        let Some(template) = in_language(&self.hours_replies, language) else {
             return Ok(false);
         };
         let next = self

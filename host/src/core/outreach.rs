@@ -325,12 +325,6 @@ impl Core {
                 }
             }
         }
-        match last {
-            Some(at) if now.saturating_sub(at) <= window => Ok(()),
-            _ => Err(CoreError::Unsupported(format!(
-                "the {channel} channel allows free text only within {} hours of the customer's last message there; send an approved template instead",
-                window / 3_600_000
-            ))),
-        }
+        super::agents::within_window(channel, window, last, now)
     }
 }

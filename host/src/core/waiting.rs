@@ -42,15 +42,7 @@ impl Core {
         if entry.estimated_wait_ms == Some(0) {
             return Ok(false);
         }
-        let language =
-            language.map(|l| l.split(['-', '_']).next().unwrap_or(l).to_ascii_lowercase());
-        let texts = &self.queued_replies;
-        let Some(template) = language
-            .as_deref()
-            .and_then(|l| texts.get(l))
-            .or_else(|| texts.get("en"))
-            .or_else(|| texts.values().next())
-        else {
+        let Some(template) = super::hours::in_language(&self.queued_replies, language) else {
             return Ok(false);
         };
         let wait = entry
