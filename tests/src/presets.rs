@@ -84,6 +84,22 @@ pub fn rest_crm_settings(crm: &MockServer, enrich: bool) -> toml::Table {
     settings
 }
 
+/// The approved WhatsApp template `order_update` ("Hi {{1}}, your order
+/// {{2}} has shipped.", `en_US`) in `[templates.whatsapp]`.
+pub fn whatsapp_order_template(config: &mut Config) {
+    config
+        .templates
+        .entry("whatsapp".into())
+        .or_default()
+        .insert(
+            "order_update".into(),
+            switchboard::config::TemplateConfig {
+                language: "en_US".into(),
+                text: "Hi {{1}}, your order {{2}} has shipped.".into(),
+            },
+        );
+}
+
 /// Outbox retries after tens of ms instead of seconds.
 pub fn fast_outbox(config: &mut Config) {
     config.outbox.base_backoff_ms = 20;

@@ -243,17 +243,7 @@ async fn web_ui_in_headless_chromium() {
                 .config
                 .insert("from_number".into(), "+14155550100".into());
             // A template the desktop offers for WhatsApp.
-            config
-                .templates
-                .entry("whatsapp".into())
-                .or_default()
-                .insert(
-                    "order_update".into(),
-                    switchboard::config::TemplateConfig {
-                        language: "en_US".into(),
-                        text: "Hi {{1}}, your order {{2}} has shipped.".into(),
-                    },
-                );
+            switchboard_tests::presets::whatsapp_order_template(config);
         },
     )
     .await;

@@ -7,24 +7,14 @@
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use switchboard::config::{Config, TemplateConfig};
+use switchboard::config::Config;
 use switchboard_tests::channels::{fixture, form_with, post_twilio, take_task, whatsapp_text};
 use switchboard_tests::presets::{SMS, WHATSAPP, fast_outbox};
 use switchboard_tests::{MockServer, TestHost, eventually};
 
 fn with_templates(config: &mut Config) {
     fast_outbox(config);
-    config
-        .templates
-        .entry("whatsapp".into())
-        .or_default()
-        .insert(
-            "order_update".into(),
-            TemplateConfig {
-                language: "en_US".into(),
-                text: "Hi {{1}}, your order {{2}} has shipped.".into(),
-            },
-        );
+    switchboard_tests::presets::whatsapp_order_template(config);
     config
         .plugins
         .entry("whatsapp".into())
