@@ -2,7 +2,7 @@
 //!
 //! A Switchboard plugin is a WebAssembly component (built for
 //! `wasm32-wasip2`) plus a `plugin.toml` manifest. This crate is the only
-//! dependency a plugin needs: it wraps the `switchboard:plugin@0.4.0` WIT
+//! dependency a plugin needs: it wraps the `switchboard:plugin@0.4.1` WIT
 //! contract (in the repository's `wit/v0.4/` folder) in one trait per plugin
 //! kind,
 //! an export macro, and the helpers an author would otherwise write by hand.
@@ -13,6 +13,7 @@
 //! | `channel` | [`Channel`] | [`register_channel!`] |
 //! | `bot` | [`Bot`] | [`register_bot!`] |
 //! | `crm` | [`Crm`] | [`register_crm!`] |
+//! | `automation` | [`Automation`] | [`register_automation!`] |
 //!
 //! ## A minimal routing policy
 //!
@@ -78,7 +79,10 @@ pub mod signature;
 pub mod webhook;
 
 /// The WIT types, re-exported by name.
-pub use wit::base::switchboard::plugin::host::{HostError, LogLevel, QueueStanding};
+pub use wit::automation::switchboard::plugin::automating::{
+    AutomationAction, AutomationEvent, SendMessage, Subject, Timer, Trigger,
+};
+pub use wit::base::switchboard::plugin::host::{HostError, HoursNow, LogLevel, QueueStanding};
 pub use wit::base::switchboard::plugin::types::{
     Attachment, AttestedIdentity, Author, CallEvent, CallState, ChannelEvent, ChannelKind,
     Customer, DeliveryStatus, Direction, ErrorKind, Handle, HttpRequest, HttpResponse, Identity,
@@ -129,6 +133,13 @@ pub fn conversation_open(customer: &Identity, thread_key: &str) -> bool {
 /// estimated wait — or `None` when it is not waiting. Channels only.
 pub fn queue_place(customer: &Identity, thread_key: &str) -> Option<QueueStanding> {
     wit::base::switchboard::plugin::host::queue_place(customer, thread_key)
+}
+
+/// Whether this channel is open by the host's business hours now, and
+/// when that changes (also as local time in the calendar's zone, to say to
+/// a customer). Open when no calendar applies. Channels only.
+pub fn business_hours() -> HoursNow {
+    wit::base::switchboard::plugin::host::business_hours()
 }
 
 /// Keeps a file the provider sent inside the webhook being handled (an
@@ -221,6 +232,18 @@ pub trait Crm {
         let _ = customer;
         Ok(Vec::new())
     }
+}
+
+/// An automation (`kind = "automation"`): journeys across channels. The
+/// host calls it after what happened is stored, off the request path, and
+/// performs the actions it answers through its normal paths.
+pub trait Automation {
+    /// The triggers to be called for (asked once at load); timers this
+    /// plugin sets always come back.
+    fn subscribe() -> Vec<Trigger>;
+
+    /// What to do about one event; an error is logged, never retried.
+    fn on_event(event: &AutomationEvent) -> Result<Vec<AutomationAction>, PluginError>;
 }
 
 /// Exports a type implementing [`Router`] as this component's routing policy.
@@ -318,8 +341,32 @@ macro_rules! register_crm {
     };
 }
 
+/// Exports a type implementing [`Automation`] as this component's
+/// automation.
+#[macro_export]
+macro_rules! register_automation {
+    ($t:ty) => {
+        const _: () = {
+            struct __SwitchboardAutomation;
+            impl $crate::__private::automation::Guest for __SwitchboardAutomation {
+                fn subscribe() -> Vec<$crate::Trigger> {
+                    <$t as $crate::Automation>::subscribe()
+                }
+                fn on_event(
+                    event: $crate::AutomationEvent,
+                ) -> Result<Vec<$crate::AutomationAction>, $crate::PluginError> {
+                    <$t as $crate::Automation>::on_event(&event)
+                }
+            }
+            $crate::__private::automation::export_automation!(
+                __SwitchboardAutomation with_types_in $crate::__private::automation
+            );
+        };
+    };
+}
+
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::wit::{bot, channel, crm, router};
+    pub use crate::wit::{automation, bot, channel, crm, router};
     pub use wit_bindgen;
 }

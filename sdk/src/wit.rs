@@ -18,9 +18,9 @@ pub mod router {
         world: "router",
         runtime_path: "::switchboard_sdk::__private::wit_bindgen::rt",
         with: {
-            "switchboard:plugin/types@0.4.0": crate::wit::base::switchboard::plugin::types,
-            "switchboard:plugin/host@0.4.0": crate::wit::base::switchboard::plugin::host,
-            "switchboard:plugin/routing@0.4.0": generate,
+            "switchboard:plugin/types@0.4.1": crate::wit::base::switchboard::plugin::types,
+            "switchboard:plugin/host@0.4.1": crate::wit::base::switchboard::plugin::host,
+            "switchboard:plugin/routing@0.4.1": generate,
         },
         pub_export_macro: true,
         export_macro_name: "export_router",
@@ -34,9 +34,9 @@ pub mod channel {
         world: "channel",
         runtime_path: "::switchboard_sdk::__private::wit_bindgen::rt",
         with: {
-            "switchboard:plugin/types@0.4.0": crate::wit::base::switchboard::plugin::types,
-            "switchboard:plugin/host@0.4.0": crate::wit::base::switchboard::plugin::host,
-            "switchboard:plugin/channeling@0.4.0": generate,
+            "switchboard:plugin/types@0.4.1": crate::wit::base::switchboard::plugin::types,
+            "switchboard:plugin/host@0.4.1": crate::wit::base::switchboard::plugin::host,
+            "switchboard:plugin/channeling@0.4.1": generate,
         },
         pub_export_macro: true,
         export_macro_name: "export_channel",
@@ -50,9 +50,9 @@ pub mod bot {
         world: "bot",
         runtime_path: "::switchboard_sdk::__private::wit_bindgen::rt",
         with: {
-            "switchboard:plugin/types@0.4.0": crate::wit::base::switchboard::plugin::types,
-            "switchboard:plugin/host@0.4.0": crate::wit::base::switchboard::plugin::host,
-            "switchboard:plugin/botting@0.4.0": generate,
+            "switchboard:plugin/types@0.4.1": crate::wit::base::switchboard::plugin::types,
+            "switchboard:plugin/host@0.4.1": crate::wit::base::switchboard::plugin::host,
+            "switchboard:plugin/botting@0.4.1": generate,
         },
         pub_export_macro: true,
         export_macro_name: "export_bot",
@@ -66,12 +66,28 @@ pub mod crm {
         world: "crm",
         runtime_path: "::switchboard_sdk::__private::wit_bindgen::rt",
         with: {
-            "switchboard:plugin/types@0.4.0": crate::wit::base::switchboard::plugin::types,
-            "switchboard:plugin/host@0.4.0": crate::wit::base::switchboard::plugin::host,
-            "switchboard:plugin/crm-sync@0.4.0": generate,
+            "switchboard:plugin/types@0.4.1": crate::wit::base::switchboard::plugin::types,
+            "switchboard:plugin/host@0.4.1": crate::wit::base::switchboard::plugin::host,
+            "switchboard:plugin/crm-sync@0.4.1": generate,
         },
         pub_export_macro: true,
         export_macro_name: "export_crm",
         default_bindings_module: "::switchboard_sdk::__private::crm",
+    });
+}
+
+pub mod automation {
+    wit_bindgen::generate!({
+        path: "../wit/v0.4",
+        world: "automation",
+        runtime_path: "::switchboard_sdk::__private::wit_bindgen::rt",
+        with: {
+            "switchboard:plugin/types@0.4.1": crate::wit::base::switchboard::plugin::types,
+            "switchboard:plugin/host@0.4.1": crate::wit::base::switchboard::plugin::host,
+            "switchboard:plugin/automating@0.4.1": generate,
+        },
+        pub_export_macro: true,
+        export_macro_name: "export_automation",
+        default_bindings_module: "::switchboard_sdk::__private::automation",
     });
 }

@@ -9,6 +9,7 @@
 //! string. `--set runtime.default_timeout_ms=500` does the same from the
 //! command line and wins over the environment (see `load.rs`).
 
+mod callbacks;
 mod consent;
 mod floor;
 mod hours;
@@ -18,6 +19,7 @@ mod redaction;
 mod retention;
 mod templates;
 
+pub use callbacks::CallbackConfig;
 pub use consent::ConsentConfig;
 pub use floor::FloorConfig;
 pub use hours::{CalendarConfig, HoursConfig};
@@ -74,6 +76,8 @@ pub struct Config {
     pub hours: HoursConfig,
     /// Approved message templates per channel, by name.
     pub templates: BTreeMap<String, BTreeMap<String, TemplateConfig>>,
+    /// Calling back callers who asked for it.
+    pub callbacks: CallbackConfig,
     /// How acknowledged writes are made durable: `group_commit` (default) or
     /// `flush_each`.
     pub durability: crate::store::Durability,
@@ -100,6 +104,7 @@ impl Default for Config {
             retention: RetentionConfig::default(),
             hours: HoursConfig::default(),
             templates: BTreeMap::new(),
+            callbacks: CallbackConfig::default(),
             durability: crate::store::Durability::GroupCommit,
         }
     }

@@ -90,6 +90,32 @@ pub struct Conversation {
     /// hours): not again until it has been open since.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub after_hours_notice_at: Option<u64>,
+    /// A caller asked to be called back instead of holding (voice): the
+    /// agent who accepts its task is bridged to a call to her.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub callback: Option<Callback>,
+    /// When the caller left a voicemail (voice): its task is the
+    /// recording, not a caller on the line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub voicemail_at: Option<u64>,
+}
+
+/// A caller's request to be called back, and how calling her went.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+pub struct Callback {
+    /// The number to call (E.164).
+    pub number: String,
+    /// The number she called, to call from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    /// When she asked (unix ms).
+    pub requested_at: u64,
+    /// Calls made so far.
+    pub attempts: u32,
+    /// How the last attempt ended: `answered`, `no-answer`, `busy`,
+    /// `failed`, `completed`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_outcome: Option<String>,
 }
 
 /// A media item.
@@ -447,6 +473,8 @@ impl Conversations {
             labels: Vec::new(),
             disposition: None,
             after_hours_notice_at: None,
+            callback: None,
+            voicemail_at: None,
         };
         batch.put(
             keys::open_conversation(customer, channel, thread),

@@ -11,7 +11,6 @@ use crate::routing::{Agent, AgentInput, AgentStatus, Task};
 use crate::store::Batch;
 
 use super::crm::Change as CrmChange;
-use super::outbox::CallAction;
 use super::{Core, CoreError};
 
 impl Core {
@@ -243,34 +242,10 @@ impl Core {
             let mut batch = Batch::new();
             self.customers
                 .set_last_agent(&mut batch, &task.customer_id, agent, now_ms())?;
-            // A caller is waiting: bridge the call to the agent.
-            if task.channel_kind == Kind::Voice
-                && let Some(conversation) = self.conversations.get(&task.conversation_id)?
-            {
-                let endpoint = self
-                    .routing
-                    .agent(agent)
-                    .and_then(|a| a.voice_endpoint)
-                    .filter(|e| !e.trim().is_empty());
-                match endpoint {
-                    Some(endpoint) => {
-                        self.outbox.enqueue_call(
-                            &mut batch,
-                            &task.channel,
-                            &conversation.id,
-                            CallAction::Connect {
-                                call_id: conversation.thread_key.clone(),
-                                endpoint,
-                            },
-                        )?;
-                        connect = true;
-                    }
-                    None => tracing::warn!(
-                        task = %task.id,
-                        %agent,
-                        "a voice task was accepted by an agent without a voice_endpoint; the call is not connected"
-                    ),
-                }
+            // A caller is waiting: bridge the call to the agent (or call
+            // her back, when she asked for that).
+            if task.channel_kind == Kind::Voice {
+                connect = self.bridge_accepted(&mut batch, &task, agent)?;
             }
             self.store.write(batch)?;
         }

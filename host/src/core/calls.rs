@@ -1,7 +1,8 @@
 //! Voice calls: a ringing (or queued) call is recorded like a message —
 //! "Incoming call from …" — and opens a voice task; the end of a call
-//! cancels its task when nobody took it yet (counted as abandoned) or sends
-//! it to wrap-up when an agent had it.
+//! cancels its task when nobody took it yet (counted as abandoned, unless
+//! the caller asked for a callback or left a voicemail) or sends it to
+//! wrap-up when an agent had it. Callbacks are in `callbacks.rs`.
 
 use crate::clock::now_ms;
 use crate::conversations::Author;
@@ -11,7 +12,7 @@ use crate::store::Batch;
 use crate::wit::types::{self as wit, InboundMessage};
 
 use super::inbound::Attested;
-use super::{Core, CoreError};
+use super::{Core, CoreError, callbacks};
 
 impl Core {
     /// A voice call changed state. A ringing (or queued) call is recorded
@@ -26,6 +27,12 @@ impl Core {
         identities: &Attested,
     ) -> Result<(), CoreError> {
         use wit::CallState;
+        if let Some(id) = callbacks::meta(&call.metadata, callbacks::CALLBACK_ID) {
+            return self.callback_progress(channel, call, id);
+        }
+        if callbacks::meta(&call.metadata, callbacks::CALLBACK_REQUEST) == Some("requested") {
+            return self.callback_requested(channel, call);
+        }
         match call.state {
             CallState::Ringing | CallState::Queued => {
                 self.ingest_message(
@@ -59,16 +66,8 @@ impl Core {
         {
             return Ok(());
         }
-        let Some(start) = self
-            .conversations
-            .inbound_by_provider_id(channel, &call.call_id)?
-            .and_then(|id| self.conversations.message(&id).transpose())
-            .transpose()?
-        else {
+        let Some(mut conversation) = self.call_conversation(channel, &call.call_id)? else {
             tracing::debug!(%channel, call = %call.call_id, "the end of a call the host never saw ring");
-            return Ok(());
-        };
-        let Some(mut conversation) = self.conversations.get(&start.conversation_id)? else {
             return Ok(());
         };
         let task = conversation
@@ -84,7 +83,14 @@ impl Core {
             .find(|(k, _)| k == "duration")
             .map(|(_, v)| format!(" after {v} s"))
             .unwrap_or_default();
-        let text = if waiting {
+        // She keeps her place: called back, or her voicemail is the task.
+        let kept =
+            waiting && (conversation.callback.is_some() || conversation.voicemail_at.is_some());
+        let text = if kept && conversation.callback.is_some() {
+            "The caller hung up; she will be called back".to_string()
+        } else if kept {
+            "The caller hung up after leaving a voicemail".to_string()
+        } else if waiting {
             "The caller hung up while waiting".to_string()
         } else {
             format!("Call ended{duration}")
@@ -97,6 +103,7 @@ impl Core {
         self.conversations
             .add_message(&mut batch, &conversation, &message);
         match task {
+            Some(_) if kept => {}
             Some(t) if waiting => {
                 self.routing.cancel(&t.id)?;
                 self.conversations

@@ -280,6 +280,12 @@ impl Core {
                 .collect(),
         });
         conversation.updated_at = now;
+        // A voicemail: its task is the recording, nobody on the line.
+        if kind == Kind::Voice
+            && super::callbacks::meta(&m.metadata, super::callbacks::VOICEMAIL).is_some()
+        {
+            conversation.voicemail_at = Some(now);
+        }
         let bot_turn = match &conversation.bot {
             Some(_) if consent_changed => false,
             Some(bot) => {

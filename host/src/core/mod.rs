@@ -22,6 +22,7 @@
 mod accounts;
 mod agents;
 mod bots;
+mod callbacks;
 mod calls;
 mod consent;
 mod crm;
@@ -134,6 +135,8 @@ pub struct Core {
     queued_replies: BTreeMap<String, String>,
     /// Approved templates per channel (`[templates]`).
     templates: BTreeMap<String, BTreeMap<String, crate::config::TemplateConfig>>,
+    /// How callers who asked for it are called back.
+    callbacks: crate::config::CallbackConfig,
     gate: Mutex<()>,
 }
 
@@ -204,6 +207,7 @@ impl Core {
             hours_replies: config.hours.auto_reply.clone(),
             queued_replies: config.routing.queued_reply.clone(),
             templates: config.templates.clone(),
+            callbacks: config.callbacks.clone(),
             gate: Mutex::new(()),
         })
     }

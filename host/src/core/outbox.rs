@@ -14,7 +14,10 @@ use crate::customers::{CustomerError, Customers};
 use crate::events::Events;
 use crate::runtime::Runtime;
 use crate::store::{Backoff, Batch, DurableQueue, Entry, Store, StoreError, Verdict, keys};
-use crate::wit::channeling::{ConnectCall, OutboundAction, OutboundMessage, TemplateMessage};
+use crate::wit::channeling::{
+    CallCustomer, ConnectCall, OutboundAction, OutboundMessage, TemplateMessage,
+};
+use crate::wit::types::Identity;
 
 use super::{Core, CoreError, consent, publish_status};
 
@@ -38,6 +41,18 @@ pub enum CallAction {
         /// The provider's call id.
         call_id: String,
     },
+    /// Call a customer back and bridge the agent (contract 0.4).
+    CallBack {
+        /// `<conversation>.<attempt>`: comes back with the call's events.
+        callback_id: String,
+        /// Her number.
+        to: String,
+        /// The number to call from.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        from: Option<String>,
+        /// Where to reach the agent.
+        endpoint: String,
+    },
 }
 
 impl CallAction {
@@ -48,6 +63,17 @@ impl CallAction {
                 agent_endpoint: endpoint.clone(),
             }),
             CallAction::End { call_id } => OutboundAction::EndCall(call_id.clone()),
+            CallAction::CallBack {
+                callback_id,
+                to,
+                from,
+                endpoint,
+            } => OutboundAction::CallCustomer(CallCustomer {
+                callback_id: callback_id.clone(),
+                to: Identity::Phone(to.clone()),
+                from: from.clone(),
+                agent_endpoint: endpoint.clone(),
+            }),
         }
     }
 }
@@ -118,15 +144,16 @@ impl Outbox {
         )
     }
 
-    /// Queues a call action for `channel`, in `batch`.
+    /// Queues a call action for `channel`, in `batch`, due at `at` (unix
+    /// ms; 0: now).
     pub fn enqueue_call(
         &self,
         batch: &mut Batch,
-        channel: &str,
-        conversation_id: &str,
+        (channel, conversation_id): (&str, &str),
         action: CallAction,
+        at: u64,
     ) -> Result<OutboxEntry, StoreError> {
-        self.queue.push(
+        self.queue.push_at(
             batch,
             OutboxItem {
                 message_id: String::new(),
@@ -134,6 +161,7 @@ impl Outbox {
                 conversation_id: conversation_id.to_string(),
                 channel: channel.to_string(),
             },
+            at,
         )
     }
 

@@ -301,6 +301,23 @@ impl crate::runtime::Floor for FloorView {
         let inner = self.0.upgrade()?;
         Routing { inner }.queue_place(task)
     }
+
+    fn business_hours(&self, channel: &str, kind: Kind) -> (bool, Option<u64>, Option<String>) {
+        let Some(inner) = self.0.upgrade() else {
+            return (true, None, None);
+        };
+        let hours = &inner.hours;
+        let Some(calendar) = hours.calendar_of(channel, kind) else {
+            return (true, None, None);
+        };
+        let now = crate::clock::now_ms();
+        let next = hours.next_flip(calendar, now);
+        (
+            hours.calendar_open(calendar, now),
+            next,
+            next.map(|t| hours.local_text(calendar, t)),
+        )
+    }
 }
 
 #[cfg(test)]

@@ -88,6 +88,10 @@ world!(ChannelWorld: "`world channel`.", Channel, Channel, v0_4::channel::{Chann
 world!(BotWorld: "`world bot`.", Bot, Bot, v0_4::bot::{BotPre, Bot});
 world!(CrmWorld: "`world crm`.", Crm, Crm, v0_4::crm::{CrmPre, Crm});
 world!(
+    AutomationWorld: "`world automation`.", Automation, Automation,
+    v0_4::automation::{AutomationPre, Automation}
+);
+world!(
     RouterWorld: "`world router`.", Router, Router, v0_4::router::{RouterPre, Router},
     warm: warm_routers
 );
@@ -159,6 +163,8 @@ worlds! {
     Crms: "`world crm` in every version." = CrmWorld, CrmWorldV0_3, CrmWorldV0_2, CrmWorldV0_1;
     Routers: "`world router` in every version." =
         RouterWorld, RouterWorldV0_3, RouterWorldV0_2, RouterWorldV0_1;
+    Automations: "`world automation`: current only (older versions have none, so their slots repeat it and never match)." =
+        AutomationWorld, AutomationWorld, AutomationWorld, AutomationWorld;
 }
 
 /// What a call answered, in the types of the contract version the plugin

@@ -23,7 +23,7 @@ use super::{CallError, Fault, Runtime, output};
 
 impl<T> Answer<T, T, T, T> {
     /// The answer, when every version returns the same type.
-    fn either(self) -> T {
+    pub(super) fn either(self) -> T {
         match self {
             Answer::Current(v) | Answer::V0_3(v) | Answer::V0_2(v) | Answer::V0_1(v) => v,
         }

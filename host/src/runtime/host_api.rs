@@ -236,6 +236,23 @@ impl host::Host for HostState {
         })
     }
 
+    fn business_hours(&mut self) -> host::HoursNow {
+        let open = host::HoursNow {
+            open: true,
+            next_change: None,
+            next_change_local: None,
+        };
+        let (Some(kind), Some(floor)) = (self.ctx.channel_kind.get(), self.ctx.floor.get()) else {
+            return open;
+        };
+        let (open, next_change, next_change_local) = floor.business_hours(&self.ctx.name, *kind);
+        host::HoursNow {
+            open,
+            next_change,
+            next_change_local,
+        }
+    }
+
     fn keep_attachment(
         &mut self,
         content_type: String,

@@ -224,6 +224,7 @@ impl Runtime {
                 _ => None,
             },
             floor: self.inner.floor.clone(),
+            channel_kind: std::sync::OnceLock::new(),
             memory_mb: limits.memory_mb,
             timeout: Duration::from_millis(limits.timeout_ms),
             limits,
@@ -284,10 +285,15 @@ impl Runtime {
             _ => None,
         };
         if let Some(described) = described {
-            plugin.channel_info = Some(described.map_err(|e| match e {
+            let info = described.map_err(|e| match e {
                 RunError::Fault(f) => err(format!("describe() failed: {f}")),
                 RunError::Busy(m) => err(format!("describe() could not run: {m}")),
-            })?);
+            })?;
+            let _ = plugin
+                .ctx
+                .channel_kind
+                .set(crate::kind::Kind::from_wit(info.kind));
+            plugin.channel_info = Some(info);
         }
         Ok(plugin)
     }

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::config::CustomerAccess;
 use crate::wit::Contract;
 
-/// The four kinds of plugin, one WIT world each.
+/// The kinds of plugin, one WIT world each.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum PluginKind {
@@ -19,6 +19,8 @@ pub enum PluginKind {
     Crm,
     /// `world router`.
     Router,
+    /// `world automation` (contract 0.4.1 and later).
+    Automation,
 }
 
 impl fmt::Display for PluginKind {
@@ -28,6 +30,7 @@ impl fmt::Display for PluginKind {
             PluginKind::Bot => "bot",
             PluginKind::Crm => "crm",
             PluginKind::Router => "router",
+            PluginKind::Automation => "automation",
         })
     }
 }

@@ -20,6 +20,7 @@
 //! | `error.rs` | load and call errors, and the faults charged to a plugin |
 
 mod admin;
+mod automation_calls;
 mod call;
 pub mod capabilities;
 pub mod engine;

@@ -25,6 +25,7 @@ pub(crate) enum WorldPre {
     Bot(v0_4::bot::BotPre<State>),
     Crm(v0_4::crm::CrmPre<State>),
     Router(v0_4::router::RouterPre<State>),
+    Automation(v0_4::automation::AutomationPre<State>),
     ChannelV0_3(v0_3::channel::ChannelPre<State>),
     BotV0_3(v0_3::bot::BotPre<State>),
     CrmV0_3(v0_3::crm::CrmPre<State>),
@@ -53,6 +54,10 @@ impl WorldPre {
             (Contract::V0_4, Bot) => WorldPre::Bot(v0_4::bot::BotPre::new(pre)?),
             (Contract::V0_4, Crm) => WorldPre::Crm(v0_4::crm::CrmPre::new(pre)?),
             (Contract::V0_4, Router) => WorldPre::Router(v0_4::router::RouterPre::new(pre)?),
+            (Contract::V0_4, Automation) => {
+                WorldPre::Automation(v0_4::automation::AutomationPre::new(pre)?)
+            }
+            (_, Automation) => wasmtime::bail!("automations need contract 0.4.1 or later"),
             (Contract::V0_3, Channel) => {
                 WorldPre::ChannelV0_3(v0_3::channel::ChannelPre::new(pre)?)
             }

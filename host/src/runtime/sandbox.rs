@@ -61,6 +61,14 @@ pub trait Floor: Send + Sync {
     /// Where waiting task `task` stands: its place among the waiting tasks
     /// of its kind and the estimated wait (ms); `None` when not waiting.
     fn queue_place(&self, task: &str) -> Option<(u32, Option<u64>)>;
+    /// Whether `channel` (of `kind`) is open by its business hours now,
+    /// when that changes next (unix ms) and that time in the calendar's
+    /// own zone.
+    fn business_hours(
+        &self,
+        channel: &str,
+        kind: crate::kind::Kind,
+    ) -> (bool, Option<u64>, Option<String>);
 }
 
 /// Where the [`Floor`] is put once the core is built.
@@ -94,6 +102,8 @@ pub(crate) struct PluginContext {
     pub files: Option<Arc<crate::attachments::Files>>,
     /// Who could take work now (empty until the core is built).
     pub floor: FloorSlot,
+    /// A channel's kind, once `describe` said it (for its business hours).
+    pub channel_kind: std::sync::OnceLock<crate::kind::Kind>,
     pub memory_mb: u32,
     pub timeout: Duration,
     /// Everything this plugin may consume.

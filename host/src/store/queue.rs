@@ -135,11 +135,16 @@ impl<T: Serialize + DeserializeOwned> DurableQueue<T> {
     /// Queues `item`, due now, in `batch` (written with the change that
     /// caused it). Wake the worker once the batch is written.
     pub fn push(&self, batch: &mut Batch, item: T) -> Result<Entry<T>, StoreError> {
+        self.push_at(batch, item, 0)
+    }
+
+    /// Queues `item`, due at `at` (unix ms; 0: now), in `batch`.
+    pub fn push_at(&self, batch: &mut Batch, item: T, at: u64) -> Result<Entry<T>, StoreError> {
         let entry = Entry {
             id: format!("{:016x}", self.store.next_id()?),
             item,
             attempts: 0,
-            next_at: 0,
+            next_at: at,
             created_at: now_ms(),
             last_error: None,
         };

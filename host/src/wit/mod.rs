@@ -115,10 +115,26 @@ pub mod v0_3 {
 /// `switchboard:plugin@0.4.x`: the current contract.
 pub mod v0_4 {
     contract!("../wit/v0.4");
+
+    /// `world automation` (new in 0.4.1: no older version has it).
+    pub mod automation {
+        wasmtime::component::bindgen!({
+            path: "../wit/v0.4",
+            world: "automation",
+            with: {
+                "switchboard:plugin/types": super::plugin::switchboard::plugin::types,
+                "switchboard:plugin/host": super::plugin::switchboard::plugin::host,
+            },
+            exports: { default: async },
+        });
+    }
+
+    pub use automation::switchboard::plugin::automating;
 }
 
 pub use v0_4::{
-    bot, botting, channel, channeling, crm, crm_sync, host, plugin, router, routing, types,
+    automating, automation, bot, botting, channel, channeling, crm, crm_sync, host, plugin, router,
+    routing, types,
 };
 
 /// A version of the plugin contract the host loads.

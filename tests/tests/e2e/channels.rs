@@ -511,7 +511,7 @@ async fn a_call_is_queued_connected_to_the_agent_and_wrapped_up() {
     let (status, twiml) = post_twilio(&host, "voice", &fixture("voice/incoming.form")).await;
     assert_eq!(status, 200);
     assert!(
-        twiml.contains("<Say>Thanks for calling Shop &amp; Co.</Say><Enqueue>"),
+        twiml.contains("<Say>Thanks for calling Shop &amp; Co.</Say><Enqueue waitUrl="),
         "{twiml}"
     );
     let queue = host.queue().await;

@@ -29,5 +29,6 @@ mod sessions;
 mod story;
 mod trust;
 mod ui_api;
+mod voice;
 mod waiting;
 mod webchat;
