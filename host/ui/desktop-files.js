@@ -79,6 +79,28 @@ export function attachmentViewer() {
     return figure;
   }
 
+  /** A voicemail or other recording: fetched when the agent asks to play it. */
+  function recording(m, index, a) {
+    const error = h("span", { class: "error small", role: "alert", hidden: true });
+    const button = h("button", { type: "button", class: "link", "data-testid": "attachment-play" }, "▶ Play ", describe(a, m));
+    const holder = h("span", { class: "att-audio" });
+    button.addEventListener("click", async () => {
+      button.disabled = true;
+      error.hidden = true;
+      try {
+        const audio = h("audio", { controls: true, src: await blobUrl(m.id, index), "data-testid": "attachment-audio" });
+        holder.replaceChildren(audio);
+        button.remove();
+        audio.play().catch(() => {});
+      } catch (err) {
+        error.textContent = `The recording could not be opened: ${errorText(err)}`;
+        error.hidden = false;
+        button.disabled = false;
+      }
+    });
+    return [button, holder, " ", error];
+  }
+
   function download(m, index, a) {
     const error = h("span", { class: "error small", role: "alert", hidden: true });
     const button = h("button", { type: "button", class: "link", "data-testid": "attachment-download" }, glyph(DOWNLOAD), " ", describe(a, m));
@@ -109,6 +131,7 @@ export function attachmentViewer() {
         list.map((a, index) => {
           let body;
           if (own && m.direction === "inbound" && (a.content_type || "").startsWith("image/")) body = picture(m, index, a);
+          else if (own && m.direction === "inbound" && (a.content_type || "").startsWith("audio/")) body = recording(m, index, a);
           else if (own && m.direction === "inbound") body = download(m, index, a);
           else {
             // What an agent sent carries its signed link; only web links are followed.

@@ -19,7 +19,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
 import { floorDesk, offerNotifications } from "./floor.mjs";
-import { passwordSession, searchPast, supervise, widgetAnswered, widgetAway } from "./signin.mjs";
+import { passwordSession, searchPast, supervise, widgetAnswered, widgetAway, widgetQueue } from "./signin.mjs";
 import { complianceScreens } from "./compliance.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -770,6 +770,7 @@ const scenarios = [
   // nobody can take a chat when the widget asks.
   ["password", (page) => passwordSession(page, kit)],
   ["widget", (page) => widgetAway(page, kit)],
+  ["widget-queue", (page) => widgetQueue(page, kit)],
   ["supervise", (page) => supervise(page, kit)],
   ["widget-answered", (page) => widgetAnswered(page, kit)],
   ["search", (page) => searchPast(page, kit)],

@@ -102,6 +102,44 @@ export async function widgetAway(page, k) {
 }
 
 /**
+ * The widget's visitor waits while an agent is in but cannot take her chat
+ * (he declined it, so it is not offered to him again): the widget shows her
+ * place in the queue instead of the away notice. The colleague is set back
+ * as he was, so the supervisor still finds the chat unstaffed.
+ */
+export async function widgetQueue(page, k) {
+  const s = "widget-queue";
+  const { env } = k;
+  k.assert(k.widgetStorage, "the widget scenario ran first");
+  const before = (await k.api(env.adminToken, `/api/agents/${env.colleagueId}`)).status;
+  await postApi(k, env.colleagueToken, `/api/agents/${env.colleagueId}/status`, { status: "available" });
+  let offered = null;
+  await k.until("the chat offered to the colleague", async () => {
+    const tasks = await k.api(env.colleagueToken, `/api/agents/${env.colleagueId}/tasks`);
+    offered = tasks.find((t) => t.channel === "webchat" && t.state === "reserved");
+    return [Boolean(offered), JSON.stringify(tasks)];
+  });
+  await postApi(k, env.colleagueToken, `/api/tasks/${offered.id}/reject`);
+  try {
+    await page.context().addInitScript((saved) => {
+      for (const [key, value] of Object.entries(JSON.parse(saved))) localStorage.setItem(key, value);
+    }, k.widgetStorage);
+    await page.goto(env.baseUrl + "/webhooks/webchat/demo");
+    await page.locator(".launcher").click();
+    await page.locator(".compose textarea").fill("Still waiting?");
+    await page.locator(".compose textarea").press("Enter");
+    await k.until("her place in the queue", async () => {
+      const text = (await page.getByTestId("sb-notice").textContent()) || "";
+      return [text.startsWith("You are number 1 in the queue"), text];
+    });
+    await k.shot(page, "widget-queue");
+    k.log(s, `the widget says: ${(await page.getByTestId("sb-notice").textContent()).trim()}`);
+  } finally {
+    await postApi(k, env.colleagueToken, `/api/agents/${env.colleagueId}/status`, { status: before });
+  }
+}
+
+/**
  * The supervisor acting on the floor (after the widget scenario left a chat
  * waiting with nobody available): the alert says so, the supervisor sets
  * the colleague available, assigns him the chat, and watches it.

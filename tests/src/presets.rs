@@ -127,6 +127,30 @@ impl TestHost {
         .await
     }
 
+    /// `channels` pointed at `mock`, with the `journeys` automation set to
+    /// `journeys` (its `[config]` values) and any `extra` bundles (name,
+    /// manifest: built plugins of that name).
+    pub async fn with_journeys(
+        mock: &MockServer,
+        channels: &[Channel<'_>],
+        journeys: &[(&str, &str)],
+        extra: &[(&str, &str)],
+        configure: impl FnOnce(&mut Config),
+    ) -> TestHost {
+        let manifest = first_party_manifest("journeys");
+        let mut bundles = vec![("journeys", manifest.as_str())];
+        bundles.extend_from_slice(extra);
+        let mut table = toml::Table::new();
+        for (k, v) in journeys {
+            table.insert((*k).into(), (*v).into());
+        }
+        Self::with_plugins(Some(mock), channels, &bundles, move |config| {
+            config.plugins.entry("journeys".into()).or_default().config = table;
+            configure(config);
+        })
+        .await
+    }
+
     /// The channels of a phone number — WhatsApp, SMS and voice — pointed
     /// at `mock`, with [`fast_outbox`] retries.
     pub async fn with_phone_channels(mock: &MockServer) -> TestHost {

@@ -12,6 +12,7 @@
 mod agents;
 mod audit_trail;
 mod auth;
+mod automations;
 mod body;
 mod canned;
 mod client;
@@ -93,6 +94,8 @@ pub fn app(state: AppState, max_body_bytes: usize) -> Router {
         .route("/api/crm", get(queues::crm))
         .route("/api/crm/redrive", post(queues::crm_redrive))
         .route("/api/channels", get(conversations::channels))
+        .route("/api/automations", get(automations::queue))
+        .route("/api/automations/{id}/run", post(automations::run))
         .route("/api/hours", get(hours::status))
         .route(
             "/api/hours/{calendar}/override",

@@ -7,9 +7,11 @@
 //!
 //! Writers hold the core's write gate; reads are free.
 
+mod callback;
 mod notes;
 
 mod erase;
+pub use callback::Callback;
 pub use notes::Note;
 
 use serde::{Deserialize, Serialize};
@@ -98,24 +100,6 @@ pub struct Conversation {
     /// recording, not a caller on the line.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub voicemail_at: Option<u64>,
-}
-
-/// A caller's request to be called back, and how calling her went.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
-pub struct Callback {
-    /// The number to call (E.164).
-    pub number: String,
-    /// The number she called, to call from.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub from: Option<String>,
-    /// When she asked (unix ms).
-    pub requested_at: u64,
-    /// Calls made so far.
-    pub attempts: u32,
-    /// How the last attempt ended: `answered`, `no-answer`, `busy`,
-    /// `failed`, `completed`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_outcome: Option<String>,
 }
 
 /// A media item.

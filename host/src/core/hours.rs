@@ -105,8 +105,9 @@ impl Core {
         let seq = self.store.write(batch)?;
         self.store.durable(seq).await?;
         self.hours.set_override(calendar, forced);
-        // A calendar that opened has tasks to offer.
+        // A calendar that opened has tasks to offer; automations hear of it.
         self.routing.wake();
+        self.automations.queue.wake();
         self.hours
             .status(now)
             .into_iter()

@@ -411,7 +411,7 @@ impl Core {
 
     /// The skills every task of `channel` requires
     /// (`[routing.channel_skills.<channel>]`).
-    fn channel_skills(&self, channel: &str) -> Vec<Skill> {
+    pub(super) fn channel_skills(&self, channel: &str) -> Vec<Skill> {
         self.channel_skills
             .get(channel)
             .into_iter()

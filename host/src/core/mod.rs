@@ -21,6 +21,8 @@
 
 mod accounts;
 mod agents;
+mod automation_actions;
+mod automations;
 mod bots;
 mod callbacks;
 mod calls;
@@ -66,6 +68,8 @@ use crm::Crm;
 use outbox::Outbox;
 
 pub use crate::accounts::Session;
+pub use automations::{AutomationEntry, AutomationItem, TriggerName};
+pub use callbacks::CALLBACK_FAILED;
 pub use crm::{Change as CrmChange, CrmEntry, CrmItem};
 pub use error::{CoreError, Failure};
 pub use floor::{ConversationFilter, RenderedCanned};
@@ -137,6 +141,8 @@ pub struct Core {
     templates: BTreeMap<String, BTreeMap<String, crate::config::TemplateConfig>>,
     /// How callers who asked for it are called back.
     callbacks: crate::config::CallbackConfig,
+    /// What waits for the automation plugins.
+    automations: automations::Automations,
     gate: Mutex<()>,
 }
 
@@ -179,6 +185,7 @@ impl Core {
         let canned = CannedResponses::new(store.clone());
         let accounts_store = store.clone();
         let audit = Audit::new(store.clone());
+        let automations = automations::Automations::new(store.clone());
         Ok(Core {
             crm: Crm::new(store.clone(), runtime.clone(), config.crm.clone()),
             bots: Bots::new(store.clone(), config),
@@ -208,6 +215,7 @@ impl Core {
             queued_replies: config.routing.queued_reply.clone(),
             templates: config.templates.clone(),
             callbacks: config.callbacks.clone(),
+            automations,
             gate: Mutex::new(()),
         })
     }
@@ -230,14 +238,16 @@ impl Core {
                 }
             }
         });
-        vec![
+        let mut workers = vec![
             self.routing.start(),
             self.outbox.start(),
             bots::start(self.clone()),
             crm::start(self.clone()),
             retention::start(self.clone(), &self.retention),
             sampler,
-        ]
+        ];
+        workers.extend(automations::start(self.clone()));
+        workers
     }
 
     /// Ends live event streams and long-polls; the workers finish their

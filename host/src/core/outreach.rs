@@ -19,6 +19,8 @@ use super::{Core, CoreError};
 /// The thread of a conversation an agent started, until the customer
 /// answers on the channel's own thread.
 pub(super) const STARTED_THREAD: &str = "";
+/// The notice value (`notice` metadata) of a message an automation sent.
+pub(super) const AUTOMATION_NOTICE: &str = "automation";
 
 /// A template to send, with its parameters.
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
@@ -141,6 +143,22 @@ impl Core {
         agent: &str,
         input: StartConversation,
     ) -> Result<Started, CoreError> {
+        let (conversation, task, message) = self.open_conversation(Some(agent), input).await?;
+        Ok(Started {
+            conversation,
+            task: task.ok_or_else(|| CoreError::Invalid("no task".into()))?,
+            message,
+        })
+    }
+
+    /// Starts a conversation for `agent` (with a task assigned to her), or
+    /// for an automation (`None`: no task; the customer's answer makes
+    /// one, as any message does). The same rules apply to both.
+    pub(super) async fn open_conversation(
+        &self,
+        agent: Option<&str>,
+        input: StartConversation,
+    ) -> Result<(Conversation, Option<Task>, Message), CoreError> {
         let now = now_ms();
         let info = self
             .runtime
@@ -194,36 +212,9 @@ impl Core {
                 (text.clone(), None)
             }
             (None, Some(t)) => {
-                if !info.rules.supports_templates {
-                    return Err(CoreError::Unsupported(format!(
-                        "the {} channel sends no templates",
-                        input.channel
-                    )));
-                }
-                let known = self
-                    .templates
-                    .get(&input.channel)
-                    .and_then(|ts| ts.get(&t.name))
-                    .ok_or_else(|| {
-                        CoreError::Unsupported(format!(
-                            "no template `{}` for {} in [templates.{}]",
-                            t.name, input.channel, input.channel
-                        ))
-                    })?;
-                if t.parameters.len() != known.parameters() {
-                    return Err(CoreError::Invalid(format!(
-                        "template `{}` takes {} parameters, not {}",
-                        t.name,
-                        known.parameters(),
-                        t.parameters.len()
-                    )));
-                }
-                let used = TemplateUse {
-                    name: t.name.clone(),
-                    language: known.language.clone(),
-                    parameters: t.parameters.clone(),
-                };
-                (known.render(&t.parameters), Some(used))
+                let (text, used) =
+                    self.template(&input.channel, info.rules.supports_templates, t)?;
+                (text, Some(used))
             }
         };
         self.check_consent(&customer.id, &input.channel)?;
@@ -254,52 +245,87 @@ impl Core {
                 Some(to),
                 now,
             )?;
-            let task = self.routing.new_assigned_task(
-                &mut batch,
-                NewTask {
-                    channel: input.channel.clone(),
-                    kind,
-                    conversation_id: conversation.id.clone(),
-                    customer_id: customer.id.clone(),
-                    preferred_agent: Some(agent.to_string()),
-                    skills: Vec::new(),
-                    language: customer.attributes.get("language").cloned(),
-                    priority: None,
-                    reason: None,
-                    summary: None,
-                },
-                agent,
-            )?;
-            conversation.task_id = Some(task.id.clone());
+            let task = match agent {
+                Some(agent) => Some(self.routing.new_assigned_task(
+                    &mut batch,
+                    NewTask {
+                        channel: input.channel.clone(),
+                        kind,
+                        conversation_id: conversation.id.clone(),
+                        customer_id: customer.id.clone(),
+                        preferred_agent: Some(agent.to_string()),
+                        skills: Vec::new(),
+                        language: customer.attributes.get("language").cloned(),
+                        priority: None,
+                        reason: None,
+                        summary: None,
+                    },
+                    agent,
+                )?),
+                None => None,
+            };
+            conversation.task_id = task.as_ref().map(|t| t.id.clone());
             self.conversations.save(&mut batch, &conversation);
-            let mut message = self.queue_outbound(
-                &mut batch,
-                &conversation,
-                (Author::Agent, Some(agent), None),
-                &text,
-                Vec::new(),
-                now,
-            )?;
+            let author = match agent {
+                Some(agent) => (Author::Agent, Some(agent), None),
+                None => (Author::System, None, Some(AUTOMATION_NOTICE)),
+            };
+            let mut message =
+                self.queue_outbound(&mut batch, &conversation, author, &text, Vec::new(), now)?;
             if template.is_some() {
                 message.template = template;
                 self.conversations.save_message(&mut batch, &message);
             }
             let seq = self.store.write(batch)?;
-            (
-                Started {
-                    conversation,
-                    task,
-                    message,
-                },
-                seq,
-            )
+            ((conversation, task, message), seq)
         };
         self.store.durable(seq).await?;
-        self.routing.adopt(started.task.clone());
+        if let Some(task) = &started.1 {
+            self.routing.adopt(task.clone());
+        }
         self.outbox.wake();
         self.crm.wake();
-        self.publish_message(&started.message, &started.conversation);
+        self.publish_message(&started.2, &started.0);
         Ok(started)
+    }
+
+    /// Approved template `t` of `channel` with its parameters: the text the
+    /// transcript shows and what the channel sends.
+    pub(super) fn template(
+        &self,
+        channel: &str,
+        supports_templates: bool,
+        t: &TemplateInput,
+    ) -> Result<(String, TemplateUse), CoreError> {
+        if !supports_templates {
+            return Err(CoreError::Unsupported(format!(
+                "the {channel} channel sends no templates"
+            )));
+        }
+        let known = self
+            .templates
+            .get(channel)
+            .and_then(|ts| ts.get(&t.name))
+            .ok_or_else(|| {
+                CoreError::Unsupported(format!(
+                    "no template `{}` for {channel} in [templates.{channel}]",
+                    t.name
+                ))
+            })?;
+        if t.parameters.len() != known.parameters() {
+            return Err(CoreError::Invalid(format!(
+                "template `{}` takes {} parameters, not {}",
+                t.name,
+                known.parameters(),
+                t.parameters.len()
+            )));
+        }
+        let used = TemplateUse {
+            name: t.name.clone(),
+            language: known.language.clone(),
+            parameters: t.parameters.clone(),
+        };
+        Ok((known.render(&t.parameters), used))
     }
 
     /// 422 unless free text may go to `customer` on `channel` now: within

@@ -318,6 +318,34 @@ impl Routing {
         Ok((task, seq))
     }
 
+    /// Raises a waiting task's priority to at least `at_least` (an
+    /// automation's action); `None` when it is not waiting or already that
+    /// high.
+    pub fn raise_priority(&self, task_id: &str, at_least: u32) -> Result<Option<Task>, StoreError> {
+        let mut state = self.lock();
+        let Some(mut task) = state.tasks.get(task_id).cloned() else {
+            return Ok(None);
+        };
+        if task.state != TaskState::Pending || task.priority >= at_least {
+            return Ok(None);
+        }
+        let queued = state.queue.remove(&task);
+        task.priority = at_least;
+        // A later re-prioritization by the router starts from here.
+        task.base_priority = Some(at_least);
+        if queued {
+            state.queue.insert(&task);
+        }
+        let mut batch = Batch::new();
+        batch.put_json(keys::task(task_id), &task);
+        self.inner.store.write(batch)?;
+        state.tasks.insert(task.id.clone(), task.clone());
+        drop(state);
+        self.publish("task.prioritized", &task);
+        self.wake();
+        Ok(Some(task))
+    }
+
     /// Has the router prioritize a customer's waiting tasks again (their
     /// profile changed, e.g. a CRM set `tier`).
     pub fn reprioritize_customer(&self, customer_id: &str) {

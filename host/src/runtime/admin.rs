@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use crate::wit::channeling::ChannelInfo;
 
@@ -73,6 +74,17 @@ impl Runtime {
     pub fn channel_info(&self, name: &str) -> Option<ChannelInfo> {
         let plugin = self.slot(name)?.current.load_full()?;
         plugin.channel_info.clone()
+    }
+
+    /// The serving version of `name`, told apart from the next one by when
+    /// it loaded, and whether it may read customers (`customers = "read"`
+    /// declared and granted).
+    pub fn serving(&self, name: &str) -> Option<(SystemTime, bool)> {
+        let plugin = self.slot(name)?.current.load_full()?;
+        Some((
+            plugin.loaded_at,
+            plugin.ctx.caps.customers == crate::config::CustomerAccess::Read,
+        ))
     }
 
     /// Reloads a plugin from its directory now. On failure the previous

@@ -205,6 +205,12 @@ pub const CRM_EVENTS: QueueKeys = QueueKeys {
     dead: "crmdead/",
 };
 
+/// What happened, waiting for the automation plugins; and their timers.
+pub const AUTOMATIONS: QueueKeys = QueueKeys {
+    pending: "autoq/",
+    dead: "autodead/",
+};
+
 /// Inbound messages waiting for their conversation's bot.
 pub const BOT_TURNS: QueueKeys = QueueKeys {
     pending: "botq/",

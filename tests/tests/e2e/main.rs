@@ -22,6 +22,7 @@ mod floor;
 mod hardening;
 mod hot_reload;
 mod hours;
+mod journeys;
 mod outreach;
 mod routing;
 mod sandbox;
