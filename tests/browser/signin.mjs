@@ -102,40 +102,66 @@ export async function widgetAway(page, k) {
 }
 
 /**
- * The widget's visitor waits while an agent is in but cannot take her chat
- * (he declined it, so it is not offered to him again): the widget shows her
- * place in the queue instead of the away notice. The colleague is set back
- * as he was, so the supervisor still finds the chat unstaffed.
+ * The widget's visitor waits while an agent is in but cannot take her chat:
+ * Quinn, a new agent with room for two chats, takes the other waiting chat
+ * and declines hers (so it is not offered to him again). The widget shows
+ * her place in the queue instead of the away notice. Quinn then signs off,
+ * so the supervisor still finds her chat unstaffed.
  */
 export async function widgetQueue(page, k) {
   const s = "widget-queue";
   const { env } = k;
   k.assert(k.widgetStorage, "the widget scenario ran first");
-  const before = (await k.api(env.adminToken, `/api/agents/${env.colleagueId}`)).status;
-  await postApi(k, env.colleagueToken, `/api/agents/${env.colleagueId}/status`, { status: "available" });
-  let offered = null;
-  await k.until("the chat offered to the colleague", async () => {
-    const tasks = await k.api(env.colleagueToken, `/api/agents/${env.colleagueId}/tasks`);
-    offered = tasks.find((t) => t.channel === "webchat" && t.state === "reserved");
-    return [Boolean(offered), JSON.stringify(tasks)];
+  const created = await fetch(env.baseUrl + "/api/agents/quinn", {
+    method: "PUT",
+    headers: { authorization: `Bearer ${env.adminToken}`, "content-type": "application/json" },
+    body: JSON.stringify({ name: "Quinn Lee", capacity: { voice: 0, chat: 2, messaging: 0, email: 0 } }),
   });
-  await postApi(k, env.colleagueToken, `/api/tasks/${offered.id}/reject`);
+  const quinn = (await created.json()).token;
+  k.assert(created.ok && quinn, `Quinn was created: ${created.status}`);
+  await postApi(k, quinn, "/api/agents/quinn/status", { status: "available" });
+  const isHers = async (task) => {
+    const view = await k.api(env.adminToken, `/api/conversations/${task.conversation_id}`);
+    return view.messages.some((m) => m.text === "Is anyone there?");
+  };
+  let declined = false;
   try {
+    await k.until("Quinn to hold the other chat and decline hers", async () => {
+      const tasks = await k.api(quinn, "/api/agents/quinn/tasks");
+      for (const task of tasks.filter((t) => t.state === "reserved")) {
+        if (await isHers(task)) {
+          await postApi(k, quinn, `/api/tasks/${task.id}/reject`);
+          declined = true;
+        } else {
+          await postApi(k, quinn, `/api/tasks/${task.id}/accept`);
+        }
+      }
+      const held = tasks.filter((t) => t.state === "assigned").length;
+      return [declined && held >= 1, JSON.stringify(tasks.map((t) => [t.channel, t.state]))];
+    });
     await page.context().addInitScript((saved) => {
       for (const [key, value] of Object.entries(JSON.parse(saved))) localStorage.setItem(key, value);
     }, k.widgetStorage);
     await page.goto(env.baseUrl + "/webhooks/webchat/demo");
     await page.locator(".launcher").click();
-    await page.locator(".compose textarea").fill("Still waiting?");
-    await page.locator(".compose textarea").press("Enter");
     await k.until("her place in the queue", async () => {
       const text = (await page.getByTestId("sb-notice").textContent()) || "";
-      return [text.startsWith("You are number 1 in the queue"), text];
+      if (text.startsWith("You are number 1 in the queue")) return [true, text];
+      // What the host answers her now, for the failure's message.
+      const now = await page.evaluate(async (base) => {
+        const key = Object.keys(localStorage).find((k) => k.startsWith("switchboard-webchat:"));
+        const saved = JSON.parse(localStorage.getItem(key) || "{}");
+        const r = await fetch(`${base}/webhooks/webchat/messages?session_id=${saved.sessionId}&after=0`, {
+          headers: { "x-webchat-secret": saved.secret || "" },
+        });
+        return `${r.status} ${await r.text()}`;
+      }, env.baseUrl);
+      return [false, `notice "${text}"; the host answers ${now}`];
     });
     await k.shot(page, "widget-queue");
     k.log(s, `the widget says: ${(await page.getByTestId("sb-notice").textContent()).trim()}`);
   } finally {
-    await postApi(k, env.colleagueToken, `/api/agents/${env.colleagueId}/status`, { status: before });
+    await postApi(k, quinn, "/api/agents/quinn/status", { status: "offline" });
   }
 }
 

@@ -97,7 +97,7 @@
 //! `deliver` appends an agent reply `{seq, id, text, at, author: "agent"}` to
 //! the session's reply log (kv `replies/<session_id>`, the last 500 replies
 //! and at most ~900 KB) and returns the host's message id as the provider
-//! message id. The widget reads `GET /messages?after=<seq>&wait=1&closed=<0|1>`:
+//! message id. The widget reads `GET /messages?after=<seq>&wait=1&closed=<0|1>&place=<n>`:
 //! with nothing new, the plugin asks the host to hold the request (header
 //! `x-switchboard-long-poll`) until something happens in the session or
 //! `long_poll_seconds` (default 25) pass, then answers again. The answer is
@@ -106,7 +106,9 @@
 //! shows an away notice at 0), where the chat waits for an agent and about how long (the
 //! widget shows "You are number 2 in the queue · about 4 minutes"), and whether the conversation was closed by an agent or the bot (the
 //! widget says so; the visitor's next message starts a new one; a read
-//! whose `closed` differs is answered at once). Each reply carries the
+//! whose `closed` differs is answered at once, and so is one whose `place` — the queue
+//! position the widget shows, 0 for none — is no longer right: a visitor who writes again
+//! while waiting sees her place at once, and a held read brings the new one when it ends). Each reply carries the
 //! agent's `name` when the host gave it. Every returned
 //! reply (and every reply of the last 30 s the client already had) is
 //! reported to the host as `delivered`, so agents see it arrive. Files an
@@ -534,11 +536,12 @@ fn read_replies(request: &HttpRequest) -> Result<WebhookOutcome, PluginError> {
     // says so, and the visitor's next message starts a new one.
     let visitor = Identity::handle(HANDLE_CHANNEL, session_id.clone());
     let closed = !switchboard_sdk::conversation_open(&visitor, &session_id);
+    let queue = queue_view(&visitor, &session_id);
     let body = json!({
         "messages": messages,
         "next": next,
         "agents_available": available,
-        "queue": queue_view(&visitor, &session_id),
+        "queue": queue,
         "closed": closed,
     });
     let mut response = HttpResponse::json(200, &body).header("cache-control", "no-store");
@@ -552,7 +555,14 @@ fn read_replies(request: &HttpRequest) -> Result<WebhookOutcome, PluginError> {
     let known_closed = request
         .query_param("closed")
         .is_some_and(|c| matches!(c.as_str(), "1" | "true"));
-    if fresh.is_empty() && wait && closed == known_closed {
+    // Her place as the widget last showed it (`place`, 0: none): a new
+    // place is news too, so the notice follows the queue.
+    let place = queue["position"].as_u64().unwrap_or(0);
+    let known_place = request
+        .query_param("place")
+        .and_then(|p| p.parse::<u64>().ok())
+        .unwrap_or(0);
+    if fresh.is_empty() && wait && closed == known_closed && place == known_place {
         // Woken only by what happens in this session.
         response = response
             .header(LONG_POLL_HEADER, long_poll_ms().to_string())

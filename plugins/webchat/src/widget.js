@@ -508,6 +508,7 @@
     if (response && response.ok) {
       try {
         const data = await response.json();
+      firstRead = false;
         if (data && typeof data.secret === "string") state.secret = data.secret;
         state.away = data && data.agents_available === 0;
         state.closed = false;
@@ -543,6 +544,9 @@
   let timer = null;
   let delay = POLL_MS;
   let inFlight = false;
+  // A page's first read is answered at once (not held): what the visitor
+  // sees on arrival is the host's word now, not what this browser kept.
+  let firstRead = true;
 
   function schedulePoll(ms) {
     clearTimeout(timer);
@@ -559,8 +563,8 @@
       // wait=1: the host holds the request until a reply arrives (long-poll).
       const url =
         `${endpoint}/messages?session_id=${encodeURIComponent(state.sessionId)}` +
-        `&after=${encodeURIComponent(String(state.after || 0))}&wait=${document.hidden ? 0 : 1}` +
-        `&closed=${state.closed ? 1 : 0}`;
+        `&after=${encodeURIComponent(String(state.after || 0))}&wait=${document.hidden || firstRead ? 0 : 1}` +
+        `&closed=${state.closed ? 1 : 0}&place=${state.queue && state.queue.position ? state.queue.position : 0}`;
       const response = await fetch(url, {
         headers: { "x-webchat-secret": state.secret },
         credentials: "omit",

@@ -714,6 +714,28 @@ async fn the_widget_is_told_the_visitor_s_place_in_the_queue() {
         json!({"position": 1, "wait_ms": 480_000}),
         "{answer}"
     );
+    // A held read is answered at once while the widget shows another
+    // place (here none), and held while it shows the right one.
+    let held = |place: u32| {
+        host.client
+            .get(host.url(&format!(
+                "/webhooks/webchat/messages?session_id=wc-second&after=0&wait=1&closed=0&place={place}"
+            )))
+            .header("x-webchat-secret", secret.as_str())
+            .send()
+    };
+    let at_once = tokio::time::timeout(Duration::from_secs(5), held(0))
+        .await
+        .expect("a read with a stale place is answered at once")
+        .unwrap();
+    let at_once: Value = at_once.json().await.unwrap();
+    assert_eq!(at_once["queue"]["position"], 1, "{at_once}");
+    assert!(
+        tokio::time::timeout(Duration::from_millis(500), held(1))
+            .await
+            .is_err(),
+        "a read whose place is right is held"
+    );
     // The widget knows what to do with it.
     let widget = host
         .client
