@@ -373,6 +373,16 @@ impl TestHost {
         self.admin_json(&format!("/api/conversations/{id}")).await
     }
 
+    /// The texts of a conversation's messages, oldest first.
+    pub async fn message_texts(&self, id: &str) -> Vec<String> {
+        self.conversation(id).await["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["text"].as_str().unwrap_or_default().to_string())
+            .collect()
+    }
+
     /// The id of the one customer holding `identity` (`kind:value`),
     /// asserting there is exactly one.
     pub async fn customer_id(&self, identity: &str) -> String {

@@ -399,3 +399,23 @@ impl TestHost {
         .await
     }
 }
+
+/// A calendar closed now whatever the day or hour: 09:00-17:00 UTC every
+/// day, but today and tomorrow are holidays (it opens the day after
+/// tomorrow at 09:00).
+pub fn closed_today() -> switchboard::config::CalendarConfig {
+    let today = chrono::DateTime::from_timestamp_millis(crate::now_ms() as i64)
+        .unwrap()
+        .date_naive();
+    let mut calendar = switchboard::config::CalendarConfig {
+        time_zone: "UTC".into(),
+        holidays: vec![today.to_string(), today.succ_opt().unwrap().to_string()],
+        ..Default::default()
+    };
+    for day in ["mon", "tue", "wed", "thu", "fri", "sat", "sun"] {
+        calendar
+            .weekly
+            .insert(day.into(), vec!["09:00-17:00".into()]);
+    }
+    calendar
+}

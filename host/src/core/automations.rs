@@ -410,10 +410,7 @@ impl Core {
             return Ok(None);
         }
         let customer = self.customers.get(&conversation.customer_id)?;
-        let task = conversation
-            .task_id
-            .as_ref()
-            .and_then(|t| self.routing.task(t));
+        let task = self.task_of(&conversation);
         let waiting = task
             .as_ref()
             .is_some_and(|t| matches!(t.state, TaskState::Pending | TaskState::Reserved));

@@ -49,11 +49,7 @@ impl Core {
         let now = now_ms();
         let marker = format!("{}:callback", call.call_id);
         let _gate = self.gate();
-        if self
-            .conversations
-            .inbound_by_provider_id(channel, &marker)?
-            .is_some()
-        {
+        if self.seen(channel, &marker)? {
             return Ok(());
         }
         let Some(mut conversation) = self.call_conversation(channel, &call.call_id)? else {
@@ -191,11 +187,7 @@ impl Core {
         };
         let marker = format!("{}:{outcome}", call.call_id);
         let _gate = self.gate();
-        if self
-            .conversations
-            .inbound_by_provider_id(channel, &marker)?
-            .is_some()
-        {
+        if self.seen(channel, &marker)? {
             return Ok(());
         }
         let Some(mut conversation) = self.conversations.get(conversation_id)? else {
@@ -281,7 +273,17 @@ impl Core {
         Ok(self.conversations.get(&start.conversation_id)?)
     }
 
-    fn task_of(&self, conversation: &Conversation) -> Option<Task> {
+    /// Whether `channel` already reported provider id `marker` (a
+    /// redelivered webhook changes nothing).
+    pub(super) fn seen(&self, channel: &str, marker: &str) -> Result<bool, CoreError> {
+        Ok(self
+            .conversations
+            .inbound_by_provider_id(channel, marker)?
+            .is_some())
+    }
+
+    /// A conversation's current task.
+    pub(super) fn task_of(&self, conversation: &Conversation) -> Option<Task> {
         conversation
             .task_id
             .as_ref()

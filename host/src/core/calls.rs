@@ -59,21 +59,14 @@ impl Core {
         let now = now_ms();
         let end_id = format!("{}:end", call.call_id);
         let _gate = self.gate();
-        if self
-            .conversations
-            .inbound_by_provider_id(channel, &end_id)?
-            .is_some()
-        {
+        if self.seen(channel, &end_id)? {
             return Ok(());
         }
         let Some(mut conversation) = self.call_conversation(channel, &call.call_id)? else {
             tracing::debug!(%channel, call = %call.call_id, "the end of a call the host never saw ring");
             return Ok(());
         };
-        let task = conversation
-            .task_id
-            .as_ref()
-            .and_then(|t| self.routing.task(t));
+        let task = self.task_of(&conversation);
         let waiting = task
             .as_ref()
             .is_some_and(|t| matches!(t.state, TaskState::Pending | TaskState::Reserved));

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use switchboard::config::{CalendarConfig, Config};
 use switchboard::kind::Kind;
 use switchboard_tests::channels::{sms_from, sms_sent};
-use switchboard_tests::presets::{SMS, fast_outbox};
+use switchboard_tests::presets::{self, SMS, fast_outbox};
 use switchboard_tests::{ADMIN_TOKEN, MockServer, TestHost, eventually, now_ms};
 
 /// Today (UTC) and the next two days.
@@ -31,17 +31,7 @@ fn days() -> [NaiveDate; 3] {
 /// of 1 ms, so any waiting would breach them.
 fn closed_today(config: &mut Config) {
     fast_outbox(config);
-    let [today, tomorrow, _] = days();
-    let mut calendar = CalendarConfig {
-        time_zone: "UTC".into(),
-        holidays: vec![today.to_string(), tomorrow.to_string()],
-        ..Default::default()
-    };
-    for day in ["mon", "tue", "wed", "thu", "fri", "sat", "sun"] {
-        calendar
-            .weekly
-            .insert(day.into(), vec!["09:00-17:00".into()]);
-    }
+    let calendar = presets::closed_today();
     config.hours.calendars.insert("support".into(), calendar);
     config.hours.kinds.insert(Kind::Messaging, "support".into());
     config.routing.sla_ms.messaging = 1;

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use switchboard::config::Config;
 use switchboard_tests::channels::secrets::{PUBLIC_BASE_URL, TWILIO_AUTH_TOKEN, TWILIO_SID};
 use switchboard_tests::channels::{fixture, post_twilio, sms_from, sms_sent, take_task};
-use switchboard_tests::presets::{Channel, fast_outbox};
+use switchboard_tests::presets::{Channel, closed_today, fast_outbox};
 use switchboard_tests::{
     ADMIN_TOKEN, MockServer, TestHost, eventually, first_party_manifest, install, now_ms,
     test_message, wasm,
@@ -333,12 +333,9 @@ async fn a_resolved_conversation_gets_a_thank_you_whatever_other_automations_do(
         .await;
     assert_eq!(view["labels"], json!([]), "{view}");
     assert_eq!(view["status"], "resolved", "{view}");
-    let texts: Vec<&str> = view["messages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["text"].as_str().unwrap())
-        .collect();
+    let texts = host
+        .message_texts(task["conversation_id"].as_str().unwrap())
+        .await;
     assert_eq!(
         texts,
         [
@@ -360,20 +357,7 @@ async fn automations_hear_business_hours_open_and_close() {
     let host = TestHost::with_journeys(&mock, &[SMS_FROM], &[], &[], |config| {
         fast_outbox(config);
         rogue(config, "rogue-echo", "echo");
-        // Closed now whatever the day: today and tomorrow are holidays.
-        let today = chrono::DateTime::from_timestamp_millis(now_ms() as i64)
-            .unwrap()
-            .date_naive();
-        let mut calendar = switchboard::config::CalendarConfig {
-            time_zone: "UTC".into(),
-            holidays: vec![today.to_string(), today.succ_opt().unwrap().to_string()],
-            ..Default::default()
-        };
-        for day in ["mon", "tue", "wed", "thu", "fri", "sat", "sun"] {
-            calendar
-                .weekly
-                .insert(day.into(), vec!["09:00-17:00".into()]);
-        }
+        let calendar = closed_today();
         config.hours.calendars.insert("support".into(), calendar);
         config.hours.default = Some("support".into());
     })

@@ -9,12 +9,12 @@
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use switchboard::config::{CalendarConfig, Config};
+use switchboard::config::Config;
 use switchboard::kind::Kind;
 use switchboard_tests::channels::secrets::TWILIO_SID;
 use switchboard_tests::channels::{fixture, form_with, post_twilio, take_task};
-use switchboard_tests::presets::{VOICE, fast_outbox};
-use switchboard_tests::{MockServer, Recorded, TestHost, eventually, now_ms};
+use switchboard_tests::presets::{VOICE, closed_today, fast_outbox};
+use switchboard_tests::{MockServer, Recorded, TestHost, eventually};
 
 /// The caller of the fixture call.
 const CALLER: &str = "+16505551234";
@@ -69,33 +69,11 @@ async fn wait_placed(mock: &MockServer, n: usize) -> Vec<Vec<(String, String)>> 
     placed(mock)
 }
 
-/// The texts of a conversation's messages.
-async fn texts(host: &TestHost, conversation: &str) -> Vec<String> {
-    host.conversation(conversation).await["messages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["text"].as_str().unwrap_or_default().to_string())
-        .collect()
-}
-
 /// Voice closed all day today and tomorrow (holidays of an otherwise
 /// 09:00-17:00 calendar).
 fn voice_closed(config: &mut Config) {
     fast_outbox(config);
-    let today = chrono::DateTime::from_timestamp_millis(now_ms() as i64)
-        .unwrap()
-        .date_naive();
-    let mut calendar = CalendarConfig {
-        time_zone: "UTC".into(),
-        holidays: vec![today.to_string(), today.succ_opt().unwrap().to_string()],
-        ..Default::default()
-    };
-    for day in ["mon", "tue", "wed", "thu", "fri", "sat", "sun"] {
-        calendar
-            .weekly
-            .insert(day.into(), vec!["09:00-17:00".into()]);
-    }
+    let calendar = closed_today();
     config.hours.calendars.insert("phones".into(), calendar);
     config.hours.kinds.insert(Kind::Voice, "phones".into());
 }
@@ -358,7 +336,7 @@ async fn a_caller_who_asks_for_a_callback_keeps_her_place_and_is_called_until_sh
         .await;
     assert_eq!(tasks[0]["id"], task["id"]);
     assert_eq!(placed(&mock).len(), 2);
-    let texts = texts(&host, &conversation).await;
+    let texts = host.message_texts(&conversation).await;
     assert!(
         texts
             .iter()
@@ -418,7 +396,7 @@ async fn an_unanswered_callback_is_retried_then_closed_as_callback_failed() {
     // Not tried a third time.
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(placed(&mock).len(), 2);
-    let texts = texts(&host, &conversation).await;
+    let texts = host.message_texts(&conversation).await;
     assert!(
         texts
             .iter()
