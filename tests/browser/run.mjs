@@ -19,6 +19,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
 import { floorDesk, offerNotifications } from "./floor.mjs";
+import { voicemail } from "./voice.mjs";
 import { passwordSession, searchPast, supervise, widgetAnswered, widgetAway, widgetQueue } from "./signin.mjs";
 import { complianceScreens } from "./compliance.mjs";
 
@@ -48,6 +49,7 @@ const env = {
   waAppSecret: need("WA_APP_SECRET"),
   waReplyId: need("WA_REPLY_ID"),
   twilioAuthToken: need("TWILIO_AUTH_TOKEN"),
+  mockUrl: need("MOCK_URL").replace(/\/$/, ""),
   publicBaseUrl: need("PUBLIC_BASE_URL").replace(/\/$/, ""),
   historySms: need("HISTORY_SMS_TEXT"),
   historyEmail: need("HISTORY_EMAIL_TEXT"),
@@ -748,6 +750,7 @@ const kit = {
   shot,
   api,
   postWebhook,
+  twilioPost,
   whatsappText,
   whatsappImage,
   newPage,
@@ -776,6 +779,7 @@ const scenarios = [
   ["search", (page) => searchPast(page, kit)],
   // Last: its customer's opt-out confirmation takes a mock answer.
   ["compliance", (page) => complianceScreens(page, kit)],
+  ["voicemail", (page) => voicemail(page, kit)],
 ];
 
 // ---- main ------------------------------------------------------------------

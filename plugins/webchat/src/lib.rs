@@ -106,8 +106,8 @@
 //! shows an away notice at 0), where the chat waits for an agent and about how long (the
 //! widget shows "You are number 2 in the queue · about 4 minutes"), and whether the conversation was closed by an agent or the bot (the
 //! widget says so; the visitor's next message starts a new one; a read
-//! whose `closed` differs is answered at once, and so is one whose `place` — the queue
-//! position the widget shows, 0 for none — is no longer right: a visitor who writes again
+//! whose `closed` differs is answered at once, and so is one whose `place` (when given) — the
+//! queue position the widget shows, 0 for none — is no longer right: a visitor who writes again
 //! while waiting sees her place at once, and a held read brings the new one when it ends). Each reply carries the
 //! agent's `name` when the host gave it. Every returned
 //! reply (and every reply of the last 30 s the client already had) is
@@ -556,13 +556,14 @@ fn read_replies(request: &HttpRequest) -> Result<WebhookOutcome, PluginError> {
         .query_param("closed")
         .is_some_and(|c| matches!(c.as_str(), "1" | "true"));
     // Her place as the widget last showed it (`place`, 0: none): a new
-    // place is news too, so the notice follows the queue.
+    // place is news too, so the notice follows the queue. A client that
+    // does not say (an older widget) is held as before.
     let place = queue["position"].as_u64().unwrap_or(0);
-    let known_place = request
+    let place_known = request
         .query_param("place")
         .and_then(|p| p.parse::<u64>().ok())
-        .unwrap_or(0);
-    if fresh.is_empty() && wait && closed == known_closed && place == known_place {
+        .is_none_or(|known| known == place);
+    if fresh.is_empty() && wait && closed == known_closed && place_known {
         // Woken only by what happens in this session.
         response = response
             .header(LONG_POLL_HEADER, long_poll_ms().to_string())

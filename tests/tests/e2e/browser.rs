@@ -328,6 +328,7 @@ async fn web_ui_in_headless_chromium() {
         &browser_dir,
         vec![
             ("BASE_URL", host.url("")),
+            ("MOCK_URL", mock.url()),
             ("ADMIN_TOKEN", ADMIN_TOKEN.into()),
             ("AGENT_ID", AGENT.into()),
             ("AGENT_NAME", AGENT_NAME.into()),
