@@ -8,7 +8,8 @@ use crate::clock::now_ms;
 use crate::conversations::{Author, Callback, Conversation, ConversationStatus};
 use crate::customers::{Identity, IdentityKind};
 use crate::kind::Kind;
-use crate::routing::NewTask;
+use crate::routing::{NewTask, TaskState};
+use crate::runtime::PluginKind;
 use crate::store::Batch;
 use crate::wit::automating::{AutomationAction, SendMessage};
 
@@ -77,6 +78,10 @@ impl Core {
             AutomationAction::Send(message) => {
                 let conversation = self.about(&about()?)?;
                 self.automation_send(&conversation, message).await
+            }
+            AutomationAction::HandToBot(bot) => {
+                let conversation = self.about(&about()?)?;
+                self.hand_to_bot(&conversation, &bot).await
             }
             AutomationAction::CallBack(channel) => {
                 let conversation = self.about(&about()?)?;
@@ -170,6 +175,62 @@ impl Core {
         self.store.durable(seq).await?;
         self.outbox.wake();
         self.publish_message(&sent, &conversation);
+        Ok(())
+    }
+
+    /// Hands `about` to bot plugin `bot` while no agent has it: its waiting
+    /// task is withdrawn (not abandoned) and the bot answers the customer's
+    /// latest message.
+    async fn hand_to_bot(&self, about: &Conversation, bot: &str) -> Result<(), CoreError> {
+        if !self
+            .runtime
+            .loaded_of_kind(PluginKind::Bot)
+            .iter()
+            .any(|b| b == bot)
+        {
+            return Err(CoreError::NotFound(format!("no bot {bot}")));
+        }
+        let seq = {
+            let _gate = self.gate();
+            let mut conversation = self.about(&about.id)?;
+            if conversation.status != ConversationStatus::Open || conversation.bot.is_some() {
+                return Err(CoreError::Conflict(format!(
+                    "conversation {} is resolved or with a bot already",
+                    conversation.id
+                )));
+            }
+            let task = self.task_of(&conversation);
+            let waiting = match &task {
+                Some(t) if matches!(t.state, TaskState::Pending | TaskState::Reserved) => Some(t),
+                Some(t) if matches!(t.state, TaskState::Assigned | TaskState::Wrapping) => {
+                    return Err(CoreError::Conflict(format!(
+                        "an agent has conversation {}",
+                        conversation.id
+                    )));
+                }
+                _ => None,
+            };
+            let last = self
+                .conversations
+                .messages(&conversation.id)?
+                .into_iter()
+                .rev()
+                .find(|m| m.author == Author::Customer)
+                .ok_or_else(|| {
+                    CoreError::Invalid("no message of the customer for the bot to answer".into())
+                })?;
+            if let Some(task) = waiting {
+                self.routing.withdraw(&task.id, Some(bot))?;
+            }
+            conversation.bot = Some(bot.to_string());
+            let mut batch = Batch::new();
+            self.bots
+                .queue_turn(&mut batch, bot, &conversation.id, &last.id)?;
+            self.conversations.save(&mut batch, &conversation);
+            self.store.write(batch)?
+        };
+        self.store.durable(seq).await?;
+        self.bots.wake();
         Ok(())
     }
 

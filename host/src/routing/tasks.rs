@@ -280,6 +280,18 @@ impl Routing {
     /// Withdraws a task that has not been accepted (the customer gave up):
     /// counted as abandoned.
     pub fn cancel(&self, task_id: &str) -> Result<(Task, u64), RoutingError> {
+        self.withdraw(task_id, None)
+    }
+
+    /// Withdraws a task that has not been accepted: abandoned when
+    /// `handed_to` is none (the customer gave up), else not counted as
+    /// abandoned — its conversation went to that bot (an automation's
+    /// action), recorded as the task's disposition `handed_to_bot:<bot>`.
+    pub fn withdraw(
+        &self,
+        task_id: &str,
+        handed_to: Option<&str>,
+    ) -> Result<(Task, u64), RoutingError> {
         let now = now_ms();
         let mut state = self.lock();
         let mut task = state
@@ -304,15 +316,18 @@ impl Routing {
             }
         }
         task.state = TaskState::Canceled;
-        task.abandoned = true;
+        task.abandoned = handed_to.is_none();
+        task.disposition = handed_to.map(|bot| format!("handed_to_bot:{bot}"));
         task.ended_at = Some(now);
         let mut batch = Batch::new();
         batch.put_json(keys::task(task_id), &task);
         let seq = self.inner.store.write(batch)?;
         state.tasks.insert(task.id.clone(), task.clone());
         drop(state);
-        metrics::counter!("switchboard_tasks_abandoned_total", "kind" => task.channel_kind.as_str())
-            .increment(1);
+        if task.abandoned {
+            metrics::counter!("switchboard_tasks_abandoned_total", "kind" => task.channel_kind.as_str())
+                .increment(1);
+        }
         self.publish("task.canceled", &task);
         self.wake();
         Ok((task, seq))

@@ -399,3 +399,59 @@ async fn automations_hear_business_hours_open_and_close() {
         }
     }
 }
+
+#[tokio::test]
+async fn an_automation_hands_a_waiting_conversation_to_a_bot() {
+    let mock = MockServer::start().await;
+    let host = TestHost::with_journeys(&mock, &[SMS_FROM], &[], &[], |config| {
+        fast_outbox(config);
+        rogue(config, "rogue-handover", "bot");
+    })
+    .await;
+    install(
+        &host.plugins_dir(),
+        "rogue-bot",
+        &first_party_manifest("testing/rogue-bot"),
+        &wasm("rogue-bot"),
+    );
+    install(
+        &host.plugins_dir(),
+        "rogue-handover",
+        &first_party_manifest("testing/rogue-automation")
+            .replace("name = \"rogue-automation\"", "name = \"rogue-handover\""),
+        &wasm("rogue-automation"),
+    );
+    for name in ["rogue-bot", "rogue-handover"] {
+        host.plugin_until(name, "active", |p| p["status"] == "active")
+            .await;
+    }
+    sms_from(&host, None, "SMbot1", "What are your opening hours?").await;
+    // The bot answers her (the rogue bot says "ok"); her task left the
+    // queue without counting as abandoned.
+    assert!(
+        eventually(Duration::from_secs(10), || sms_sent(&mock)
+            .iter()
+            .any(|(to, body)| to == CUSTOMER && body == "ok"))
+        .await,
+        "the bot did not answer: {:?}",
+        sms_sent(&mock)
+    );
+    assert!(host.queue().await.is_empty());
+    let customer = host.customer_id(&format!("phone:{CUSTOMER}")).await;
+    let conversations = host
+        .admin_json(&format!("/api/conversations?customer_id={customer}"))
+        .await;
+    let conversation = &conversations[0];
+    assert_eq!(conversation["bot"], "rogue-bot", "{conversation}");
+    let task = host
+        .admin_json(&format!(
+            "/api/tasks/{}",
+            conversation["task_id"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(task["state"], "canceled", "{task}");
+    assert_eq!(task["abandoned"], false, "{task}");
+    assert_eq!(task["disposition"], "handed_to_bot:rogue-bot", "{task}");
+    let stats = host.admin_json("/api/stats").await;
+    assert_eq!(stats["channels"]["messaging"]["abandoned"], 0, "{stats}");
+}

@@ -4,7 +4,8 @@
 //! allowed, `refused` answers actions the host must refuse (a message on a
 //! channel that does not exist, a label that is not one), `echo` answers
 //! a business-hours event with a timer tagged `<trigger>:<calendar>` (so a
-//! test sees what it was told in `GET /api/automations`).
+//! test sees what it was told in `GET /api/automations`), `bot` hands every
+//! queued task's conversation to the bot named by `bot`.
 
 use switchboard_sdk::{
     Automation, AutomationAction, AutomationEvent, PluginError, SendMessage, Timer, Trigger, config,
@@ -43,6 +44,13 @@ impl Automation for Rogue {
                     n = std::hint::black_box(n.wrapping_add(1));
                 }
             }
+            "bot" => Ok(match event.trigger {
+                Trigger::TaskQueued => vec![AutomationAction::HandToBot(config::get_or(
+                    "bot",
+                    "rogue-bot",
+                ))],
+                _ => Vec::new(),
+            }),
             "flood" => Ok((0..1_000)
                 .map(|i| AutomationAction::AddLabel(format!("l{i}")))
                 .collect()),
