@@ -21,6 +21,7 @@ mod customers;
 mod error;
 mod events;
 mod floor;
+mod history;
 mod hours;
 mod long_poll;
 mod media;
@@ -96,6 +97,7 @@ pub fn app(state: AppState, max_body_bytes: usize) -> Router {
         .route("/api/channels", get(conversations::channels))
         .route("/api/automations", get(automations::queue))
         .route("/api/automations/{id}/run", post(automations::run))
+        .route("/api/history", get(history::read))
         .route("/api/hours", get(hours::status))
         .route(
             "/api/hours/{calendar}/override",

@@ -11,8 +11,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 
 use super::{
-    agents, automations, canned, conversations, customers, floor, hours, media, metrics, plugins,
-    queues, retention, session, tasks, ui, webhooks,
+    agents, automations, canned, conversations, customers, floor, history, hours, media, metrics,
+    plugins, queues, retention, session, tasks, ui, webhooks,
 };
 
 /// Every error: `{"error": {"code": "...", "message": "..."}}`.
@@ -174,6 +174,7 @@ impl Modify for BearerToken {
         queues::crm_redrive,
         retention::status,
         retention::run,
+        history::read,
         automations::queue,
         automations::run,
         hours::status,

@@ -26,6 +26,9 @@ pub struct RetentionConfig {
     /// a retention of their own: a regulator may require years of them
     /// after the conversations they name are gone.
     pub audit_days: Option<u32>,
+    /// How long the event history is kept, in days (none: for ever). The
+    /// history feeds reports: keep it as long as the reports you run.
+    pub history_days: Option<u32>,
     /// Test hook: lets `POST /api/retention/run` take an `as_of` time
     /// (a clock moved forward without waiting). Never on in production.
     pub allow_as_of: bool,
@@ -39,6 +42,7 @@ impl Default for RetentionConfig {
             sweep_interval_secs: 3600,
             max_per_pass: 1000,
             audit_days: None,
+            history_days: None,
             allow_as_of: false,
         }
     }

@@ -8,6 +8,7 @@
 //! Writers hold the core's write gate; reads are free.
 
 mod callback;
+mod history;
 mod notes;
 
 mod erase;
@@ -529,6 +530,7 @@ impl Conversations {
     /// Adds a message to a conversation and its customer's timeline.
     pub fn add_message(&self, batch: &mut Batch, conversation: &Conversation, message: &Message) {
         batch.put_json(keys::message(&message.id), message);
+        batch.record(history::message_record(conversation, message));
         batch.put(
             keys::conversation_message(&conversation.id, message.at, &message.id),
             Vec::new(),

@@ -65,6 +65,8 @@ impl Core {
                 tasks_scrubbed += self.routing.scrub_customer(&mut batch, profile)?;
                 conversations.extend(self.conversations.of_customer(profile)?);
             }
+            // The history keeps the counts, not who she was.
+            self.store.scrub_history(&mut batch, &ids)?;
             let mut messages = Vec::new();
             for conversation in &conversations {
                 messages.extend(self.conversations.erase(&mut batch, conversation)?);

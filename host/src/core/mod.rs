@@ -68,6 +68,7 @@ use crm::Crm;
 use outbox::Outbox;
 
 pub use crate::accounts::Session;
+pub use crate::store::HistoryEvent;
 pub use automations::{AutomationEntry, AutomationItem, TriggerName};
 pub use callbacks::CALLBACK_FAILED;
 pub use crm::{Change as CrmChange, CrmEntry, CrmItem};

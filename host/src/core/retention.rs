@@ -56,6 +56,10 @@ pub struct RetentionStatus {
     /// conversations removed past their channel's retention, in all.
     #[serde(default)]
     pub records_removed: u64,
+    /// Event history entries removed past `[retention] history_days`, in
+    /// all.
+    #[serde(default)]
+    pub history_removed: u64,
 }
 
 impl Core {
@@ -67,7 +71,10 @@ impl Core {
     /// Whether anything expires at all.
     pub fn retention_configured(&self) -> bool {
         let r = &self.retention;
-        !r.kinds.is_empty() || !r.channels.is_empty() || r.audit_days.is_some()
+        !r.kinds.is_empty()
+            || !r.channels.is_empty()
+            || r.audit_days.is_some()
+            || r.history_days.is_some()
     }
 
     /// Whether `POST /api/retention/run` may say what time it is.
@@ -126,22 +133,27 @@ impl Core {
             status.last_pass_at = Some(now);
             status.last_pass_checked = checked;
             status.last_pass_erased = erased;
-            // Audit entries past their own retention, oldest first.
-            let audit_removed = match self.retention.audit_days {
-                Some(days) => self.audit.expire(
-                    &mut batch,
-                    now.saturating_sub(u64::from(days) * DAY_MS),
-                    self.retention.max_per_pass,
-                )?,
+            // Audit entries and the event history past their own
+            // retentions, oldest first.
+            let max = self.retention.max_per_pass;
+            let cutoff =
+                |days: Option<u32>| days.map(|d| now.saturating_sub(u64::from(d) * DAY_MS));
+            let audit_removed = match cutoff(self.retention.audit_days) {
+                Some(before) => self.audit.expire(&mut batch, before, max)?,
                 None => 0,
             };
             status.audit_removed += audit_removed;
+            let history_removed = match cutoff(self.retention.history_days) {
+                Some(before) => self.store.expire_history(&mut batch, before, max)?,
+                None => 0,
+            };
+            status.history_removed += history_removed;
             let records_removed = self.expire_records(&mut batch, now)?;
             status.records_removed += records_removed;
             batch.put_json(STATUS_KEY, &status);
             let mut entry = AuditEntry::new("retention.pass", "system", "system", now_ms());
             entry.reason = format!(
-                "checked {checked} messages, erased {erased}, removed {records_removed} failed deliveries and bot turns and {audit_removed} audit entries, as of {now}"
+                "checked {checked} messages, erased {erased}, removed {records_removed} failed deliveries and bot turns, {audit_removed} audit entries and {history_removed} history entries, as of {now}"
             );
             self.audit.record(&mut batch, entry)?;
             (checked, erased, blobs, self.store.write(batch)?)

@@ -11,12 +11,17 @@ use crate::customers::{CustomerError, Customers};
 use crate::routing::trend::{self, Sample};
 use crate::routing::{QueueEntry, Stats};
 use crate::runtime::CustomerDirectory;
-use crate::store::StoreError;
+use crate::store::{HistoryEvent, StoreError};
 use crate::wit::types as wit;
 
 use super::{Core, CoreError};
 
 impl Core {
+    /// At most `limit` events of the history after `after`, in order.
+    pub fn event_history(&self, after: u64, limit: usize) -> Result<Vec<HistoryEvent>, CoreError> {
+        Ok(self.store.history_after(after, limit)?)
+    }
+
     /// A customer's timeline: every message of every conversation, in time
     /// order.
     pub fn timeline(&self, customer_id: &str) -> Result<Vec<Message>, CoreError> {

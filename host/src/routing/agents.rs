@@ -11,7 +11,7 @@ use crate::store::{Batch, keys};
 
 use super::model::{Agent, AgentStatus, Kind, Role, Task, TaskAction, TaskEvent, TaskState};
 use super::state::State;
-use super::{Routing, RoutingError};
+use super::{Routing, RoutingError, agent_record, task_record};
 
 /// What `PUT /api/agents/{id}` takes.
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
@@ -175,6 +175,7 @@ impl Routing {
         }
         agent.deactivated = true;
         batch.put_json(keys::agent(id), &agent);
+        batch.record(agent_record(&agent));
         let seq = self.inner.store.write(batch)?;
         state.agents.insert(id.to_string(), agent.clone());
         drop(state);
@@ -255,6 +256,7 @@ impl Routing {
             }
             agent.status = status;
             agent.status_since = now;
+            batch.record(agent_record(&agent));
         }
         batch.put_json(keys::agent(id), &agent);
         let seq = self.inner.store.write(batch)?;
@@ -289,6 +291,7 @@ impl Routing {
             task.agent_id = None;
             task.reservation_expires_at = None;
             batch.put_json(keys::task(&id), &*task);
+            batch.record(task_record("task.returned", task));
             let t = task.clone();
             state.queue.insert(&t);
             out.push(t);

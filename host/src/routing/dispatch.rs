@@ -17,7 +17,7 @@ use crate::wit::types::SkillRequirement;
 use super::model::{AgentStatus, Kind, Skill, Task, TaskAction, TaskState};
 use super::state::State;
 use super::tasks::relax;
-use super::{BUILT_IN, Routing, policy};
+use super::{BUILT_IN, Routing, policy, task_record};
 
 impl Routing {
     /// Expires reservations, ends wrap-ups, escalates, prioritizes new tasks
@@ -255,6 +255,7 @@ impl Routing {
         relax(&mut state, &mut task, skills);
         let mut batch = Batch::new();
         batch.put_json(keys::task(task_id), &task);
+        batch.record(task_record("task.escalated", &task));
         let t = task.clone();
         state.tasks.insert(task.id.clone(), task);
         self.inner.store.write(batch)?;
@@ -297,6 +298,7 @@ impl Routing {
         agent.idle_since = now;
         let mut batch = Batch::new();
         batch.put_json(keys::task(task_id), &task);
+        batch.record(task_record("task.reserved", &task));
         batch.put_json(keys::agent(&agent_id), &agent);
         if let Err(e) = self.inner.store.write(batch) {
             let queued = state.tasks[task_id].clone();

@@ -49,7 +49,7 @@ use crate::customers::Customers;
 use crate::events::{Event, Events};
 use crate::hours::Hours;
 use crate::runtime::Runtime;
-use crate::store::{Store, StoreError};
+use crate::store::{HistoryEvent, Store, StoreError};
 use state::State;
 
 pub use agents::{AgentInput, token_digest};
@@ -197,4 +197,40 @@ impl Routing {
         self.inner.stopped.store(true, Ordering::SeqCst);
         self.inner.wake.notify_one();
     }
+}
+
+/// The event history's record of `task` after a change of `kind`: what
+/// reports need (state, kind, times, outcome), never what was said.
+pub(crate) fn task_record(kind: &str, task: &Task) -> HistoryEvent {
+    let mut event = HistoryEvent::new(kind, now_ms());
+    event.task_id = Some(task.id.clone());
+    event.conversation_id = Some(task.conversation_id.clone());
+    event.customer_id = Some(task.customer_id.clone());
+    event.agent_id = task.agent_id.clone();
+    event.channel = Some(task.channel.clone());
+    event.data = serde_json::json!({
+        "state": task.state,
+        "channel_kind": task.channel_kind,
+        "priority": task.priority,
+        "created_at": task.created_at,
+        "queued_at": task.queued_at,
+        "accepted_at": task.accepted_at,
+        "ended_at": task.ended_at,
+        "disposition": task.disposition,
+        "abandoned": task.abandoned,
+        "transfers": task.transfers(),
+    });
+    event
+}
+
+/// The event history's record of `agent`'s status.
+pub(crate) fn agent_record(agent: &Agent) -> HistoryEvent {
+    let mut event = HistoryEvent::new("agent.status", now_ms());
+    event.agent_id = Some(agent.id.clone());
+    event.data = serde_json::json!({
+        "status": agent.status,
+        "since": agent.status_since,
+        "capacity": agent.capacity,
+    });
+    event
 }

@@ -10,7 +10,7 @@ use crate::store::{Batch, StoreError, keys};
 
 use super::model::{Skill, Task, TaskState};
 use super::state::State;
-use super::{Routing, RoutingError};
+use super::{Routing, RoutingError, task_record};
 
 /// A new task for the queue.
 #[derive(Debug, Clone)]
@@ -78,6 +78,7 @@ impl Routing {
             history: Vec::new(),
         };
         batch.put_json(keys::task(&task.id), &task);
+        batch.record(task_record("task.created", &task));
         Ok(task)
     }
 
@@ -102,6 +103,7 @@ impl Routing {
         task.prioritized = true;
         task.reason = Some("started by the agent".into());
         batch.put_json(keys::task(&task.id), &task);
+        batch.record(task_record("task.assigned", &task));
         Ok(task)
     }
 
@@ -165,6 +167,7 @@ impl Routing {
         f(&mut state, &mut task, now)?;
         let mut batch = Batch::new();
         batch.put_json(keys::task(task_id), &task);
+        batch.record(task_record(event, &task));
         if let Some(a) = state.agents.get(agent) {
             batch.put_json(keys::agent(agent), a);
         }
@@ -321,6 +324,7 @@ impl Routing {
         task.ended_at = Some(now);
         let mut batch = Batch::new();
         batch.put_json(keys::task(task_id), &task);
+        batch.record(task_record("task.canceled", &task));
         let seq = self.inner.store.write(batch)?;
         state.tasks.insert(task.id.clone(), task.clone());
         drop(state);
@@ -353,6 +357,7 @@ impl Routing {
         }
         let mut batch = Batch::new();
         batch.put_json(keys::task(task_id), &task);
+        batch.record(task_record("task.prioritized", &task));
         self.inner.store.write(batch)?;
         state.tasks.insert(task.id.clone(), task.clone());
         drop(state);

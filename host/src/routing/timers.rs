@@ -5,9 +5,9 @@
 
 use crate::store::{Batch, StoreError, keys};
 
-use super::Routing;
 use super::model::{AgentStatus, TaskState};
 use super::tasks::{finish, relax};
+use super::{Routing, agent_record, task_record};
 
 impl Routing {
     pub(super) fn next_timer(&self) -> Option<u64> {
@@ -73,6 +73,7 @@ impl Routing {
                         a.status = AgentStatus::Away;
                         a.status_since = now;
                         batch.put_json(keys::agent(&agent), &*a);
+                        batch.record(agent_record(a));
                         away.push(a.clone());
                     }
                     // The agent is away now: all its reservations go back.
@@ -82,6 +83,7 @@ impl Routing {
                     let mut task = state.tasks[&id].clone();
                     finish(&mut state, &mut task, now);
                     batch.put_json(keys::task(&id), &task);
+                    batch.record(task_record("task.completed", &task));
                     if let Some(a) = task.agent_id.as_ref().and_then(|a| state.agents.get(a)) {
                         batch.put_json(keys::agent(&a.id), a);
                     }
@@ -92,6 +94,7 @@ impl Routing {
                     let mut task = state.tasks[&id].clone();
                     relax(&mut state, &mut task, Vec::new());
                     batch.put_json(keys::task(&id), &task);
+                    batch.record(task_record("task.escalated", &task));
                     escalated.push(task.clone());
                     state.tasks.insert(id, task);
                 }

@@ -10,7 +10,7 @@ use crate::store::{Batch, keys};
 use super::model::{AgentStatus, Skill, Task, TaskAction, TaskEvent, TaskState};
 use super::state::State;
 use super::tasks::finish;
-use super::{Routing, RoutingError};
+use super::{Routing, RoutingError, task_record};
 
 /// Where a task goes.
 #[derive(Debug, Clone, PartialEq)]
@@ -153,6 +153,7 @@ impl Routing {
             note: transfer.note,
         });
         batch.put_json(keys::task(&task.id), &task);
+        batch.record(task_record("task.transferred", &task));
         let seq = self.inner.store.write(batch)?;
         state.tasks.insert(task.id.clone(), task.clone());
         drop(state);
@@ -197,6 +198,7 @@ impl Routing {
         });
         let mut batch = Batch::new();
         batch.put_json(keys::task(&task.id), &task);
+        batch.record(task_record("task.completed", &task));
         if let Some(a) = from.as_ref().and_then(|a| state.agents.get(a)) {
             batch.put_json(keys::agent(&a.id), a);
         }

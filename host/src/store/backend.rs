@@ -16,6 +16,8 @@ pub enum Op {
 #[derive(Debug, Default, Clone)]
 pub struct Batch {
     pub(crate) ops: Vec<Op>,
+    /// History records of the change, numbered when the batch is applied.
+    pub(crate) history: Vec<super::history::HistoryEvent>,
 }
 
 impl Batch {
@@ -36,9 +38,13 @@ impl Batch {
     pub fn delete(&mut self, key: impl Into<Vec<u8>>) {
         self.ops.push(Op::Delete(key.into()));
     }
+    /// Appends `event` to the event history, in the same write.
+    pub fn record(&mut self, event: super::history::HistoryEvent) {
+        self.history.push(event);
+    }
     /// Whether there is nothing to write.
     pub fn is_empty(&self) -> bool {
-        self.ops.is_empty()
+        self.ops.is_empty() && self.history.is_empty()
     }
 }
 
@@ -66,6 +72,10 @@ pub trait Backend: Send + Sync + 'static {
             .filter(|(k, _)| after.is_none_or(|a| k.as_slice() > a))
             .take(limit)
             .collect())
+    }
+    /// The last key under `prefix`, if any.
+    fn last_under(&self, prefix: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.scan_prefix(prefix)?.pop().map(|(k, _)| k))
     }
     /// Applies a batch atomically (not yet durable).
     fn apply(&self, batch: Batch) -> Result<(), StoreError>;
@@ -102,6 +112,15 @@ impl Backend for SledBackend {
             .scan_prefix(prefix)
             .map(|r| r.map(|(k, v)| (k.to_vec(), v.to_vec())).map_err(Into::into))
             .collect()
+    }
+
+    fn last_under(&self, prefix: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self
+            .tree
+            .scan_prefix(prefix)
+            .next_back()
+            .transpose()?
+            .map(|(k, _)| k.to_vec()))
     }
 
     fn scan_after(

@@ -10,6 +10,7 @@
 mod backend;
 pub mod commit;
 mod compact;
+pub mod history;
 pub mod keys;
 mod kv;
 pub mod queue;
@@ -21,6 +22,7 @@ pub use backend::{Backend, Batch, Op, SledBackend};
 pub use commit::Durability;
 use commit::GroupCommit;
 pub use compact::request_compaction;
+pub use history::HistoryEvent;
 pub use kv::{KvError, KvUsage, PluginKv};
 pub use queue::{Backoff, DurableQueue, Entry, Verdict};
 
@@ -49,6 +51,8 @@ pub struct Store {
     db: sled::Db,
     backend: Arc<dyn Backend>,
     commit: Arc<GroupCommit>,
+    /// Numbers the event history's records as batches are applied.
+    history: Arc<history::Sequencer>,
     /// Each plugin's key-value store, opened once: every user (the
     /// plugin's versions across reloads, an erasure) shares its usage count.
     kvs: Arc<std::sync::Mutex<std::collections::HashMap<String, PluginKv>>>,
@@ -75,10 +79,12 @@ impl Store {
             .open()?;
         let backend: Arc<dyn Backend> = Arc::new(SledBackend::new(db.clone())?);
         let commit = GroupCommit::start(backend.clone(), durability);
+        let history = Arc::new(history::Sequencer::load(&*backend)?);
         Ok(Store {
             db,
             backend,
             commit,
+            history,
             kvs: Arc::default(),
         })
     }
@@ -174,8 +180,69 @@ impl Store {
         if batch.is_empty() {
             return Ok(self.commit.latest());
         }
-        self.backend.apply(batch)?;
+        self.history.apply(&*self.backend, batch)?;
         Ok(self.commit.applied())
+    }
+
+    /// At most `limit` events of the history after `after` (0: from the
+    /// first kept), in order.
+    pub fn history_after(&self, after: u64, limit: usize) -> Result<Vec<HistoryEvent>, StoreError> {
+        let after = (after > 0).then(|| format!("{after:016x}"));
+        Ok(self
+            .scan_json_after::<HistoryEvent>(history::PREFIX, after.as_deref(), limit)?
+            .into_iter()
+            .map(|(_, e)| e)
+            .collect())
+    }
+
+    /// Erasure: in `batch`, the history's events of `customers` lose the
+    /// customer id (the counts stay right; nothing ties them to her).
+    /// Reads the whole history: erasures are rare.
+    pub fn scrub_history(
+        &self,
+        batch: &mut Batch,
+        customers: &[String],
+    ) -> Result<u64, StoreError> {
+        let mut scrubbed = 0;
+        let mut after = 0;
+        loop {
+            let page = self.history_after(after, 1_000)?;
+            let Some(last) = page.last() else {
+                break;
+            };
+            after = last.seq;
+            for mut event in page {
+                if event
+                    .customer_id
+                    .as_ref()
+                    .is_some_and(|c| customers.contains(c))
+                {
+                    event.customer_id = None;
+                    batch.put_json(history::key(event.seq), &event);
+                    scrubbed += 1;
+                }
+            }
+        }
+        Ok(scrubbed)
+    }
+
+    /// Removes in `batch` at most `max` of the oldest history events that
+    /// happened before `before` (unix ms); returns how many.
+    pub fn expire_history(
+        &self,
+        batch: &mut Batch,
+        before: u64,
+        max: usize,
+    ) -> Result<u64, StoreError> {
+        let mut removed = 0;
+        for event in self.history_after(0, max)? {
+            if event.at >= before {
+                break;
+            }
+            batch.delete(history::key(event.seq));
+            removed += 1;
+        }
+        Ok(removed)
     }
 
     /// Waits until the batch numbered `seq`, and every batch before it, is on

@@ -20,6 +20,7 @@ mod example_plugin;
 mod files;
 mod floor;
 mod hardening;
+mod history;
 mod hot_reload;
 mod hours;
 mod journeys;

@@ -1,0 +1,28 @@
+//! What the event history keeps of messages.
+
+use super::{Author, Conversation, Direction, Message};
+
+/// The event history's record of a new message: who wrote on which
+/// channel, never the words.
+pub(super) fn message_record(
+    conversation: &Conversation,
+    message: &Message,
+) -> crate::store::HistoryEvent {
+    let kind = match (message.direction, message.author) {
+        (_, Author::System) => "message.note",
+        (Direction::Inbound, _) => "message.in",
+        (Direction::Outbound, _) => "message.out",
+    };
+    let mut event = crate::store::HistoryEvent::new(kind, message.at);
+    event.conversation_id = Some(conversation.id.clone());
+    event.customer_id = Some(conversation.customer_id.clone());
+    event.agent_id = message.agent_id.clone();
+    event.channel = Some(conversation.channel.clone());
+    event.task_id = conversation.task_id.clone();
+    event.data = serde_json::json!({
+        "message_id": message.id,
+        "author": message.author,
+        "channel_kind": conversation.channel_kind,
+    });
+    event
+}
