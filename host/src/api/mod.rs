@@ -29,6 +29,7 @@ pub mod metrics;
 pub mod openapi;
 mod plugins;
 mod queues;
+mod reports;
 mod retention;
 mod session;
 mod tasks;
@@ -98,6 +99,7 @@ pub fn app(state: AppState, max_body_bytes: usize) -> Router {
         .route("/api/automations", get(automations::queue))
         .route("/api/automations/{id}/run", post(automations::run))
         .route("/api/history", get(history::read))
+        .route("/api/reports/intervals", get(reports::intervals))
         .route("/api/hours", get(hours::status))
         .route(
             "/api/hours/{calendar}/override",

@@ -12,7 +12,7 @@ use utoipa::{Modify, OpenApi, ToSchema};
 
 use super::{
     agents, automations, canned, conversations, customers, floor, history, hours, media, metrics,
-    plugins, queues, retention, session, tasks, ui, webhooks,
+    plugins, queues, reports, retention, session, tasks, ui, webhooks,
 };
 
 /// Every error: `{"error": {"code": "...", "message": "..."}}`.
@@ -175,6 +175,7 @@ impl Modify for BearerToken {
         retention::status,
         retention::run,
         history::read,
+        reports::intervals,
         automations::queue,
         automations::run,
         hours::status,

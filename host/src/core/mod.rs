@@ -39,6 +39,7 @@ mod outbox;
 mod outreach;
 mod plugins;
 mod profiles;
+mod reports;
 mod retention;
 mod views;
 mod waiting;
@@ -79,6 +80,7 @@ pub use inbound::Ingested;
 pub use media::FileUpload;
 pub use outbox::{CallAction, OutboxEntry, OutboxItem};
 pub use outreach::{ChannelView, StartConversation, Started, TemplateInput, TemplateView};
+pub use reports::{GroupBy, IntervalRow};
 pub use views::Directory;
 
 // The records the API shows, re-exported on purpose so that it needs no
@@ -144,6 +146,8 @@ pub struct Core {
     callbacks: crate::config::CallbackConfig,
     /// What waits for the automation plugins.
     automations: automations::Automations,
+    /// SLA targets per kind, for reports.
+    sla_ms: crate::config::PerKind<u64>,
     gate: Mutex<()>,
 }
 
@@ -217,6 +221,7 @@ impl Core {
             templates: config.templates.clone(),
             callbacks: config.callbacks.clone(),
             automations,
+            sla_ms: config.routing.sla_ms,
             gate: Mutex::new(()),
         })
     }

@@ -3,11 +3,11 @@
 //! life, agents' statuses, messages in and out (never their words); read
 //! page by page by supervisors; kept across restarts, numbered on from
 //! where it stopped; with a retention of its own; and unlinked from a
-//! customer who is erased.
+//! customer who is erased. The interval report is computed from it.
 
 use serde_json::{Value, json};
-use switchboard_tests::channels::{reply, sms_from, take_task};
-use switchboard_tests::presets::{SMS, fast_outbox};
+use switchboard_tests::channels::{fixture, post_twilio, reply, sms_from, take_task};
+use switchboard_tests::presets::{SMS, VOICE, fast_outbox};
 use switchboard_tests::{ADMIN_TOKEN, MockServer, TestHost, now_ms};
 
 /// The history as the admin reads it, `after` a seq.
@@ -136,4 +136,121 @@ async fn the_history_has_its_own_retention_and_forgets_who_an_erased_customer_wa
         "{pass}"
     );
     assert!(history(&host, 0).await.is_empty());
+}
+
+#[tokio::test]
+async fn the_interval_report_counts_from_the_history_in_json_and_csv() {
+    let mock = MockServer::start().await;
+    let host = TestHost::with_channels(&mock, &[SMS, VOICE], fast_outbox).await;
+    let from = now_ms() - 1_000;
+    // A caller gives up while waiting; an SMS is answered and completed.
+    assert_eq!(
+        post_twilio(&host, "voice", &fixture("voice/incoming.form"))
+            .await
+            .0,
+        200
+    );
+    let hangup = fixture("voice/status-completed.form");
+    assert_eq!(post_twilio(&host, "voice/status", &hangup).await.0, 200);
+    sms_from(&host, None, "SMreport1", "Where is my parcel?").await;
+    let (token, task) = take_task(&host, "ann", json!({})).await;
+    host.complete_task(
+        &token,
+        task["id"].as_str().unwrap(),
+        Some(json!({"disposition": "answered"})),
+    )
+    .await;
+    let to = now_ms() + 1_000;
+    let path = |group: &str| {
+        format!("/api/reports/intervals?from={from}&to={to}&interval=1d&group_by={group}")
+    };
+
+    let rows = host.admin_json(&path("kind")).await;
+    let rows = rows.as_array().unwrap();
+    assert_eq!(rows.len(), 2, "{rows:#?}");
+    let (messaging, voice) = (&rows[0], &rows[1]);
+    assert_eq!(messaging["group"], "messaging");
+    assert_eq!(messaging["interval_start"], from);
+    assert_eq!(
+        (
+            &messaging["offered"],
+            &messaging["handled"],
+            &messaging["abandoned"],
+            &messaging["answered_within_sla"],
+            &messaging["service_level_pct"],
+        ),
+        (&json!(1), &json!(1), &json!(0), &json!(1), &json!(100.0)),
+        "{messaging}"
+    );
+    assert!(messaging["avg_handle_ms"].is_u64(), "{messaging}");
+    assert_eq!(voice["group"], "voice");
+    assert_eq!(
+        (
+            &voice["offered"],
+            &voice["handled"],
+            &voice["abandoned"],
+            &voice["service_level_pct"]
+        ),
+        (&json!(1), &json!(0), &json!(1), &json!(0.0)),
+        "{voice}"
+    );
+    assert!(voice["avg_time_to_abandon_ms"].is_u64(), "{voice}");
+    assert!(voice["avg_speed_of_answer_ms"].is_null(), "{voice}");
+
+    // By agent: Ann's, and the call nobody took.
+    let by_agent = host.admin_json(&path("agent")).await;
+    let groups: Vec<&str> = by_agent
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["group"].as_str().unwrap())
+        .collect();
+    assert_eq!(groups, ["-", "ann"]);
+
+    // The same as CSV.
+    let csv = host
+        .client
+        .get(host.url(&path("kind")))
+        .bearer_auth(ADMIN_TOKEN)
+        .header("accept", "text/csv")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(csv.status(), 200);
+    assert!(
+        csv.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv")
+    );
+    let csv = csv.text().await.unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines.len(), 3, "{csv}");
+    assert!(lines[0].starts_with("interval_start,group,offered,handled,abandoned,"));
+    assert!(
+        lines[1].starts_with(&format!("{from},messaging,1,1,0,,1,100,")),
+        "{csv}"
+    );
+    assert!(
+        lines[2].starts_with(&format!("{from},voice,1,0,1,")),
+        "{csv}"
+    );
+
+    // Supervisors only; a wrong interval is 400; after a restart, the same.
+    let (status, _) = host.call("GET", &path("kind"), Some(&token), None).await;
+    assert_eq!(status, 403);
+    let (status, _) = host
+        .call(
+            "GET",
+            "/api/reports/intervals?interval=2h",
+            Some(ADMIN_TOKEN),
+            None,
+        )
+        .await;
+    assert_eq!(status, 400);
+    let host = host.restart().await;
+    assert_eq!(
+        host.admin_json(&path("kind")).await.as_array().unwrap(),
+        rows
+    );
 }

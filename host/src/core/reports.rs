@@ -1,0 +1,186 @@
+//! Interval reports, computed from the event history: each task's figures
+//! (from its latest record) fall in the interval in which it arrived, per
+//! channel kind, channel, agent or disposition — so a report is the same
+//! after a restart, and can always be recomputed from the history.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::kind::Kind;
+use crate::store::HistoryEvent;
+
+use super::{Core, CoreError};
+
+/// What the rows are grouped by.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum GroupBy {
+    /// Voice, chat, messaging, email.
+    #[default]
+    Kind,
+    /// The channel plugin.
+    Channel,
+    /// The agent who last had the task (`-` for none).
+    Agent,
+    /// How it ended (`-` for none).
+    Disposition,
+}
+
+/// One interval of one group.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct IntervalRow {
+    /// When the interval starts (unix ms).
+    pub interval_start: u64,
+    /// The group: a kind, channel, agent or disposition.
+    pub group: String,
+    /// Tasks that arrived (not counting conversations agents started).
+    pub offered: u64,
+    /// Of those, completed by an agent.
+    pub handled: u64,
+    /// Of those, given up by the customer while waiting.
+    pub abandoned: u64,
+    /// How long the abandoned waited, on average (ms).
+    pub avg_time_to_abandon_ms: Option<u64>,
+    /// Accepted within the kind's SLA target.
+    pub answered_within_sla: u64,
+    /// `answered_within_sla` of those answered or abandoned, in percent.
+    pub service_level_pct: Option<f64>,
+    /// Arrival to acceptance, on average (ms).
+    pub avg_speed_of_answer_ms: Option<u64>,
+    /// Acceptance to the end of wrap-up, on average (ms).
+    pub avg_handle_ms: Option<u64>,
+    /// The same, in all (ms).
+    pub total_handle_ms: u64,
+    /// Transfers of these tasks.
+    pub transfers: u64,
+}
+
+/// Sums behind the averages of a row.
+#[derive(Default)]
+struct Sums {
+    row: IntervalRow,
+    abandon_ms: u64,
+    answered: u64,
+    answer_ms: u64,
+}
+
+/// A task's facts, from its latest history record.
+struct TaskFacts<'a> {
+    event: &'a HistoryEvent,
+    created_at: u64,
+}
+
+fn num(event: &HistoryEvent, field: &str) -> Option<u64> {
+    event.data.get(field).and_then(serde_json::Value::as_u64)
+}
+
+fn text<'a>(event: &'a HistoryEvent, field: &str) -> Option<&'a str> {
+    event.data.get(field).and_then(serde_json::Value::as_str)
+}
+
+impl Core {
+    /// The interval report of tasks that arrived in `[from, to)`, in
+    /// intervals of `interval_ms`, grouped by `group_by`; rows in order of
+    /// interval, then group.
+    pub fn interval_report(
+        &self,
+        (from, to): (u64, u64),
+        interval_ms: u64,
+        group_by: GroupBy,
+    ) -> Result<Vec<IntervalRow>, CoreError> {
+        if interval_ms == 0 || to <= from {
+            return Err(CoreError::Invalid(
+                "a report needs `to` after `from` and an interval".into(),
+            ));
+        }
+        // Each task's latest record, and whether an agent started it.
+        let mut history = Vec::new();
+        let mut after = 0;
+        loop {
+            let page = self.store.history_after(after, 1_000)?;
+            let Some(last) = page.last() else {
+                break;
+            };
+            after = last.seq;
+            history.extend(page.into_iter().filter(|e| e.kind.starts_with("task.")));
+        }
+        let mut latest: BTreeMap<&str, (usize, bool)> = BTreeMap::new();
+        for (i, event) in history.iter().enumerate() {
+            let Some(task) = event.task_id.as_deref() else {
+                continue;
+            };
+            let started = event.kind == "task.assigned";
+            latest
+                .entry(task)
+                .and_modify(|(at, _)| *at = i)
+                .or_insert((i, started));
+        }
+        let mut rows: BTreeMap<(u64, String), Sums> = BTreeMap::new();
+        for (index, started) in latest.values() {
+            let event = &history[*index];
+            let Some(created_at) = num(event, "created_at") else {
+                continue;
+            };
+            if *started || created_at < from || created_at >= to {
+                continue;
+            }
+            let facts = TaskFacts { event, created_at };
+            let bucket = from + (created_at - from) / interval_ms * interval_ms;
+            let group = match group_by {
+                GroupBy::Kind => text(event, "channel_kind").unwrap_or("-").to_string(),
+                GroupBy::Channel => event.channel.clone().unwrap_or_else(|| "-".into()),
+                GroupBy::Agent => event.agent_id.clone().unwrap_or_else(|| "-".into()),
+                GroupBy::Disposition => text(event, "disposition").unwrap_or("-").to_string(),
+            };
+            let sums = rows.entry((bucket, group)).or_default();
+            self.count(sums, &facts);
+        }
+        Ok(rows
+            .into_iter()
+            .map(|((interval_start, group), sums)| {
+                let mut row = sums.row;
+                row.interval_start = interval_start;
+                row.group = group;
+                let average = |sum: u64, n: u64| (n > 0).then(|| sum / n);
+                row.avg_time_to_abandon_ms = average(sums.abandon_ms, row.abandoned);
+                row.avg_speed_of_answer_ms = average(sums.answer_ms, sums.answered);
+                row.avg_handle_ms = average(row.total_handle_ms, row.handled);
+                let settled = sums.answered + row.abandoned;
+                row.service_level_pct = (settled > 0)
+                    .then(|| (row.answered_within_sla * 10_000 / settled) as f64 / 100.0);
+                row
+            })
+            .collect())
+    }
+
+    /// Adds one task to `sums`.
+    fn count(&self, sums: &mut Sums, facts: &TaskFacts<'_>) {
+        let event = facts.event;
+        let row = &mut sums.row;
+        row.offered += 1;
+        row.transfers += num(event, "transfers").unwrap_or(0);
+        let ended_at = num(event, "ended_at");
+        if event.data.get("abandoned") == Some(&serde_json::Value::Bool(true)) {
+            row.abandoned += 1;
+            sums.abandon_ms += ended_at.unwrap_or(facts.created_at) - facts.created_at;
+        }
+        let Some(accepted_at) = num(event, "accepted_at") else {
+            return;
+        };
+        let waited = accepted_at.saturating_sub(facts.created_at);
+        sums.answered += 1;
+        sums.answer_ms += waited;
+        let kind = text(event, "channel_kind")
+            .and_then(|k| serde_json::from_value::<Kind>(serde_json::json!(k)).ok());
+        if kind.is_some_and(|k| waited <= self.sla_ms.get(k)) {
+            row.answered_within_sla += 1;
+        }
+        if text(event, "state") == Some("completed")
+            && let Some(ended_at) = ended_at
+        {
+            row.handled += 1;
+            row.total_handle_ms += ended_at.saturating_sub(accepted_at);
+        }
+    }
+}
