@@ -31,6 +31,7 @@ pub struct IntervalQuery {
     /// `15m` (default), `1h` or `1d`.
     interval: Option<String>,
     /// `kind` (default), `channel`, `agent` or `disposition`.
+    #[param(inline)]
     group_by: Option<GroupBy>,
     /// `csv` for a CSV file (as `Accept: text/csv` does).
     format: Option<String>,
@@ -110,6 +111,9 @@ fn rows_csv(rows: &[IntervalRow]) -> Result<Vec<u8>, csv::Error> {
         "avg_handle_ms",
         "total_handle_ms",
         "transfers",
+        "repeat_contacts",
+        "resolved_first_contact",
+        "fcr_pct",
     ])?;
     let opt = |v: Option<u64>| v.map(|v| v.to_string()).unwrap_or_default();
     for r in rows {
@@ -128,6 +132,9 @@ fn rows_csv(rows: &[IntervalRow]) -> Result<Vec<u8>, csv::Error> {
             opt(r.avg_handle_ms),
             r.total_handle_ms.to_string(),
             r.transfers.to_string(),
+            r.repeat_contacts.to_string(),
+            r.resolved_first_contact.to_string(),
+            r.fcr_pct.map(|p| p.to_string()).unwrap_or_default(),
         ])?;
     }
     out.into_inner().map_err(|e| e.into_error().into())

@@ -16,6 +16,7 @@ mod hours;
 mod http;
 mod load;
 mod redaction;
+mod reports;
 mod retention;
 mod templates;
 
@@ -26,6 +27,7 @@ pub use hours::{CalendarConfig, HoursConfig};
 pub use http::HttpConfig;
 pub use load::ConfigError;
 pub use redaction::{Pattern, PatternRule, RedactionConfig};
+pub use reports::ReportsConfig;
 pub use retention::RetentionConfig;
 pub use templates::TemplateConfig;
 
@@ -78,6 +80,8 @@ pub struct Config {
     pub templates: BTreeMap<String, BTreeMap<String, TemplateConfig>>,
     /// Calling back callers who asked for it.
     pub callbacks: CallbackConfig,
+    /// How outcomes are counted in reports.
+    pub reports: ReportsConfig,
     /// How acknowledged writes are made durable: `group_commit` (default) or
     /// `flush_each`.
     pub durability: crate::store::Durability,
@@ -105,6 +109,7 @@ impl Default for Config {
             hours: HoursConfig::default(),
             templates: BTreeMap::new(),
             callbacks: CallbackConfig::default(),
+            reports: ReportsConfig::default(),
             durability: crate::store::Durability::GroupCommit,
         }
     }

@@ -148,6 +148,8 @@ pub struct Core {
     automations: automations::Automations,
     /// SLA targets per kind, for reports.
     sla_ms: crate::config::PerKind<u64>,
+    /// The first-contact-resolution window, in ms.
+    fcr_ms: u64,
     gate: Mutex<()>,
 }
 
@@ -222,6 +224,7 @@ impl Core {
             callbacks: config.callbacks.clone(),
             automations,
             sla_ms: config.routing.sla_ms,
+            fcr_ms: u64::from(config.reports.fcr_days) * 86_400_000,
             gate: Mutex::new(()),
         })
     }

@@ -54,6 +54,14 @@ pub struct IntervalRow {
     pub total_handle_ms: u64,
     /// Transfers of these tasks.
     pub transfers: u64,
+    /// Arrived within `[reports] fcr_days` after another contact of the
+    /// same customer ended, on any channel.
+    pub repeat_contacts: u64,
+    /// Handled, and the customer started no other contact, on any channel,
+    /// within `fcr_days` after it ended (so far).
+    pub resolved_first_contact: u64,
+    /// `resolved_first_contact` of `handled`, in percent.
+    pub fcr_pct: Option<f64>,
 }
 
 /// Sums behind the averages of a row.
@@ -69,6 +77,8 @@ struct Sums {
 struct TaskFacts<'a> {
     event: &'a HistoryEvent,
     created_at: u64,
+    /// Her other contacts: (arrived, ended when handled), by arrival.
+    others: &'a [(u64, Option<u64>)],
 }
 
 fn num(event: &HistoryEvent, field: &str) -> Option<u64> {
@@ -116,6 +126,25 @@ impl Core {
                 .and_modify(|(at, _)| *at = i)
                 .or_insert((i, started));
         }
+        // Every customer's contacts, for repeats and first-contact
+        // resolution across channels.
+        let mut contacts: BTreeMap<&str, Vec<(u64, Option<u64>)>> = BTreeMap::new();
+        for (index, started) in latest.values() {
+            let event = &history[*index];
+            if let (false, Some(customer), Some(created_at)) = (
+                *started,
+                event.customer_id.as_deref(),
+                num(event, "created_at"),
+            ) {
+                contacts
+                    .entry(customer)
+                    .or_default()
+                    .push((created_at, handled_end(event)));
+            }
+        }
+        for list in contacts.values_mut() {
+            list.sort_unstable();
+        }
         let mut rows: BTreeMap<(u64, String), Sums> = BTreeMap::new();
         for (index, started) in latest.values() {
             let event = &history[*index];
@@ -125,7 +154,16 @@ impl Core {
             if *started || created_at < from || created_at >= to {
                 continue;
             }
-            let facts = TaskFacts { event, created_at };
+            let others = event
+                .customer_id
+                .as_deref()
+                .and_then(|c| contacts.get(c))
+                .map_or(&[][..], Vec::as_slice);
+            let facts = TaskFacts {
+                event,
+                created_at,
+                others,
+            };
             let bucket = from + (created_at - from) / interval_ms * interval_ms;
             let group = match group_by {
                 GroupBy::Kind => text(event, "channel_kind").unwrap_or("-").to_string(),
@@ -149,6 +187,8 @@ impl Core {
                 let settled = sums.answered + row.abandoned;
                 row.service_level_pct = (settled > 0)
                     .then(|| (row.answered_within_sla * 10_000 / settled) as f64 / 100.0);
+                row.fcr_pct = (row.handled > 0)
+                    .then(|| (row.resolved_first_contact * 10_000 / row.handled) as f64 / 100.0);
                 row
             })
             .collect())
@@ -161,6 +201,23 @@ impl Core {
         row.offered += 1;
         row.transfers += num(event, "transfers").unwrap_or(0);
         let ended_at = num(event, "ended_at");
+        let window = self.fcr_ms;
+        // A repeat: another of her contacts ended (handled) shortly before.
+        if facts.others.iter().any(|&(arrived, ended)| {
+            arrived != facts.created_at
+                && ended.is_some_and(|e| e <= facts.created_at && facts.created_at - e <= window)
+        }) {
+            row.repeat_contacts += 1;
+        }
+        // Resolved at first contact: handled, and nothing of hers soon after.
+        if let Some(end) = handled_end(event)
+            && !facts
+                .others
+                .iter()
+                .any(|&(arrived, _)| arrived > end && arrived - end <= window)
+        {
+            row.resolved_first_contact += 1;
+        }
         if event.data.get("abandoned") == Some(&serde_json::Value::Bool(true)) {
             row.abandoned += 1;
             sums.abandon_ms += ended_at.unwrap_or(facts.created_at) - facts.created_at;
@@ -183,4 +240,11 @@ impl Core {
             row.total_handle_ms += ended_at.saturating_sub(accepted_at);
         }
     }
+}
+
+/// When a task ended, if an agent handled it (completed after accepting).
+fn handled_end(event: &HistoryEvent) -> Option<u64> {
+    (text(event, "state") == Some("completed") && num(event, "accepted_at").is_some())
+        .then(|| num(event, "ended_at"))
+        .flatten()
 }

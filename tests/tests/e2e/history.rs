@@ -183,6 +183,16 @@ async fn the_interval_report_counts_from_the_history_in_json_and_csv() {
         "{messaging}"
     );
     assert!(messaging["avg_handle_ms"].is_u64(), "{messaging}");
+    // Nothing more from her (yet): resolved at first contact.
+    assert_eq!(
+        (
+            &messaging["repeat_contacts"],
+            &messaging["resolved_first_contact"],
+            &messaging["fcr_pct"]
+        ),
+        (&json!(0), &json!(1), &json!(100.0)),
+        "{messaging}"
+    );
     assert_eq!(voice["group"], "voice");
     assert_eq!(
         (
@@ -252,5 +262,27 @@ async fn the_interval_report_counts_from_the_history_in_json_and_csv() {
     assert_eq!(
         host.admin_json(&path("kind")).await.as_array().unwrap(),
         rows
+    );
+
+    // She writes again (the same phone, so the same customer — the caller
+    // of the missed call too): a repeat contact, and her first one no
+    // longer counts as resolved at first contact.
+    sms_from(&host, None, "SMreport2", "Still no parcel").await;
+    let to = now_ms() + 1_000;
+    let rows = host
+        .admin_json(&format!(
+            "/api/reports/intervals?from={from}&to={to}&interval=1d"
+        ))
+        .await;
+    let messaging = &rows[0];
+    assert_eq!(
+        (
+            &messaging["offered"],
+            &messaging["repeat_contacts"],
+            &messaging["resolved_first_contact"],
+            &messaging["fcr_pct"]
+        ),
+        (&json!(2), &json!(1), &json!(0), &json!(0.0)),
+        "{messaging}"
     );
 }
