@@ -232,7 +232,7 @@ export async function searchPast(page, k) {
 }
 
 /** A POST to the API with `token`; returns the JSON answer. */
-async function postApi(k, token, path, body) {
+export async function postApi(k, token, path, body) {
   const response = await fetch(k.env.baseUrl + path, {
     method: "POST",
     headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },

@@ -3,17 +3,7 @@
 // webhook, its task is offered to Vera, and in the desktop she plays it —
 // the recording is fetched through the host from the (mock) provider.
 
-/** A POST to the API with `token`; returns the JSON answer. */
-async function postApi(k, token, path, body) {
-  const response = await fetch(k.env.baseUrl + path, {
-    method: "POST",
-    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-    body: JSON.stringify(body || {}),
-  });
-  const answer = await response.json().catch(() => null);
-  if (!response.ok) throw new Error(`POST ${path}: ${response.status} ${JSON.stringify(answer)}`);
-  return answer;
-}
+import { postApi } from "./signin.mjs";
 
 export async function voicemail(page, k) {
   const s = "voicemail";

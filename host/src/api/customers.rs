@@ -13,6 +13,7 @@ use crate::core::{
 
 use super::auth::{Admin, Principal};
 use super::body::JsonBody;
+use super::download::{json_or_csv, unix_ms, wants_csv};
 use super::openapi::{ErrorBody, ReadErrors, WriteErrors};
 use super::{ApiError, AppState};
 
@@ -251,14 +252,6 @@ pub async fn audit(
     headers: axum::http::HeaderMap,
     Query(q): Query<AuditQuery>,
 ) -> Result<axum::response::Response, ApiError> {
-    use axum::response::IntoResponse as _;
-    // Whole unix ms that JSON numbers hold exactly; 1-1000 entries.
-    let time = |t: Option<i64>, name: &str| match t {
-        Some(t) if !(0..=9_007_199_254_740_991).contains(&t) => Err(ApiError::bad_request(
-            format!("`{name}` must be unix ms between 0 and 2^53-1"),
-        )),
-        t => Ok(t.map(|t| t as u64)),
-    };
     let limit = match q.limit {
         None => 1000,
         Some(n @ 1..=1000) => n as usize,
@@ -268,31 +261,14 @@ pub async fn audit(
         actor: q.actor,
         target: q.target,
         action: q.action,
-        from: time(q.from, "from")?,
-        to: time(q.to, "to")?,
+        from: unix_ms(q.from, "from")?,
+        to: unix_ms(q.to, "to")?,
         after: q.after,
         limit,
     };
     let entries = state.core.audit_log(&filter)?;
-    let csv = q.format.as_deref() == Some("csv")
-        || headers
-            .get(axum::http::header::ACCEPT)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.contains("text/csv"));
-    if !csv {
-        return Ok(Json(entries).into_response());
-    }
-    Ok((
-        [
-            (axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8"),
-            (
-                axum::http::header::CONTENT_DISPOSITION,
-                "attachment; filename=\"audit.csv\"",
-            ),
-        ],
-        audit_csv(&entries).map_err(ApiError::internal)?,
-    )
-        .into_response())
+    let as_csv = wants_csv(q.format.as_deref(), &headers);
+    json_or_csv(entries, as_csv, "audit.csv", audit_csv)
 }
 
 /// The entries as CSV, a header row first.

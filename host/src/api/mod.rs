@@ -18,6 +18,7 @@ mod canned;
 mod client;
 mod conversations;
 mod customers;
+mod download;
 mod error;
 mod events;
 mod floor;

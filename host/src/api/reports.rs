@@ -1,20 +1,17 @@
 //! `/api/reports/intervals`: the interval report (supervisors and the
 //! admin), as JSON or as CSV (`Accept: text/csv` or `?format=csv`).
 
-use axum::Json;
 use axum::extract::{Query, State};
-use axum::response::{IntoResponse as _, Response};
+use axum::response::Response;
 use serde::Deserialize;
 
 use crate::clock::now_ms;
 use crate::core::{GroupBy, IntervalRow};
 
 use super::auth::Principal;
+use super::download::{json_or_csv, unix_ms, wants_csv};
 use super::openapi::{ErrorBody, ReadErrors};
 use super::{ApiError, AppState};
-
-/// The largest unix ms a JSON number holds exactly.
-const MAX_MS: i64 = 9_007_199_254_740_991;
 
 /// `GET /api/reports/intervals` parameters.
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -48,14 +45,8 @@ pub async fn intervals(
     Query(q): Query<IntervalQuery>,
 ) -> Result<Response, ApiError> {
     who.require_supervisor()?;
-    let time = |t: Option<i64>, name: &str| match t {
-        Some(t) if !(0..=MAX_MS).contains(&t) => Err(ApiError::bad_request(format!(
-            "`{name}` must be unix ms between 0 and 2^53-1"
-        ))),
-        t => Ok(t.map(|t| t as u64)),
-    };
-    let to = time(q.to, "to")?.unwrap_or_else(now_ms);
-    let from = time(q.from, "from")?.unwrap_or(to.saturating_sub(86_400_000));
+    let to = unix_ms(q.to, "to")?.unwrap_or_else(now_ms);
+    let from = unix_ms(q.from, "from")?.unwrap_or(to.saturating_sub(86_400_000));
     if from >= to {
         return Err(ApiError::bad_request("`from` must be before `to`"));
     }
@@ -73,25 +64,8 @@ pub async fn intervals(
         state
             .core
             .interval_report((from, to), interval_ms, q.group_by.unwrap_or_default())?;
-    let csv = q.format.as_deref() == Some("csv")
-        || headers
-            .get(axum::http::header::ACCEPT)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.contains("text/csv"));
-    if !csv {
-        return Ok(Json(rows).into_response());
-    }
-    Ok((
-        [
-            (axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8"),
-            (
-                axum::http::header::CONTENT_DISPOSITION,
-                "attachment; filename=\"intervals.csv\"",
-            ),
-        ],
-        rows_csv(&rows).map_err(ApiError::internal)?,
-    )
-        .into_response())
+    let as_csv = wants_csv(q.format.as_deref(), &headers);
+    json_or_csv(rows, as_csv, "intervals.csv", rows_csv)
 }
 
 /// The rows as CSV, a header row first; empty cells for figures there is

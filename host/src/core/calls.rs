@@ -70,11 +70,8 @@ impl Core {
         let waiting = task
             .as_ref()
             .is_some_and(|t| matches!(t.state, TaskState::Pending | TaskState::Reserved));
-        let duration = call
-            .metadata
-            .iter()
-            .find(|(k, _)| k == "duration")
-            .map(|(_, v)| format!(" after {v} s"))
+        let duration = callbacks::meta(&call.metadata, "duration")
+            .map(|v| format!(" after {v} s"))
             .unwrap_or_default();
         // She keeps her place: called back, or her voicemail is the task.
         let kept =

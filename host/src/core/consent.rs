@@ -136,12 +136,7 @@ impl Core {
         metadata: &[(String, String)],
         now: u64,
     ) -> Result<bool, CoreError> {
-        let value = |key: &str| {
-            metadata
-                .iter()
-                .find(|(k, _)| k == key)
-                .map(|(_, v)| v.trim())
-        };
+        let value = |key: &str| super::callbacks::meta(metadata, key).map(str::trim);
         if value(CONSENT_KEY) != Some("granted") {
             return Ok(false);
         }
