@@ -323,7 +323,8 @@ fn durable_writes(c: &mut Criterion) {
             Durability::FlushEach => "flush_each",
         };
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open_with(dir.path(), durability).unwrap();
+        let store =
+            Store::open_with(dir.path(), durability, switchboard::store::DEFAULT_CACHE_MB).unwrap();
         let mut round = 0u64;
         group.bench_function(label, |b| {
             b.iter_custom(|iters| {

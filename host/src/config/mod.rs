@@ -85,6 +85,10 @@ pub struct Config {
     /// How acknowledged writes are made durable: `group_commit` (default) or
     /// `flush_each`.
     pub durability: crate::store::Durability,
+    /// Memory the database may use to cache its pages, MiB. The host's
+    /// memory under load is this plus live work, whatever the history's
+    /// size on disk; the operating system caches the rest of the files.
+    pub store_cache_mb: u64,
 }
 
 impl Default for Config {
@@ -111,6 +115,7 @@ impl Default for Config {
             callbacks: CallbackConfig::default(),
             reports: ReportsConfig::default(),
             durability: crate::store::Durability::GroupCommit,
+            store_cache_mb: crate::store::DEFAULT_CACHE_MB,
         }
     }
 }

@@ -126,7 +126,7 @@ impl Core {
     /// Moves what belonged to a merged profile to its survivor, in `batch`.
     pub(super) fn rekey(&self, batch: &mut Batch, merge: &Merge) -> Result<(), StoreError> {
         self.conversations.rekey(batch, merge)?;
-        self.routing.rekey_customer(batch, merge);
+        self.routing.rekey_customer(batch, merge)?;
         self.crm.rekey_customer(batch, merge)?;
         self.crm.record(
             batch,

@@ -313,12 +313,15 @@ impl Routing {
     /// The conversations the agent has worked on: tasks it holds or held,
     /// or passed on.
     pub fn conversations_of_agent(&self, agent: &str) -> std::collections::HashSet<String> {
-        self.lock()
+        let mut out: std::collections::HashSet<String> = self
+            .lock()
             .tasks
             .values()
             .filter(|t| t.worked_on_by(agent))
             .map(|t| t.conversation_id.clone())
-            .collect()
+            .collect();
+        out.extend(self.archived_worked(agent).into_iter().map(|(c, _)| c));
+        out
     }
 
     /// Every task of `customer`, oldest first.
@@ -330,19 +333,26 @@ impl Routing {
             .filter(|t| t.customer_id == customer)
             .cloned()
             .collect();
-        tasks.sort_by_key(|t| t.created_at);
+        match self.archived_of_customer(customer) {
+            Ok(done) => tasks.extend(done),
+            Err(e) => tracing::error!(error = %e, "reading a customer's finished tasks failed"),
+        }
+        tasks.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
         tasks
     }
 
     /// The customers of every task the agent held or passed on: whose
     /// profiles a search by the agent may show.
     pub fn customers_of_agent(&self, agent: &str) -> std::collections::HashSet<String> {
-        self.lock()
+        let mut out: std::collections::HashSet<String> = self
+            .lock()
             .tasks
             .values()
             .filter(|t| t.worked_on_by(agent))
             .map(|t| t.customer_id.clone())
-            .collect()
+            .collect();
+        out.extend(self.archived_worked(agent).into_iter().map(|(_, c)| c));
+        out
     }
 
     /// Whether the agent worked on a task of this conversation.
@@ -351,6 +361,16 @@ impl Routing {
             .tasks
             .values()
             .any(|t| t.conversation_id == conversation && t.worked_on_by(agent))
+            || self.archived_worked_on(agent, conversation)
+    }
+
+    /// The archived conversations the agent worked on; none (logged) when
+    /// the store fails — these answer access checks, which then refuse.
+    fn archived_worked(&self, agent: &str) -> Vec<(String, String)> {
+        self.archived_conversations_of(agent).unwrap_or_else(|e| {
+            tracing::error!(error = %e, "reading an agent's finished conversations failed");
+            Vec::new()
+        })
     }
 
     /// Whether the agent holds a task on this conversation.

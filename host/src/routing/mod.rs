@@ -26,6 +26,7 @@
 //! | `trend.rs` | the queue sampled over the last hour |
 
 mod agents;
+mod archive;
 mod dispatch;
 pub mod model;
 pub mod policy;
@@ -121,7 +122,7 @@ impl Routing {
         (config, hours): (RoutingConfig, Hours),
         events: Events,
     ) -> Result<Routing, StoreError> {
-        let state = State::load(&store)?;
+        let state = State::load(&store, config.sla_ms)?;
         Ok(Routing {
             inner: Arc::new(Inner {
                 state: Mutex::new(state),

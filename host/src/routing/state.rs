@@ -1,13 +1,15 @@
 //! The routing state in memory: agents (by id, by router-facing number and
-//! by token digest), every task, the waiting queue, the timers, and what
-//! each agent holds. The dispatcher checks every agent's capacity for every
+//! by token digest), the live tasks, the waiting queue, the timers, what
+//! each agent holds, and the totals of finished tasks (which themselves
+//! live in the store's archive, see `archive.rs`). The dispatcher checks every agent's capacity for every
 //! decision, so holdings are indexed by agent number.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use crate::config::RoutingConfig;
-use crate::store::{Store, StoreError, keys};
+use crate::config::{PerKind, RoutingConfig};
+use crate::store::{Batch, Store, StoreError, keys};
 
+use super::archive::{self, Totals};
 use super::model::{Agent, Kind, Task, TaskState};
 use super::queue::Queue;
 
@@ -21,7 +23,8 @@ pub(super) struct State {
     pub tokens: HashMap<String, String>,
     /// The number the next new agent gets.
     pub next_number: u32,
-    /// Every task the host knows, by id.
+    /// The live tasks (waiting, reserved, assigned, wrapping), by id.
+    /// Finished ones are in the store's archive.
     pub tasks: HashMap<String, Task>,
     /// The waiting tasks in dispatch order.
     pub queue: Queue,
@@ -36,6 +39,10 @@ pub(super) struct State {
     /// capacity for every decision, so this is an array index, not a hash
     /// look-up.
     pub holdings: Vec<Vec<(String, Kind)>>,
+    /// The all-time figures of finished tasks.
+    pub totals: Totals,
+    /// The SLA targets finished tasks are judged against.
+    pub sla_ms: PerKind<u64>,
 }
 
 impl Default for State {
@@ -51,15 +58,23 @@ impl Default for State {
             deadlines: BTreeSet::new(),
             unprioritized: Vec::new(),
             holdings: Vec::new(),
+            totals: Totals::default(),
+            sla_ms: RoutingConfig::default().sla_ms,
         }
     }
 }
 
 impl State {
-    /// Agents and tasks as stored: waiting tasks back in the queue, held
-    /// tasks back with their agents, pending timers indexed again.
-    pub fn load(store: &Store) -> Result<State, StoreError> {
-        let mut state = State::default();
+    /// Agents and live tasks as stored: waiting tasks back in the queue,
+    /// held tasks back with their agents, pending timers indexed again. A
+    /// finished task still under `task/` (a data directory from before the
+    /// archive) moves to the archive now, in one write.
+    pub fn load(store: &Store, sla_ms: PerKind<u64>) -> Result<State, StoreError> {
+        let mut state = State {
+            sla_ms,
+            totals: archive::load_totals(store)?,
+            ..State::default()
+        };
         for agent in store.scan_json::<Agent>(keys::AGENTS)? {
             state.add_agent(agent);
         }
@@ -67,10 +82,32 @@ impl State {
             .scan_strings(keys::AGENT_TOKENS)?
             .into_iter()
             .collect();
+        let mut batch = Batch::new();
         for task in store.scan_json::<Task>(keys::TASKS)? {
-            state.add_task(task);
+            if task.state.is_final() {
+                state.save(&mut batch, &task);
+            } else {
+                state.add_task(task);
+            }
+        }
+        if !batch.is_empty() {
+            store.write(batch)?;
         }
         Ok(state)
+    }
+
+    /// Writes a changed task into `batch` and memory: a live task replaces
+    /// its copy; a finished one leaves memory for the archive and adds to
+    /// the totals. Queue, holdings and timers are the caller's.
+    pub fn save(&mut self, batch: &mut Batch, task: &Task) {
+        if task.state.is_final() {
+            self.tasks.remove(&task.id);
+            self.totals.add(task, &self.sla_ms);
+            archive::archive(batch, task, &self.totals);
+        } else {
+            batch.put_json(keys::task(&task.id), task);
+            self.tasks.insert(task.id.clone(), task.clone());
+        }
     }
 
     /// Adds (or replaces) an agent.

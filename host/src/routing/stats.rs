@@ -79,6 +79,10 @@ pub struct Stats {
     pub agents: BTreeMap<&'static str, usize>,
     /// The router in effect and how often it fell back.
     pub router: RouterStats,
+    /// Tasks in the routing state's memory: the live ones (waiting,
+    /// offered, assigned, wrapping). Finished tasks are archived in the
+    /// store, so this returns to zero when the floor is quiet.
+    pub live_tasks: usize,
 }
 
 /// Router figures.
@@ -105,8 +109,12 @@ impl Routing {
     /// Live figures.
     pub fn stats(&self) -> Stats {
         let config = &self.inner.config;
-        let (channels, agents) = figures(&self.lock(), config, now_ms());
+        let state = self.lock();
+        let (channels, agents) = figures(&state, config, now_ms());
+        let live_tasks = state.tasks.len();
+        drop(state);
         Stats {
+            live_tasks,
             channels,
             agents,
             router: RouterStats {
@@ -177,6 +185,19 @@ fn figures(
         .collect();
     let mut handle_sum: HashMap<Kind, (u64, u64)> = HashMap::new();
     let mut sla_total: HashMap<Kind, u64> = HashMap::new();
+    // Finished tasks count through the totals kept as they were archived.
+    for (kind, done) in &state.totals.kinds {
+        let s = channels.get_mut(kind).expect("all kinds");
+        s.handled += done.handled;
+        s.abandoned += done.abandoned;
+        s.transfers += done.transfers;
+        s.answered += done.answered;
+        s.answered_within_sla += done.answered_within_sla;
+        *sla_total.entry(*kind).or_default() += done.sla_total;
+        let h = handle_sum.entry(*kind).or_default();
+        h.0 += done.handle_ms;
+        h.1 += done.handle_n;
+    }
     for t in state.tasks.values() {
         let s = channels.get_mut(&t.channel_kind).expect("all kinds");
         let target = s.sla_target_ms;

@@ -38,9 +38,10 @@ pub struct NewTask {
 }
 
 impl Routing {
-    /// A task by id.
+    /// A task by id: live from memory, finished from the archive.
     pub fn task(&self, id: &str) -> Option<Task> {
-        self.lock().tasks.get(id).cloned()
+        let live = self.lock().tasks.get(id).cloned();
+        live.or_else(|| self.archived(id))
     }
 
     /// Creates a pending task record in `batch`; [`Routing::enqueue`] it
@@ -149,11 +150,10 @@ impl Routing {
     ) -> Result<(Task, u64), RoutingError> {
         let now = now_ms();
         let mut state = self.lock();
-        let mut task = state
-            .tasks
-            .get(task_id)
-            .cloned()
-            .ok_or_else(|| RoutingError::NotFound(format!("no task {task_id}")))?;
+        let Some(mut task) = state.tasks.get(task_id).cloned() else {
+            drop(state);
+            return Err(self.missing(task_id));
+        };
         if task.agent_id.is_none() && task.state == TaskState::Pending {
             return Err(RoutingError::Conflict(format!(
                 "task {task_id} is waiting in the queue, not reserved for agent {agent}"
@@ -166,13 +166,12 @@ impl Routing {
         }
         f(&mut state, &mut task, now)?;
         let mut batch = Batch::new();
-        batch.put_json(keys::task(task_id), &task);
+        state.save(&mut batch, &task);
         batch.record(task_record(event, &task));
         if let Some(a) = state.agents.get(agent) {
             batch.put_json(keys::agent(agent), a);
         }
         let seq = self.inner.store.write(batch)?;
-        state.tasks.insert(task.id.clone(), task.clone());
         drop(state);
         self.publish(event, &task);
         self.wake();
@@ -297,11 +296,10 @@ impl Routing {
     ) -> Result<(Task, u64), RoutingError> {
         let now = now_ms();
         let mut state = self.lock();
-        let mut task = state
-            .tasks
-            .get(task_id)
-            .cloned()
-            .ok_or_else(|| RoutingError::NotFound(format!("no task {task_id}")))?;
+        let Some(mut task) = state.tasks.get(task_id).cloned() else {
+            drop(state);
+            return Err(self.missing(task_id));
+        };
         match task.state {
             TaskState::Pending => {
                 state.queue.remove(&task);
@@ -323,10 +321,9 @@ impl Routing {
         task.disposition = handed_to.map(|bot| format!("handed_to_bot:{bot}"));
         task.ended_at = Some(now);
         let mut batch = Batch::new();
-        batch.put_json(keys::task(task_id), &task);
+        state.save(&mut batch, &task);
         batch.record(task_record("task.canceled", &task));
         let seq = self.inner.store.write(batch)?;
-        state.tasks.insert(task.id.clone(), task.clone());
         drop(state);
         if task.abandoned {
             metrics::counter!("switchboard_tasks_abandoned_total", "kind" => task.channel_kind.as_str())
@@ -386,41 +383,40 @@ impl Routing {
     /// wrote — her id, the bot's summary, the escalation reason, transfer
     /// notes. Refused (409) while any of them is still being worked on.
     pub fn scrub_customer(&self, batch: &mut Batch, customer: &str) -> Result<usize, RoutingError> {
-        let mut state = self.lock();
-        if let Some(busy) = state.tasks.values().find(|t| {
-            t.customer_id == customer
-                && !matches!(t.state, TaskState::Completed | TaskState::Canceled)
-        }) {
+        if let Some(busy) = self
+            .lock()
+            .tasks
+            .values()
+            .find(|t| t.customer_id == customer)
+        {
             return Err(RoutingError::Conflict(format!(
                 "task {} of this customer is still {:?}: complete or cancel it first",
                 busy.id, busy.state
             )));
         }
-        let mut scrubbed = 0;
-        for task in state.tasks.values_mut() {
-            if task.customer_id == customer {
-                task.customer_id = "erased".into();
-                task.summary = None;
-                task.reason = None;
-                for event in &mut task.history {
-                    event.note = None;
-                }
-                batch.put_json(keys::task(&task.id), &*task);
-                scrubbed += 1;
+        // Memory holds live tasks only: the rest of hers are archived.
+        Ok(self.scrub_archived(batch, customer, |task| {
+            task.customer_id = "erased".into();
+            task.summary = None;
+            task.reason = None;
+            for event in &mut task.history {
+                event.note = None;
             }
-        }
-        Ok(scrubbed)
+        })?)
     }
 
     /// Moves a merged customer's tasks to the survivor.
-    pub fn rekey_customer(&self, batch: &mut Batch, merge: &Merge) {
-        let mut state = self.lock();
-        for task in state.tasks.values_mut() {
-            if task.customer_id == merge.merged {
-                task.customer_id = merge.survivor.clone();
-                batch.put_json(keys::task(&task.id), &*task);
+    pub fn rekey_customer(&self, batch: &mut Batch, merge: &Merge) -> Result<(), StoreError> {
+        {
+            let mut state = self.lock();
+            for task in state.tasks.values_mut() {
+                if task.customer_id == merge.merged {
+                    task.customer_id = merge.survivor.clone();
+                    batch.put_json(keys::task(&task.id), &*task);
+                }
             }
         }
+        self.rekey_archived(batch, merge)
     }
 }
 

@@ -82,12 +82,11 @@ impl Routing {
                 TaskState::Wrapping => {
                     let mut task = state.tasks[&id].clone();
                     finish(&mut state, &mut task, now);
-                    batch.put_json(keys::task(&id), &task);
+                    state.save(&mut batch, &task);
                     batch.record(task_record("task.completed", &task));
                     if let Some(a) = task.agent_id.as_ref().and_then(|a| state.agents.get(a)) {
                         batch.put_json(keys::agent(&a.id), a);
                     }
-                    state.tasks.insert(id, task.clone());
                     completed.push(task);
                 }
                 TaskState::Pending => {

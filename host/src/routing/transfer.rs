@@ -197,13 +197,12 @@ impl Routing {
             note: disposition,
         });
         let mut batch = Batch::new();
-        batch.put_json(keys::task(&task.id), &task);
+        state.save(&mut batch, &task);
         batch.record(task_record("task.completed", &task));
         if let Some(a) = from.as_ref().and_then(|a| state.agents.get(a)) {
             batch.put_json(keys::agent(&a.id), a);
         }
         let seq = self.inner.store.write(batch)?;
-        state.tasks.insert(task.id.clone(), task.clone());
         drop(state);
         self.publish("task.completed", &task);
         self.wake();
@@ -212,17 +211,29 @@ impl Routing {
 
     /// The task, if `by` may act on it: its own agent, or a supervisor.
     fn acted_on(&self, state: &State, task_id: &str, by: Actor<'_>) -> Result<Task, RoutingError> {
-        let task = state.tasks.get(task_id).cloned();
-        match task {
-            Some(t) if by.supervisor || t.agent_id.as_deref() == Some(by.id) => Ok(t),
-            // The same answer whether or not the task exists: an agent
-            // acts on its own tasks only.
-            _ if !by.supervisor => Err(RoutingError::Forbidden(format!(
-                "agent {} may act only on its own tasks; task {task_id} is not one",
-                by.id
-            ))),
-            _ => Err(RoutingError::NotFound(format!("no task {task_id}"))),
+        let own = |t: &Task| by.supervisor || t.agent_id.as_deref() == Some(by.id);
+        match state.tasks.get(task_id) {
+            Some(t) if own(t) => return Ok(t.clone()),
+            Some(_) => {}
+            None => match self.archived(task_id) {
+                Some(t) if own(&t) => {
+                    return Err(RoutingError::Conflict(format!(
+                        "task {task_id} is {}",
+                        t.state.as_str()
+                    )));
+                }
+                None if by.supervisor => {
+                    return Err(RoutingError::NotFound(format!("no task {task_id}")));
+                }
+                _ => {}
+            },
         }
+        // The same answer whether or not the task exists: an agent acts on
+        // its own tasks only.
+        Err(RoutingError::Forbidden(format!(
+            "agent {} may act only on its own tasks; task {task_id} is not one",
+            by.id
+        )))
     }
 }
 

@@ -100,17 +100,12 @@ impl Drain {
 
 /// The drain of every kind in `state`.
 pub(super) fn drains(state: &State, config: &RoutingConfig) -> HashMap<Kind, Drain> {
-    let mut recent: HashMap<Kind, Vec<(u64, u64)>> = HashMap::new();
-    for t in state.tasks.values() {
-        if t.state == TaskState::Completed
-            && let (Some(a), Some(e)) = (t.accepted_at, t.ended_at)
-        {
-            recent
-                .entry(t.channel_kind)
-                .or_default()
-                .push((e, e.saturating_sub(a)));
-        }
-    }
+    let mut recent: HashMap<Kind, Vec<(u64, u64)>> = state
+        .totals
+        .kinds
+        .iter()
+        .map(|(kind, t)| (*kind, t.recent.iter().copied().collect()))
+        .collect();
     Kind::ALL
         .iter()
         .map(|&kind| {

@@ -120,12 +120,15 @@ impl Server {
             config.http.tls_cert.as_deref(),
             config.http.tls_key.as_deref(),
         )?;
-        let store = Store::open_with(&config.data_dir.join("db"), config.durability).map_err(
-            store_error(format!(
-                "opening the database in {}",
-                config.data_dir.display()
-            )),
-        )?;
+        let store = Store::open_with(
+            &config.data_dir.join("db"),
+            config.durability,
+            config.store_cache_mb,
+        )
+        .map_err(store_error(format!(
+            "opening the database in {}",
+            config.data_dir.display()
+        )))?;
         let customers = Arc::new(Customers::new(store.clone(), &config.customers)?);
         let conversations = Arc::new(Conversations::new(store.clone()));
         let (admin_token, first_run) = admin_token(&config)?;

@@ -174,6 +174,39 @@ pub fn task(id: &str) -> String {
     format!("{TASKS}{id}")
 }
 
+/// Prefix of finished (completed or canceled) tasks: `taskdone/<id>` → a
+/// task (JSON). Kept apart from `task/`, so start-up reads live work only.
+pub const DONE_TASKS: &str = "taskdone/";
+
+/// `taskdone/<id>`.
+pub fn done_task(id: &str) -> String {
+    format!("{DONE_TASKS}{id}")
+}
+
+/// `donecust/<customer>/<task>` → empty: a customer's finished tasks.
+pub fn customer_done_task(customer: &str, task: &str) -> String {
+    format!("{}{task}", customer_done_tasks(customer))
+}
+
+/// The prefix of one customer's finished tasks.
+pub fn customer_done_tasks(customer: &str) -> String {
+    format!("donecust/{customer}/")
+}
+
+/// `doneagent/<agent>/<conversation>` → the customer id: a conversation an
+/// agent worked on in a finished task (what she may still read).
+pub fn agent_done_conversation(agent: &str, conversation: &str) -> String {
+    format!("{}{conversation}", agent_done_conversations(agent))
+}
+
+/// The prefix of the conversations one agent worked on in finished tasks.
+pub fn agent_done_conversations(agent: &str) -> String {
+    format!("doneagent/{agent}/")
+}
+
+/// `stats/totals` → the all-time figures of finished tasks (JSON).
+pub const TASK_TOTALS: &str = "stats/totals";
+
 /// Prefix of agents: `agent/<id>` → an agent (JSON).
 pub const AGENTS: &str = "agent/";
 

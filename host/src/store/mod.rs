@@ -63,18 +63,29 @@ pub const MAX_KV_KEY: usize = 512;
 /// Largest value a plugin may store.
 pub const MAX_KV_VALUE: usize = 1024 * 1024;
 
+/// The page cache a store gets unless configured (`store_cache_mb`), MiB.
+/// sled's own default (1 GiB) would let a busy host's memory grow with
+/// its history for weeks before leveling off.
+pub const DEFAULT_CACHE_MB: u64 = 64;
+
 impl Store {
     /// Opens (or creates) the database in `dir`.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
-        Self::open_with(dir, Durability::GroupCommit)
+        Self::open_with(dir, Durability::GroupCommit, DEFAULT_CACHE_MB)
     }
 
-    /// Opens the database with a chosen durability strategy.
-    pub fn open_with(dir: &Path, durability: Durability) -> Result<Self, StoreError> {
+    /// Opens the database with a chosen durability strategy and page cache
+    /// (MiB).
+    pub fn open_with(
+        dir: &Path,
+        durability: Durability,
+        cache_mb: u64,
+    ) -> Result<Self, StoreError> {
         // Only when an erasure asked for it.
         compact::compact_if_requested(dir)?;
         let db = sled::Config::new()
             .path(dir)
+            .cache_capacity(cache_mb.max(1) * 1024 * 1024)
             .flush_every_ms(Some(200))
             .open()?;
         let backend: Arc<dyn Backend> = Arc::new(SledBackend::new(db.clone())?);

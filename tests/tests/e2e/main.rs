@@ -24,6 +24,7 @@ mod history;
 mod hot_reload;
 mod hours;
 mod journeys;
+mod memory;
 mod outreach;
 mod routing;
 mod sandbox;

@@ -1,0 +1,369 @@
+//! Memory and start-up against history: a load generator that drives the
+//! release host (a separate process) through many complete task lives —
+//! a signed WhatsApp message from a new customer, the offer, accept,
+//! complete — and reports the host's RSS and start-up time at checkpoints
+//! side by side. Finished tasks leave the routing state and the store's
+//! page cache is bounded (`store_cache_mb`), so both should stay flat.
+//!
+//! ```text
+//! cargo bench -p switchboard --bench memory                       # 100000,500000
+//! cargo bench -p switchboard --bench memory -- --tasks 20000,60000 --workers 16
+//! ```
+//!
+//! At each checkpoint the generator waits for the host to go quiet, reads
+//! its RSS (`/proc/<pid>/status`) and live-task count (`/api/stats`), then
+//! restarts it and times the start (spawn to `/healthz` answering) and the
+//! RSS after start.
+
+use std::io::Write as _;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use hmac::{Hmac, Mac};
+use serde_json::{Value, json};
+use sha2::Sha256;
+
+const ADMIN: &str = "memory-bench-admin-token-0123456789";
+const APP_SECRET: &str = "memory-bench-app-secret";
+
+struct Options {
+    checkpoints: Vec<u64>,
+    workers: usize,
+}
+
+fn options() -> Options {
+    let mut o = Options {
+        checkpoints: vec![100_000, 500_000],
+        workers: 16,
+    };
+    let args: Vec<String> = std::env::args().collect();
+    let mut i = 1;
+    while i < args.len() {
+        match args[i].as_str() {
+            "--tasks" => {
+                o.checkpoints = args[i + 1]
+                    .split(',')
+                    .map(|n| {
+                        n.parse()
+                            .expect("--tasks takes numbers, e.g. 100000,500000")
+                    })
+                    .collect();
+                i += 1;
+            }
+            "--workers" => {
+                o.workers = args[i + 1].parse().expect("--workers takes a number");
+                i += 1;
+            }
+            // cargo bench passes `--bench`.
+            _ => {}
+        }
+        i += 1;
+    }
+    o
+}
+
+/// The host process and where it listens.
+struct Host {
+    child: Child,
+    base: String,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn write_config(dir: &std::path::Path, port: u16) -> std::path::PathBuf {
+    let path = dir.join("switchboard.toml");
+    let mut f = std::fs::File::create(&path).unwrap();
+    write!(
+        f,
+        r#"listen = "127.0.0.1:{port}"
+data_dir = "{data}"
+admin_token = "{ADMIN}"
+
+[plugins.whatsapp.config]
+# Nothing is sent in this run; a closed port fails fast if anything were.
+api_base = "http://127.0.0.1:9"
+access_token = "memory-bench"
+app_secret = "{APP_SECRET}"
+verify_token = "memory-bench"
+"#,
+        data = dir.join("data").display()
+    )
+    .unwrap();
+    path
+}
+
+/// Starts the host and waits until it answers; returns it and how long
+/// that took.
+async fn start(client: &reqwest::Client, config: &std::path::Path, port: u16) -> (Host, Duration) {
+    let began = Instant::now();
+    let child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .arg("--config")
+        .arg(config)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("starting the host");
+    let base = format!("http://127.0.0.1:{port}");
+    loop {
+        if let Ok(r) = client.get(format!("{base}/healthz")).send().await
+            && r.status().is_success()
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    (Host { child, base }, began.elapsed())
+}
+
+fn stop(host: &mut Host) {
+    // SIGTERM: a clean stop, as an operator restarts it.
+    unsafe { libc::kill(host.child.id() as i32, libc::SIGTERM) };
+    host.child.wait().unwrap();
+}
+
+fn rss_mib(host: &Host) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{}/status", host.child.id())).unwrap();
+    let kb: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0);
+    kb / 1024.0
+}
+
+async fn call(
+    client: &reqwest::Client,
+    method: reqwest::Method,
+    url: String,
+    token: &str,
+    body: Option<Value>,
+) -> Value {
+    let mut req = client.request(method, url).bearer_auth(token);
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let r = req.send().await.expect("the host answers");
+    let status = r.status();
+    let v: Value = r.json().await.unwrap_or(Value::Null);
+    assert!(status.is_success(), "{status}: {v}");
+    v
+}
+
+/// One signed WhatsApp text from customer `n`.
+fn webhook(n: u64) -> (Vec<u8>, String) {
+    let wa_id = format!("1555{n:08}");
+    let body = serde_json::to_vec(&json!({
+        "object": "whatsapp_business_account",
+        "entry": [{"id": "102290129340398", "changes": [{"field": "messages", "value": {
+            "messaging_product": "whatsapp",
+            "metadata": {"display_phone_number": "15550783881", "phone_number_id": "106540352242922"},
+            "contacts": [{"profile": {"name": "Customer"}, "wa_id": wa_id}],
+            "messages": [{"from": wa_id, "id": format!("wamid.bench{n}"), "timestamp": "1749416383",
+                          "type": "text", "text": {"body": "Where is my order?"}}],
+        }}]}],
+    }))
+    .unwrap();
+    let mut mac = Hmac::<Sha256>::new_from_slice(APP_SECRET.as_bytes()).unwrap();
+    mac.update(&body);
+    let sig = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
+    (body, sig)
+}
+
+/// One worker: an agent taking one task at a time, start to finish, until
+/// `next` passes `until`.
+async fn worker(
+    client: reqwest::Client,
+    base: String,
+    agent: (String, String),
+    next: Arc<AtomicU64>,
+    until: u64,
+) {
+    let (id, token) = agent;
+    loop {
+        let n = next.fetch_add(1, Ordering::Relaxed);
+        if n >= until {
+            next.fetch_sub(1, Ordering::Relaxed);
+            return;
+        }
+        let (body, sig) = webhook(n);
+        let r = client
+            .post(format!("{base}/webhooks/whatsapp"))
+            .header("content-type", "application/json")
+            .header("x-hub-signature-256", sig)
+            .body(body)
+            .send()
+            .await
+            .expect("webhook answered");
+        assert!(r.status().is_success(), "webhook {}", r.status());
+        // The dispatcher offers this agent its customer's task (capacity 1).
+        let task = loop {
+            let tasks = call(
+                &client,
+                reqwest::Method::GET,
+                format!("{base}/api/agents/{id}/tasks"),
+                &token,
+                None,
+            )
+            .await;
+            if let Some(t) = tasks.as_array().and_then(|t| t.first()) {
+                break t["id"].as_str().unwrap().to_string();
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        };
+        for step in ["accept", "complete"] {
+            call(
+                &client,
+                reqwest::Method::POST,
+                format!("{base}/api/tasks/{task}/{step}"),
+                &token,
+                Some(json!({})),
+            )
+            .await;
+        }
+    }
+}
+
+struct Row {
+    tasks: u64,
+    rss_loaded: f64,
+    live: u64,
+    start: Duration,
+    rss_started: f64,
+    rate: f64,
+}
+
+#[tokio::main]
+async fn main() {
+    let o = options();
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let config = write_config(dir.path(), port);
+    let client = reqwest::Client::new();
+    let (mut host, first_start) = start(&client, &config, port).await;
+    let idle = rss_mib(&host);
+    let admin = |m, path: &str, body| {
+        call(
+            &client,
+            m,
+            format!("http://127.0.0.1:{port}{path}"),
+            ADMIN,
+            body,
+        )
+    };
+    let mut agents = Vec::new();
+    for i in 0..o.workers {
+        let id = format!("bench{i}");
+        let a = admin(
+            reqwest::Method::PUT,
+            &format!("/api/agents/{id}"),
+            Some(json!({"name": id, "capacity": {"messaging": 1}})),
+        )
+        .await;
+        agents.push((id, a["token"].as_str().unwrap().to_string()));
+    }
+
+    let next = Arc::new(AtomicU64::new(0));
+    let mut rows = Vec::new();
+    for &checkpoint in &o.checkpoints {
+        for (id, token) in &agents {
+            call(
+                &client,
+                reqwest::Method::POST,
+                format!("{}/api/agents/{id}/status", host.base),
+                token,
+                Some(json!({"status": "available"})),
+            )
+            .await;
+        }
+        let from = next.load(Ordering::Relaxed);
+        let began = Instant::now();
+        let mut running = Vec::new();
+        for agent in &agents {
+            running.push(tokio::spawn(worker(
+                client.clone(),
+                host.base.clone(),
+                agent.clone(),
+                next.clone(),
+                checkpoint,
+            )));
+        }
+        let progress = {
+            let next = next.clone();
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(Duration::from_secs(10)).await;
+                    eprintln!("  {} tasks", next.load(Ordering::Relaxed));
+                }
+            })
+        };
+        for r in running {
+            r.await.unwrap();
+        }
+        progress.abort();
+        let rate = (checkpoint - from) as f64 / began.elapsed().as_secs_f64();
+        // Let the last flushes and background work settle.
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let rss_loaded = rss_mib(&host);
+        let stats = call(
+            &client,
+            reqwest::Method::GET,
+            format!("{}/api/stats", host.base),
+            ADMIN,
+            None,
+        )
+        .await;
+        let live = stats["live_tasks"].as_u64().unwrap_or(u64::MAX);
+        stop(&mut host);
+        let (h, start_time) = start(&client, &config, port).await;
+        host = h;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        rows.push(Row {
+            tasks: checkpoint,
+            rss_loaded,
+            live,
+            start: start_time,
+            rss_started: rss_mib(&host),
+            rate,
+        });
+    }
+    stop(&mut host);
+
+    println!();
+    println!(
+        "fresh start: {:.0} ms, idle RSS {idle:.1} MiB; {} agents",
+        first_start.as_secs_f64() * 1000.0,
+        o.workers
+    );
+    println!(
+        "| completed tasks | RSS after the run | live tasks | restart | RSS after restart | tasks/s |"
+    );
+    println!("|---:|---:|---:|---:|---:|---:|");
+    for r in &rows {
+        println!(
+            "| {} | {:.1} MiB | {} | {:.0} ms | {:.1} MiB | {:.0} |",
+            r.tasks,
+            r.rss_loaded,
+            r.live,
+            r.start.as_secs_f64() * 1000.0,
+            r.rss_started,
+            r.rate
+        );
+    }
+    if let (Some(a), Some(b)) = (rows.first(), rows.last()) {
+        println!(
+            "RSS ratio last/first: {:.2}; restart ratio: {:.2}",
+            b.rss_loaded / a.rss_loaded,
+            b.start.as_secs_f64() / a.start.as_secs_f64()
+        );
+    }
+}
