@@ -21,6 +21,7 @@ pub mod conversations;
 pub mod core;
 pub mod customers;
 pub mod events;
+pub mod feeds;
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;
 pub mod hours;

@@ -21,6 +21,7 @@ mod customers;
 mod download;
 mod error;
 mod events;
+mod feeds;
 mod floor;
 mod history;
 mod hours;
@@ -100,6 +101,10 @@ pub fn app(state: AppState, max_body_bytes: usize) -> Router {
         .route("/api/automations", get(automations::queue))
         .route("/api/automations/{id}/run", post(automations::run))
         .route("/api/history", get(history::read))
+        .route("/api/feeds", get(feeds::list).post(feeds::create))
+        .route("/api/feeds/{id}", get(feeds::show).delete(feeds::delete))
+        .route("/api/feeds/{id}/dead-letters", get(feeds::dead_letters))
+        .route("/api/feeds/{id}/redrive", post(feeds::redrive))
         .route("/api/reports/intervals", get(reports::intervals))
         .route("/api/hours", get(hours::status))
         .route(

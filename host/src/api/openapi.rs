@@ -11,8 +11,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 
 use super::{
-    agents, automations, canned, conversations, customers, floor, history, hours, media, metrics,
-    plugins, queues, reports, retention, session, tasks, ui, webhooks,
+    agents, automations, canned, conversations, customers, feeds, floor, history, hours, media,
+    metrics, plugins, queues, reports, retention, session, tasks, ui, webhooks,
 };
 
 /// Every error: `{"error": {"code": "...", "message": "..."}}`.
@@ -175,6 +175,12 @@ impl Modify for BearerToken {
         retention::status,
         retention::run,
         history::read,
+        feeds::create,
+        feeds::list,
+        feeds::show,
+        feeds::delete,
+        feeds::dead_letters,
+        feeds::redrive,
         reports::intervals,
         automations::queue,
         automations::run,

@@ -11,6 +11,7 @@
 
 mod callbacks;
 mod consent;
+mod feeds;
 mod floor;
 mod hours;
 mod http;
@@ -22,6 +23,7 @@ mod templates;
 
 pub use callbacks::CallbackConfig;
 pub use consent::ConsentConfig;
+pub use feeds::FeedsConfig;
 pub use floor::FloorConfig;
 pub use hours::{CalendarConfig, HoursConfig};
 pub use http::HttpConfig;
@@ -82,6 +84,8 @@ pub struct Config {
     pub callbacks: CallbackConfig,
     /// How outcomes are counted in reports.
     pub reports: ReportsConfig,
+    /// Delivery of the event feed's outbound webhooks.
+    pub feeds: FeedsConfig,
     /// How acknowledged writes are made durable: `group_commit` (default) or
     /// `flush_each`.
     pub durability: crate::store::Durability,
@@ -114,6 +118,7 @@ impl Default for Config {
             templates: BTreeMap::new(),
             callbacks: CallbackConfig::default(),
             reports: ReportsConfig::default(),
+            feeds: FeedsConfig::default(),
             durability: crate::store::Durability::GroupCommit,
             store_cache_mb: crate::store::DEFAULT_CACHE_MB,
         }

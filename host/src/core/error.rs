@@ -64,6 +64,9 @@ pub enum CoreError {
     /// A password or session operation did not happen.
     #[error(transparent)]
     Account(#[from] AccountError),
+    /// An event feed operation did not happen.
+    #[error(transparent)]
+    Feed(#[from] crate::feeds::FeedError),
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -161,6 +164,11 @@ impl CoreError {
                 AccountError::Taken(_) => Failure::Conflict,
                 AccountError::WrongPassword => Failure::Unauthenticated,
                 AccountError::Random(_) | AccountError::Store(_) => Failure::Internal,
+            },
+            CoreError::Feed(e) => match e {
+                crate::feeds::FeedError::Invalid(_) => Failure::Invalid,
+                crate::feeds::FeedError::NotFound(_) => Failure::NotFound,
+                crate::feeds::FeedError::Store(_) => Failure::Internal,
             },
             CoreError::Store(_) => Failure::Internal,
         }

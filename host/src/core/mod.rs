@@ -31,6 +31,7 @@ mod crm;
 mod erasure;
 mod error;
 mod export;
+mod feeds;
 mod floor;
 mod hours;
 mod inbound;
@@ -89,6 +90,7 @@ pub use crate::audit::{AuditEntry, AuditFilter};
 pub use crate::canned::{CannedInput, CannedResponse};
 pub use crate::conversations::{Conversation, ConversationStatus, Message, Note};
 pub use crate::customers::{Consent, Customer, Identity, MergeSuggestion};
+pub use crate::feeds::{CreatedFeed, FeedInput, FeedView};
 pub use crate::hours::{CalendarStatus, Hours, Override};
 pub use crate::routing::trend::Sample;
 pub use crate::routing::{
@@ -146,6 +148,8 @@ pub struct Core {
     callbacks: crate::config::CallbackConfig,
     /// What waits for the automation plugins.
     automations: automations::Automations,
+    /// The event feed's outbound webhooks.
+    feeds: Arc<crate::feeds::Feeds>,
     /// SLA targets per kind, for reports.
     sla_ms: crate::config::PerKind<u64>,
     /// The first-contact-resolution window, in ms.
@@ -193,6 +197,7 @@ impl Core {
         let accounts_store = store.clone();
         let audit = Audit::new(store.clone());
         let automations = automations::Automations::new(store.clone());
+        let feeds = crate::feeds::Feeds::new(store.clone(), config.feeds.clone());
         Ok(Core {
             crm: Crm::new(store.clone(), runtime.clone(), config.crm.clone()),
             bots: Bots::new(store.clone(), config),
@@ -223,6 +228,7 @@ impl Core {
             templates: config.templates.clone(),
             callbacks: config.callbacks.clone(),
             automations,
+            feeds,
             sla_ms: config.routing.sla_ms,
             fcr_ms: u64::from(config.reports.fcr_days) * 86_400_000,
             gate: Mutex::new(()),
@@ -256,6 +262,9 @@ impl Core {
             sampler,
         ];
         workers.extend(automations::start(self.clone()));
+        if let Err(e) = self.feeds.start() {
+            tracing::error!(error = %e, "the event feeds could not start");
+        }
         workers
     }
 
@@ -263,6 +272,7 @@ impl Core {
     /// current item and stop.
     pub fn close(&self) {
         self.events.close();
+        self.feeds.close();
     }
 
     /// Stops the dispatcher (after [`Core::close`]).

@@ -92,6 +92,11 @@ impl Sequencer {
         })
     }
 
+    /// The number of the last record applied.
+    pub(super) fn last(&self) -> u64 {
+        *self.last.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// Applies `batch` to `backend`, its history records numbered and
     /// written with it, under the sequencer's lock (so numbers follow the
     /// order of application).

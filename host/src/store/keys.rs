@@ -258,6 +258,42 @@ pub fn crm_enrich(customer: &str) -> String {
     format!("{CRM_ENRICH}{customer}")
 }
 
+// ---- the event feed (owner: `feeds`) ----------------------------------------
+
+/// Prefix of outbound webhooks: `feed/<id>` → a feed (JSON, with its secret).
+pub const FEEDS: &str = "feed/";
+
+/// `feed/<id>`.
+pub fn feed(id: &str) -> String {
+    format!("{FEEDS}{id}")
+}
+
+/// `feedcur/<id>` → the last history seq the feed has dealt with (decimal).
+pub fn feed_cursor(id: &str) -> String {
+    format!("feedcur/{id}")
+}
+
+/// `feeddead/<id>/<seq>` → an event the feed gave up on (JSON).
+pub fn feed_dead(id: &str, seq: u64) -> String {
+    format!("{}{seq:016x}", feed_dead_of(id))
+}
+
+/// The prefix of one feed's dead letters.
+pub fn feed_dead_of(id: &str) -> String {
+    format!("feeddead/{id}/")
+}
+
+/// `feedretry/<id>/<seq>` → a dead letter sent again, before new events
+/// (JSON).
+pub fn feed_retry(id: &str, seq: u64) -> String {
+    format!("{}{seq:016x}", feed_retry_of(id))
+}
+
+/// The prefix of one feed's redriven events.
+pub fn feed_retry_of(id: &str) -> String {
+    format!("feedretry/{id}/")
+}
+
 // ---- sled trees beside the main keyspace (owner: `store`) -------------------
 
 /// The tree of one plugin's private key-value store.

@@ -195,6 +195,11 @@ impl Store {
         Ok(self.commit.applied())
     }
 
+    /// The seq of the newest event in the history (0: none yet).
+    pub fn history_last(&self) -> u64 {
+        self.history.last()
+    }
+
     /// At most `limit` events of the history after `after` (0: from the
     /// first kept), in order.
     pub fn history_after(&self, after: u64, limit: usize) -> Result<Vec<HistoryEvent>, StoreError> {

@@ -17,6 +17,7 @@ mod crm;
 mod customers;
 mod email;
 mod example_plugin;
+mod feeds;
 mod files;
 mod floor;
 mod hardening;
