@@ -179,34 +179,48 @@ fn webhook(n: u64) -> (Vec<u8>, String) {
     (body, sig)
 }
 
-/// One worker: an agent taking one task at a time, start to finish, until
-/// `next` passes `until`.
+/// Time spent in each step of a task's life, µs, summed over workers:
+/// the webhook, waiting for the offer, accepting, completing.
+static STEPS: [AtomicU64; 4] = [const { AtomicU64::new(0) }; 4];
+
+fn took(step: usize, since: Instant) -> Instant {
+    STEPS[step].fetch_add(since.elapsed().as_micros() as u64, Ordering::Relaxed);
+    Instant::now()
+}
+
+/// One worker: an agent taking whatever task it is offered, start to
+/// finish, and posting the next customer's message while any are left to
+/// post; it stops once `done` reaches `until` (an offer may go to any
+/// worker's agent, so all serve until the last task is completed).
 async fn worker(
     client: reqwest::Client,
     base: String,
     agent: (String, String),
-    next: Arc<AtomicU64>,
+    (next, done): (Arc<AtomicU64>, Arc<AtomicU64>),
     until: u64,
 ) {
     let (id, token) = agent;
     loop {
+        let mut at = Instant::now();
         let n = next.fetch_add(1, Ordering::Relaxed);
-        if n >= until {
-            next.fetch_sub(1, Ordering::Relaxed);
-            return;
+        if n < until {
+            let (body, sig) = webhook(n);
+            let r = client
+                .post(format!("{base}/webhooks/whatsapp"))
+                .header("content-type", "application/json")
+                .header("x-hub-signature-256", sig)
+                .body(body)
+                .send()
+                .await
+                .expect("webhook answered");
+            assert!(r.status().is_success(), "webhook {}", r.status());
+            at = took(0, at);
         }
-        let (body, sig) = webhook(n);
-        let r = client
-            .post(format!("{base}/webhooks/whatsapp"))
-            .header("content-type", "application/json")
-            .header("x-hub-signature-256", sig)
-            .body(body)
-            .send()
-            .await
-            .expect("webhook answered");
-        assert!(r.status().is_success(), "webhook {}", r.status());
-        // The dispatcher offers this agent its customer's task (capacity 1).
+        // The dispatcher offers this agent a task (capacity 1).
         let task = loop {
+            if done.load(Ordering::Relaxed) >= until {
+                return;
+            }
             let tasks = call(
                 &client,
                 reqwest::Method::GET,
@@ -220,7 +234,8 @@ async fn worker(
             }
             tokio::time::sleep(Duration::from_millis(1)).await;
         };
-        for step in ["accept", "complete"] {
+        at = took(1, at);
+        for (i, step) in ["accept", "complete"].into_iter().enumerate() {
             call(
                 &client,
                 reqwest::Method::POST,
@@ -229,7 +244,9 @@ async fn worker(
                 Some(json!({})),
             )
             .await;
+            at = took(2 + i, at);
         }
+        done.fetch_add(1, Ordering::Relaxed);
     }
 }
 
@@ -273,6 +290,7 @@ async fn main() {
     }
 
     let next = Arc::new(AtomicU64::new(0));
+    let done = Arc::new(AtomicU64::new(0));
     let mut rows = Vec::new();
     for &checkpoint in &o.checkpoints {
         for (id, token) in &agents {
@@ -285,7 +303,7 @@ async fn main() {
             )
             .await;
         }
-        let from = next.load(Ordering::Relaxed);
+        let from = done.load(Ordering::Relaxed);
         let began = Instant::now();
         let mut running = Vec::new();
         for agent in &agents {
@@ -293,16 +311,16 @@ async fn main() {
                 client.clone(),
                 host.base.clone(),
                 agent.clone(),
-                next.clone(),
+                (next.clone(), done.clone()),
                 checkpoint,
             )));
         }
         let progress = {
-            let next = next.clone();
+            let done = done.clone();
             tokio::spawn(async move {
                 loop {
                     tokio::time::sleep(Duration::from_secs(10)).await;
-                    eprintln!("  {} tasks", next.load(Ordering::Relaxed));
+                    eprintln!("  {} tasks", done.load(Ordering::Relaxed));
                 }
             })
         };
@@ -310,6 +328,7 @@ async fn main() {
             r.await.unwrap();
         }
         progress.abort();
+        next.store(checkpoint, Ordering::Relaxed);
         let rate = (checkpoint - from) as f64 / began.elapsed().as_secs_f64();
         // Let the last flushes and background work settle.
         tokio::time::sleep(Duration::from_secs(2)).await;
@@ -359,6 +378,13 @@ async fn main() {
             r.rate
         );
     }
+    let total = *o.checkpoints.last().unwrap_or(&1) as f64;
+    let [webhook, offer, accept, complete] = STEPS
+        .each_ref()
+        .map(|s| s.load(Ordering::Relaxed) as f64 / total / 1000.0);
+    println!(
+        "per task, ms: webhook {webhook:.1}, until offered {offer:.1}, accept {accept:.1}, complete {complete:.1}"
+    );
     if let (Some(a), Some(b)) = (rows.first(), rows.last()) {
         println!(
             "RSS ratio last/first: {:.2}; restart ratio: {:.2}",

@@ -19,6 +19,7 @@ mod load;
 mod redaction;
 mod reports;
 mod retention;
+mod surveys;
 mod templates;
 
 pub use callbacks::CallbackConfig;
@@ -31,6 +32,7 @@ pub use load::ConfigError;
 pub use redaction::{Pattern, PatternRule, RedactionConfig};
 pub use reports::ReportsConfig;
 pub use retention::RetentionConfig;
+pub use surveys::SurveyConfig;
 pub use templates::TemplateConfig;
 
 use std::collections::BTreeMap;
@@ -86,6 +88,8 @@ pub struct Config {
     pub reports: ReportsConfig,
     /// Delivery of the event feed's outbound webhooks.
     pub feeds: FeedsConfig,
+    /// Satisfaction surveys, by channel plugin.
+    pub surveys: BTreeMap<String, SurveyConfig>,
     /// How acknowledged writes are made durable: `group_commit` (default) or
     /// `flush_each`.
     pub durability: crate::store::Durability,
@@ -119,6 +123,7 @@ impl Default for Config {
             callbacks: CallbackConfig::default(),
             reports: ReportsConfig::default(),
             feeds: FeedsConfig::default(),
+            surveys: BTreeMap::new(),
             durability: crate::store::Durability::GroupCommit,
             store_cache_mb: crate::store::DEFAULT_CACHE_MB,
         }

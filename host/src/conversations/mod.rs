@@ -7,13 +7,17 @@
 //!
 //! Writers hold the core's write gate; reads are free.
 
+mod attachment;
 mod callback;
+mod erase;
 mod history;
 mod notes;
+mod survey;
 
-mod erase;
+pub use attachment::Attachment;
 pub use callback::Callback;
 pub use notes::Note;
+pub use survey::{Survey, SurveyKind};
 
 use serde::{Deserialize, Serialize};
 
@@ -101,55 +105,9 @@ pub struct Conversation {
     /// recording, not a caller on the line.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub voicemail_at: Option<u64>,
-}
-
-/// A media item.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default, utoipa::ToSchema)]
-pub struct Attachment {
-    /// MIME type.
-    pub content_type: String,
-    /// Where to fetch it.
+    /// The satisfaction survey sent when it was resolved, and her answer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub url: Option<String>,
-    /// The provider's media id.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub media_id: Option<String>,
-    /// File name.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub filename: Option<String>,
-    /// Size in bytes.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub size: Option<u64>,
-    /// Caption.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub caption: Option<String>,
-}
-
-impl From<&wit::Attachment> for Attachment {
-    fn from(a: &wit::Attachment) -> Self {
-        Attachment {
-            content_type: a.content_type.clone(),
-            url: a.url.clone(),
-            media_id: a.media_id.clone(),
-            filename: a.filename.clone(),
-            size: a.size,
-            caption: a.caption.clone(),
-        }
-    }
-}
-
-impl Attachment {
-    /// As plugins see it.
-    pub fn to_wit(&self) -> wit::Attachment {
-        wit::Attachment {
-            content_type: self.content_type.clone(),
-            url: self.url.clone(),
-            media_id: self.media_id.clone(),
-            filename: self.filename.clone(),
-            size: self.size,
-            caption: self.caption.clone(),
-        }
-    }
+    pub survey: Option<Survey>,
 }
 
 /// Which way a message went.
@@ -460,6 +418,7 @@ impl Conversations {
             after_hours_notice_at: None,
             callback: None,
             voicemail_at: None,
+            survey: None,
         };
         batch.put(
             keys::open_conversation(customer, channel, thread),

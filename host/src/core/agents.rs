@@ -289,8 +289,12 @@ impl Core {
                 conversation.disposition = task.disposition.clone();
                 self.conversations.save(&mut batch, &conversation);
             }
+            let now = now_ms();
             self.conversations
-                .resolve(&mut batch, &mut conversation, now_ms());
+                .resolve(&mut batch, &mut conversation, now);
+            if open {
+                self.send_survey(&mut batch, &mut conversation, task, now)?;
+            }
             let tell_crm = open
                 && self.crm.record(
                     &mut batch,
@@ -303,6 +307,9 @@ impl Core {
             self.store.write(batch)?;
             if tell_crm {
                 self.crm.wake();
+            }
+            if conversation.survey.is_some() {
+                self.outbox.wake();
             }
             // A channel that tells its customer the conversation ended (the
             // web chat's held reads) learns it now.

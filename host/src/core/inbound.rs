@@ -207,6 +207,23 @@ impl Core {
         tell_crm |= self
             .crm
             .enrich_if_stale(&mut batch, &customer.id, &customer.attributes);
+        if let Some(answered) =
+            self.answer_survey(&mut batch, &customer.id, (channel, m), author, now)?
+        {
+            self.store.write(batch)?;
+            drop(gate);
+            self.publish_message(&answered.message, &answered.conversation);
+            self.outbox.wake();
+            if tell_crm || answered.tell_crm {
+                self.crm.wake();
+            }
+            return Ok(Some(Ingested {
+                message_id: answered.message.id,
+                conversation_id: answered.conversation.id,
+                customer_id: customer.id,
+                task_id: None,
+            }));
+        }
         let mut conversation = self.conversation_for(
             &mut batch,
             &customer.id,
@@ -489,7 +506,7 @@ impl Core {
 }
 
 /// An inbound message of `conversation` as stored.
-fn inbound_message(
+pub(super) fn inbound_message(
     id: String,
     conversation: &Conversation,
     m: &InboundMessage,

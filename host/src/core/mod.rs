@@ -42,6 +42,7 @@ mod plugins;
 mod profiles;
 mod reports;
 mod retention;
+mod surveys;
 mod views;
 mod waiting;
 
@@ -146,6 +147,8 @@ pub struct Core {
     templates: BTreeMap<String, BTreeMap<String, crate::config::TemplateConfig>>,
     /// How callers who asked for it are called back.
     callbacks: crate::config::CallbackConfig,
+    /// Satisfaction surveys by channel (`[surveys.<channel>]`).
+    surveys: BTreeMap<String, crate::config::SurveyConfig>,
     /// What waits for the automation plugins.
     automations: automations::Automations,
     /// The event feed's outbound webhooks.
@@ -227,6 +230,7 @@ impl Core {
             queued_replies: config.routing.queued_reply.clone(),
             templates: config.templates.clone(),
             callbacks: config.callbacks.clone(),
+            surveys: config.surveys.clone(),
             automations,
             feeds,
             sla_ms: config.routing.sla_ms,

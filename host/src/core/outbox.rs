@@ -235,6 +235,16 @@ impl Outbox {
                     last.metadata
                         .push((AGENT_NAME_KEY.to_string(), name.clone()));
                 }
+                // A survey's question: its kind, for a channel that shows
+                // a rating (its thanks, sent after the answer, is not one).
+                if notice.map(String::as_str) == Some(super::surveys::SURVEY_NOTICE)
+                    && let Some(survey) = conversation.survey.as_ref().filter(|s| s.score.is_none())
+                {
+                    last.metadata.push((
+                        super::surveys::SURVEY_META.to_string(),
+                        survey.kind.as_str().to_string(),
+                    ));
+                }
                 let action = OutboundAction::Message(OutboundMessage {
                     message_id: message.id.clone(),
                     conversation_id: conversation.id.clone(),

@@ -63,6 +63,12 @@ pub fn open_conversation(customer: &str, channel: &str, thread: &str) -> String 
     format!("convopen/{customer}/{channel}/{thread}")
 }
 
+/// `surveyopen/<customer>/<channel>/<thread>` → the id of the resolved
+/// conversation whose survey waits for her answer on that thread.
+pub fn open_survey(customer: &str, channel: &str, thread: &str) -> String {
+    format!("surveyopen/{customer}/{channel}/{thread}")
+}
+
 /// `convcust/<customer>/<conversation>` → empty: a customer's
 /// conversations.
 pub fn customer_conversation(customer: &str, conversation: &str) -> String {

@@ -31,6 +31,7 @@ mod routing;
 mod sandbox;
 mod sessions;
 mod story;
+mod surveys;
 mod trust;
 mod ui_api;
 mod voice;
