@@ -33,4 +33,5 @@ pub mod routing;
 pub mod runtime;
 pub mod server;
 pub mod store;
+pub mod surveys;
 pub mod wit;

@@ -105,7 +105,7 @@ pub fn app(state: AppState, max_body_bytes: usize) -> Router {
         .route("/api/feeds/{id}", get(feeds::show).delete(feeds::delete))
         .route("/api/feeds/{id}/dead-letters", get(feeds::dead_letters))
         .route("/api/feeds/{id}/redrive", post(feeds::redrive))
-        .route("/api/reports/intervals", get(reports::intervals))
+        .route("/api/reports/{report}", get(reports::read))
         .route("/api/hours", get(hours::status))
         .route(
             "/api/hours/{calendar}/override",

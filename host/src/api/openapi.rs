@@ -181,7 +181,7 @@ impl Modify for BearerToken {
         feeds::delete,
         feeds::dead_letters,
         feeds::redrive,
-        reports::intervals,
+        reports::read,
         automations::queue,
         automations::run,
         hours::status,

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::conversations::SurveyKind;
+use crate::surveys::SurveyKind;
 
 /// One channel's survey.
 #[derive(Debug, Clone, Deserialize, Serialize)]

@@ -224,6 +224,11 @@ impl Core {
             }
             conversation.bot = Some(bot.to_string());
             let mut batch = Batch::new();
+            batch.record(super::bots::bot_record(
+                "bot.started",
+                &conversation,
+                crate::clock::now_ms(),
+            ));
             self.bots
                 .queue_turn(&mut batch, bot, &conversation.id, &last.id)?;
             self.conversations.save(&mut batch, &conversation);

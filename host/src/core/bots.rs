@@ -314,6 +314,7 @@ async fn handoff(
         note.metadata = [("summary".to_string(), summary.to_string())].into();
         core.conversations
             .add_message(&mut batch, &conversation, &note);
+        batch.record(bot_record("bot.handoff", &conversation, now));
         conversation.bot = None;
         conversation.task_id = Some(task.id.clone());
         conversation.updated_at = now;
@@ -337,6 +338,7 @@ async fn resolve(core: &Core, turn: &Turn) -> Result<(), CoreError> {
         let mut batch = Batch::new();
         core.bots.queue.remove(&mut batch, turn);
         if let Some(mut conversation) = core.conversations.get(&turn.item.conversation_id)? {
+            batch.record(bot_record("bot.resolved", &conversation, now_ms()));
             conversation.bot = None;
             // Saves the conversation too.
             core.conversations
@@ -363,4 +365,23 @@ async fn resolve(core: &Core, turn: &Turn) -> Result<(), CoreError> {
         core.events.touched(&channel, &thread);
     }
     Ok(())
+}
+
+/// The event history's record of a bot taking a conversation
+/// (`bot.started`), handing it to an agent (`bot.handoff`) or closing it
+/// itself (`bot.resolved`): what bot containment is counted from.
+pub(super) fn bot_record(
+    kind: &str,
+    conversation: &crate::conversations::Conversation,
+    at: u64,
+) -> crate::store::HistoryEvent {
+    let mut event = crate::store::HistoryEvent::new(kind, at);
+    event.conversation_id = Some(conversation.id.clone());
+    event.customer_id = Some(conversation.customer_id.clone());
+    event.channel = Some(conversation.channel.clone());
+    event.data = serde_json::json!({
+        "bot": conversation.bot,
+        "channel_kind": conversation.channel_kind,
+    });
+    event
 }

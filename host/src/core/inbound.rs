@@ -409,6 +409,9 @@ impl Core {
             now,
         )?;
         created.bot = self.bots.bot_of(channel);
+        if created.bot.is_some() {
+            batch.record(super::bots::bot_record("bot.started", &created, now));
+        }
         Ok(created)
     }
 

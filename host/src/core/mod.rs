@@ -82,7 +82,7 @@ pub use inbound::Ingested;
 pub use media::FileUpload;
 pub use outbox::{CallAction, OutboxEntry, OutboxItem};
 pub use outreach::{ChannelView, StartConversation, Started, TemplateInput, TemplateView};
-pub use reports::{GroupBy, IntervalRow};
+pub use reports::{AgentRow, GroupBy, IntervalRow, SurveyRow};
 pub use views::Directory;
 
 // The records the API shows, re-exported on purpose so that it needs no

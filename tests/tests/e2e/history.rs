@@ -238,7 +238,7 @@ async fn the_interval_report_counts_from_the_history_in_json_and_csv() {
     assert_eq!(lines.len(), 3, "{csv}");
     assert!(lines[0].starts_with("interval_start,group,offered,handled,abandoned,"));
     assert!(
-        lines[1].starts_with(&format!("{from},messaging,1,1,0,,1,100,")),
+        lines[1].starts_with(&format!("{from},messaging,1,1,0,,1,100.0,")),
         "{csv}"
     );
     assert!(

@@ -27,6 +27,7 @@ mod hours;
 mod journeys;
 mod memory;
 mod outreach;
+mod reports;
 mod routing;
 mod sandbox;
 mod sessions;

@@ -1,9 +1,18 @@
-//! Interval reports, computed from the event history: each task's figures
-//! (from its latest record) fall in the interval in which it arrived, per
-//! channel kind, channel, agent or disposition — so a report is the same
-//! after a restart, and can always be recomputed from the history.
+//! Reports, computed from the event history — so a report is the same
+//! after a restart and is always what the history says. The interval
+//! report (here): each task's figures (from its latest record) fall in the
+//! interval in which it arrived, per channel kind, channel, agent,
+//! disposition or label, and each bot conversation in the interval in
+//! which the bot took it. `agents.rs`: occupancy and utilisation from the
+//! status timeline; `surveys.rs`: survey answers.
 
-use std::collections::BTreeMap;
+mod agents;
+mod surveys;
+
+pub use agents::AgentRow;
+pub use surveys::SurveyRow;
+
+use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Serialize};
 
@@ -25,6 +34,9 @@ pub enum GroupBy {
     Agent,
     /// How it ended (`-` for none).
     Disposition,
+    /// Each label of its conversation (a task with two labels counts in
+    /// both; `-` for none).
+    Label,
 }
 
 /// One interval of one group.
@@ -62,6 +74,12 @@ pub struct IntervalRow {
     pub resolved_first_contact: u64,
     /// `resolved_first_contact` of `handled`, in percent.
     pub fcr_pct: Option<f64>,
+    /// Conversations a bot took (in the interval in which it took them).
+    pub bot_conversations: u64,
+    /// Of those, closed by the bot without a handoff to an agent.
+    pub bot_contained: u64,
+    /// `bot_contained` of those the bot closed or handed off, in percent.
+    pub containment_pct: Option<f64>,
 }
 
 /// Sums behind the averages of a row.
@@ -71,6 +89,8 @@ struct Sums {
     abandon_ms: u64,
     answered: u64,
     answer_ms: u64,
+    /// Bot conversations closed or handed off.
+    bot_settled: u64,
 }
 
 /// A task's facts, from its latest history record.
@@ -89,10 +109,40 @@ fn text<'a>(event: &'a HistoryEvent, field: &str) -> Option<&'a str> {
     event.data.get(field).and_then(serde_json::Value::as_str)
 }
 
+/// Counts one task into a row's sums.
+type Counter<'a> = dyn FnMut(&mut Sums) + 'a;
+
+/// Sees one task: its arrival, latest record, and its [`Counter`].
+type TaskVisitor<'a> = dyn FnMut(u64, &HistoryEvent, &mut Counter<'_>) + 'a;
+
+/// Percent of `part` in `whole`, to two places; none of none.
+fn pct(part: u64, whole: u64) -> Option<f64> {
+    (whole > 0).then(|| (part * 10_000 / whole) as f64 / 100.0)
+}
+
 impl Core {
-    /// The interval report of tasks that arrived in `[from, to)`, in
-    /// intervals of `interval_ms`, grouped by `group_by`; rows in order of
-    /// interval, then group.
+    /// The history's events whose kind starts with one of `prefixes`, in
+    /// order.
+    fn history_of(&self, prefixes: &[&str]) -> Result<Vec<HistoryEvent>, CoreError> {
+        let mut history = Vec::new();
+        let mut after = 0;
+        loop {
+            let page = self.store.history_after(after, 1_000)?;
+            let Some(last) = page.last() else {
+                break;
+            };
+            after = last.seq;
+            history.extend(
+                page.into_iter()
+                    .filter(|e| prefixes.iter().any(|p| e.kind.starts_with(p))),
+            );
+        }
+        Ok(history)
+    }
+
+    /// The interval report of tasks that arrived (and bot conversations
+    /// that started) in `[from, to)`, in intervals of `interval_ms`,
+    /// grouped by `group_by`; rows in order of interval, then group.
     pub fn interval_report(
         &self,
         (from, to): (u64, u64),
@@ -104,22 +154,108 @@ impl Core {
                 "a report needs `to` after `from` and an interval".into(),
             ));
         }
-        // Each task's latest record, and whether an agent started it.
-        let mut history = Vec::new();
-        let mut after = 0;
-        loop {
-            let page = self.store.history_after(after, 1_000)?;
-            let Some(last) = page.last() else {
-                break;
-            };
-            after = last.seq;
-            history.extend(page.into_iter().filter(|e| e.kind.starts_with("task.")));
+        let history = self.history_of(&["task.", "bot.", "conversation.labeled"])?;
+        // Each conversation's labels as they are now.
+        let mut labels: HashMap<&str, Vec<String>> = HashMap::new();
+        for event in history.iter().filter(|e| e.kind == "conversation.labeled") {
+            if let Some(c) = event.conversation_id.as_deref() {
+                let list = event.data.get("labels").cloned().unwrap_or_default();
+                labels.insert(c, serde_json::from_value(list).unwrap_or_default());
+            }
         }
+        let groups_of = |event: &HistoryEvent| -> Vec<String> {
+            let one = |v: Option<&str>| vec![v.unwrap_or("-").to_string()];
+            match group_by {
+                GroupBy::Kind => one(text(event, "channel_kind")),
+                GroupBy::Channel => one(event.channel.as_deref()),
+                GroupBy::Agent => one(event.agent_id.as_deref()),
+                GroupBy::Disposition => one(text(event, "disposition")),
+                GroupBy::Label => match event
+                    .conversation_id
+                    .as_deref()
+                    .and_then(|c| labels.get(c))
+                    .filter(|l| !l.is_empty())
+                {
+                    Some(list) => list.clone(),
+                    None => one(None),
+                },
+            }
+        };
+        let bucket = |at: u64| from + (at - from) / interval_ms * interval_ms;
+        let mut rows: BTreeMap<(u64, String), Sums> = BTreeMap::new();
+        self.count_tasks(&history, (from, to), &mut |at, event, count| {
+            for group in groups_of(event) {
+                count(rows.entry((bucket(at), group)).or_default());
+            }
+        });
+        // Bot conversations: taken in the range; contained when the bot
+        // closed them without a handoff.
+        let mut bots: BTreeMap<&str, (&HistoryEvent, Option<bool>)> = BTreeMap::new();
+        for event in history.iter().filter(|e| e.kind.starts_with("bot.")) {
+            let Some(c) = event.conversation_id.as_deref() else {
+                continue;
+            };
+            match event.kind.as_str() {
+                "bot.started" => {
+                    bots.insert(c, (event, None));
+                }
+                "bot.resolved" | "bot.handoff" => {
+                    if let Some((_, outcome)) = bots.get_mut(c) {
+                        outcome.get_or_insert(event.kind == "bot.resolved");
+                    }
+                }
+                _ => {}
+            }
+        }
+        for (started, outcome) in bots.values() {
+            if started.at < from || started.at >= to {
+                continue;
+            }
+            for group in groups_of(started) {
+                let sums = rows.entry((bucket(started.at), group)).or_default();
+                sums.row.bot_conversations += 1;
+                if let Some(contained) = outcome {
+                    sums.bot_settled += 1;
+                    sums.row.bot_contained += u64::from(*contained);
+                }
+            }
+        }
+        Ok(rows
+            .into_iter()
+            .map(|((interval_start, group), sums)| {
+                let mut row = sums.row;
+                row.interval_start = interval_start;
+                row.group = group;
+                let average = |sum: u64, n: u64| (n > 0).then(|| sum / n);
+                row.avg_time_to_abandon_ms = average(sums.abandon_ms, row.abandoned);
+                row.avg_speed_of_answer_ms = average(sums.answer_ms, sums.answered);
+                row.avg_handle_ms = average(row.total_handle_ms, row.handled);
+                row.service_level_pct = pct(row.answered_within_sla, sums.answered + row.abandoned);
+                row.fcr_pct = pct(row.resolved_first_contact, row.handled);
+                row.containment_pct = pct(row.bot_contained, sums.bot_settled);
+                row
+            })
+            .collect())
+    }
+
+    /// Calls `add` with each task that arrived in `[from, to)` (not those
+    /// agents started): its arrival, latest record, and a function that
+    /// counts it into a row's sums.
+    fn count_tasks(
+        &self,
+        history: &[HistoryEvent],
+        (from, to): (u64, u64),
+        add: &mut TaskVisitor<'_>,
+    ) {
+        // Each task's latest record, and whether an agent started it.
         let mut latest: BTreeMap<&str, (usize, bool)> = BTreeMap::new();
         for (i, event) in history.iter().enumerate() {
             let Some(task) = event.task_id.as_deref() else {
                 continue;
             };
+            if !event.kind.starts_with("task.") {
+                continue;
+            }
             let started = event.kind == "task.assigned";
             latest
                 .entry(task)
@@ -145,7 +281,6 @@ impl Core {
         for list in contacts.values_mut() {
             list.sort_unstable();
         }
-        let mut rows: BTreeMap<(u64, String), Sums> = BTreeMap::new();
         for (index, started) in latest.values() {
             let event = &history[*index];
             let Some(created_at) = num(event, "created_at") else {
@@ -164,34 +299,8 @@ impl Core {
                 created_at,
                 others,
             };
-            let bucket = from + (created_at - from) / interval_ms * interval_ms;
-            let group = match group_by {
-                GroupBy::Kind => text(event, "channel_kind").unwrap_or("-").to_string(),
-                GroupBy::Channel => event.channel.clone().unwrap_or_else(|| "-".into()),
-                GroupBy::Agent => event.agent_id.clone().unwrap_or_else(|| "-".into()),
-                GroupBy::Disposition => text(event, "disposition").unwrap_or("-").to_string(),
-            };
-            let sums = rows.entry((bucket, group)).or_default();
-            self.count(sums, &facts);
+            add(created_at, event, &mut |sums| self.count(sums, &facts));
         }
-        Ok(rows
-            .into_iter()
-            .map(|((interval_start, group), sums)| {
-                let mut row = sums.row;
-                row.interval_start = interval_start;
-                row.group = group;
-                let average = |sum: u64, n: u64| (n > 0).then(|| sum / n);
-                row.avg_time_to_abandon_ms = average(sums.abandon_ms, row.abandoned);
-                row.avg_speed_of_answer_ms = average(sums.answer_ms, sums.answered);
-                row.avg_handle_ms = average(row.total_handle_ms, row.handled);
-                let settled = sums.answered + row.abandoned;
-                row.service_level_pct = (settled > 0)
-                    .then(|| (row.answered_within_sla * 10_000 / settled) as f64 / 100.0);
-                row.fcr_pct = (row.handled > 0)
-                    .then(|| (row.resolved_first_contact * 10_000 / row.handled) as f64 / 100.0);
-                row
-            })
-            .collect())
     }
 
     /// Adds one task to `sums`.
