@@ -10,7 +10,7 @@ import { get, post, del, getToken, setToken, clearToken, setCsrf, onUnauthorized
 const root = document.getElementById("app");
 const NOTICE_KEY = "switchboard.notice";
 
-const VIEW_LABELS = { desktop: "Desktop", dashboard: "Dashboard", admin: "Admin" };
+const VIEW_LABELS = { desktop: "Desktop", dashboard: "Dashboard", reports: "Reports", admin: "Admin" };
 
 start();
 
@@ -192,7 +192,7 @@ function viewsFor(me) {
   const views = [];
   // Supervisors are agents too (role "supervisor"): they also take tasks.
   if (me.agent && (me.role === "agent" || me.role === "supervisor")) views.push("desktop");
-  if (me.role === "supervisor" || me.role === "admin") views.push("dashboard");
+  if (me.role === "supervisor" || me.role === "admin") views.push("dashboard", "reports");
   if (me.role === "admin") views.push("admin");
   return views;
 }

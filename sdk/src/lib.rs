@@ -158,6 +158,13 @@ pub fn keep_attachment(
 /// outbound message (`OutboundMessage::metadata`), when an agent did.
 pub const AGENT_NAME_KEY: &str = "switchboard-agent-name";
 
+/// The metadata key under which the host marks an outbound message that
+/// asks the customer a satisfaction survey, with its kind: `csat` (1-5),
+/// `nps` (0-10) or `ces` (1-7). A channel with its own interface may show
+/// a rating; the customer's answer comes back as a normal message (the
+/// digit). Documented in contract 0.4.1.
+pub const SURVEY_KEY: &str = "switchboard-survey";
+
 /// `len` cryptographically secure random bytes (`wasi:random`), e.g. for a
 /// signing key a plugin generates once and keeps in [`kv`].
 pub fn random_bytes(len: u64) -> Vec<u8> {

@@ -22,6 +22,7 @@ import { floorDesk, offerNotifications } from "./floor.mjs";
 import { voicemail } from "./voice.mjs";
 import { passwordSession, searchPast, supervise, widgetAnswered, widgetAway, widgetQueue } from "./signin.mjs";
 import { complianceScreens } from "./compliance.mjs";
+import { reportsScreen } from "./reports.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const fixtures = join(here, "..", "fixtures");
@@ -710,7 +711,7 @@ async function signInRoles(page) {
   await page.getByTestId("signin-submit").click();
   await page.getByTestId("whoami").waitFor();
   await expectAttr(page.getByTestId("connection"), "data-state", "open", "the live connection");
-  for (const hidden of ["nav-admin", "admin", "nav-dashboard", "dashboard"]) {
+  for (const hidden of ["nav-admin", "admin", "nav-dashboard", "dashboard", "nav-reports", "reports"]) {
     await expectCount(page.getByTestId(hidden), 0, `${hidden} for an agent`, 0);
   }
   // Not by the address bar either.
@@ -780,6 +781,8 @@ const scenarios = [
   // Last: its customer's opt-out confirmation takes a mock answer.
   ["compliance", (page) => complianceScreens(page, kit)],
   ["voicemail", (page) => voicemail(page, kit)],
+  // After everything else: the day's work is what it reports.
+  ["reports", (page) => reportsScreen(page, kit)],
 ];
 
 // ---- main ------------------------------------------------------------------

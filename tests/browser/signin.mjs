@@ -283,5 +283,18 @@ export async function widgetAnswered(page, k) {
   });
   await k.shot(page, "widget-closed");
   k.log(s, "the reply names the agent, and the widget says the conversation ended");
+
+  // The CSAT survey shows as a rating; a click answers it.
+  const five = page.locator('.rating button[data-score="5"]');
+  await five.waitFor({ timeout: k.LIVE_MS });
+  await k.shot(page, "widget-survey");
+  await five.click();
+  await k.expectCount(page.locator(".rating"), 0, "the rating after answering", k.LIVE_MS);
+  await k.until("the score on the conversation", async () => {
+    const conversation = await k.api(env.adminToken, `/api/conversations/${task.conversation_id}`);
+    const survey = conversation.survey || {};
+    return [survey.score === 5 && survey.kind === "csat", survey];
+  });
+  k.log(s, "the visitor rated the chat 5 from the widget");
 }
 

@@ -186,6 +186,10 @@ struct Reply {
     /// secret.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     files: Vec<ReplyFile>,
+    /// The survey this reply asks (`csat`, `nps`, `ces`): the widget shows
+    /// a rating whose click sends the score.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    survey: Option<String>,
 }
 
 /// A file in a reply. The host's link stays in the plugin's store: the
@@ -210,6 +214,9 @@ impl Reply {
         });
         if let Some(name) = &self.name {
             view["name"] = name.as_str().into();
+        }
+        if let Some(survey) = &self.survey {
+            view["survey"] = survey.as_str().into();
         }
         if !self.files.is_empty() {
             view["files"] = self
@@ -316,6 +323,13 @@ impl Channel for WebChat {
                 .find(|(k, _)| k == switchboard_sdk::AGENT_NAME_KEY)
                 .map(|(_, v)| v.chars().take(80).collect()),
             files,
+            survey: m
+                .metadata
+                .iter()
+                .find(|(k, v)| {
+                    k == switchboard_sdk::SURVEY_KEY && matches!(v.as_str(), "csat" | "nps" | "ces")
+                })
+                .map(|(_, v)| v.clone()),
         });
         let bytes = cap_log(&mut replies)
             .ok_or_else(|| DeliveryError::permanent("the reply is too large for web chat"))?;

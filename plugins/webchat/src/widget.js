@@ -96,6 +96,9 @@
 
   // ---- DOM -----------------------------------------------------------------
 
+  // Survey scales by kind (the host's `switchboard-survey` metadata).
+  const SCALES = { csat: [1, 5], nps: [0, 10], ces: [1, 7] };
+
   const CSS = `
     :host { all: initial; }
     * { box-sizing: border-box; }
@@ -145,6 +148,10 @@
     .compose textarea { width: 100%; resize: none; }
     .sr-only { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0);
       white-space: nowrap; }
+    .rating { display: flex; flex-wrap: wrap; gap: 4px; margin-top: 6px; }
+    .rating button { min-width: 30px; border: 1px solid #d0d7de; border-radius: 8px; background: #fff;
+      color: inherit; padding: 4px 6px; cursor: pointer; }
+    .rating button:hover, .rating button:focus-visible { border-color: var(--accent); }
     .file { display: block; margin-top: 6px; border: 1px solid #d0d7de; border-radius: 8px;
       background: #f6f8fa; color: inherit; padding: 4px 10px; text-align: left; }
     /* On a phone the open chat takes the whole screen. */
@@ -384,6 +391,7 @@
           ? el("span", { class: "sr-only", text: who + ": " })
           : null,
       document.createTextNode(entry.text),
+      entry.survey && entry.rated === undefined ? rating(entry) : null,
       ...(entry.files || []).map((file, n) =>
         el("button", {
           class: "file",
@@ -475,6 +483,33 @@
     save();
     render(entry);
     send(entry, false);
+  }
+
+  // A survey's question: one button per score; a click answers with the
+  // digit, as if typed (the host recognises it), and the buttons go.
+  function rating(entry) {
+    const [low, high] = SCALES[entry.survey];
+    const buttons = [];
+    for (let n = low; n <= high; n += 1) {
+      buttons.push(
+        el("button", {
+          type: "button",
+          text: String(n),
+          "aria-label": `${n} of ${high}`,
+          "data-score": String(n),
+          onclick: () => {
+            entry.rated = n;
+            render(entry);
+            const answer = { id: "m-" + randomHex(8), who: "me", text: String(n), at: Date.now(), state: "sending" };
+            state.transcript.push(answer);
+            save();
+            render(answer);
+            send(answer, false);
+          },
+        }),
+      );
+    }
+    return el("div", { class: "rating", role: "group", "aria-label": "Your rating" }, ...buttons);
   }
 
   function resend(entry) {
@@ -595,6 +630,7 @@
           name: typeof m.name === "string" && m.name ? m.name.slice(0, 80) : "",
           at: m.at,
           files,
+          survey: Object.hasOwn(SCALES, m.survey) ? m.survey : undefined,
         };
         state.transcript.push(entry);
         render(entry);

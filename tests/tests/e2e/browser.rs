@@ -244,6 +244,16 @@ async fn web_ui_in_headless_chromium() {
                 .insert("from_number".into(), "+14155550100".into());
             // A template the desktop offers for WhatsApp.
             switchboard_tests::presets::whatsapp_order_template(config);
+            // The web chat asks a CSAT survey the widget shows as a rating.
+            config.surveys.insert(
+                "webchat".into(),
+                switchboard::config::SurveyConfig {
+                    kind: switchboard::conversations::SurveyKind::Csat,
+                    question: None,
+                    thanks: "Thank you for your feedback!".into(),
+                    expire_after_ms: 3_600_000,
+                },
+            );
         },
     )
     .await;

@@ -236,13 +236,13 @@ async fn the_interval_report_counts_from_the_history_in_json_and_csv() {
     let csv = csv.text().await.unwrap();
     let lines: Vec<&str> = csv.lines().collect();
     assert_eq!(lines.len(), 3, "{csv}");
-    assert!(lines[0].starts_with("interval_start,group,offered,handled,abandoned,"));
+    assert!(lines[0].starts_with("interval_start,group,offered,answered,handled,abandoned,"));
     assert!(
-        lines[1].starts_with(&format!("{from},messaging,1,1,0,,1,100.0,")),
+        lines[1].starts_with(&format!("{from},messaging,1,1,1,0,,1,100.0,")),
         "{csv}"
     );
     assert!(
-        lines[2].starts_with(&format!("{from},voice,1,0,1,")),
+        lines[2].starts_with(&format!("{from},voice,1,0,0,1,")),
         "{csv}"
     );
 

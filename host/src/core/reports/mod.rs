@@ -48,6 +48,8 @@ pub struct IntervalRow {
     pub group: String,
     /// Tasks that arrived (not counting conversations agents started).
     pub offered: u64,
+    /// Of those, accepted by an agent.
+    pub answered: u64,
     /// Of those, completed by an agent.
     pub handled: u64,
     /// Of those, given up by the customer while waiting.
@@ -227,10 +229,11 @@ impl Core {
                 row.interval_start = interval_start;
                 row.group = group;
                 let average = |sum: u64, n: u64| (n > 0).then(|| sum / n);
+                row.answered = sums.answered;
                 row.avg_time_to_abandon_ms = average(sums.abandon_ms, row.abandoned);
                 row.avg_speed_of_answer_ms = average(sums.answer_ms, sums.answered);
                 row.avg_handle_ms = average(row.total_handle_ms, row.handled);
-                row.service_level_pct = pct(row.answered_within_sla, sums.answered + row.abandoned);
+                row.service_level_pct = pct(row.answered_within_sla, row.answered + row.abandoned);
                 row.fcr_pct = pct(row.resolved_first_contact, row.handled);
                 row.containment_pct = pct(row.bot_contained, sums.bot_settled);
                 row
