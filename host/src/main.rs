@@ -35,6 +35,17 @@ enum Command {
         #[arg(long, env = "SWITCHBOARD_CONFIG")]
         config: Option<PathBuf>,
     },
+    /// Recompute the all-time task totals `/api/stats` shows from the
+    /// archived tasks (run it with the host stopped; reports need no
+    /// rebuild: they are read from the event history).
+    RebuildStats {
+        /// Config file (its data directory and SLA targets).
+        #[arg(long, env = "SWITCHBOARD_CONFIG")]
+        config: Option<PathBuf>,
+        /// Data directory [default: the config's].
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
 }
 
 #[derive(clap::Args, Clone, Default)]
@@ -115,6 +126,7 @@ fn main() -> std::process::ExitCode {
                 plugins_dir,
                 config,
             }) => list_plugins(plugins_dir, config).await,
+            Some(Command::RebuildStats { config, data_dir }) => rebuild_stats(config, data_dir),
         }
     });
     match result {
@@ -154,6 +166,23 @@ async fn shutdown_signal() {
     }
     #[cfg(not(unix))]
     let _ = ctrl_c.await;
+}
+
+fn rebuild_stats(
+    config_path: Option<PathBuf>,
+    data_dir: Option<PathBuf>,
+) -> anyhow::Result<std::process::ExitCode> {
+    let config = Config::load(config_path.as_deref(), std::env::vars(), &[])?;
+    let dir = data_dir.unwrap_or(config.data_dir).join("db");
+    let store = Store::open(&dir)
+        .with_context(|| format!("opening {} (is the host still running?)", dir.display()))?;
+    let counted = switchboard::routing::rebuild_totals(&store, &config.routing.sla_ms)
+        .context("rebuilding the totals")?;
+    println!(
+        "rebuilt the totals of {counted} finished tasks in {}",
+        dir.display()
+    );
+    Ok(std::process::ExitCode::SUCCESS)
 }
 
 async fn list_plugins(

@@ -109,6 +109,25 @@ fn workers(task: &Task) -> HashSet<String> {
         .collect()
 }
 
+/// Recomputes the all-time totals from the archived tasks and stores them
+/// (the `switchboard rebuild-stats` command, with the host stopped): what
+/// `/api/stats` shows if `stats/totals` was lost or judged against other
+/// SLA targets. Returns how many tasks were counted.
+pub fn rebuild_totals(store: &Store, sla_ms: &PerKind<u64>) -> Result<u64, StoreError> {
+    let mut tasks = store.scan_json::<Task>(keys::DONE_TASKS)?;
+    // The recent handle times are the newest completions.
+    tasks.sort_by_key(|t| (t.ended_at.unwrap_or(0), t.created_at));
+    let mut totals = Totals::default();
+    for task in &tasks {
+        totals.add(task, sla_ms);
+    }
+    let mut batch = Batch::new();
+    batch.put_json(keys::TASK_TOTALS, &totals);
+    store.write(batch)?;
+    store.flush()?;
+    Ok(tasks.len() as u64)
+}
+
 /// The totals as stored.
 pub(super) fn load_totals(store: &Store) -> Result<Totals, StoreError> {
     Ok(store.get_json(keys::TASK_TOTALS)?.unwrap_or_default())
@@ -267,6 +286,22 @@ mod tests {
         // Loading again finds nothing more to move, and the same totals.
         let again = State::load(&store, default_sla()).unwrap();
         assert_eq!(again.totals.kinds[&Kind::Chat].handled, 1);
+
+        // Lost totals are rebuilt from the archive.
+        let mut batch = Batch::new();
+        batch.delete(keys::TASK_TOTALS);
+        store.write(batch).unwrap();
+        assert!(
+            State::load(&store, default_sla())
+                .unwrap()
+                .totals
+                .kinds
+                .is_empty()
+        );
+        assert_eq!(rebuild_totals(&store, &default_sla()).unwrap(), 1);
+        let rebuilt = State::load(&store, default_sla()).unwrap();
+        let k = &rebuilt.totals.kinds[&Kind::Chat];
+        assert_eq!((k.handled, k.handle_ms, k.recent.len()), (1, 30, 1));
     }
 
     fn default_sla() -> PerKind<u64> {

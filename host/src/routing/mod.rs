@@ -54,6 +54,7 @@ use crate::store::{HistoryEvent, Store, StoreError};
 use state::State;
 
 pub use agents::{AgentInput, token_digest};
+pub use archive::rebuild_totals;
 pub use model::{Agent, AgentStatus, Kind, Role, Skill, Task, TaskAction, TaskEvent, TaskState};
 pub use stats::{KindStats, QueueEntry, RouterStats, Stats};
 pub use tasks::NewTask;

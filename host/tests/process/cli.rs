@@ -255,3 +255,26 @@ fn the_demo_script_tells_the_cross_channel_story() {
         "{stdout}"
     );
 }
+
+#[test]
+fn rebuild_stats_recomputes_the_totals_of_a_stopped_host() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = switchboard()
+        .arg("rebuild-stats")
+        .arg("--data-dir")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("rebuilt the totals of 0 finished tasks"),
+        "{stdout}"
+    );
+    let help = switchboard().arg("--help").output().unwrap();
+    assert!(String::from_utf8_lossy(&help.stdout).contains("rebuild-stats"));
+}
