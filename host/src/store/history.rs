@@ -165,4 +165,30 @@ mod tests {
         store.write(batch).unwrap();
         assert_eq!(store.history_after(400, 10).unwrap()[0].seq, 401);
     }
+
+    #[test]
+    fn a_report_starts_reading_at_the_events_of_its_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(store.history_seq_before(5).unwrap(), 0, "no history");
+        // An event a minute, for 100 minutes.
+        for minute in 0..100u64 {
+            let mut batch = Batch::new();
+            batch.record(HistoryEvent::new("tick", minute * 60_000));
+            store.write(batch).unwrap();
+        }
+        // Events 1-100 at minutes 0-99; a minute's slack before the time.
+        assert_eq!(store.history_seq_before(50 * 60_000).unwrap(), 49);
+        assert_eq!(store.history_after(49, 1).unwrap()[0].at, 49 * 60_000);
+        assert_eq!(store.history_seq_before(0).unwrap(), 0);
+        assert_eq!(store.history_seq_before(u64::MAX).unwrap(), 100);
+        // With the oldest expired, the search starts at the first kept.
+        let mut batch = Batch::new();
+        store
+            .expire_history(&mut batch, 10 * 60_000, 1_000)
+            .unwrap();
+        store.write(batch).unwrap();
+        assert_eq!(store.history_seq_before(0).unwrap(), 10);
+        assert_eq!(store.history_seq_before(50 * 60_000).unwrap(), 49);
+    }
 }

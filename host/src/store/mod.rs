@@ -200,6 +200,34 @@ impl Store {
         self.history.last()
     }
 
+    /// A seq after which the history holds every event recorded at or
+    /// after `at` (unix ms): a binary search on the events' times, so a
+    /// report of last week does not read last year. Events are numbered in
+    /// the order their writes applied, which follows their times to within
+    /// the time a write waits for the sequencer; the search allows a
+    /// minute for that.
+    pub fn history_seq_before(&self, at: u64) -> Result<u64, StoreError> {
+        let at = at.saturating_sub(60_000);
+        let Some(first) = self.history_after(0, 1)?.first().map(|e| e.seq) else {
+            return Ok(0);
+        };
+        // Invariant: every event up to `lo` is before `at`; `hi` is not.
+        let (mut lo, mut hi) = (first - 1, self.history_last() + 1);
+        while hi - lo > 1 {
+            let mid = lo + (hi - lo) / 2;
+            let before = match self.get_json::<HistoryEvent>(&history::key(mid))? {
+                Some(e) => e.at < at,
+                None => true,
+            };
+            if before {
+                lo = mid;
+            } else {
+                hi = mid;
+            }
+        }
+        Ok(lo)
+    }
+
     /// At most `limit` events of the history after `after` (0: from the
     /// first kept), in order.
     pub fn history_after(&self, after: u64, limit: usize) -> Result<Vec<HistoryEvent>, StoreError> {

@@ -53,7 +53,9 @@ impl Core {
         }
         let now = now_ms();
         let to = to.min(now.max(from + 1));
-        let history = self.history_of(&["task.", "agent.status"])?;
+        // From the start: an agent's status at `from` may have been set long
+        // before, and a task may have been accepted before `from`.
+        let history = self.history_of(0, &["task.", "agent.status"])?;
         let mut rows: BTreeMap<String, AgentRow> = BTreeMap::new();
         // The status timeline: each status lasts until the next.
         let mut current: BTreeMap<&str, (u64, &str)> = BTreeMap::new();

@@ -123,11 +123,11 @@ fn pct(part: u64, whole: u64) -> Option<f64> {
 }
 
 impl Core {
-    /// The history's events whose kind starts with one of `prefixes`, in
-    /// order.
-    fn history_of(&self, prefixes: &[&str]) -> Result<Vec<HistoryEvent>, CoreError> {
+    /// The history's events since `since` (unix ms, give or take a
+    /// minute) whose kind starts with one of `prefixes`, in order.
+    fn history_of(&self, since: u64, prefixes: &[&str]) -> Result<Vec<HistoryEvent>, CoreError> {
         let mut history = Vec::new();
-        let mut after = 0;
+        let mut after = self.store.history_seq_before(since)?;
         loop {
             let page = self.store.history_after(after, 1_000)?;
             let Some(last) = page.last() else {
@@ -156,7 +156,10 @@ impl Core {
                 "a report needs `to` after `from` and an interval".into(),
             ));
         }
-        let history = self.history_of(&["task.", "bot.", "conversation.labeled"])?;
+        // Tasks that arrived in the range end after `from`; the contacts
+        // that make them repeats ended at most the FCR window before.
+        let since = from.saturating_sub(self.fcr_ms);
+        let history = self.history_of(since, &["task.", "bot.", "conversation.labeled"])?;
         // Each conversation's labels as they are now.
         let mut labels: HashMap<&str, Vec<String>> = HashMap::new();
         for event in history.iter().filter(|e| e.kind == "conversation.labeled") {

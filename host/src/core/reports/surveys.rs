@@ -52,7 +52,7 @@ impl Core {
                 "a report needs `to` after `from` and an interval".into(),
             ));
         }
-        let history = self.history_of(&["survey."])?;
+        let history = self.history_of(from, &["survey."])?;
         let mut answers: BTreeMap<&str, u64> = BTreeMap::new();
         for event in history.iter().filter(|e| e.kind == "survey.answered") {
             if let (Some(c), Some(score)) = (event.conversation_id.as_deref(), num(event, "score"))
