@@ -356,7 +356,7 @@ impl TestHost {
     /// The host the presets start: `longest-idle`, then `bundles` (name,
     /// manifest; the wasm of the plugin crate of that name), then the
     /// channels with their settings, pointed at `mock` when there is one.
-    async fn with_plugins(
+    pub async fn with_plugins(
         mock: Option<&MockServer>,
         channels: &[Channel<'_>],
         bundles: &[(&str, &str)],

@@ -1,16 +1,21 @@
-//! A scripted day on WhatsApp with the FAQ bot and a CSAT survey: a
-//! conversation the bot closes itself, handoffs Ann handles (one labelled
-//! `refund`), a survey answered and one ignored, and the same customer
-//! back within the first-contact window. Every report — intervals,
-//! channels, labels, agents, surveys — says exactly that, as JSON and
-//! CSV, and the same after a restart.
+//! A scripted day on WhatsApp (with the FAQ bot and a CSAT survey) and
+//! voice: a conversation the bot closes itself, handoffs Ann handles (one
+//! labelled `refund`), one she transfers to Bob, a survey answered and
+//! two ignored, the same customer back within the first-contact window
+//! and then answered after the SLA target, and a caller who gives up.
+//! Every report — intervals, channels, labels, agents, surveys — says
+//! exactly that, as JSON and CSV, and the same after a restart.
 
 use serde_json::{Value, json};
 use switchboard::config::SurveyConfig;
 use switchboard::conversations::SurveyKind;
 use switchboard_tests::channels::secrets::ORDERS_TOKEN;
-use switchboard_tests::channels::{manifest_for_mock, whatsapp_text};
-use switchboard_tests::{ADMIN_TOKEN, MockServer, TestHost, now_ms};
+use switchboard_tests::channels::{fixture, manifest_for_mock, post_twilio, whatsapp_text};
+use switchboard_tests::presets::{VOICE, WHATSAPP, fast_outbox};
+use switchboard_tests::{ADMIN_TOKEN, MockServer, TestHost, now_ms, wait_past};
+
+/// The messaging SLA target of the day, ms.
+const SLA_MS: u64 = 1_500;
 
 /// The customer's newest conversation.
 async fn latest_conversation(host: &TestHost, wa_id: &str) -> String {
@@ -22,10 +27,16 @@ async fn latest_conversation(host: &TestHost, wa_id: &str) -> String {
         .to_string()
 }
 
-/// Ann takes the offered task of `conversation`, labels it, completes it.
-async fn ann_handles(host: &TestHost, ann: &str, conversation: &str, labels: &[&str]) {
+/// `agent` takes the offered task of `conversation` and labels it; returns
+/// the task's id.
+async fn take(
+    host: &TestHost,
+    (id, token): (&str, &str),
+    conversation: &str,
+    labels: &[&str],
+) -> String {
     let tasks = host
-        .wait_tasks("ann", ann, |t| {
+        .wait_tasks(id, token, |t| {
             t.iter()
                 .any(|t| t["conversation_id"] == conversation && t["state"] == "reserved")
         })
@@ -34,20 +45,28 @@ async fn ann_handles(host: &TestHost, ann: &str, conversation: &str, labels: &[&
         .iter()
         .find(|t| t["conversation_id"] == conversation)
         .unwrap();
-    let id = task["id"].as_str().unwrap();
-    host.accept_task(ann, id).await;
+    let task_id = task["id"].as_str().unwrap().to_string();
+    host.accept_task(token, &task_id).await;
     if !labels.is_empty() {
         let (status, body) = host
             .call(
                 "PUT",
                 &format!("/api/conversations/{conversation}/labels"),
-                Some(ann),
+                Some(token),
                 Some(json!({ "labels": labels })),
             )
             .await;
         assert_eq!(status, 200, "{body}");
     }
-    host.complete_task(ann, id, None).await;
+    task_id
+}
+
+/// Ann takes, labels and completes the offered task of `conversation`;
+/// returns the task's id.
+async fn ann_handles(host: &TestHost, ann: &str, conversation: &str, labels: &[&str]) -> String {
+    let task = take(host, ("ann", ann), conversation, labels).await;
+    host.complete_task(ann, &task, None).await;
+    task
 }
 
 fn one<'a>(rows: &'a Value, group: &str) -> &'a Value {
@@ -62,13 +81,17 @@ fn one<'a>(rows: &'a Value, group: &str) -> &'a Value {
 async fn a_scripted_day_is_what_every_report_says() {
     let (provider, orders) = (MockServer::start().await, MockServer::start().await);
     let manifest = manifest_for_mock("faq-bot", &orders);
-    let host = TestHost::with_bot(&provider, "faq-bot", &manifest, |config| {
+    let bundles = [("faq-bot", manifest.as_str())];
+    let host = TestHost::with_plugins(Some(&provider), &[WHATSAPP, VOICE], &bundles, |config| {
+        fast_outbox(config);
+        config.plugins.entry("whatsapp".into()).or_default().bot = Some("faq-bot".into());
         let settings = config.plugins.entry("faq-bot".into()).or_default();
         let order_status = json!({"api_base": orders.url(), "token": ORDERS_TOKEN});
         settings.config.insert(
             "order_status".into(),
             toml::Value::try_from(&order_status).unwrap(),
         );
+        config.routing.sla_ms.messaging = SLA_MS;
         config.surveys.insert(
             "whatsapp".into(),
             SurveyConfig {
@@ -84,6 +107,9 @@ async fn a_scripted_day_is_what_every_report_says() {
     let ann = host
         .agent("ann", json!({"name": "Ann", "capacity": {"messaging": 3}}))
         .await;
+    let bob = host
+        .agent("bob", json!({"name": "Bob", "capacity": {"messaging": 3}}))
+        .await;
     host.set_status("ann", &ann, "available").await;
 
     // 1. The bot answers and closes a conversation by itself.
@@ -98,22 +124,71 @@ async fn a_scripted_day_is_what_every_report_says() {
     // 2. Bea asks for a person; Ann handles it as a refund; Bea rates 5.
     whatsapp_text(&host, "16505550002", "wamid.d2", "human").await;
     let bea = latest_conversation(&host, "16505550002").await;
-    ann_handles(&host, &ann, &bea, &["refund"]).await;
+    let mut handled = vec![ann_handles(&host, &ann, &bea, &["refund"]).await];
     whatsapp_text(&host, "16505550002", "wamid.d3", "5").await;
     host.admin_json_until(&format!("/api/conversations/{bea}"), "rated", |c| {
         c["survey"]["score"] == 5
     })
     .await;
-    // 3. Cal asks for a person; Ann handles it; Cal ignores the survey.
+    // 3. Cal asks for a person; Ann takes it and passes it to Bob, who
+    //    completes it; Cal ignores the survey.
     whatsapp_text(&host, "16505550003", "wamid.d4", "human").await;
     let cal = latest_conversation(&host, "16505550003").await;
-    ann_handles(&host, &ann, &cal, &[]).await;
-    // 4. Bea is back (within the first-contact window): a repeat contact.
+    let task = take(&host, ("ann", &ann), &cal, &[]).await;
+    host.set_status("bob", &bob, "available").await;
+    let (status, moved) = host
+        .call(
+            "POST",
+            &format!("/api/tasks/{task}/transfer"),
+            Some(&ann),
+            Some(json!({"to_agent": "bob"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{moved}");
+    let task = take(&host, ("bob", &bob), &cal, &[]).await;
+    host.complete_task(&bob, &task, None).await;
+    host.set_status("bob", &bob, "away").await;
+    handled.push(task);
+    // 4. Bea is back within the first-contact window while Ann is away:
+    //    answered after the SLA target.
+    host.set_status("ann", &ann, "away").await;
     whatsapp_text(&host, "16505550002", "wamid.d5", "human").await;
     let again = latest_conversation(&host, "16505550002").await;
     assert_ne!(again, bea);
-    ann_handles(&host, &ann, &again, &[]).await;
+    let queued = host
+        .admin_json_until("/api/queue", "Bea's second task", |q| {
+            q.as_array()
+                .unwrap()
+                .iter()
+                .any(|t| t["conversation_id"] == again.as_str())
+        })
+        .await;
+    let created = queued[0]["created_at"].as_u64().unwrap();
+    wait_past(created + SLA_MS).await;
+    host.set_status("ann", &ann, "available").await;
+    handled.push(ann_handles(&host, &ann, &again, &[]).await);
+    // 5. A caller gives up while waiting.
+    assert_eq!(
+        post_twilio(&host, "voice", &fixture("voice/incoming.form"))
+            .await
+            .0,
+        200
+    );
+    let hangup = fixture("voice/status-completed.form");
+    assert_eq!(post_twilio(&host, "voice/status", &hangup).await.0, 200);
     let to = now_ms() + 1_000;
+
+    // What the tasks say about the SLA: the late one, and any other that
+    // a slow machine answered late too.
+    let mut within = 0;
+    for id in &handled {
+        let (_, task) = host
+            .call("GET", &format!("/api/tasks/{id}"), Some(ADMIN_TOKEN), None)
+            .await;
+        let waited = task["accepted_at"].as_u64().unwrap() - task["created_at"].as_u64().unwrap();
+        within += u64::from(waited <= SLA_MS);
+    }
+    assert!(within <= 2, "the late one breached");
 
     let report = |name: &str, extra: &str| {
         format!("/api/reports/{name}?from={from}&to={to}&interval=1d{extra}")
@@ -124,8 +199,11 @@ async fn a_scripted_day_is_what_every_report_says() {
         |r: &Value, keys: &[&str]| -> Vec<Value> { keys.iter().map(|k| r[*k].clone()).collect() };
     let keys = [
         "offered",
+        "answered",
         "handled",
         "abandoned",
+        "answered_within_sla",
+        "transfers",
         "repeat_contacts",
         "resolved_first_contact",
         "bot_conversations",
@@ -137,7 +215,10 @@ async fn a_scripted_day_is_what_every_report_says() {
         [
             json!(3),
             json!(3),
+            json!(3),
             json!(0),
+            json!(within),
+            json!(1),
             json!(1),
             json!(2),
             json!(4),
@@ -147,6 +228,15 @@ async fn a_scripted_day_is_what_every_report_says() {
         "{day:#}"
     );
     assert_eq!(day["fcr_pct"], 66.66, "{day:#}");
+    let voice = one(&intervals, "voice");
+    assert_eq!(
+        figures(
+            voice,
+            &["offered", "answered", "abandoned", "service_level_pct"]
+        ),
+        [json!(1), json!(0), json!(1), json!(0.0)],
+        "{voice:#}"
+    );
 
     // Per label: the refund, and the rest.
     let labels = host.admin_json(&report("labels", "")).await;
@@ -154,31 +244,38 @@ async fn a_scripted_day_is_what_every_report_says() {
         figures(one(&labels, "refund"), &["offered", "handled"]),
         [json!(1), json!(1)]
     );
-    assert_eq!(one(&labels, "-")["offered"], 2, "{labels:#}");
+    assert_eq!(one(&labels, "-")["offered"], 3, "{labels:#}");
     let channels = host.admin_json(&report("channels", "")).await;
     assert_eq!(one(&channels, "whatsapp")["handled"], 3, "{channels:#}");
+    assert_eq!(one(&channels, "voice")["abandoned"], 1, "{channels:#}");
 
-    // Ann: three handled, busy some of the time she was available.
+    // Ann handled two, Bob the one she passed him; each was busy some of
+    // the time available.
     let agents = host.admin_json(&report("agents", "")).await;
+    assert_eq!(one(&agents, "bob")["handled"], 1, "{agents:#}");
     let row = one(&agents, "ann");
-    assert_eq!(row["handled"], 3, "{row:#}");
+    assert_eq!(row["handled"], 2, "{row:#}");
     assert!(row["available_ms"].as_u64().unwrap() > 0, "{row:#}");
     assert!(row["handling_ms"].as_u64().unwrap() > 0, "{row:#}");
     let occupancy = row["occupancy_pct"].as_f64().unwrap();
     assert!(occupancy > 0.0 && occupancy <= 100.0, "{row:#}");
 
-    // Surveys: three sent, one answered with 5.
+    // Surveys: Ann's two sent, one answered with 5; Bob's one ignored.
     let surveys = host.admin_json(&report("surveys", "&group_by=agent")).await;
     let row = one(&surveys, "ann");
+    let keys = ["survey", "sent", "answered", "avg_score", "satisfied_pct"];
     assert_eq!(
-        figures(
-            row,
-            &["survey", "sent", "answered", "avg_score", "satisfied_pct"]
-        ),
-        [json!("csat"), json!(3), json!(1), json!(5.0), json!(100.0)],
+        figures(row, &keys),
+        [json!("csat"), json!(2), json!(1), json!(5.0), json!(100.0)],
         "{row:#}"
     );
-    assert_eq!(row["response_rate_pct"], 33.33);
+    assert_eq!(row["response_rate_pct"], 50.0);
+    let row = one(&surveys, "bob");
+    assert_eq!(
+        figures(row, &["sent", "answered"]),
+        [json!(1), json!(0)],
+        "{row:#}"
+    );
 
     // CSV: by suffix, a header from the fields, one line per row.
     let csv = host
@@ -192,13 +289,17 @@ async fn a_scripted_day_is_what_every_report_says() {
         .await
         .unwrap();
     let lines: Vec<&str> = csv.lines().collect();
-    assert_eq!(lines.len(), 2, "{csv}");
+    assert_eq!(lines.len(), 3, "{csv}");
     assert!(
         lines[0].starts_with("interval_start,group,survey,sent,answered,"),
         "{csv}"
     );
     assert!(
-        lines[1].starts_with(&format!("{from},ann,csat,3,1,33.33,5.0,100.0,")),
+        lines[1].starts_with(&format!("{from},ann,csat,2,1,50.0,5.0,100.0,")),
+        "{csv}"
+    );
+    assert!(
+        lines[2].starts_with(&format!("{from},bob,csat,1,0,0.0,,,")),
         "{csv}"
     );
     let (status, _) = host

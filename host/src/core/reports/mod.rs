@@ -316,23 +316,14 @@ impl Core {
         row.offered += 1;
         row.transfers += num(event, "transfers").unwrap_or(0);
         let ended_at = num(event, "ended_at");
-        let window = self.fcr_ms;
-        // A repeat: another of her contacts ended (handled) shortly before.
-        if facts.others.iter().any(|&(arrived, ended)| {
-            arrived != facts.created_at
-                && ended.is_some_and(|e| e <= facts.created_at && facts.created_at - e <= window)
-        }) {
-            row.repeat_contacts += 1;
-        }
-        // Resolved at first contact: handled, and nothing of hers soon after.
-        if let Some(end) = handled_end(event)
-            && !facts
-                .others
-                .iter()
-                .any(|&(arrived, _)| arrived > end && arrived - end <= window)
-        {
-            row.resolved_first_contact += 1;
-        }
+        let (repeat, first) = first_contact(
+            facts.created_at,
+            handled_end(event),
+            facts.others,
+            self.fcr_ms,
+        );
+        row.repeat_contacts += u64::from(repeat);
+        row.resolved_first_contact += u64::from(first);
         if event.data.get("abandoned") == Some(&serde_json::Value::Bool(true)) {
             row.abandoned += 1;
             sums.abandon_ms += ended_at.unwrap_or(facts.created_at) - facts.created_at;
@@ -357,9 +348,61 @@ impl Core {
     }
 }
 
+/// Whether a contact that arrived at `arrived` (and, handled, ended at
+/// `end`) is a repeat — another of the customer's contacts (`others`:
+/// arrival, handled end; hers on every channel) ended within `window`
+/// before — and whether it was resolved at first contact: handled, and
+/// she started nothing else within `window` after.
+fn first_contact(
+    arrived: u64,
+    end: Option<u64>,
+    others: &[(u64, Option<u64>)],
+    window: u64,
+) -> (bool, bool) {
+    let repeat = others.iter().any(|&(at, ended)| {
+        at != arrived && ended.is_some_and(|e| e <= arrived && arrived - e <= window)
+    });
+    let first =
+        end.is_some_and(|end| !others.iter().any(|&(at, _)| at > end && at - end <= window));
+    (repeat, first)
+}
+
 /// When a task ended, if an agent handled it (completed after accepting).
 fn handled_end(event: &HistoryEvent) -> Option<u64> {
     (text(event, "state") == Some("completed") && num(event, "accepted_at").is_some())
         .then(|| num(event, "ended_at"))
         .flatten()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::first_contact;
+
+    const DAY: u64 = 86_400_000;
+
+    #[test]
+    fn a_contact_within_the_window_is_a_repeat_and_one_outside_is_not() {
+        let window = 7 * DAY;
+        // Handled on day 0 (ended at day 0 + 1 h); back on day 3, and on
+        // day 20.
+        let hour = 3_600_000;
+        let first = (0, Some(hour));
+        let back_soon = (3 * DAY, Some(3 * DAY + hour));
+        let back_late = (20 * DAY, Some(20 * DAY + hour));
+        let all = [first, back_soon, back_late];
+        // The first contact is not resolved: she was back within the week.
+        assert_eq!(first_contact(0, first.1, &all, window), (false, false));
+        // Day 3 repeats day 0; nothing followed within a week: resolved.
+        assert_eq!(
+            first_contact(3 * DAY, back_soon.1, &all, window),
+            (true, true)
+        );
+        // Day 20 is outside the window: a new contact, resolved so far.
+        assert_eq!(
+            first_contact(20 * DAY, back_late.1, &all, window),
+            (false, true)
+        );
+        // Not handled (abandoned): never resolved, still possibly a repeat.
+        assert_eq!(first_contact(3 * DAY, None, &all, window), (true, false));
+    }
 }
