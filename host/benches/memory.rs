@@ -12,8 +12,9 @@
 //!
 //! At each checkpoint the generator waits for the host to go quiet, reads
 //! its RSS (`/proc/<pid>/status`) and live-task count (`/api/stats`), then
-//! restarts it and times the start (spawn to `/healthz` answering) and the
-//! RSS after start.
+//! restarts it twice — the first start after the run replays the store's
+//! log, the second is a clean one — and times each (spawn to `/healthz`
+//! answering), with the RSS after start and the database's size on disk.
 
 use std::io::Write as _;
 use std::process::{Child, Command, Stdio};
@@ -254,17 +255,39 @@ struct Row {
     tasks: u64,
     rss_loaded: f64,
     live: u64,
+    /// The first start after the run (the store replays its log) and a
+    /// second, clean one.
     start: Duration,
+    clean_start: Duration,
     rss_started: f64,
+    db_mib: f64,
     rate: f64,
+}
+
+/// The size of the files under `dir`, MiB.
+fn size_mib(dir: &std::path::Path) -> f64 {
+    let mut bytes = 0;
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let meta = entry.metadata().unwrap();
+        bytes += if meta.is_dir() {
+            (size_mib(&entry.path()) * 1048576.0) as u64
+        } else {
+            meta.len()
+        };
+    }
+    bytes as f64 / 1048576.0
 }
 
 #[tokio::main]
 async fn main() {
     let o = options();
-    let dir = tempfile::tempdir().unwrap();
+    // MEMORY_BENCH_DIR keeps the data directory for a look afterwards.
+    let temp = tempfile::tempdir().unwrap();
+    let kept = std::env::var_os("MEMORY_BENCH_DIR").map(std::path::PathBuf::from);
+    let dir = kept.as_deref().unwrap_or(temp.path());
+    std::fs::create_dir_all(dir).unwrap();
     let port = free_port();
-    let config = write_config(dir.path(), port);
+    let config = write_config(dir, port);
     let client = reqwest::Client::new();
     let (mut host, first_start) = start(&client, &config, port).await;
     let idle = rss_mib(&host);
@@ -343,7 +366,9 @@ async fn main() {
         .await;
         let live = stats["live_tasks"].as_u64().unwrap_or(u64::MAX);
         stop(&mut host);
-        let (h, start_time) = start(&client, &config, port).await;
+        let (mut h, start_time) = start(&client, &config, port).await;
+        stop(&mut h);
+        let (h, clean_start) = start(&client, &config, port).await;
         host = h;
         tokio::time::sleep(Duration::from_millis(500)).await;
         rows.push(Row {
@@ -351,7 +376,9 @@ async fn main() {
             rss_loaded,
             live,
             start: start_time,
+            clean_start,
             rss_started: rss_mib(&host),
+            db_mib: size_mib(&dir.join("data").join("db")),
             rate,
         });
     }
@@ -364,17 +391,19 @@ async fn main() {
         o.workers
     );
     println!(
-        "| completed tasks | RSS after the run | live tasks | restart | RSS after restart | tasks/s |"
+        "| completed tasks | RSS after the run | live tasks | first restart | clean restart | RSS after restart | database | tasks/s |"
     );
-    println!("|---:|---:|---:|---:|---:|---:|");
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|");
     for r in &rows {
         println!(
-            "| {} | {:.1} MiB | {} | {:.0} ms | {:.1} MiB | {:.0} |",
+            "| {} | {:.1} MiB | {} | {:.0} ms | {:.0} ms | {:.1} MiB | {:.0} MiB | {:.0} |",
             r.tasks,
             r.rss_loaded,
             r.live,
             r.start.as_secs_f64() * 1000.0,
+            r.clean_start.as_secs_f64() * 1000.0,
             r.rss_started,
+            r.db_mib,
             r.rate
         );
     }
@@ -387,9 +416,9 @@ async fn main() {
     );
     if let (Some(a), Some(b)) = (rows.first(), rows.last()) {
         println!(
-            "RSS ratio last/first: {:.2}; restart ratio: {:.2}",
+            "RSS ratio last/first: {:.2}; clean restart ratio: {:.2}",
             b.rss_loaded / a.rss_loaded,
-            b.start.as_secs_f64() / a.start.as_secs_f64()
+            b.clean_start.as_secs_f64() / a.clean_start.as_secs_f64()
         );
     }
 }
