@@ -16,6 +16,7 @@ mod survey;
 
 pub use attachment::Attachment;
 pub use callback::Callback;
+pub use history::conversation_event;
 pub use notes::Note;
 pub use survey::{Survey, SurveyKind};
 

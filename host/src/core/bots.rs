@@ -375,10 +375,7 @@ pub(super) fn bot_record(
     conversation: &crate::conversations::Conversation,
     at: u64,
 ) -> crate::store::HistoryEvent {
-    let mut event = crate::store::HistoryEvent::new(kind, at);
-    event.conversation_id = Some(conversation.id.clone());
-    event.customer_id = Some(conversation.customer_id.clone());
-    event.channel = Some(conversation.channel.clone());
+    let mut event = crate::conversations::conversation_event(kind, conversation, at);
     event.data = serde_json::json!({
         "bot": conversation.bot,
         "channel_kind": conversation.channel_kind,

@@ -214,12 +214,11 @@ impl Core {
             conversation.updated_at = now_ms();
             let mut batch = Batch::new();
             // Reports group a conversation's tasks by its labels.
-            let mut event =
-                crate::store::HistoryEvent::new("conversation.labeled", conversation.updated_at);
-            event.conversation_id = Some(conversation.id.clone());
-            event.customer_id = Some(conversation.customer_id.clone());
-            event.channel = Some(conversation.channel.clone());
-            event.task_id = conversation.task_id.clone();
+            let mut event = crate::conversations::conversation_event(
+                "conversation.labeled",
+                &conversation,
+                conversation.updated_at,
+            );
             event.data = serde_json::json!({ "labels": conversation.labels });
             batch.record(event);
             self.conversations.save(&mut batch, &conversation);

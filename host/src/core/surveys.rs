@@ -6,7 +6,7 @@
 //! told to CRM plugins — and she is thanked. Any other reply is a normal
 //! message (and the survey is dropped); an expired survey records nothing.
 
-use crate::conversations::{Author, Conversation, Message, Survey};
+use crate::conversations::{Author, Conversation, Message, Survey, conversation_event};
 use crate::routing::Task;
 use crate::store::{Batch, HistoryEvent, keys};
 use crate::wit::types::InboundMessage;
@@ -178,12 +178,8 @@ fn survey_record(
     survey: &Survey,
     at: u64,
 ) -> HistoryEvent {
-    let mut event = HistoryEvent::new(kind, at);
-    event.conversation_id = Some(conversation.id.clone());
-    event.customer_id = Some(conversation.customer_id.clone());
+    let mut event = conversation_event(kind, conversation, at);
     event.agent_id = survey.agent_id.clone();
-    event.channel = Some(conversation.channel.clone());
-    event.task_id = conversation.task_id.clone();
     event.data = serde_json::json!({
         "survey": survey.kind,
         "score": survey.score,
