@@ -25,7 +25,7 @@ pub async fn create(
     State(state): State<AppState>,
     JsonBody(input): JsonBody<FeedInput>,
 ) -> Result<Response, ApiError> {
-    let created = state.core.create_feed(input)?;
+    let created = state.core.create_feed(input).await?;
     let after = created.feed.clone();
     Ok(changed(
         (StatusCode::CREATED, Json(created)),
@@ -60,7 +60,7 @@ pub async fn delete(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let before = state.core.delete_feed(&id)?;
+    let before = state.core.delete_feed(&id).await?;
     Ok(changed(Json(before.clone()), &before, &None::<FeedView>))
 }
 
@@ -89,6 +89,6 @@ pub async fn redrive(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let redriven = state.core.redrive_feed(&id)?;
+    let redriven = state.core.redrive_feed(&id).await?;
     Ok(Json(Redriven { redriven }).into_response())
 }

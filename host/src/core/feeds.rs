@@ -7,8 +7,8 @@ use super::{Core, CoreError};
 
 impl Core {
     /// Adds an outbound webhook; its secret is in the answer this once.
-    pub fn create_feed(&self, input: FeedInput) -> Result<CreatedFeed, CoreError> {
-        Ok(self.feeds.create(input)?)
+    pub async fn create_feed(&self, input: FeedInput) -> Result<CreatedFeed, CoreError> {
+        Ok(self.feeds.create(input).await?)
     }
 
     /// Every outbound webhook and how its delivery is going.
@@ -22,8 +22,8 @@ impl Core {
     }
 
     /// Removes an outbound webhook and its dead letters.
-    pub fn delete_feed(&self, id: &str) -> Result<FeedView, CoreError> {
-        Ok(self.feeds.delete(id)?)
+    pub async fn delete_feed(&self, id: &str) -> Result<FeedView, CoreError> {
+        Ok(self.feeds.delete(id).await?)
     }
 
     /// The events a feed gave up on.
@@ -32,7 +32,7 @@ impl Core {
     }
 
     /// Sends a feed's dead letters again; how many.
-    pub fn redrive_feed(&self, id: &str) -> Result<usize, CoreError> {
-        Ok(self.feeds.redrive(id)?)
+    pub async fn redrive_feed(&self, id: &str) -> Result<usize, CoreError> {
+        Ok(self.feeds.redrive(id).await?)
     }
 }

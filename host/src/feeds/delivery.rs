@@ -82,11 +82,7 @@ pub(super) async fn run(feeds: Arc<Feeds>, feed: Feed) {
         }
         // Only what is on disk leaves the host: a crash must not take back
         // an event a receiver already has.
-        let store = feeds.store.clone();
-        if let Err(e) = tokio::task::spawn_blocking(move || store.flush())
-            .await
-            .unwrap_or_else(|e| Err(StoreError::Flush(e.to_string())))
-        {
+        if let Err(e) = feeds.store.sync().await {
             span.in_scope(|| tracing::error!(error = %e, "flushing before a delivery failed"));
             continue;
         }
@@ -113,7 +109,11 @@ pub(super) async fn run(feeds: Arc<Feeds>, feed: Feed) {
                 if attempts >= backoff.max_attempts {
                     metrics::counter!("switchboard_feed_dead_letters_total")
                         .increment(next.events.len() as u64);
-                    if let Err(e) = bury(&feeds, &feed, &next) {
+                    let buried = match bury(&feeds, &feed, &next) {
+                        Ok(seq) => feeds.store.durable(seq).await,
+                        Err(e) => Err(e),
+                    };
+                    if let Err(e) = buried {
                         span.in_scope(|| tracing::error!(error = %e, "dead-lettering failed"));
                     }
                     attempts = 0;
@@ -182,8 +182,8 @@ fn advance(feeds: &Feeds, feed: &Feed, next: &Next) -> Result<(), StoreError> {
 }
 
 /// The batch failed for good: its events become dead letters and the
-/// feed goes on.
-fn bury(feeds: &Feeds, feed: &Feed, next: &Next) -> Result<(), StoreError> {
+/// feed goes on. Returns the write's commit sequence.
+fn bury(feeds: &Feeds, feed: &Feed, next: &Next) -> Result<u64, StoreError> {
     let mut batch = Batch::new();
     for e in &next.events {
         batch.put_json(keys::feed_dead(&feed.id, e.seq), e);
@@ -194,9 +194,7 @@ fn bury(feeds: &Feeds, feed: &Feed, next: &Next) -> Result<(), StoreError> {
     if !next.redriven {
         batch.put(keys::feed_cursor(&feed.id), next.cursor.to_string());
     }
-    feeds.store.write(batch)?;
-    feeds.store.flush()?;
-    Ok(())
+    feeds.store.write(batch)
 }
 
 /// POSTs `events`, signed; `Err` with why it did not land.

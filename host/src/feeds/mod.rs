@@ -176,7 +176,7 @@ impl Feeds {
     }
 
     /// Adds a feed and starts delivering to it.
-    pub fn create(self: &Arc<Self>, input: FeedInput) -> Result<CreatedFeed, FeedError> {
+    pub async fn create(self: &Arc<Self>, input: FeedInput) -> Result<CreatedFeed, FeedError> {
         validate(&input)?;
         if self.store.scan_keys(keys::FEEDS)?.len() >= MAX_FEEDS {
             return Err(FeedError::Invalid(format!(
@@ -206,8 +206,8 @@ impl Feeds {
         let mut batch = Batch::new();
         batch.put_json(keys::feed(&feed.id), &feed);
         batch.put(keys::feed_cursor(&feed.id), after.to_string());
-        self.store.write(batch)?;
-        self.store.flush()?;
+        let seq = self.store.write(batch)?;
+        self.store.durable(seq).await?;
         let view = self.view(&feed)?;
         self.spawn(feed);
         Ok(CreatedFeed { feed: view, secret })
@@ -264,7 +264,7 @@ impl Feeds {
     }
 
     /// Removes a feed, its cursor and its dead letters; its loop stops.
-    pub fn delete(&self, id: &str) -> Result<FeedView, FeedError> {
+    pub async fn delete(&self, id: &str) -> Result<FeedView, FeedError> {
         let view = self.get(id)?;
         if let Some(handle) = self
             .loops
@@ -282,8 +282,8 @@ impl Feeds {
                 batch.delete(format!("{prefix}{key}"));
             }
         }
-        self.store.write(batch)?;
-        self.store.flush()?;
+        let seq = self.store.write(batch)?;
+        self.store.durable(seq).await?;
         self.progress
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -299,7 +299,7 @@ impl Feeds {
 
     /// Sends a feed's dead letters again, before its newer events; how
     /// many.
-    pub fn redrive(&self, id: &str) -> Result<usize, FeedError> {
+    pub async fn redrive(&self, id: &str) -> Result<usize, FeedError> {
         self.feed(id)?;
         let dead: Vec<HistoryEvent> = self.store.scan_json(&keys::feed_dead_of(id))?;
         let mut batch = Batch::new();
@@ -307,8 +307,8 @@ impl Feeds {
             batch.delete(keys::feed_dead(id, event.seq));
             batch.put_json(keys::feed_retry(id, event.seq), event);
         }
-        self.store.write(batch)?;
-        self.store.flush()?;
+        let seq = self.store.write(batch)?;
+        self.store.durable(seq).await?;
         Ok(dead.len())
     }
 

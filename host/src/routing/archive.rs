@@ -93,20 +93,16 @@ pub(super) fn archive(batch: &mut Batch, task: &Task, totals: &Totals) {
     batch.put(keys::customer_done_task(&task.customer_id, &task.id), "");
     for agent in workers(task) {
         batch.put(
-            keys::agent_done_conversation(&agent, &task.conversation_id),
+            keys::agent_done_conversation(agent, &task.conversation_id),
             task.customer_id.as_str(),
         );
     }
     batch.put_json(keys::TASK_TOTALS, totals);
 }
 
-/// Everyone who held the task or passed it on.
-fn workers(task: &Task) -> HashSet<String> {
-    task.agent_id
-        .iter()
-        .cloned()
-        .chain(task.history.iter().filter_map(|e| e.from_agent.clone()))
-        .collect()
+/// Everyone who held the task or passed it on, once each.
+fn workers(task: &Task) -> HashSet<&str> {
+    task.workers().collect()
 }
 
 /// Recomputes the all-time totals from the archived tasks and stores them
@@ -199,7 +195,7 @@ impl Routing {
             batch.put_json(keys::done_task(&t.id), &t);
             batch.delete(keys::customer_done_task(customer, &t.id));
             for agent in workers(task) {
-                batch.delete(keys::agent_done_conversation(&agent, &t.conversation_id));
+                batch.delete(keys::agent_done_conversation(agent, &t.conversation_id));
             }
         }
         Ok(tasks.len())
@@ -218,7 +214,7 @@ impl Routing {
             batch.put(keys::customer_done_task(&merge.survivor, &task.id), "");
             for agent in workers(&task) {
                 batch.put(
-                    keys::agent_done_conversation(&agent, &task.conversation_id),
+                    keys::agent_done_conversation(agent, &task.conversation_id),
                     merge.survivor.as_str(),
                 );
             }

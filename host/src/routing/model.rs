@@ -130,11 +130,15 @@ pub struct Task {
 impl Task {
     /// Whether `agent` holds or held this task, or passed it on.
     pub fn worked_on_by(&self, agent: &str) -> bool {
-        self.agent_id.as_deref() == Some(agent)
-            || self
-                .history
-                .iter()
-                .any(|e| e.from_agent.as_deref() == Some(agent))
+        self.workers().any(|a| a == agent)
+    }
+
+    /// Everyone who holds or held it, or passed it on (may repeat).
+    pub fn workers(&self) -> impl Iterator<Item = &str> {
+        self.agent_id
+            .as_deref()
+            .into_iter()
+            .chain(self.history.iter().filter_map(|e| e.from_agent.as_deref()))
     }
 
     /// Where its wait is counted from in the queue.
