@@ -142,9 +142,10 @@ export function mount(root) {
     }
   }
 
-  async function download(path, name) {
+  /** Downloads the CSV `name` from the path `pathOf()` builds of the controls. */
+  async function download(pathOf, name) {
     try {
-      const blob = await getBlob(path);
+      const blob = await getBlob(pathOf());
       const a = h("a", { href: URL.createObjectURL(blob), download: name });
       document.body.append(a);
       a.click();
@@ -325,22 +326,10 @@ export function mount(root) {
     e.preventDefault();
     load();
   });
-  csv.addEventListener("click", () => {
-    try {
-      download(`/api/reports/intervals.csv?${query({ group_by: groupSelect.value })}`, "intervals.csv");
-    } catch (err) {
-      banner.textContent = errorText(err);
-      banner.hidden = false;
-    }
-  });
-  agentsCsv.addEventListener("click", () => {
-    try {
-      download(`/api/reports/agents.csv?${query()}`, "agents.csv");
-    } catch (err) {
-      banner.textContent = errorText(err);
-      banner.hidden = false;
-    }
-  });
+  csv.addEventListener("click", () =>
+    download(() => `/api/reports/intervals.csv?${query({ group_by: groupSelect.value })}`, "intervals.csv"),
+  );
+  agentsCsv.addEventListener("click", () => download(() => `/api/reports/agents.csv?${query()}`, "agents.csv"));
 
   return {
     show() {

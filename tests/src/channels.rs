@@ -508,6 +508,15 @@ pub async fn sms_from(host: &TestHost, from: Option<&str>, sid: &str, body: &str
     assert_eq!(status, 200, "{text}");
 }
 
+/// The fixture caller rings the voice channel and hangs up while waiting
+/// (both webhooks answered 200): an abandoned call.
+pub async fn caller_gives_up(host: &TestHost) {
+    let ring = fixture("voice/incoming.form");
+    assert_eq!(post_twilio(host, "voice", &ring).await.0, 200);
+    let hangup = fixture("voice/status-completed.form");
+    assert_eq!(post_twilio(host, "voice/status", &hangup).await.0, 200);
+}
+
 /// What the mock Twilio was asked to send by SMS: `(To, Body)` pairs.
 pub fn sms_sent(mock: &MockServer) -> Vec<(String, String)> {
     mock.requests()

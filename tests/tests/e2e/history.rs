@@ -6,7 +6,7 @@
 //! customer who is erased. The interval report is computed from it.
 
 use serde_json::{Value, json};
-use switchboard_tests::channels::{fixture, post_twilio, reply, sms_from, take_task};
+use switchboard_tests::channels::{caller_gives_up, reply, sms_from, take_task};
 use switchboard_tests::presets::{SMS, VOICE, fast_outbox};
 use switchboard_tests::{ADMIN_TOKEN, MockServer, TestHost, now_ms};
 
@@ -144,14 +144,7 @@ async fn the_interval_report_counts_from_the_history_in_json_and_csv() {
     let host = TestHost::with_channels(&mock, &[SMS, VOICE], fast_outbox).await;
     let from = now_ms() - 1_000;
     // A caller gives up while waiting; an SMS is answered and completed.
-    assert_eq!(
-        post_twilio(&host, "voice", &fixture("voice/incoming.form"))
-            .await
-            .0,
-        200
-    );
-    let hangup = fixture("voice/status-completed.form");
-    assert_eq!(post_twilio(&host, "voice/status", &hangup).await.0, 200);
+    caller_gives_up(&host).await;
     sms_from(&host, None, "SMreport1", "Where is my parcel?").await;
     let (token, task) = take_task(&host, "ann", json!({})).await;
     host.complete_task(

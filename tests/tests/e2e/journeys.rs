@@ -11,7 +11,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use switchboard::config::Config;
 use switchboard_tests::channels::secrets::{PUBLIC_BASE_URL, TWILIO_AUTH_TOKEN, TWILIO_SID};
-use switchboard_tests::channels::{fixture, post_twilio, sms_from, sms_sent, take_task};
+use switchboard_tests::channels::{caller_gives_up, sms_from, sms_sent, take_task};
 use switchboard_tests::presets::{Channel, closed_today, fast_outbox};
 use switchboard_tests::{
     ADMIN_TOKEN, MockServer, TestHost, eventually, first_party_manifest, install, now_ms,
@@ -56,15 +56,8 @@ async fn an_abandoned_call_gets_an_sms_follow_up() {
         fast_outbox,
     )
     .await;
-    assert_eq!(
-        post_twilio(&host, "voice", &fixture("voice/incoming.form"))
-            .await
-            .0,
-        200
-    );
-    // She hangs up while waiting.
-    let hangup = fixture("voice/status-completed.form");
-    assert_eq!(post_twilio(&host, "voice/status", &hangup).await.0, 200);
+    // She rings and hangs up while waiting.
+    caller_gives_up(&host).await;
     assert!(
         eventually(Duration::from_secs(10), || sms_sent(&mock).iter().any(
             |(to, body)| to == CUSTOMER && body.starts_with("Sorry we missed your call")

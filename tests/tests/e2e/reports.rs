@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use switchboard::config::SurveyConfig;
 use switchboard::conversations::SurveyKind;
 use switchboard_tests::channels::secrets::ORDERS_TOKEN;
-use switchboard_tests::channels::{fixture, manifest_for_mock, post_twilio, whatsapp_text};
+use switchboard_tests::channels::{caller_gives_up, manifest_for_mock, whatsapp_text};
 use switchboard_tests::presets::{VOICE, WHATSAPP, fast_outbox};
 use switchboard_tests::{ADMIN_TOKEN, MockServer, TestHost, now_ms, wait_past};
 
@@ -168,14 +168,7 @@ async fn a_scripted_day_is_what_every_report_says() {
     host.set_status("ann", &ann, "available").await;
     handled.push(ann_handles(&host, &ann, &again, &[]).await);
     // 5. A caller gives up while waiting.
-    assert_eq!(
-        post_twilio(&host, "voice", &fixture("voice/incoming.form"))
-            .await
-            .0,
-        200
-    );
-    let hangup = fixture("voice/status-completed.form");
-    assert_eq!(post_twilio(&host, "voice/status", &hangup).await.0, 200);
+    caller_gives_up(&host).await;
     let to = now_ms() + 1_000;
 
     // What the tasks say about the SLA: the late one, and any other that
