@@ -8,6 +8,7 @@
 //! ```text
 //! cargo bench -p switchboard --bench memory                       # 100000,500000
 //! cargo bench -p switchboard --bench memory -- --tasks 20000,60000 --workers 16
+//! cargo bench -p switchboard --bench memory -- --customers 10000   # returning customers
 //! ```
 //!
 //! At each checkpoint the generator waits for the host to go quiet, reads
@@ -32,12 +33,16 @@ const APP_SECRET: &str = "memory-bench-app-secret";
 struct Options {
     checkpoints: Vec<u64>,
     workers: usize,
+    /// Messages come from this many customers in turn (0: each from a new
+    /// one).
+    customers: u64,
 }
 
 fn options() -> Options {
     let mut o = Options {
         checkpoints: vec![100_000, 500_000],
         workers: 16,
+        customers: 0,
     };
     let args: Vec<String> = std::env::args().collect();
     let mut i = 1;
@@ -51,6 +56,10 @@ fn options() -> Options {
                             .expect("--tasks takes numbers, e.g. 100000,500000")
                     })
                     .collect();
+                i += 1;
+            }
+            "--customers" => {
+                o.customers = args[i + 1].parse().expect("--customers takes a number");
                 i += 1;
             }
             "--workers" => {
@@ -160,9 +169,9 @@ async fn call(
     v
 }
 
-/// One signed WhatsApp text from customer `n`.
-fn webhook(n: u64) -> (Vec<u8>, String) {
-    let wa_id = format!("1555{n:08}");
+/// Message `n`, a signed WhatsApp text from customer `customer`.
+fn webhook(n: u64, customer: u64) -> (Vec<u8>, String) {
+    let wa_id = format!("1555{customer:08}");
     let body = serde_json::to_vec(&json!({
         "object": "whatsapp_business_account",
         "entry": [{"id": "102290129340398", "changes": [{"field": "messages", "value": {
@@ -198,14 +207,14 @@ async fn worker(
     base: String,
     agent: (String, String),
     (next, done): (Arc<AtomicU64>, Arc<AtomicU64>),
-    until: u64,
+    (until, customers): (u64, u64),
 ) {
     let (id, token) = agent;
     loop {
         let mut at = Instant::now();
         let n = next.fetch_add(1, Ordering::Relaxed);
         if n < until {
-            let (body, sig) = webhook(n);
+            let (body, sig) = webhook(n, if customers == 0 { n } else { n % customers });
             let r = client
                 .post(format!("{base}/webhooks/whatsapp"))
                 .header("content-type", "application/json")
@@ -335,7 +344,7 @@ async fn main() {
                 host.base.clone(),
                 agent.clone(),
                 (next.clone(), done.clone()),
-                checkpoint,
+                (checkpoint, o.customers),
             )));
         }
         let progress = {
@@ -386,9 +395,13 @@ async fn main() {
 
     println!();
     println!(
-        "fresh start: {:.0} ms, idle RSS {idle:.1} MiB; {} agents",
+        "fresh start: {:.0} ms, idle RSS {idle:.1} MiB; {} agents; {}",
         first_start.as_secs_f64() * 1000.0,
-        o.workers
+        o.workers,
+        match o.customers {
+            0 => "each message from a new customer".to_string(),
+            n => format!("messages from {n} customers in turn"),
+        }
     );
     println!(
         "| completed tasks | RSS after the run | live tasks | first restart | clean restart | RSS after restart | database | tasks/s |"

@@ -33,6 +33,7 @@ mod error;
 mod export;
 mod feeds;
 mod floor;
+mod folding;
 mod hours;
 mod inbound;
 mod media;
@@ -263,6 +264,7 @@ impl Core {
             bots::start(self.clone()),
             crm::start(self.clone()),
             retention::start(self.clone(), &self.retention),
+            folding::start(self.clone()),
             sampler,
         ];
         workers.extend(automations::start(self.clone()));

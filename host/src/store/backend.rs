@@ -30,7 +30,7 @@ impl Batch {
         self.ops.push(Op::Put(key.into(), value.into()));
     }
     /// Sets `key` to the JSON encoding of `value`.
-    pub fn put_json<T: serde::Serialize>(&mut self, key: impl Into<Vec<u8>>, value: &T) {
+    pub fn put_json<T: serde::Serialize + ?Sized>(&mut self, key: impl Into<Vec<u8>>, value: &T) {
         let bytes = serde_json::to_vec(value).expect("core records always serialize");
         self.put(key, bytes);
     }

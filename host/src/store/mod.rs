@@ -52,7 +52,7 @@ pub struct Store {
     backend: Arc<dyn Backend>,
     commit: Arc<GroupCommit>,
     /// Numbers the event history's records as batches are applied.
-    history: Arc<history::Sequencer>,
+    history: Arc<history::History>,
     /// Each plugin's key-value store, opened once: every user (the
     /// plugin's versions across reloads, an erasure) shares its usage count.
     kvs: Arc<std::sync::Mutex<std::collections::HashMap<String, PluginKv>>>,
@@ -90,7 +90,7 @@ impl Store {
             .open()?;
         let backend: Arc<dyn Backend> = Arc::new(SledBackend::new(db.clone())?);
         let commit = GroupCommit::start(backend.clone(), durability);
-        let history = Arc::new(history::Sequencer::load(&*backend)?);
+        let history = Arc::new(history::History::load(&*backend)?);
         Ok(Store {
             db,
             backend,
@@ -207,86 +207,50 @@ impl Store {
     /// the time a write waits for the sequencer; the search allows a
     /// minute for that.
     pub fn history_seq_before(&self, at: u64) -> Result<u64, StoreError> {
-        let at = at.saturating_sub(60_000);
-        let Some(first) = self.history_after(0, 1)?.first().map(|e| e.seq) else {
-            return Ok(0);
-        };
-        // Invariant: every event up to `lo` is before `at`; `hi` is not.
-        let (mut lo, mut hi) = (first - 1, self.history_last() + 1);
-        while hi - lo > 1 {
-            let mid = lo + (hi - lo) / 2;
-            let before = match self.get_json::<HistoryEvent>(&history::key(mid))? {
-                Some(e) => e.at < at,
-                None => true,
-            };
-            if before {
-                lo = mid;
-            } else {
-                hi = mid;
-            }
-        }
-        Ok(lo)
+        self.history
+            .seq_before(&*self.backend, at.saturating_sub(60_000))
     }
 
     /// At most `limit` events of the history after `after` (0: from the
     /// first kept), in order.
     pub fn history_after(&self, after: u64, limit: usize) -> Result<Vec<HistoryEvent>, StoreError> {
-        let after = (after > 0).then(|| format!("{after:016x}"));
-        Ok(self
-            .scan_json_after::<HistoryEvent>(history::PREFIX, after.as_deref(), limit)?
-            .into_iter()
-            .map(|(_, e)| e)
-            .collect())
+        self.history.after(&*self.backend, after, limit)
     }
 
     /// Erasure: in `batch`, the history's events of `customers` lose the
     /// customer id (the counts stay right; nothing ties them to her).
-    /// Reads the whole history: erasures are rare.
+    /// Reads the whole history: erasures are rare. The caller holds the
+    /// core's gate until `batch` is written.
     pub fn scrub_history(
         &self,
         batch: &mut Batch,
         customers: &[String],
     ) -> Result<u64, StoreError> {
-        let mut scrubbed = 0;
-        let mut after = 0;
-        loop {
-            let page = self.history_after(after, 1_000)?;
-            let Some(last) = page.last() else {
-                break;
-            };
-            after = last.seq;
-            for mut event in page {
-                if event
-                    .customer_id
-                    .as_ref()
-                    .is_some_and(|c| customers.contains(c))
-                {
-                    event.customer_id = None;
-                    batch.put_json(history::key(event.seq), &event);
-                    scrubbed += 1;
-                }
-            }
-        }
-        Ok(scrubbed)
+        self.history.scrub(&*self.backend, batch, customers)
     }
 
-    /// Removes in `batch` at most `max` of the oldest history events that
-    /// happened before `before` (unix ms); returns how many.
+    /// Removes in `batch` about `max` of the oldest history events that
+    /// happened before `before` (unix ms); returns how many. The caller
+    /// holds the core's gate until `batch` is written.
     pub fn expire_history(
         &self,
         batch: &mut Batch,
         before: u64,
         max: usize,
     ) -> Result<u64, StoreError> {
-        let mut removed = 0;
-        for event in self.history_after(0, max)? {
-            if event.at >= before {
-                break;
-            }
-            batch.delete(history::key(event.seq));
-            removed += 1;
-        }
-        Ok(removed)
+        self.history.expire(&*self.backend, batch, before, max)
+    }
+
+    /// Folds the history's oldest single events into one block, when
+    /// enough newer ones stay single; returns how many it folded (0: none
+    /// to fold now). The caller holds the core's gate.
+    pub fn fold_history(&self) -> Result<usize, StoreError> {
+        self.history.fold(&*self.backend)
+    }
+
+    /// How many history events are single keys (not yet folded).
+    pub fn history_unfolded(&self) -> Result<usize, StoreError> {
+        Ok(self.backend.scan_prefix(history::PREFIX.as_bytes())?.len())
     }
 
     /// Waits until the batch numbered `seq`, and every batch before it, is on

@@ -12,7 +12,7 @@ async fn stats(host: &TestHost) -> Value {
 
 #[tokio::test]
 async fn completed_tasks_leave_memory_and_the_figures_stay_right() {
-    const ROUNDS: usize = 6;
+    const ROUNDS: usize = 8;
     const PER_ROUND: usize = 10;
     let host = TestHost::start(|_| {}).await;
     host.install_channel("chat", "chat", None, "").await;
@@ -93,9 +93,38 @@ async fn completed_tasks_leave_memory_and_the_figures_stay_right() {
     assert_eq!(status, 200, "{export}");
     assert_eq!(export["tasks"][0]["id"], first, "{export}");
 
+    // The history's older events fold into blocks (what the host does
+    // every second) and read back as the same log, page by page.
+    let history = all_history(&host).await;
+    assert!(history.len() > 400, "{}", history.len());
+    host.server.core.fold_history().await.unwrap();
+    let unfolded = host.server.core.history_unfolded().unwrap();
+    assert!(unfolded < 256 + 64, "{unfolded} of {}", history.len());
+    assert_eq!(all_history(&host).await, history);
+    let report = "/api/reports/intervals?from=0&to=9999999999999&interval=1d";
+    let report_before = host.admin_json(report).await;
+
     // After a restart: nothing live is loaded, the figures are the same.
     let host = host.restart().await;
     let after = stats(&host).await;
     assert_eq!(after["live_tasks"], 0);
     assert_eq!(after["channels"], before["channels"]);
+    assert_eq!(all_history(&host).await, history);
+    assert_eq!(host.admin_json(report).await, report_before);
+}
+
+/// The whole history through `GET /api/history`, in pages of 50.
+async fn all_history(host: &TestHost) -> Vec<Value> {
+    let mut all: Vec<Value> = Vec::new();
+    loop {
+        let after = all.last().map_or(0, |e| e["seq"].as_u64().unwrap());
+        let page = host
+            .admin_json(&format!("/api/history?after={after}&limit=50"))
+            .await;
+        let page = page.as_array().unwrap().clone();
+        if page.is_empty() {
+            return all;
+        }
+        all.extend(page);
+    }
 }

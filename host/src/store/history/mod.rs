@@ -6,8 +6,14 @@
 //! log's order is the order in which changes became visible: a reader that
 //! has seen `seq` never later finds a smaller one appear (what an outbound
 //! feed, or a report rebuilt from the history, relies on).
+//!
+//! Older events are folded into blocks ([`blocks`]) so that the history's
+//! cost in memory does not grow with its length; readers see one ordered
+//! log either way.
 
-use std::sync::Mutex;
+mod blocks;
+
+use std::sync::{Mutex, RwLock};
 
 use serde::{Deserialize, Serialize};
 
@@ -71,24 +77,39 @@ pub fn key(seq: u64) -> String {
     format!("{PREFIX}{seq:016x}")
 }
 
-/// Numbers the history records of batches as they are applied.
-pub(super) struct Sequencer {
-    /// The last number given.
-    last: Mutex<u64>,
+/// The seq at the end of a history key (`hist/<seq>`, `histblk/<seq>`).
+fn seq_of(key: &[u8], prefix: &str) -> Option<u64> {
+    let hex = std::str::from_utf8(key.get(prefix.len()..)?).ok()?;
+    u64::from_str_radix(hex, 16).ok()
 }
 
-impl Sequencer {
-    /// Continues after the last record in `backend`.
-    pub(super) fn load(backend: &dyn Backend) -> Result<Sequencer, StoreError> {
-        let last = backend
+/// Numbers the history records of batches as they are applied, and keeps
+/// readers of the log from seeing it half folded.
+pub(super) struct History {
+    /// The last number given.
+    last: Mutex<u64>,
+    /// Held for writing while events move into a block, for reading while
+    /// a reader walks blocks and then single events.
+    folds: RwLock<()>,
+}
+
+impl History {
+    /// Continues after the last record in `backend` (or the last one
+    /// retention removed, when none is left).
+    pub(super) fn load(backend: &dyn Backend) -> Result<History, StoreError> {
+        let single = backend
             .last_under(PREFIX.as_bytes())?
-            .and_then(|k| {
-                let hex = std::str::from_utf8(&k[PREFIX.len()..]).ok()?;
-                u64::from_str_radix(hex, 16).ok()
-            })
-            .unwrap_or(0);
-        Ok(Sequencer {
-            last: Mutex::new(last),
+            .and_then(|k| seq_of(&k, PREFIX));
+        let block = backend
+            .last_under(blocks::PREFIX.as_bytes())?
+            .and_then(|k| seq_of(&k, blocks::PREFIX));
+        let expired = backend
+            .get(blocks::EXPIRED)?
+            .and_then(|v| std::str::from_utf8(&v).ok()?.parse().ok());
+        let last = [single, block, expired].into_iter().flatten().max();
+        Ok(History {
+            last: Mutex::new(last.unwrap_or(0)),
+            folds: RwLock::new(()),
         })
     }
 
