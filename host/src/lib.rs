@@ -32,6 +32,7 @@ pub mod redaction;
 pub mod routing;
 pub mod runtime;
 pub mod server;
+pub mod signing;
 pub mod store;
 pub mod surveys;
 pub mod wit;

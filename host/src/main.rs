@@ -12,6 +12,8 @@ use switchboard::runtime::{self, PluginStatus};
 use switchboard::server::Server;
 use switchboard::store::Store;
 
+mod signing_cli;
+
 /// Omnichannel contact center host with WebAssembly plugins.
 #[derive(Parser)]
 #[command(version, about)]
@@ -35,6 +37,12 @@ enum Command {
         #[arg(long, env = "SWITCHBOARD_CONFIG")]
         config: Option<PathBuf>,
     },
+    /// Signing keys for plugin bundles.
+    #[command(subcommand)]
+    Keys(signing_cli::KeysCommand),
+    /// Work on one plugin bundle: its digest, its signature.
+    #[command(subcommand)]
+    Plugin(signing_cli::PluginCommand),
     /// Recompute the all-time task totals `/api/stats` shows from the
     /// archived tasks (run it with the host stopped; reports need no
     /// rebuild: they are read from the event history).
@@ -127,6 +135,12 @@ fn main() -> std::process::ExitCode {
                 config,
             }) => list_plugins(plugins_dir, config).await,
             Some(Command::RebuildStats { config, data_dir }) => rebuild_stats(config, data_dir),
+            Some(Command::Keys(command)) => {
+                signing_cli::keys(command).map(|()| std::process::ExitCode::SUCCESS)
+            }
+            Some(Command::Plugin(command)) => {
+                signing_cli::plugin(command).map(|()| std::process::ExitCode::SUCCESS)
+            }
         }
     });
     match result {

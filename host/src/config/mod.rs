@@ -19,6 +19,7 @@ mod load;
 mod redaction;
 mod reports;
 mod retention;
+mod signing;
 mod surveys;
 mod templates;
 
@@ -32,6 +33,7 @@ pub use load::ConfigError;
 pub use redaction::{Pattern, PatternRule, RedactionConfig};
 pub use reports::ReportsConfig;
 pub use retention::RetentionConfig;
+pub use signing::{Plugins, SigningConfig, SigningPolicy, TrustedKey};
 pub use surveys::SurveyConfig;
 pub use templates::TemplateConfig;
 
@@ -60,8 +62,8 @@ pub struct Config {
     pub http: HttpConfig,
     /// The plugin runtime.
     pub runtime: RuntimeConfig,
-    /// Per-plugin admin settings, by plugin name.
-    pub plugins: BTreeMap<String, PluginSettings>,
+    /// Per-plugin admin settings, by plugin name, and `[plugins.signing]`.
+    pub plugins: Plugins,
     /// Identity resolution and merging.
     pub customers: CustomersConfig,
     /// The routing core: router, reservations, SLAs, capacity, escalation.
@@ -110,7 +112,7 @@ impl Default for Config {
             http: HttpConfig::default(),
             runtime: RuntimeConfig::default(),
             floor: FloorConfig::default(),
-            plugins: BTreeMap::new(),
+            plugins: Plugins::default(),
             customers: CustomersConfig::default(),
             routing: RoutingConfig::default(),
             outbox: OutboxConfig::default(),

@@ -13,7 +13,8 @@ use std::time::{Duration, SystemTime};
 
 use sha2::{Digest, Sha256};
 
-use crate::config::{Config, IdentityTrust};
+use crate::config::{Config, IdentityTrust, SigningPolicy};
+use crate::signing::{self, BundleDigest, SIGNATURE_FILE, Verdict};
 use crate::store::Store;
 use crate::wit::Contract;
 use crate::wit::adapt::Adapt;
@@ -132,6 +133,11 @@ impl Runtime {
             .await
             .map_err(|m| err(m).file(&wasm_path))?;
         let wasm_sha256 = hex::encode(Sha256::digest(&wasm));
+        // Before anything is compiled: whether to trust it at all.
+        let signature = self
+            .check_signature(name, dir, &manifest, &wasm)
+            .await
+            .map_err(err)?;
         let settings = self.inner.config.plugin(name);
         let config_file = || PathBuf::from(format!("switchboard.toml [plugins.{name}]"));
         let mut config = BTreeMap::new();
@@ -239,6 +245,7 @@ impl Runtime {
             legacy_trust,
             missing_config,
             wasm_sha256,
+            signature,
             loaded_at: SystemTime::now(),
             warm_routers: Mutex::new(Vec::new()),
             warm_routers_v0_3: Mutex::new(Vec::new()),
@@ -321,6 +328,56 @@ async fn read_manifest(name: &str, dir: &Path) -> Result<Manifest, LoadError> {
         .await
         .map_err(|e| LoadError::new(name, format!("cannot read: {e}")).file(&path))?;
     Manifest::parse(name, &text).map_err(|m| LoadError::new(name, m.to_string()).file(&path))
+}
+
+impl Runtime {
+    /// Verifies a bundle's signature under `[plugins.signing]`: the
+    /// verdict when it may load, the reason when the policy refuses it.
+    async fn check_signature(
+        &self,
+        name: &str,
+        dir: &Path,
+        manifest: &Manifest,
+        wasm: &[u8],
+    ) -> Result<Verdict, String> {
+        let config = &self.inner.config.plugins.signing;
+        if config.policy == SigningPolicy::Off {
+            return Ok(Verdict::NotChecked);
+        }
+        let manifest_bytes = tokio::fs::read(dir.join("plugin.toml"))
+            .await
+            .map_err(|e| format!("cannot read plugin.toml: {e}"))?;
+        let signature = match tokio::fs::read_to_string(dir.join(SIGNATURE_FILE)).await {
+            Ok(text) => Some(text),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(format!("cannot read {SIGNATURE_FILE}: {e}")),
+        };
+        let digest = BundleDigest::of(
+            name,
+            &manifest.version,
+            &manifest.kind.to_string(),
+            &manifest.api,
+            &manifest_bytes,
+            wasm,
+        );
+        let first_party = crate::bundled::is_first_party(&manifest_bytes, wasm);
+        let today = chrono::DateTime::from_timestamp_millis(crate::clock::now_ms() as i64)
+            .unwrap_or_default()
+            .date_naive();
+        let verdict = signing::verify(config, &digest, signature.as_deref(), first_party, today);
+        let Some(problem) = verdict.problem() else {
+            return Ok(verdict);
+        };
+        if config.policy == SigningPolicy::Require {
+            metrics::counter!("switchboard_plugin_signature_refusals_total", "plugin" => name.to_string())
+                .increment(1);
+            return Err(format!(
+                "refused by [plugins.signing] policy \"require\": {problem}"
+            ));
+        }
+        tracing::warn!(plugin = name, version = %manifest.version, "loading an untrusted bundle ([plugins.signing] policy \"warn\"): {problem}");
+        Ok(verdict)
+    }
 }
 
 /// Reads `plugin.wasm` and checks it is a component before compiling it, so

@@ -96,6 +96,8 @@ pub(crate) struct LoadedPlugin {
     /// `unconfigured` and takes no calls until they are.
     pub missing_config: Vec<String>,
     pub wasm_sha256: String,
+    /// Whether the bundle is trusted (`[plugins.signing]`).
+    pub signature: crate::signing::Verdict,
     pub loaded_at: SystemTime,
     /// Live router instances kept between calls (routers run on every
     /// assignment; a fresh instance costs more than the decision). Dropped
@@ -185,6 +187,9 @@ pub struct PluginInfo {
     pub usage: Option<Usage>,
     /// SHA-256 of the serving `plugin.wasm`.
     pub wasm_sha256: Option<String>,
+    /// Who signed the serving bundle, or why it is not trusted
+    /// (`[plugins.signing]`).
+    pub signature: Option<crate::signing::Verdict>,
     /// When the serving version was loaded (unix ms).
     pub loaded_at: Option<u64>,
     /// For channels, the bot that takes their new conversations
@@ -351,6 +356,7 @@ impl PluginSlot {
                 })
                 .unwrap_or_default(),
             wasm_sha256: current.as_ref().map(|p| p.wasm_sha256.clone()),
+            signature: current.as_ref().map(|p| p.signature.clone()),
             loaded_at: current.as_ref().map(|p| {
                 p.loaded_at
                     .duration_since(SystemTime::UNIX_EPOCH)

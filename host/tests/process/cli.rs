@@ -278,3 +278,120 @@ fn rebuild_stats_recomputes_the_totals_of_a_stopped_host() {
     let help = switchboard().arg("--help").output().unwrap();
     assert!(String::from_utf8_lossy(&help.stdout).contains("rebuild-stats"));
 }
+
+#[test]
+fn keys_generate_and_plugin_sign_make_a_signature_the_host_trusts() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = dir.path().join("keys");
+    let out = switchboard()
+        .args(["keys", "generate", "--name", "acme", "--out"])
+        .arg(&keys)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("[[plugins.signing.keys]]"), "{stdout}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(keys.join("acme.key"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o077, 0, "the secret key is readable by others");
+    }
+    // A second run does not overwrite the key.
+    let again = switchboard()
+        .args(["keys", "generate", "--name", "acme", "--out"])
+        .arg(&keys)
+        .output()
+        .unwrap();
+    assert!(!again.status.success());
+
+    let plugins = dir.path().join("plugins");
+    bundle(
+        &plugins,
+        "acme-router",
+        &router_manifest("acme-router"),
+        &wasm("longest-idle"),
+    );
+    let bundle_dir = plugins.join("acme-router");
+    let digest = switchboard()
+        .args(["plugin", "digest"])
+        .arg(&bundle_dir)
+        .output()
+        .unwrap();
+    let statement = String::from_utf8_lossy(&digest.stdout).into_owned();
+    assert!(
+        statement.contains("name acme-router\nversion 1.2.3\nkind router\n"),
+        "{statement}"
+    );
+    let signed = switchboard()
+        .args(["plugin", "sign"])
+        .arg(&bundle_dir)
+        .arg("--key")
+        .arg(keys.join("acme.key"))
+        .output()
+        .unwrap();
+    assert!(
+        signed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&signed.stderr)
+    );
+
+    // The host, requiring signatures from that key, lists the bundle as loading.
+    let public = std::fs::read_to_string(keys.join("acme.pub")).unwrap();
+    let config = dir.path().join("switchboard.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[plugins.signing]\npolicy = \"require\"\n[[plugins.signing.keys]]\npublic_key = {:?}\nnames = [\"acme-*\"]\n",
+            public.lines().nth(1).unwrap()
+        ),
+    )
+    .unwrap();
+    let list = |config: &Path| {
+        let out = switchboard()
+            .args(["plugins", "--plugins-dir"])
+            .arg(&plugins)
+            .arg("--config")
+            .arg(config)
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let (ok, listing) = list(&config);
+    assert!(ok, "{listing}");
+    // Edited after signing: refused.
+    let toml = bundle_dir.join("plugin.toml");
+    let edited = std::fs::read_to_string(&toml).unwrap() + "description = \"changed\"\n";
+    std::fs::write(&toml, edited).unwrap();
+    let (ok, listing) = list(&config);
+    assert!(
+        !ok && listing.contains("changed after signing"),
+        "{listing}"
+    );
+    // A key that is not a key is a config error naming it.
+    std::fs::write(
+        &config,
+        "[[plugins.signing.keys]]\npublic_key = \"RWQnope\"\n",
+    )
+    .unwrap();
+    let out = switchboard()
+        .args(["keys", "list", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && stderr.contains("not a minisign public key"),
+        "{stderr}"
+    );
+}

@@ -31,6 +31,7 @@ mod reports;
 mod routing;
 mod sandbox;
 mod sessions;
+mod signing;
 mod story;
 mod surveys;
 mod trust;
