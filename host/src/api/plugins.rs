@@ -46,6 +46,10 @@ pub struct Upload {
     /// `plugin.wasm`, base64 (standard alphabet, padded).
     #[schema(pattern = "^[A-Za-z0-9+/]*={0,2}$")]
     wasm_base64: String,
+    /// `plugin.minisig`, as text: the bundle's signature (see
+    /// `[plugins.signing]`).
+    #[serde(default)]
+    signature: Option<String>,
 }
 
 /// Largest upload accepted (a plugin component of up to ~24 MiB).
@@ -64,7 +68,10 @@ pub async fn upload(
     let wasm = base64::engine::general_purpose::STANDARD
         .decode(upload.wasm_base64.trim())
         .map_err(|e| ApiError::bad_request(format!("`wasm_base64` is not base64: {e}")))?;
-    let (info, created) = state.core.install_plugin(&upload.manifest, &wasm).await?;
+    let (info, created) = state
+        .core
+        .install_plugin(&upload.manifest, &wasm, upload.signature.as_deref())
+        .await?;
     let status = if created {
         StatusCode::CREATED
     } else {

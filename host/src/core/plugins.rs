@@ -27,8 +27,9 @@ impl Core {
         &self,
         manifest: &str,
         wasm: &[u8],
+        signature: Option<&str>,
     ) -> Result<(PluginInfo, bool), CoreError> {
-        Ok(self.runtime.install(manifest, wasm).await?)
+        Ok(self.runtime.install(manifest, wasm, signature).await?)
     }
 
     /// Reloads a plugin from its directory now (a broken bundle leaves the

@@ -4,6 +4,8 @@
 
 use std::path::Path;
 
+use crate::signing::SIGNATURE_FILE;
+
 use super::manifest::Manifest;
 use super::{LoadError, PluginInfo, Runtime};
 
@@ -29,6 +31,7 @@ impl Runtime {
         &self,
         manifest_text: &str,
         wasm: &[u8],
+        signature: Option<&str>,
     ) -> Result<(PluginInfo, bool), InstallError> {
         let name = toml::from_str::<toml::Table>(manifest_text)
             .ok()
@@ -56,7 +59,7 @@ impl Runtime {
             tokio::fs::create_dir_all(&staging)
                 .await
                 .map_err(|e| InstallError::Io(e.to_string()))?;
-            tokio::fs::write(staging.join("plugin.wasm"), wasm)
+            write_bundle(&staging, manifest_text, wasm, signature)
                 .await
                 .map_err(|e| InstallError::Io(e.to_string()))?;
             self.prepare(&name, &staging, manifest)
@@ -71,7 +74,7 @@ impl Runtime {
 
         let dir = self.inner.plugins_dir.join(&name);
         let created = !dir.exists();
-        write_bundle(&dir, manifest_text, wasm)
+        write_bundle(&dir, manifest_text, wasm, signature)
             .await
             .map_err(|e| InstallError::Io(format!("{}: {e}", dir.display())))?;
         tracing::info!(plugin = %name, created, "plugin bundle installed");
@@ -85,10 +88,29 @@ impl Runtime {
     }
 }
 
-/// Writes both files under temporary names and renames them into place, so
-/// a reader never sees a half-written file.
-async fn write_bundle(dir: &Path, manifest: &str, wasm: &[u8]) -> std::io::Result<()> {
+/// Writes the files under temporary names and renames them into place, so
+/// a reader never sees a half-written file. The signature goes first (or
+/// an old one goes), so that no moment pairs new files with an old
+/// signature that a reload could trust.
+async fn write_bundle(
+    dir: &Path,
+    manifest: &str,
+    wasm: &[u8],
+    signature: Option<&str>,
+) -> std::io::Result<()> {
     tokio::fs::create_dir_all(dir).await?;
+    let sig_path = dir.join(SIGNATURE_FILE);
+    match signature {
+        Some(text) => {
+            let partial = dir.join(format!(".{SIGNATURE_FILE}.upload"));
+            tokio::fs::write(&partial, text).await?;
+            tokio::fs::rename(&partial, &sig_path).await?;
+        }
+        None => match tokio::fs::remove_file(&sig_path).await {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        },
+    }
     for (file, bytes) in [("plugin.wasm", wasm), ("plugin.toml", manifest.as_bytes())] {
         let partial = dir.join(format!(".{file}.upload"));
         tokio::fs::write(&partial, bytes).await?;

@@ -118,6 +118,51 @@ async fn require_loads_what_a_trusted_key_signed_and_refuses_the_rest() {
         "{info}"
     );
     assert!(info["error"].is_null(), "{info}");
+
+    // Uploads are checked the same way, before anything is written.
+    use base64::Engine as _;
+    let manifest = test_channel_manifest("acme-up", "chat", None, "s");
+    let wasm = std::fs::read(wasm("test-channel")).unwrap();
+    let upload = |signature: Option<String>| {
+        serde_json::json!({
+            "manifest": manifest,
+            "wasm_base64": base64::engine::general_purpose::STANDARD.encode(&wasm),
+            "signature": signature,
+        })
+    };
+    let (status, body) = host
+        .call(
+            "POST",
+            "/api/plugins",
+            Some(ADMIN_TOKEN),
+            Some(upload(None)),
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+    assert!(body.to_string().contains("not signed"), "{body}");
+    assert!(!host.plugins_dir().join("acme-up").exists());
+    let digest = BundleDigest::of(
+        "acme-up",
+        "1.0.0",
+        "channel",
+        "0.4",
+        manifest.as_bytes(),
+        &wasm,
+    );
+    let signature = signing::sign(&digest, &secret).unwrap();
+    let (status, body) = host
+        .call(
+            "POST",
+            "/api/plugins",
+            Some(ADMIN_TOKEN),
+            Some(upload(Some(signature))),
+        )
+        .await;
+    assert_eq!(
+        (status, body["signature"]["status"].as_str()),
+        (201, Some("signed")),
+        "{body}"
+    );
 }
 
 #[tokio::test]
